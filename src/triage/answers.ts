@@ -1,0 +1,92 @@
+import type { PathwayVersion } from '../rulesets/version.js';
+import { Problem } from '../problem.js';
+import type { Question, Sex } from '../rulesets/schema.js';
+
+export type AnswerValue = boolean | string | string[] | number;
+
+export interface Answer {
+  questionId: string;
+  value: AnswerValue;
+}
+
+export interface Patient {
+  ageYears: number;
+  sex: Sex;
+}
+
+/** Says what is wrong with a value for a question, in words a frontend developer can act on. */
+export function answerProblem(question: Question, value: unknown): string | undefined {
+  switch (question.type) {
+    case 'yes_no':
+      return typeof value === 'boolean' ? undefined : 'expected true (yes) or false (no)';
+    case 'single_choice': {
+      const values = question.options.map((o) => o.value);
+      return typeof value === 'string' && values.includes(value) ? undefined : `expected one of: ${values.join(', ')}`;
+    }
+    case 'multiple_choice': {
+      const values = question.options.map((o) => o.value);
+      if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string' && values.includes(v))) {
+        return `expected a non-empty list of: ${values.join(', ')}`;
+      }
+      if (new Set(value).size !== value.length) {
+        return 'the same option is given twice';
+      }
+      const exclusive = question.options.find((o) => o.exclusive && value.includes(o.value));
+      return exclusive && value.length > 1 ? `"${exclusive.value}" cannot be combined with other options` : undefined;
+    }
+    case 'number':
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        return `expected a number (${question.unit})`;
+      }
+      if (question.integer && !Number.isInteger(value)) {
+        return `expected a whole number (${question.unit})`;
+      }
+      return value < question.min || value > question.max
+        ? `expected a number from ${question.min} to ${question.max} (${question.unit})`
+        : undefined;
+  }
+}
+
+/** Why this pathway does not apply to this patient, pointing at the one that does. */
+export function applicabilityProblem(version: PathwayVersion, patient: Patient): string | undefined {
+  const { applies } = version.definition.pathway;
+  if (patient.ageYears < applies.minAgeYears || patient.ageYears > applies.maxAgeYears) {
+    return `The ${version.title} pathway is for people aged ${applies.minAgeYears} to ${applies.maxAgeYears}. ${applies.otherwise}`;
+  }
+  if (!applies.sexes.includes(patient.sex)) {
+    return `The ${version.title} pathway is not for this patient. ${applies.otherwise}`;
+  }
+  return undefined;
+}
+
+/**
+ * Records an answer to the question currently asked, or changes an earlier one (the Back
+ * button). Answers that no longer apply after a change are dropped by `decide`.
+ */
+export function applyAnswer(
+  version: PathwayVersion,
+  answers: Answer[],
+  currentQuestionId: string | null,
+  questionId: string,
+  value: unknown,
+): Answer[] {
+  const question = version.questionById.get(questionId);
+  if (!question) {
+    throw new Problem(422, 'Unknown question', `question ${questionId} is not part of pathway ${version.id}`, [
+      { path: ['body', 'questionId'], message: 'unknown question' },
+    ]);
+  }
+  const earlier = answers.findIndex((a) => a.questionId === questionId);
+  if (earlier < 0 && questionId !== currentQuestionId) {
+    const now = currentQuestionId ? `the current question is ${currentQuestionId}` : 'the assessment is complete';
+    throw new Problem(409, 'Question not asked', `question ${questionId} has not been asked; ${now}`, [
+      { path: ['body', 'questionId'], message: 'not asked' },
+    ]);
+  }
+  const problem = answerProblem(question, value);
+  if (problem) {
+    throw new Problem(422, 'Invalid answer', `answer to ${questionId}: ${problem}`, [{ path: ['body', 'value'], message: problem }]);
+  }
+  const answer: Answer = { questionId, value: value as AnswerValue };
+  return earlier < 0 ? [...answers, answer] : answers.map((a, i) => (i === earlier ? answer : a));
+}

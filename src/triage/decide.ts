@@ -1,0 +1,244 @@
+import type { EngineResult, RuleResult } from 'json-rules-engine';
+import type { Outcome, OutcomeKind, Question } from '../rulesets/schema.js';
+import type { PathwayVersion, RuleScope } from '../rulesets/version.js';
+import type { Answer, Patient } from './answers.js';
+import { askWhenRuleName, type EnginePool } from './engines.js';
+
+/** What a patient is told: the outcome plus which rule produced it. */
+export interface DecidedOutcome {
+  kind: OutcomeKind;
+  disposition: string;
+  title: string;
+  advice: string;
+  safetyNetting?: string;
+  within?: string;
+  /** null when no rule decided and the pathway's fallback applied. */
+  ruleId: string | null;
+  /** The deciding rule's title, or "fallback". */
+  reason: string;
+}
+
+export type FallbackCause = 'no_rule_decided' | 'engine_error' | 'timeout';
+
+/** A condition as it was evaluated: for a leaf, the fact, operator, expected and actual value. */
+export type ConditionTrace =
+  | { all: ConditionTrace[]; result: boolean | null }
+  | { any: ConditionTrace[]; result: boolean | null }
+  | { fact: string; operator: string; expected: unknown; actual: unknown; result: boolean | null };
+
+export interface RuleEvaluation {
+  ruleId: string;
+  title: string;
+  scope: RuleScope;
+  redFlag: boolean;
+  priority: number;
+  fired: boolean;
+  conditions: ConditionTrace;
+}
+
+export interface AskWhenEvaluation {
+  questionId: string;
+  held: boolean;
+  conditions: ConditionTrace;
+}
+
+/** Everything an auditor needs to know about how one decision was reached. */
+export interface Evaluation {
+  facts: Record<string, unknown>;
+  /** Answers dropped because the question they answer no longer applies (a changed answer). */
+  dropped: Answer[];
+  rules: RuleEvaluation[];
+  askWhen: AskWhenEvaluation[];
+  next: { questionId: string; askWhen: ConditionTrace | null } | null;
+  decidedBy: { ruleId: string } | { fallback: FallbackCause; detail: string };
+  engineRuns: number;
+}
+
+export type Decision =
+  | { status: 'complete'; outcome: DecidedOutcome; answers: Answer[]; evaluation: Evaluation }
+  | { status: 'needs_answer'; question: Question; answers: Answer[]; evaluation: Evaluation };
+
+export interface DecideOptions {
+  /** Evaluation budget: past it the decision is the conservative fallback. */
+  timeoutMs: number;
+  /** Told about engine errors and timeouts; never given answers or patient details. */
+  onFailSafe?: (cause: FallbackCause, detail: string) => void;
+}
+
+class EvaluationTimeout extends Error {}
+
+/**
+ * Decides the next step for a patient on one pathway version: the highest-priority rule that
+ * fires decides; otherwise the first unanswered question whose askWhen holds; otherwise the
+ * fallback. Any failure to evaluate also gives the fallback, which is never self-care.
+ */
+export async function decide(
+  version: PathwayVersion,
+  pool: EnginePool,
+  patient: Patient,
+  answers: Answer[],
+  options: DecideOptions,
+): Promise<Decision> {
+  const deadline = Date.now() + options.timeoutMs;
+  const dropped: Answer[] = [];
+  let current = answers;
+  let runs = 0;
+  let facts: Record<string, unknown> = {};
+  try {
+    for (;;) {
+      facts = factsOf(patient, current);
+      runs += 1;
+      const result = await runEngine(version, pool, facts, deadline);
+      const askResults = new Map(result.askWhen.map((a) => [a.questionId, a]));
+      // An answer applies only while its question's askWhen holds; drop the rest and re-run,
+      // since dropping one answer can make another question's askWhen fail in turn.
+      const stale = current.filter((a) => askResults.get(a.questionId)?.held === false);
+      if (stale.length > 0) {
+        dropped.push(...stale);
+        current = current.filter((a) => !stale.includes(a));
+        continue;
+      }
+      return conclude(version, current, { facts, dropped, rules: result.rules, askWhen: result.askWhen, engineRuns: runs });
+    }
+  } catch (err) {
+    const cause: FallbackCause = err instanceof EvaluationTimeout ? 'timeout' : 'engine_error';
+    const detail = err instanceof Error ? err.message : String(err);
+    options.onFailSafe?.(cause, detail);
+    return fallback(version, current, { facts, dropped, rules: [], askWhen: [], engineRuns: runs }, cause, detail);
+  }
+}
+
+type RunRecord = Omit<Evaluation, 'next' | 'decidedBy'>;
+
+function conclude(version: PathwayVersion, answers: Answer[], record: RunRecord): Decision {
+  const fired = new Set(record.rules.filter((r) => r.fired).map((r) => r.ruleId));
+  const decider = version.rules.find((r) => fired.has(r.rule.id));
+  if (decider) {
+    return {
+      status: 'complete',
+      outcome: toOutcome(decider.outcome, decider.rule.id, decider.rule.title),
+      answers,
+      evaluation: { ...record, next: null, decidedBy: { ruleId: decider.rule.id } },
+    };
+  }
+  const answered = new Set(answers.map((a) => a.questionId));
+  const askWhen = new Map(record.askWhen.map((a) => [a.questionId, a]));
+  for (const question of version.questions) {
+    if (answered.has(question.id)) {
+      continue;
+    }
+    const check = askWhen.get(question.id);
+    if (!check || check.held) {
+      return {
+        status: 'needs_answer',
+        question,
+        answers,
+        evaluation: { ...record, next: { questionId: question.id, askWhen: check?.conditions ?? null }, decidedBy: { fallback: 'no_rule_decided', detail: '' } },
+      };
+    }
+  }
+  return fallback(version, answers, record, 'no_rule_decided', 'no rule fired and no question is left to ask');
+}
+
+function fallback(version: PathwayVersion, answers: Answer[], record: RunRecord, cause: FallbackCause, detail: string): Decision {
+  return {
+    status: 'complete',
+    outcome: toOutcome(version.fallback.outcome, null, 'fallback'),
+    answers,
+    evaluation: { ...record, next: null, decidedBy: { fallback: cause, detail } },
+  };
+}
+
+function toOutcome(outcome: Outcome, ruleId: string | null, reason: string): DecidedOutcome {
+  return { ...outcome, ruleId, reason };
+}
+
+function factsOf(patient: Patient, answers: Answer[]): Record<string, unknown> {
+  const facts: Record<string, unknown> = { ageYears: patient.ageYears, sex: patient.sex };
+  for (const a of answers) {
+    facts[a.questionId] = a.value;
+  }
+  return facts;
+}
+
+async function runEngine(
+  version: PathwayVersion,
+  pool: EnginePool,
+  facts: Record<string, unknown>,
+  deadline: number,
+): Promise<{ rules: RuleEvaluation[]; askWhen: AskWhenEvaluation[] }> {
+  const engine = pool.acquire();
+  // The engine goes back to the pool only once its run has settled, even after a timeout,
+  // so a late-finishing run can never share an engine with a new one.
+  const run = engine.run(facts);
+  run.then(
+    () => pool.release(engine),
+    () => pool.release(engine),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new EvaluationTimeout(`evaluation exceeded its time budget`)), Math.max(0, deadline - Date.now()));
+  });
+  let result: EngineResult;
+  try {
+    result = await Promise.race([run, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return readResults(version, [...result.results, ...result.failureResults]);
+}
+
+function readResults(version: PathwayVersion, results: RuleResult[]): { rules: RuleEvaluation[]; askWhen: AskWhenEvaluation[] } {
+  const byName = new Map(results.map((r) => [r.name as string, r]));
+  const rules: RuleEvaluation[] = [];
+  for (const { rule, scope, enginePriority } of version.rules) {
+    const r = byName.get(rule.id);
+    if (!r) {
+      // Every rule must have run: a missing result is the concurrency hazard, not a "no".
+      throw new Error(`rule ${rule.id} was not evaluated`);
+    }
+    rules.push({
+      ruleId: rule.id,
+      title: rule.title,
+      scope,
+      redFlag: scope === 'global_red_flag' || rule.redFlag === true,
+      priority: enginePriority,
+      fired: r.result,
+      conditions: traceCondition(r.conditions),
+    });
+  }
+  const askWhen: AskWhenEvaluation[] = [];
+  for (const question of version.questions) {
+    if (!question.askWhen) {
+      continue;
+    }
+    const r = byName.get(askWhenRuleName(question.id));
+    if (!r) {
+      throw new Error(`askWhen of ${question.id} was not evaluated`);
+    }
+    askWhen.push({ questionId: question.id, held: r.result, conditions: traceCondition(r.conditions) });
+  }
+  return { rules, askWhen };
+}
+
+interface EngineCondition {
+  all?: EngineCondition[];
+  any?: EngineCondition[];
+  fact?: string;
+  operator?: string;
+  value?: unknown;
+  factResult?: unknown;
+  result?: boolean;
+}
+
+function traceCondition(node: unknown): ConditionTrace {
+  const c = node as EngineCondition;
+  if (c.all) {
+    return { all: c.all.map(traceCondition), result: c.result ?? null };
+  }
+  if (c.any) {
+    return { any: c.any.map(traceCondition), result: c.result ?? null };
+  }
+  // A condition json-rules-engine skipped (an `all` already false) has no result: null.
+  return { fact: c.fact ?? '', operator: c.operator ?? '', expected: c.value, actual: c.factResult, result: c.result ?? null };
+}

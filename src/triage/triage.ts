@@ -1,0 +1,68 @@
+import { notFound, Problem } from '../problem.js';
+import type { PathwayVersion } from '../rulesets/version.js';
+import { applicabilityProblem, type Answer, type Patient } from './answers.js';
+import { decide, type DecideOptions, type Decision } from './decide.js';
+import { EngineRegistry, type ExtraOperators } from './engines.js';
+
+export interface TriageOptions extends DecideOptions {
+  extraOperators?: ExtraOperators;
+}
+
+/**
+ * The one decision path shared by the API, the scenario runner and the command-line tools:
+ * pathway versions in, decisions out. Engines are prepared here once per version.
+ */
+export class Triage {
+  private readonly engines: EngineRegistry;
+  private readonly byHash = new Map<string, PathwayVersion>();
+  private active: ReadonlyMap<string, PathwayVersion> = new Map();
+
+  constructor(versions: Iterable<PathwayVersion>, private readonly options: TriageOptions) {
+    this.engines = new EngineRegistry(options.extraOperators);
+    this.activate(versions);
+  }
+
+  /** Makes these versions the ones new assessments use; older versions stay usable by hash. */
+  activate(versions: Iterable<PathwayVersion>): void {
+    const next = new Map<string, PathwayVersion>();
+    for (const version of versions) {
+      this.engines.poolFor(version);
+      this.byHash.set(version.hash, version);
+      next.set(version.id, version);
+    }
+    this.active = next;
+  }
+
+  pathways(): PathwayVersion[] {
+    return [...this.active.values()];
+  }
+
+  pathway(id: string): PathwayVersion {
+    const version = this.active.get(id);
+    if (!version) {
+      throw notFound('pathway', id);
+    }
+    return version;
+  }
+
+  version(hash: string): PathwayVersion | undefined {
+    return this.byHash.get(hash);
+  }
+
+  /** Adds a version (for example one read back from the database for replay) without activating it. */
+  register(version: PathwayVersion): void {
+    this.engines.poolFor(version);
+    this.byHash.set(version.hash, version);
+  }
+
+  checkApplies(version: PathwayVersion, patient: Patient): void {
+    const problem = applicabilityProblem(version, patient);
+    if (problem) {
+      throw new Problem(422, 'Pathway does not apply', problem, [{ path: ['body', 'patient'], message: problem }]);
+    }
+  }
+
+  decide(version: PathwayVersion, patient: Patient, answers: Answer[]): Promise<Decision> {
+    return decide(version, this.engines.poolFor(version), patient, answers, this.options);
+  }
+}
