@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from '@fastify/type-provider-zod';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { assessmentService, type AssessmentService } from './assessments/service.js';
+import type { Config } from './config.js';
+import { registerErrorHandling } from './http/errors.js';
+import assessmentRoutes from './http/routes/assessments.js';
+import healthRoutes from './http/routes/health.js';
+import pathwayRoutes from './http/routes/pathways.js';
+import triageRoutes from './http/routes/triage.js';
+import { loadRuleCatalog } from './rulesets/loader.js';
+import { openStore, type Store } from './store/database.js';
+import type { ExtraOperators } from './triage/engines.js';
+import { Triage } from './triage/triage.js';
+import { SOFTWARE } from './version.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    store: Store;
+    triage: Triage;
+    assessments: AssessmentService;
+  }
+}
+
+export interface AppOptions {
+  config: Config;
+  /** Where logs go (tests capture them); stdout when absent. */
+  logStream?: DestinationStream;
+  extraOperators?: ExtraOperators;
+}
+
+/** Paths pino must never print: credentials, and the assessment token once it exists. */
+export const REDACTED_LOG_PATHS = ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-assessment-token"]'];
+
+/**
+ * Builds the whole service: rules loaded and checked (or start-up fails), the store opened and
+ * migrated, engines prepared, routes registered. The server and the tests both start here.
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config } = options;
+  const app = Fastify({
+    logger: {
+      level: config.LOG_LEVEL,
+      redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+      ...(options.logStream ? { stream: options.logStream } : {}),
+    },
+    genReqId: () => randomUUID(),
+    bodyLimit: 64 * 1024,
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 5_000,
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandling(app);
+
+  const catalog = await loadRuleCatalog(config.RULES_DIR);
+  const triage = new Triage(catalog.versions.values(), {
+    timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS,
+    extraOperators: options.extraOperators,
+    // A fail-safe is a clinical incident to look into; the log line names no patient data.
+    onFailSafe: (cause, detail) => app.log.error({ cause, detail }, 'triage fell back to the conservative outcome'),
+  });
+  const store = await openStore(config.DATABASE_URL);
+  app.decorate('store', store);
+  app.decorate('triage', triage);
+  app.decorate('assessments', assessmentService(store.db, triage));
+  app.addHook('onClose', async () => store.close());
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Triage service API',
+        description: 'Clinician-authored rule sets decide self-care, a clinician callback or escalation; every decision is traced.',
+        version: SOFTWARE.app,
+      },
+      tags: [
+        { name: 'pathways', description: 'What a patient can be assessed on' },
+        { name: 'assessments', description: 'Step-by-step assessments, one question at a time' },
+        { name: 'triage', description: 'Stateless triage for frontends that keep the answers' },
+        { name: 'health', description: 'Liveness and readiness' },
+      ],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  await app.register(healthRoutes);
+  await app.register(
+    async (v1) => {
+      await v1.register(pathwayRoutes);
+      await v1.register(assessmentRoutes);
+      await v1.register(triageRoutes);
+    },
+    { prefix: '/v1' },
+  );
+  return app;
+}

@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Kysely } from 'kysely';
+import { notFound, Problem } from '../problem.js';
+import { preparePathwayVersion, type PathwayDefinition, type PathwayVersion } from '../rulesets/version.js';
+import { assessmentRepository, type Assessment } from '../store/assessments.js';
+import type { Database } from '../store/schema.js';
+import { traceRepository } from '../store/traces.js';
+import { draftTrace } from '../traces/trace.js';
+import { answerProblem, applyAnswer, type Answer, type Patient } from '../triage/answers.js';
+import type { Decision } from '../triage/decide.js';
+import type { Triage } from '../triage/triage.js';
+
+export interface StepResult {
+  assessment: Assessment;
+  decision: Decision;
+  traceId: string;
+}
+
+/**
+ * Assessments: the stateful walk through a pathway. Each step is decided by Triage, then the
+ * assessment's new state and the step's trace are committed in one transaction before the
+ * caller is answered.
+ */
+export function assessmentService(db: Kysely<Database>, triage: Triage) {
+  const assessments = assessmentRepository(db);
+  const traces = traceRepository(db);
+
+  /** The version an assessment started on, even after the rule files have changed. */
+  async function versionFor(hash: string): Promise<PathwayVersion> {
+    const known = triage.version(hash);
+    if (known) {
+      return known;
+    }
+    const content = await traces.versionContent(hash);
+    if (!content) {
+      throw new Error(`rule-set version ${hash} is neither loaded nor stored`);
+    }
+    const version = preparePathwayVersion(JSON.parse(content) as PathwayDefinition);
+    triage.register(version);
+    return version;
+  }
+
+  async function decideTimed(version: PathwayVersion, patient: Patient, answers: Answer[]) {
+    const startedAt = Date.now();
+    const t0 = performance.now();
+    const decision = await triage.decide(version, patient, answers);
+    return { decision, startedAt, durationMs: performance.now() - t0 };
+  }
+
+  function stateOf(base: Omit<Assessment, 'answers' | 'status' | 'questionId' | 'outcome'>, decision: Decision): Assessment {
+    return {
+      ...base,
+      answers: decision.answers,
+      status: decision.status === 'complete' ? 'complete' : 'in_progress',
+      questionId: decision.status === 'needs_answer' ? decision.question.id : null,
+      outcome: decision.status === 'complete' ? decision.outcome : null,
+    };
+  }
+
+  return {
+    versionFor,
+
+    async start(pathwayId: string, patient: Patient): Promise<StepResult> {
+      const version = triage.pathway(pathwayId);
+      triage.checkApplies(version, patient);
+      const { decision, startedAt, durationMs } = await decideTimed(version, patient, []);
+      const now = new Date().toISOString();
+      const assessment = stateOf(
+        { id: randomUUID(), pathwayId, versionHash: version.hash, patient, step: 0, createdAt: now, updatedAt: now },
+        decision,
+      );
+      const draft = draftTrace({ version, assessmentId: assessment.id, step: 0, patient, answers: [], decision, startedAt, durationMs });
+      await db.transaction().execute(async (trx) => {
+        await traces.rememberVersion(trx, version, now);
+        await assessments.insert(trx, assessment);
+        await traces.append(trx, draft);
+      });
+      return { assessment, decision, traceId: draft.id };
+    },
+
+    async answer(id: string, questionId: string, value: unknown): Promise<StepResult> {
+      const current = await assessments.get(id);
+      if (!current) {
+        throw notFound('assessment', id);
+      }
+      const version = await versionFor(current.versionHash);
+      const answers = applyAnswer(version, current.answers, current.questionId, questionId, value);
+      const { decision, startedAt, durationMs } = await decideTimed(version, current.patient, answers);
+      const step = current.step + 1;
+      const assessment = stateOf({ ...current, step, updatedAt: new Date().toISOString() }, decision);
+      const draft = draftTrace({ version, assessmentId: id, step, patient: current.patient, answers, decision, startedAt, durationMs });
+      const saved = await db.transaction().execute(async (trx) => {
+        if (!(await assessments.update(trx, assessment, current.step))) {
+          return false;
+        }
+        await traces.append(trx, draft);
+        return true;
+      });
+      if (!saved) {
+        throw new Problem(409, 'Assessment changed', `assessment ${id} was answered by another request at the same time; fetch it and answer the current question`);
+      }
+      return { assessment, decision, traceId: draft.id };
+    },
+
+    async get(id: string): Promise<{ assessment: Assessment; version: PathwayVersion }> {
+      const assessment = await assessments.get(id);
+      if (!assessment) {
+        throw notFound('assessment', id);
+      }
+      return { assessment, version: await versionFor(assessment.versionHash) };
+    },
+
+    /** Stateless triage for frontends that keep the answers themselves; still traced. */
+    async triageOnce(pathwayId: string, patient: Patient, given: Record<string, unknown>): Promise<{ decision: Decision; traceId: string }> {
+      const version = triage.pathway(pathwayId);
+      triage.checkApplies(version, patient);
+      const errors = Object.entries(given).flatMap(([questionId, value]) => {
+        const question = version.questionById.get(questionId);
+        const problem = question ? answerProblem(question, value) : `not a question of pathway ${pathwayId}`;
+        return problem ? [{ path: ['body', 'answers', questionId], message: problem }] : [];
+      });
+      if (errors.length) {
+        throw new Problem(422, 'Invalid answers', errors.map((e) => `${e.path[2]}: ${e.message}`).join('; '), errors);
+      }
+      // Evaluate in the order the pathway asks, whatever order the client sent.
+      const answers = version.questions.filter((q) => q.id in given).map((q) => ({ questionId: q.id, value: given[q.id] as Answer['value'] }));
+      const { decision, startedAt, durationMs } = await decideTimed(version, patient, answers);
+      const draft = draftTrace({ version, assessmentId: null, step: null, patient, answers, decision, startedAt, durationMs });
+      await db.transaction().execute(async (trx) => {
+        await traces.rememberVersion(trx, version, draft.at);
+        await traces.append(trx, draft);
+      });
+      return { decision, traceId: draft.id };
+    },
+  };
+}
+
+export type AssessmentService = ReturnType<typeof assessmentService>;

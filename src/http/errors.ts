@@ -1,0 +1,61 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from '@fastify/type-provider-zod';
+import { Problem, type FieldError } from '../problem.js';
+
+const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
+
+function send(reply: FastifyReply, request: FastifyRequest, problem: Problem): FastifyReply {
+  return reply
+    .code(problem.status)
+    .type(PROBLEM_TYPE)
+    .send({
+      type: problem.type,
+      title: problem.title,
+      status: problem.status,
+      detail: problem.detail,
+      instance: request.url.split('?')[0],
+      ...(problem.errors.length ? { errors: problem.errors } : {}),
+    });
+}
+
+/** Fastify's own client errors, in plain words. */
+const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; title: string }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, title: 'Malformed JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, title: 'Malformed JSON' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, title: 'Body too large' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, title: 'Invalid content length' },
+};
+
+/**
+ * The one error handler: every 4xx is a problem document saying what was wrong and where;
+ * anything else is logged in full and answered with a 500 that reveals nothing.
+ */
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof Problem) {
+      return send(reply, request, error);
+    }
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const errors: FieldError[] = error.validation.map((v) => ({
+        path: [error.validationContext ?? 'body', ...v.instancePath.split('/').filter(Boolean)],
+        message: v.message ?? 'invalid',
+      }));
+      const detail = errors.map((e) => `${e.path.join('.')}: ${e.message}`).join('; ');
+      return send(reply, request, new Problem(400, 'Invalid request', detail, errors));
+    }
+    const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined;
+    if (known) {
+      return send(reply, request, new Problem(known.status, known.title, error.message));
+    }
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return send(reply, request, new Problem(error.statusCode, 'Bad request', error.message));
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return send(reply, request, new Problem(500, 'Internal error', 'the service could not complete this request; it has been logged'));
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    send(reply, request, new Problem(404, 'Not found', `no route ${request.method} ${request.url.split('?')[0]}`, [], 'https://triage.example/problems/not-found')),
+  );
+}

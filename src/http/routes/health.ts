@@ -1,0 +1,39 @@
+import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
+import { z } from 'zod';
+import { ping } from '../../store/database.js';
+
+const health: FastifyPluginAsyncZod = async (app) => {
+  app.get(
+    '/health/live',
+    { schema: { tags: ['health'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } } },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/health/ready',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Rules are loaded and the database answers: ready for patients',
+        response: {
+          200: z.object({ status: z.literal('ready'), pathways: z.array(z.object({ id: z.string(), version: z.string(), hash: z.string() })) }),
+          503: z.object({ status: z.literal('not_ready'), reason: z.string() }),
+        },
+      },
+    },
+    async (_request, reply) => {
+      const pathways = app.triage.pathways().map((v) => ({ id: v.id, version: v.version, hash: v.hash }));
+      try {
+        await ping(app.store.db);
+      } catch {
+        return reply.code(503).send({ status: 'not_ready', reason: 'database unreachable' });
+      }
+      if (pathways.length === 0) {
+        return reply.code(503).send({ status: 'not_ready', reason: 'no pathways loaded' });
+      }
+      return { status: 'ready' as const, pathways };
+    },
+  );
+};
+
+export default health;

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { OUTCOME_KINDS, SEXES, type Question } from '../rulesets/schema.js';
+import type { PathwayVersion } from '../rulesets/version.js';
+import type { DecidedOutcome } from '../triage/decide.js';
+
+/** The API's shapes: one zod schema each gives validation, TypeScript types and OpenAPI. */
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string().optional(),
+    errors: z.array(z.object({ path: z.array(z.union([z.string(), z.number()])), message: z.string() })).optional(),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
+
+export const problems = (...statuses: (400 | 404 | 409 | 413 | 415 | 422 | 503)[]) =>
+  Object.fromEntries(statuses.map((s) => [s, ProblemSchema])) as Record<number, typeof ProblemSchema>;
+
+export const PatientSchema = z
+  .strictObject({
+    ageYears: z.number().int().min(0).max(130).describe('Age in whole years'),
+    sex: z.enum(SEXES).describe('Sex assigned at birth, as the rules use it'),
+  })
+  .meta({ id: 'Patient' });
+
+export const AnswerValueSchema = z
+  .union([z.boolean(), z.number(), z.string().max(200), z.array(z.string().max(200)).max(50)])
+  .describe('true/false for yes_no, an option value for single_choice, a list of option values for multiple_choice, a number for number')
+  .meta({ id: 'AnswerValue' });
+
+export const QuestionViewSchema = z
+  .object({
+    id: z.string(),
+    text: z.string(),
+    help: z.string().optional(),
+    type: z.enum(['yes_no', 'single_choice', 'multiple_choice', 'number']),
+    options: z.array(z.object({ value: z.string(), label: z.string(), exclusive: z.boolean().optional() })).optional(),
+    unit: z.string().optional(),
+    min: z.number().optional(),
+    max: z.number().optional(),
+    integer: z.boolean().optional(),
+  })
+  .meta({ id: 'Question' });
+
+export const OutcomeViewSchema = z
+  .object({
+    kind: z.enum(OUTCOME_KINDS),
+    disposition: z.string(),
+    title: z.string(),
+    advice: z.string(),
+    safetyNetting: z.string().optional(),
+    within: z.string().optional().describe('ISO 8601 duration: how soon to act or be called back'),
+    ruleId: z.string().nullable().describe('The deciding rule; null when the fallback applied'),
+    reason: z.string().describe('The deciding rule\'s title, or "fallback"'),
+  })
+  .meta({ id: 'Outcome' });
+
+export function questionView(q: Question): z.infer<typeof QuestionViewSchema> {
+  const base = { id: q.id, text: q.text, help: q.help, type: q.type };
+  switch (q.type) {
+    case 'yes_no':
+      return base;
+    case 'single_choice':
+    case 'multiple_choice':
+      return { ...base, options: q.options.map((o) => ({ value: o.value, label: o.label, exclusive: o.exclusive })) };
+    case 'number':
+      return { ...base, unit: q.unit, min: q.min, max: q.max, integer: q.integer };
+  }
+}
+
+export function outcomeView(o: DecidedOutcome): z.infer<typeof OutcomeViewSchema> {
+  return {
+    kind: o.kind,
+    disposition: o.disposition,
+    title: o.title,
+    advice: o.advice,
+    safetyNetting: o.safetyNetting,
+    within: o.within,
+    ruleId: o.ruleId,
+    reason: o.reason,
+  };
+}
+
+export const PathwaySummarySchema = z.object({ id: z.string(), title: z.string(), version: z.string(), versionHash: z.string() });
+
+export const PathwayDetailSchema = PathwaySummarySchema.extend({
+  description: z.string(),
+  applies: z.object({ minAgeYears: z.number(), maxAgeYears: z.number(), sexes: z.array(z.enum(SEXES)) }),
+  sources: z.array(z.object({ title: z.string(), url: z.string().optional() })),
+  questions: z.array(QuestionViewSchema),
+}).meta({ id: 'Pathway' });
+
+export function pathwaySummary(v: PathwayVersion): z.infer<typeof PathwaySummarySchema> {
+  return { id: v.id, title: v.title, version: v.version, versionHash: v.hash };
+}
+
+export const StepSchema = z
+  .discriminatedUnion('status', [
+    z.object({ id: z.string(), status: z.literal('in_progress'), question: QuestionViewSchema, traceId: z.string() }),
+    z.object({ id: z.string(), status: z.literal('complete'), outcome: OutcomeViewSchema, traceId: z.string() }),
+  ])
+  .meta({ id: 'AssessmentStep' });
+
+export const TriageResultSchema = z
+  .discriminatedUnion('status', [
+    z.object({ status: z.literal('needs_answer'), question: QuestionViewSchema, traceId: z.string() }),
+    z.object({ status: z.literal('complete'), outcome: OutcomeViewSchema, traceId: z.string() }),
+  ])
+  .meta({ id: 'TriageResult' });

@@ -1,0 +1,71 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { DecidedOutcome } from '../triage/decide.js';
+import type { Answer, Patient } from '../triage/answers.js';
+import type { Database } from './schema.js';
+
+export interface Assessment {
+  id: string;
+  pathwayId: string;
+  versionHash: string;
+  patient: Patient;
+  answers: Answer[];
+  status: 'in_progress' | 'complete';
+  questionId: string | null;
+  outcome: DecidedOutcome | null;
+  step: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+function toRow(a: Assessment) {
+  return {
+    id: a.id,
+    pathway_id: a.pathwayId,
+    version_hash: a.versionHash,
+    patient: JSON.stringify(a.patient),
+    answers: JSON.stringify(a.answers),
+    status: a.status,
+    question_id: a.questionId,
+    outcome: a.outcome ? JSON.stringify(a.outcome) : null,
+    step: a.step,
+    created_at: a.createdAt,
+    updated_at: a.updatedAt,
+  };
+}
+
+export function assessmentRepository(db: Kysely<Database>) {
+  return {
+    async insert(trx: Transaction<Database>, assessment: Assessment): Promise<void> {
+      await trx.insertInto('assessments').values(toRow(assessment)).execute();
+    },
+
+    /** Saves the next step only if nobody else saved one since `expectedStep` was read. */
+    async update(trx: Transaction<Database>, assessment: Assessment, expectedStep: number): Promise<boolean> {
+      const { id, created_at: _created, ...changes } = toRow(assessment);
+      const result = await trx.updateTable('assessments').set(changes).where('id', '=', id).where('step', '=', expectedStep).executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    async get(id: string): Promise<Assessment | undefined> {
+      const row = await db.selectFrom('assessments').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row) {
+        return undefined;
+      }
+      return {
+        id: row.id,
+        pathwayId: row.pathway_id,
+        versionHash: row.version_hash,
+        patient: JSON.parse(row.patient) as Patient,
+        answers: JSON.parse(row.answers) as Answer[],
+        status: row.status,
+        questionId: row.question_id,
+        outcome: row.outcome ? (JSON.parse(row.outcome) as DecidedOutcome) : null,
+        step: row.step,
+        createdAt: row.created_at,
+        updatedAt: row.updated_at,
+      };
+    },
+  };
+}
+
+export type AssessmentRepository = ReturnType<typeof assessmentRepository>;

@@ -1,0 +1,56 @@
+/**
+ * Table shapes. JSON is stored as text and times as ISO 8601 text so that the same queries
+ * serve SQLite and PostgreSQL; ISO text in UTC sorts in time order.
+ */
+export interface Database {
+  rule_set_versions: RuleSetVersionTable;
+  assessments: AssessmentTable;
+  traces: TraceTable;
+  trace_chain: TraceChainTable;
+}
+
+export interface TraceChainTable {
+  id: string;
+  seq: number;
+  hash: string;
+}
+
+export interface RuleSetVersionTable {
+  hash: string;
+  pathway_id: string;
+  version: string;
+  content: string;
+  first_used_at: string;
+}
+
+export interface AssessmentTable {
+  id: string;
+  pathway_id: string;
+  version_hash: string;
+  patient: string;
+  answers: string;
+  status: 'in_progress' | 'complete';
+  question_id: string | null;
+  outcome: string | null;
+  /** Optimistic concurrency: each answer moves it on by one. */
+  step: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TraceTable {
+  seq: number;
+  id: string;
+  assessment_id: string | null;
+  step: number | null;
+  created_at: string;
+  pathway_id: string;
+  version_hash: string;
+  status: 'complete' | 'needs_answer';
+  outcome_kind: string | null;
+  disposition: string | null;
+  rule_id: string | null;
+  body: string;
+  hash: string;
+  prev_hash: string;
+}

@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { canonicalJson, sha256 } from '../canonical.js';
+import type { PathwayVersion } from '../rulesets/version.js';
+import type { Answer, Patient } from '../triage/answers.js';
+import type { DecidedOutcome, Decision, Evaluation } from '../triage/decide.js';
+import { SOFTWARE } from '../version.js';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export type TraceResult = { status: 'complete'; outcome: DecidedOutcome } | { status: 'needs_answer'; questionId: string };
+
+/**
+ * One evaluation, as an auditor will read it years later. Contact details never enter a
+ * trace; the patient context is only what the rules saw (age, sex).
+ */
+export interface TraceBody {
+  id: string;
+  seq: number;
+  prevHash: string;
+  assessmentId: string | null;
+  step: number | null;
+  at: string;
+  durationMs: number;
+  pathway: { id: string; version: string; hash: string };
+  software: { app: string; jsonRulesEngine: string };
+  patient: Patient;
+  /** The answers as given, including any the evaluation then dropped. */
+  answers: Answer[];
+  evaluation: Evaluation;
+  result: TraceResult;
+}
+
+/** A trace before it takes its place in the chain. */
+export type TraceDraft = Omit<TraceBody, 'seq' | 'prevHash'>;
+
+export function draftTrace(input: {
+  version: PathwayVersion;
+  assessmentId: string | null;
+  step: number | null;
+  patient: Patient;
+  answers: Answer[];
+  decision: Decision;
+  startedAt: number;
+  durationMs: number;
+}): TraceDraft {
+  const { decision } = input;
+  return {
+    id: randomUUID(),
+    assessmentId: input.assessmentId,
+    step: input.step,
+    at: new Date(input.startedAt).toISOString(),
+    durationMs: Math.round(input.durationMs * 1000) / 1000,
+    pathway: { id: input.version.id, version: input.version.version, hash: input.version.hash },
+    software: { ...SOFTWARE },
+    patient: input.patient,
+    answers: input.answers,
+    evaluation: decision.evaluation,
+    result: decision.status === 'complete' ? { status: 'complete', outcome: decision.outcome } : { status: 'needs_answer', questionId: decision.question.id },
+  };
+}
+
+export function sealTrace(draft: TraceDraft, seq: number, prevHash: string): { body: TraceBody; canonical: string; hash: string } {
+  const body: TraceBody = { ...draft, seq, prevHash };
+  const canonical = canonicalJson(body);
+  return { body, canonical, hash: sha256(canonical) };
+}
+
+/** A stored link of the chain as the verifier sees it. */
+export interface ChainLink {
+  seq: number;
+  body: string;
+  hash: string;
+  prevHash: string;
+}
+
+export type ChainVerdict =
+  | { ok: true; verified: number; lastSeq: number | null; headHash: string }
+  | { ok: false; verified: number; brokenAt: number; reason: string };
+
+/**
+ * Walks links in sequence order and names the first that does not hold: an altered body,
+ * a deleted row (a gap), or rows reordered or swapped (a prev-hash that does not match).
+ */
+export class ChainVerifier {
+  private expectedSeq = 1;
+  private prevHash = GENESIS_HASH;
+  private verified = 0;
+  private failure: { brokenAt: number; reason: string } | undefined;
+
+  add(link: ChainLink): boolean {
+    if (this.failure) {
+      return false;
+    }
+    const fail = (reason: string): boolean => {
+      this.failure = { brokenAt: link.seq === this.expectedSeq ? link.seq : this.expectedSeq, reason };
+      return false;
+    };
+    if (link.seq !== this.expectedSeq) {
+      return fail(`expected sequence number ${this.expectedSeq}, found ${link.seq}: a trace is missing or out of order`);
+    }
+    if (link.prevHash !== this.prevHash) {
+      return fail(`trace ${link.seq} does not follow trace ${link.seq - 1}: its previous hash does not match`);
+    }
+    if (sha256(link.body) !== link.hash) {
+      return fail(`trace ${link.seq} has been altered: its content no longer matches its hash`);
+    }
+    let body: TraceBody;
+    try {
+      body = JSON.parse(link.body) as TraceBody;
+    } catch {
+      return fail(`trace ${link.seq} is not valid JSON`);
+    }
+    if (body.seq !== link.seq || body.prevHash !== link.prevHash || canonicalJson(body) !== link.body) {
+      return fail(`trace ${link.seq} has been altered: its columns disagree with its sealed content`);
+    }
+    this.prevHash = link.hash;
+    this.expectedSeq += 1;
+    this.verified += 1;
+    return true;
+  }
+
+  verdict(): ChainVerdict {
+    if (this.failure) {
+      return { ok: false, verified: this.verified, ...this.failure };
+    }
+    return { ok: true, verified: this.verified, lastSeq: this.verified ? this.expectedSeq - 1 : null, headHash: this.prevHash };
+  }
+}
