@@ -64,6 +64,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
+  // The API speaks JSON only: anything else is a 415, not a string handed to validation.
+  app.removeContentTypeParser('text/plain');
 
   const catalog = await loadRuleCatalog(config.RULES_DIR);
   const triage = new Triage(catalog.versions.values(), {

@@ -177,13 +177,17 @@ async function runEngine(
   );
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new EvaluationTimeout(`evaluation exceeded its time budget`)), Math.max(0, deadline - Date.now()));
+    timer = setTimeout(() => reject(new EvaluationTimeout('evaluation exceeded its time budget')), Math.max(0, deadline - Date.now()));
   });
   let result: EngineResult;
   try {
     result = await Promise.race([run, timeout]);
   } finally {
     clearTimeout(timer);
+  }
+  // A CPU-bound run never yields to the timer, so the budget is also checked afterwards.
+  if (Date.now() > deadline) {
+    throw new EvaluationTimeout('evaluation exceeded its time budget');
   }
   return readResults(version, [...result.results, ...result.failureResults]);
 }

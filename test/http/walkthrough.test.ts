@@ -1,0 +1,74 @@
+import t from 'tap';
+import { loadScenarioFiles, scenarioAnswers } from '../../src/rulesets/scenarios.js';
+import { BUNDLED_RULES, logCapture, post, testApp } from '../helpers.js';
+
+/**
+ * Every scenario of every bundled pathway, walked through the HTTP API one answer at a time, as
+ * a frontend would: each answer must be for the question the API just asked.
+ */
+const files = await loadScenarioFiles(BUNDLED_RULES);
+const log = logCapture();
+const app = await testApp(t, { logStream: log.stream });
+
+t.test('every bundled pathway has scenarios', async (t) => {
+  const pathways = (await app.inject('/v1/pathways')).json() as { pathways: { id: string }[] };
+  const covered = new Set(files.map((f) => f.pathway));
+  for (const p of pathways.pathways) {
+    t.ok(covered.has(p.id), `${p.id} has a scenarios file`);
+  }
+});
+
+for (const file of files) {
+  t.test(`${file.pathway} through the API`, async (t) => {
+    const outcomesReached = new Set<string>();
+    for (const scenario of file.scenarios) {
+      await t.test(scenario.name, async (t) => {
+        let step = await post(app, '/v1/assessments', { pathwayId: file.pathway, patient: scenario.patient });
+        t.equal(step.status, 201);
+        const id = step.body.id as string;
+        t.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a random (v4, 122-bit) id');
+        for (const { questionId, value } of scenarioAnswers(scenario)) {
+          t.equal(step.body.status, 'in_progress', `still asking before ${questionId}`);
+          t.equal(step.body.question?.id, questionId, `the API asks ${questionId}`);
+          step = await post(app, `/v1/assessments/${id}/answers`, { questionId, value });
+          t.equal(step.status, 200);
+          t.type(step.body.traceId, 'string');
+        }
+        t.equal(step.body.status, 'complete');
+        t.match(step.body.outcome, scenario.expect, 'the expected outcome');
+        outcomesReached.add(step.body.outcome.kind);
+
+        const stored = (await app.inject(`/v1/assessments/${id}`)).json();
+        t.equal(stored.status, 'complete');
+        t.same(stored.outcome, step.body.outcome, 'GET returns the same outcome');
+        t.equal(stored.answers.length, scenario.answers.length);
+
+        const stateless = await post(app, '/v1/triage', {
+          pathwayId: file.pathway,
+          patient: scenario.patient,
+          answers: Object.fromEntries(scenarioAnswers(scenario).map((a) => [a.questionId, a.value])),
+        });
+        t.equal(stateless.status, 200);
+        t.match(stateless.body, { status: 'complete', outcome: scenario.expect }, 'stateless triage agrees');
+      });
+    }
+    t.ok(outcomesReached.size >= 2, `${file.pathway} reaches more than one kind of outcome (${[...outcomesReached].join(', ')})`);
+  });
+}
+
+t.test('logs carry request ids and no answers or patient details', async (t) => {
+  const text = log.text();
+  t.match(text, /"reqId":"[0-9a-f-]{36}"/);
+  for (const file of files) {
+    for (const scenario of file.scenarios) {
+      for (const { value } of scenarioAnswers(scenario)) {
+        for (const v of [value].flat()) {
+          if (typeof v === 'string' && v.length > 4) {
+            t.notOk(text.includes(`"${v}"`), `answer value ${v} is not logged`);
+          }
+        }
+      }
+    }
+  }
+  t.notOk(text.includes('ageYears'), 'no patient age in logs');
+});
