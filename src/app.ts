@@ -16,9 +16,11 @@ import { registerErrorHandling } from './http/errors.js';
 import assessmentRoutes from './http/routes/assessments.js';
 import healthRoutes from './http/routes/health.js';
 import pathwayRoutes from './http/routes/pathways.js';
+import traceRoutes from './http/routes/traces.js';
 import triageRoutes from './http/routes/triage.js';
 import { loadRuleCatalog } from './rulesets/loader.js';
 import { openStore, type Store } from './store/database.js';
+import { traceRepository, type TraceRepository } from './store/traces.js';
 import type { ExtraOperators } from './triage/engines.js';
 import { Triage } from './triage/triage.js';
 import { SOFTWARE } from './version.js';
@@ -28,6 +30,7 @@ declare module 'fastify' {
     store: Store;
     triage: Triage;
     assessments: AssessmentService;
+    traces: TraceRepository;
   }
 }
 
@@ -78,6 +81,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate('store', store);
   app.decorate('triage', triage);
   app.decorate('assessments', assessmentService(store.db, triage));
+  app.decorate('traces', traceRepository(store.db));
   app.addHook('onClose', async () => store.close());
 
   await app.register(fastifySwagger, {
@@ -92,6 +96,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         { name: 'pathways', description: 'What a patient can be assessed on' },
         { name: 'assessments', description: 'Step-by-step assessments, one question at a time' },
         { name: 'triage', description: 'Stateless triage for frontends that keep the answers' },
+        { name: 'traces', description: 'Decision traces: read, explain, verify, replay' },
         { name: 'health', description: 'Liveness and readiness' },
       ],
     },
@@ -106,6 +111,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await v1.register(pathwayRoutes);
       await v1.register(assessmentRoutes);
       await v1.register(triageRoutes);
+      await v1.register(traceRoutes);
     },
     { prefix: '/v1' },
   );

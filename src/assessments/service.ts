@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Kysely } from 'kysely';
 import { notFound, Problem } from '../problem.js';
-import { preparePathwayVersion, type PathwayDefinition, type PathwayVersion } from '../rulesets/version.js';
+import type { PathwayVersion } from '../rulesets/version.js';
 import { assessmentRepository, type Assessment } from '../store/assessments.js';
 import type { Database } from '../store/schema.js';
 import { traceRepository } from '../store/traces.js';
+import { versionResolver } from '../traces/replay.js';
 import { draftTrace } from '../traces/trace.js';
 import { answerProblem, applyAnswer, type Answer, type Patient } from '../triage/answers.js';
 import type { Decision } from '../triage/decide.js';
@@ -27,19 +28,7 @@ export function assessmentService(db: Kysely<Database>, triage: Triage) {
   const traces = traceRepository(db);
 
   /** The version an assessment started on, even after the rule files have changed. */
-  async function versionFor(hash: string): Promise<PathwayVersion> {
-    const known = triage.version(hash);
-    if (known) {
-      return known;
-    }
-    const content = await traces.versionContent(hash);
-    if (!content) {
-      throw new Error(`rule-set version ${hash} is neither loaded nor stored`);
-    }
-    const version = preparePathwayVersion(JSON.parse(content) as PathwayDefinition);
-    triage.register(version);
-    return version;
-  }
+  const versionFor = versionResolver(triage, traces);
 
   async function decideTimed(version: PathwayVersion, patient: Patient, answers: Answer[]) {
     const startedAt = Date.now();

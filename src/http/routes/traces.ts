@@ -1,0 +1,178 @@
+import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
+import { z } from 'zod';
+import { notFound, Problem } from '../../problem.js';
+import { OUTCOME_KINDS } from '../../rulesets/schema.js';
+import { explain } from '../../traces/explain.js';
+import { replay } from '../../traces/replay.js';
+import type { TraceBody } from '../../traces/trace.js';
+import { problems } from '../schemas.js';
+
+// Traces are nested records of everything evaluated; documented by their top-level fields.
+const TraceSchema = z
+  .object({
+    id: z.string(),
+    seq: z.number(),
+    prevHash: z.string(),
+    assessmentId: z.string().nullable(),
+    step: z.number().nullable(),
+    at: z.string(),
+    durationMs: z.number(),
+    pathway: z.object({ id: z.string(), version: z.string(), hash: z.string() }),
+    software: z.object({ app: z.string(), jsonRulesEngine: z.string() }),
+    patient: z.object({ ageYears: z.number(), sex: z.string() }),
+    answers: z.array(z.object({ questionId: z.string(), value: z.unknown() })),
+    evaluation: z.unknown().describe('Facts as evaluated; every rule with each condition\'s fact, operator, expected and actual value and result; askWhen checks; the next question; what decided'),
+    result: z.unknown().describe('{ status: "complete", outcome } or { status: "needs_answer", questionId }'),
+  })
+  .meta({ id: 'Trace' });
+
+const TraceSummarySchema = z.object({
+  seq: z.number(),
+  id: z.string(),
+  assessmentId: z.string().nullable(),
+  step: z.number().nullable(),
+  at: z.string(),
+  pathwayId: z.string(),
+  versionHash: z.string(),
+  status: z.string(),
+  outcomeKind: z.string().nullable(),
+  disposition: z.string().nullable(),
+  ruleId: z.string().nullable(),
+});
+
+const Cursor = {
+  encode: (seq: number) => Buffer.from(JSON.stringify({ seq })).toString('base64url'),
+  decode: (cursor: string): number => {
+    try {
+      const { seq } = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as { seq: unknown };
+      if (typeof seq === 'number' && Number.isInteger(seq) && seq >= 0) {
+        return seq;
+      }
+    } catch {
+      // fall through to the problem below
+    }
+    throw new Problem(400, 'Invalid cursor', 'the cursor is not one this API returned', [{ path: ['querystring', 'cursor'], message: 'invalid cursor' }]);
+  },
+};
+
+const IdParams = z.object({ id: z.string().max(100) });
+
+const traces: FastifyPluginAsyncZod = async (app) => {
+  async function load(id: string): Promise<TraceBody> {
+    const trace = await app.traces.get(id);
+    if (!trace) {
+      throw notFound('trace', id);
+    }
+    return trace;
+  }
+
+  app.get(
+    '/traces',
+    {
+      schema: {
+        tags: ['traces'],
+        summary: 'Decision traces in order, filtered, a page at a time',
+        querystring: z.strictObject({
+          pathwayId: z.string().max(100).optional(),
+          outcomeKind: z.enum(OUTCOME_KINDS).optional(),
+          disposition: z.string().max(100).optional(),
+          ruleId: z.string().max(100).optional().describe('The rule that decided'),
+          from: z.iso.datetime().optional().describe('Inclusive, ISO 8601 UTC'),
+          to: z.iso.datetime().optional().describe('Exclusive, ISO 8601 UTC'),
+          limit: z.coerce.number().int().min(1).max(500).default(50),
+          cursor: z.string().max(200).optional(),
+        }),
+        response: { 200: z.object({ items: z.array(TraceSummarySchema), nextCursor: z.string().nullable() }), ...problems(400) },
+      },
+    },
+    async (request) => {
+      const { cursor, limit, ...filter } = request.query;
+      const items = await app.traces.list({ ...filter, afterSeq: cursor ? Cursor.decode(cursor) : undefined, limit: limit + 1 });
+      const page = items.slice(0, limit);
+      return { items: page, nextCursor: items.length > limit ? Cursor.encode(page[page.length - 1]!.seq) : null };
+    },
+  );
+
+  app.get(
+    '/traces/verify',
+    {
+      schema: {
+        tags: ['traces'],
+        summary: 'Walk the hash chain: the count verified, or the first broken link',
+        response: {
+          200: z.object({ ok: z.boolean(), verified: z.number(), brokenAt: z.number().optional(), reason: z.string().optional() }),
+        },
+      },
+    },
+    async () => {
+      const verdict = await app.traces.verify();
+      return verdict.ok ? { ok: true, verified: verdict.verified } : verdict;
+    },
+  );
+
+  app.get(
+    '/traces/:id',
+    { schema: { tags: ['traces'], summary: 'One trace, in full', params: IdParams, response: { 200: TraceSchema, ...problems(404) } } },
+    async (request) => load(request.params.id),
+  );
+
+  app.get(
+    '/traces/:id/explanation',
+    {
+      schema: {
+        tags: ['traces'],
+        summary: 'The trace in plain sentences',
+        params: IdParams,
+        response: {
+          200: z.object({ traceId: z.string(), summary: z.string(), ruledOut: z.array(z.string()), setAside: z.array(z.string()) }),
+          ...problems(404),
+        },
+      },
+    },
+    async (request) => explain(await load(request.params.id)),
+  );
+
+  app.post(
+    '/traces/:id/replay',
+    {
+      schema: {
+        tags: ['traces'],
+        summary: 'Re-run the stored answers on the stored rule-set version; identical, or the differences',
+        params: IdParams,
+        response: {
+          200: z.object({
+            traceId: z.string(),
+            versionHash: z.string(),
+            identical: z.boolean(),
+            differences: z.array(z.string()),
+            original: z.unknown(),
+            replayed: z.unknown(),
+          }),
+          ...problems(404),
+        },
+      },
+    },
+    async (request) => {
+      const trace = await load(request.params.id);
+      return replay(trace, await app.assessments.versionFor(trace.pathway.hash), app.triage);
+    },
+  );
+
+  app.get(
+    '/assessments/:id/traces',
+    {
+      schema: {
+        tags: ['traces'],
+        summary: "Every trace of an assessment, step by step",
+        params: IdParams,
+        response: { 200: z.object({ traces: z.array(TraceSchema) }), ...problems(404) },
+      },
+    },
+    async (request) => {
+      await app.assessments.get(request.params.id);
+      return { traces: await app.traces.forAssessment(request.params.id) };
+    },
+  );
+};
+
+export default traces;

@@ -1,0 +1,63 @@
+import { isDeepStrictEqual } from 'node:util';
+import { preparePathwayVersion, type PathwayDefinition, type PathwayVersion } from '../rulesets/version.js';
+import type { TraceRepository } from '../store/traces.js';
+import type { Decision } from '../triage/decide.js';
+import type { Triage } from '../triage/triage.js';
+import type { TraceBody, TraceResult } from './trace.js';
+
+/**
+ * Finds a pathway version by hash: in memory if loaded, else from the content-addressed copy
+ * stored when it first served a decision, so old assessments and replays survive rule edits.
+ */
+export function versionResolver(triage: Triage, traces: TraceRepository): (hash: string) => Promise<PathwayVersion> {
+  return async (hash) => {
+    const known = triage.version(hash);
+    if (known) {
+      return known;
+    }
+    const content = await traces.versionContent(hash);
+    if (!content) {
+      throw new Error(`rule-set version ${hash} is neither loaded nor stored`);
+    }
+    const version = preparePathwayVersion(JSON.parse(content) as PathwayDefinition);
+    if (version.hash !== hash) {
+      throw new Error(`stored rule-set version ${hash} does not match its content hash ${version.hash}`);
+    }
+    triage.register(version);
+    return version;
+  };
+}
+
+export interface ReplayReport {
+  traceId: string;
+  versionHash: string;
+  identical: boolean;
+  differences: string[];
+  original: TraceResult;
+  replayed: TraceResult;
+}
+
+function resultOf(decision: Decision): TraceResult {
+  return decision.status === 'complete' ? { status: 'complete', outcome: decision.outcome } : { status: 'needs_answer', questionId: decision.question.id };
+}
+
+const firedRules = (rules: { ruleId: string; fired: boolean }[]) => rules.filter((r) => r.fired).map((r) => r.ruleId);
+
+/** Re-runs a trace's answers on the rule-set version that made it, and says what differs. */
+export async function replay(trace: TraceBody, version: PathwayVersion, triage: Triage): Promise<ReplayReport> {
+  const decision = await triage.decide(version, trace.patient, trace.answers);
+  const replayed = resultOf(decision);
+  const differences: string[] = [];
+  if (!isDeepStrictEqual(replayed, trace.result)) {
+    differences.push(`result: was ${JSON.stringify(trace.result)}, now ${JSON.stringify(replayed)}`);
+  }
+  const before = firedRules(trace.evaluation.rules);
+  const after = firedRules(decision.evaluation.rules);
+  if (!isDeepStrictEqual(before, after)) {
+    differences.push(`rules fired: were [${before.join(', ')}], now [${after.join(', ')}]`);
+  }
+  if (!isDeepStrictEqual(trace.evaluation.facts, decision.evaluation.facts)) {
+    differences.push('facts evaluated differ');
+  }
+  return { traceId: trace.id, versionHash: version.hash, identical: differences.length === 0, differences, original: trace.result, replayed };
+}
