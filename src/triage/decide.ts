@@ -237,11 +237,16 @@ interface EngineCondition {
 
 function traceCondition(node: unknown): ConditionTrace {
   const c = node as EngineCondition;
+  // json-rules-engine records results on leaves only; groups are derived from their children.
   if (c.all) {
-    return { all: c.all.map(traceCondition), result: c.result ?? null };
+    const all = c.all.map(traceCondition);
+    const results = all.map((x) => x.result);
+    return { all, result: results.includes(false) ? false : results.every((r) => r === true) ? true : null };
   }
   if (c.any) {
-    return { any: c.any.map(traceCondition), result: c.result ?? null };
+    const any = c.any.map(traceCondition);
+    const results = any.map((x) => x.result);
+    return { any, result: results.includes(true) ? true : results.every((r) => r === false) ? false : null };
   }
   // A condition json-rules-engine skipped (an `all` already false) has no result: null.
   return { fact: c.fact ?? '', operator: c.operator ?? '', expected: c.value, actual: c.factResult, result: c.result ?? null };

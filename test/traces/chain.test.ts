@@ -1,0 +1,163 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import SQLite from 'better-sqlite3';
+import t, { type Test } from 'tap';
+import { BASIC_RULES, get, post, REPO, tempDir, testApp, type TestApp } from '../helpers.js';
+
+const run = promisify(execFile);
+const adult = { ageYears: 30, sex: 'female' };
+
+/** Walks the sample pathway to a self-care outcome; returns the assessment id and trace ids. */
+async function walk(app: TestApp): Promise<{ id: string; traceIds: string[] }> {
+  const steps = [await post(app, '/v1/assessments', { pathwayId: 'sample', patient: adult })];
+  const id = steps[0]!.body.id as string;
+  for (const [questionId, value] of [['emergency', false], ['severe', false], ['kind', 'dull'], ['days', 1]] as const) {
+    steps.push(await post(app, `/v1/assessments/${id}/answers`, { questionId, value }));
+  }
+  return { id, traceIds: steps.map((s) => s.body.traceId as string) };
+}
+
+async function appWithDb(t: Test) {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'triage.db');
+  const app = await testApp(t, { rulesDir: BASIC_RULES, env: { DATABASE_URL: file } });
+  return { app, file };
+}
+
+t.test('every step of an assessment leaves a full trace', async (t) => {
+  const { app } = await appWithDb(t);
+  const { id, traceIds } = await walk(app);
+  t.equal(new Set(traceIds).size, 5, 'one trace per evaluation, each id in its response');
+
+  const last = (await get(app, `/v1/traces/${traceIds[4]}`)).body;
+  t.match(last, {
+    id: traceIds[4],
+    seq: 5,
+    assessmentId: id,
+    step: 4,
+    pathway: { id: 'sample', version: '1.0.0', hash: /^[0-9a-f]{64}$/ },
+    software: { app: String, jsonRulesEngine: '7.3.1' },
+    patient: adult,
+    answers: [{ questionId: 'emergency', value: false }, { questionId: 'severe', value: false }, { questionId: 'kind', value: 'dull' }, { questionId: 'days', value: 1 }],
+    evaluation: {
+      facts: { ageYears: 30, sex: 'female', emergency: false, severe: false, kind: 'dull', days: 1 },
+      decidedBy: { ruleId: 's-short-dull' },
+    },
+    result: { status: 'complete', outcome: { kind: 'self_care', ruleId: 's-short-dull' } },
+  });
+  t.type(last.durationMs, 'number');
+  const rule = last.evaluation.rules.find((r: { ruleId: string }) => r.ruleId === 's-short-dull');
+  t.same(rule.conditions, {
+    all: [
+      { fact: 'kind', operator: 'equal', expected: 'dull', actual: 'dull', result: true },
+      { fact: 'days', operator: 'lessThan', expected: 3, actual: 1, result: true },
+    ],
+    result: true,
+  });
+  t.equal(last.evaluation.rules.length, 5, 'every rule evaluated is recorded, fired or not');
+
+  const third = (await get(app, `/v1/traces/${traceIds[2]}`)).body;
+  t.match(third.result, { status: 'needs_answer', questionId: 'kind' });
+  t.match(third.evaluation.next, { questionId: 'kind', askWhen: null });
+
+  const all = (await get(app, `/v1/assessments/${id}/traces`)).body.traces;
+  t.same(all.map((x: { step: number }) => x.step), [0, 1, 2, 3, 4]);
+  t.equal((await get(app, '/v1/traces/nope')).status, 404);
+  t.equal((await get(app, '/v1/assessments/nope/traces')).status, 404);
+});
+
+t.test('stateless triage calls are traced too', async (t) => {
+  const { app } = await appWithDb(t);
+  const res = await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: { emergency: true } });
+  const trace = (await get(app, `/v1/traces/${res.body.traceId}`)).body;
+  t.match(trace, { assessmentId: null, step: null, result: { outcome: { ruleId: 'rf-emergency' } } });
+});
+
+t.test('listing filters by pathway, outcome kind, disposition, rule and time, with an opaque cursor', async (t) => {
+  const { app } = await appWithDb(t);
+  const startedAt = new Date().toISOString();
+  await walk(app);
+  await walk(app);
+  await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: { emergency: true } });
+
+  const page1 = (await get(app, '/v1/traces?limit=4')).body;
+  t.equal(page1.items.length, 4);
+  t.type(page1.nextCursor, 'string');
+  const page2 = (await get(app, `/v1/traces?limit=4&cursor=${page1.nextCursor}`)).body;
+  const page3 = (await get(app, `/v1/traces?limit=4&cursor=${page2.nextCursor}`)).body;
+  t.same([...page1.items, ...page2.items, ...page3.items].map((i: { seq: number }) => i.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  t.equal(page3.nextCursor, null);
+
+  t.equal((await get(app, '/v1/traces?outcomeKind=self_care')).body.items.length, 2);
+  t.equal((await get(app, '/v1/traces?disposition=ED-999')).body.items.length, 1);
+  t.equal((await get(app, '/v1/traces?ruleId=s-short-dull')).body.items.length, 2);
+  t.equal((await get(app, '/v1/traces?pathwayId=sample')).body.items.length, 11);
+  t.equal((await get(app, '/v1/traces?pathwayId=other')).body.items.length, 0);
+  t.equal((await get(app, `/v1/traces?from=${startedAt}`)).body.items.length, 11);
+  t.equal((await get(app, `/v1/traces?to=${startedAt}`)).body.items.length, 0);
+  t.equal((await get(app, '/v1/traces?cursor=garbage')).status, 400);
+  t.equal((await get(app, '/v1/traces?outcomeKind=maybe')).status, 400);
+  t.equal((await get(app, '/v1/traces?from=yesterday')).status, 400);
+});
+
+type Tamper = { name: string; sql: string[]; brokenAt: number; reason: RegExp };
+
+const tampers: Tamper[] = [
+  { name: 'an altered outcome', sql: [`update traces set body = replace(body, '"self_care"', '"escalate"') where seq = 5`], brokenAt: 5, reason: /altered/ },
+  { name: 'an altered indexed column', sql: [`update traces set prev_hash = (select hash from traces where seq = 1) where seq = 3`], brokenAt: 3, reason: /does not follow/ },
+  { name: 'a deleted row', sql: [`delete from traces where seq = 4`], brokenAt: 4, reason: /missing or out of order/ },
+  { name: 'the last row deleted', sql: [`delete from traces where seq = 10`], brokenAt: 10, reason: /chain head records 10 traces/ },
+  {
+    name: 'two rows swapped',
+    sql: [
+      `update traces set seq = -1 where seq = 6`,
+      `update traces set seq = 6 where seq = 7`,
+      `update traces set seq = 7 where seq = -1`,
+    ],
+    brokenAt: 6,
+    reason: /does not follow|altered/,
+  },
+];
+
+t.test('a clean chain verifies with its count, over HTTP and from the command line', async (t) => {
+  const { app, file } = await appWithDb(t);
+  await walk(app);
+  await walk(app);
+  t.same((await get(app, '/v1/traces/verify')).body, { ok: true, verified: 10 });
+  const cli = await run(process.execPath, [path.join(REPO, 'dist/src/cli/traces.js'), 'verify'], { env: { ...process.env, DATABASE_URL: file } });
+  t.match(cli.stdout, /ok: 10 traces verified/);
+});
+
+for (const tamper of tampers) {
+  t.test(`tamper: ${tamper.name} is found at sequence ${tamper.brokenAt}`, async (t) => {
+    const { app, file } = await appWithDb(t);
+    await walk(app);
+    await walk(app);
+    const raw = new SQLite(file);
+    for (const statement of tamper.sql) {
+      raw.prepare(statement).run();
+    }
+    raw.close();
+    const verdict = (await get(app, '/v1/traces/verify')).body;
+    t.match(verdict, { ok: false, brokenAt: tamper.brokenAt, reason: tamper.reason });
+    const cli = await run(process.execPath, [path.join(REPO, 'dist/src/cli/traces.js'), 'verify'], { env: { ...process.env, DATABASE_URL: file } }).catch((e: { code: number; stdout: string }) => e);
+    t.equal((cli as { code?: number }).code, 1, 'the command exits 1');
+    t.match(cli.stdout, new RegExp(`BROKEN at sequence ${tamper.brokenAt}`));
+  });
+}
+
+t.test('export writes NDJSON for a time range', async (t) => {
+  const { app, file } = await appWithDb(t);
+  await walk(app);
+  const out = path.join(tempDir(t), 'traces.ndjson');
+  const cli = (args: string[]) => run(process.execPath, [path.join(REPO, 'dist/src/cli/traces.js'), 'export', ...args], { env: { ...process.env, DATABASE_URL: file } });
+  const all = await cli([]);
+  const lines = all.stdout.trim().split('\n').map((l) => JSON.parse(l) as { seq: number });
+  t.same(lines.map((l) => l.seq), [1, 2, 3, 4, 5]);
+  await cli(['--from', '2000-01-01T00:00:00Z', '--to', '2000-01-02T00:00:00Z', '--out', out]);
+  const { readFileSync } = await import('node:fs');
+  t.equal(readFileSync(out, 'utf8'), '', 'nothing in a range with no decisions');
+  const bad = await cli(['--from', 'last tuesday']).catch((e: { code: number }) => e);
+  t.equal((bad as { code?: number }).code, 2, 'a bad date is a usage error');
+});
