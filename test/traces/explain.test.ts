@@ -1,0 +1,56 @@
+import t from 'tap';
+import { loadScenarioFiles, scenarioAnswers } from '../../src/rulesets/scenarios.js';
+import { BUNDLED_RULES, get, post, testApp } from '../helpers.js';
+
+const app = await testApp(t);
+const files = await loadScenarioFiles(BUNDLED_RULES);
+const KIND = { escalate: 'Escalated', callback: 'Clinician callback', self_care: 'Self-care' } as const;
+
+async function explanationOf(pathwayId: string, patient: object, answers: Record<string, unknown>) {
+  const res = await post(app, '/v1/triage', { pathwayId, patient, answers });
+  return { outcome: res.body.outcome, explanation: (await get(app, `/v1/traces/${res.body.traceId}/explanation`)).body };
+}
+
+t.test('a chest pain escalation reads as a call handler would say it', async (t) => {
+  const { explanation } = await explanationOf('chest-pain', { ageYears: 58, sex: 'male' }, { emergency_signs: ['none'], pain_now: true, pain_feel: 'crushing_heavy_tight' });
+  t.equal(
+    explanation.summary,
+    "Escalated: Call 999 now - this could be a heart attack, because rule cp-crushing-pain-now 'Crushing or heavy chest pain now' fired: " +
+      "pain_now is 'yes' (rule expects 'yes'); pain_feel is 'crushing_heavy_tight' (rule expects 'crushing_heavy_tight').",
+  );
+  t.ok(
+    explanation.ruledOut.includes("Ruled out rule rf-not-breathing 'Not breathing': emergency_signs is 'none' (rule expects a list including 'not_breathing')."),
+    'each global red flag is listed as ruled out, with the answer that ruled it out',
+  );
+  t.ok(explanation.ruledOut.includes("Ruled out rule cp-coughing-blood 'Chest pain and coughing up blood': coughing_blood is not answered (rule expects 'yes')."));
+});
+
+t.test('a fallback says it was the conservative fallback', async (t) => {
+  const { explanation } = await explanationOf('chest-pain', { ageYears: 45, sex: 'male' }, {
+    emergency_signs: ['none'], pain_now: true, pain_feel: 'aching_tender', pain_spreads: ['none'], associated: ['none'],
+    coughing_blood: false, injury: false, worse_on_pressing: true, started: 'within_12h',
+  });
+  t.match(explanation.summary, /^Clinician callback: .*, the pathway's conservative fallback, because no rule fired and no question was left to ask\.$/);
+});
+
+t.test('a pending question explains why it is asked', async (t) => {
+  const { explanation } = await explanationOf('chest-pain', { ageYears: 30, sex: 'male' }, {
+    emergency_signs: ['none'], pain_now: true, pain_feel: 'aching_tender', pain_spreads: ['none'], associated: ['none'], coughing_blood: false, injury: false,
+  });
+  t.equal(explanation.summary, "No rule has decided yet; asking worse_on_pressing next, because pain_feel is 'aching_tender' (rule expects 'aching_tender').");
+});
+
+for (const file of files) {
+  t.test(`${file.pathway}: every scenario's outcome is explained by its deciding rule`, async (t) => {
+    for (const scenario of file.scenarios) {
+      const answers = Object.fromEntries(scenarioAnswers(scenario).map((a) => [a.questionId, a.value]));
+      const { outcome, explanation } = await explanationOf(file.pathway, scenario.patient, answers);
+      t.ok(explanation.summary.startsWith(`${KIND[scenario.expect.kind]}: ${outcome.title}`), `${scenario.name}: names the outcome`);
+      if (scenario.expect.ruleId) {
+        t.match(explanation.summary, new RegExp(`because rule ${scenario.expect.ruleId} '[^']+' fired: .+ is .+ \\(rule expects .+\\)\\.$`), `${scenario.name}: names the rule and the answers`);
+      } else {
+        t.match(explanation.summary, /conservative fallback/, `${scenario.name}: says fallback`);
+      }
+    }
+  });
+}

@@ -1,0 +1,67 @@
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { BASIC_RULES, get, post, REPO, tempDir, testApp } from '../helpers.js';
+
+const run = promisify(execFile);
+const adult = { ageYears: 30, sex: 'female' };
+
+t.test('a trace replays identically on its version, even after the rule file has changed', async (t) => {
+  const rules = tempDir(t);
+  cpSync(BASIC_RULES, rules, { recursive: true });
+  const db = path.join(tempDir(t), 'triage.db');
+
+  // Decide on the original rules: short dull pain is self-care.
+  const first = await testApp(t, { rulesDir: rules, env: { DATABASE_URL: db } });
+  const decided = await post(first, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: { emergency: false, severe: false, kind: 'dull', days: 1 } });
+  t.match(decided.body.outcome, { kind: 'self_care', ruleId: 's-short-dull' });
+  const started = await post(first, '/v1/assessments', { pathwayId: 'sample', patient: adult });
+  const oldHash = (await get(first, '/v1/pathways/sample')).body.versionHash;
+  t.same((await post(first, `/v1/traces/${decided.body.traceId}/replay`, {})).body.identical, true);
+  await first.close();
+
+  // A clinician edits the rule: self-care now needs fewer than 1 day, and restarts the service.
+  const file = path.join(rules, 'sample.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('{ fact: days, operator: lessThan, value: 3 }', '{ fact: days, operator: lessThan, value: 1 }'));
+  const second = await testApp(t, { rulesDir: rules, env: { DATABASE_URL: db } });
+  const newHash = (await get(second, '/v1/pathways/sample')).body.versionHash;
+  t.not(newHash, oldHash, 'the edit is a new version');
+  const now = await post(second, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: { emergency: false, severe: false, kind: 'dull', days: 1 } });
+  t.match(now.body.outcome, { kind: 'callback', ruleId: null }, 'new decisions use the edited rules');
+
+  const report = (await post(second, `/v1/traces/${decided.body.traceId}/replay`, {})).body;
+  t.match(report, { identical: true, versionHash: oldHash, replayed: { status: 'complete', outcome: { kind: 'self_care', ruleId: 's-short-dull' } } });
+
+  // The assessment started before the edit carries on with the version it started on.
+  const id = started.body.id as string;
+  for (const [questionId, value] of [['emergency', false], ['severe', false], ['kind', 'dull']] as const) {
+    await post(second, `/v1/assessments/${id}/answers`, { questionId, value });
+  }
+  const end = await post(second, `/v1/assessments/${id}/answers`, { questionId: 'days', value: 1 });
+  t.match(end.body.outcome, { kind: 'self_care', ruleId: 's-short-dull' }, 'the in-progress assessment kept its version');
+  t.equal((await get(second, `/v1/assessments/${id}`)).body.versionHash, oldHash);
+  await second.close();
+
+  const cli = await run(process.execPath, [path.join(REPO, 'dist/src/cli/traces.js'), 'replay', decided.body.traceId], { env: { ...process.env, DATABASE_URL: db } });
+  t.match(cli.stdout, /^identical: trace/);
+});
+
+t.test('replay reports the differences when a stored trace no longer matches', async (t) => {
+  const db = path.join(tempDir(t), 'triage.db');
+  const app = await testApp(t, { rulesDir: BASIC_RULES, env: { DATABASE_URL: db } });
+  const decided = await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: { emergency: false, severe: true } });
+  const { default: SQLite } = await import('better-sqlite3');
+  const raw = new SQLite(db);
+  // Simulate a trace recorded by a faulty build: it claims a different deciding rule.
+  raw.prepare(`update traces set body = replace(body, '"ruleId":"s-severe"', '"ruleId":"s-left"') where id = ?`).run(decided.body.traceId);
+  raw.close();
+  const report = (await post(app, `/v1/traces/${decided.body.traceId}/replay`, {})).body;
+  t.equal(report.identical, false);
+  t.match(report.differences.join('\n'), /result: was .*s-left.*now .*s-severe/);
+  const cli = await run(process.execPath, [path.join(REPO, 'dist/src/cli/traces.js'), 'replay', decided.body.traceId], { env: { ...process.env, DATABASE_URL: db } }).catch((e: { code: number; stdout: string }) => e);
+  t.equal((cli as { code?: number }).code, 1);
+  t.match(cli.stdout, /^DIFFERENT/);
+  t.equal((await post(app, '/v1/traces/unknown/replay', {})).status, 404);
+});
