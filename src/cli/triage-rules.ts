@@ -1,98 +1,290 @@
 #!/usr/bin/env node
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatFinding, loadRuleCatalog, RuleSetLoadError } from '../rulesets/loader.js';
+import { loadConfig } from '../config.js';
+import { formatFinding, loadRuleCatalog, RuleSetLoadError, type Finding, type RuleCatalog } from '../rulesets/loader.js';
+import { diffCatalogs } from '../rulesets/diff.js';
+import { lintCatalog } from '../rulesets/lint.js';
 import { loadScenarioFiles } from '../rulesets/scenarios.js';
+import { openStore } from '../store/database.js';
+import { traceRepository } from '../store/traces.js';
+import { explain } from '../traces/explain.js';
+import { impact } from '../traces/impact.js';
+import { draftTrace, GENESIS_HASH, sealTrace } from '../traces/trace.js';
+import { answerProblem, type Answer, type Patient } from '../triage/answers.js';
+import { coverage } from '../triage/coverage.js';
 import { runScenario } from '../triage/scenario-runner.js';
 import { Triage } from '../triage/triage.js';
 
 /**
- * triage-rules: the clinicians' command-line tool. Exit codes: 0 success, 1 findings, 2 usage.
+ * triage-rules: the clinicians' command-line tool. Human-readable output by default, JSON with
+ * --format json. Exit codes: 0 success, 1 findings, 2 usage errors.
  */
-const USAGE = `usage: triage-rules <command> [dir] [--format text|json]
-commands:
-  validate [dir]   load and cross-check every rule file (default dir: ./rules)
-  test [dir]       run every pathway's scenarios through the decision code the API uses`;
+const USAGE = `usage: triage-rules <command> [options]
+  validate [dir]                       load and cross-check every rule file
+  lint [dir]                           validate, then look for rules that can never fire, questions never
+                                       asked or never used, conflicting rules, overdue reviews
+  test [dir]                           run every scenario through the decision code the API uses
+  coverage [dir] [--min-rules N]       rules, questions and outcomes the scenarios reach
+  diff <old> <new>                     what changed between two rule directories or git revisions
+  impact <candidate-dir> [--since D]   replay past decisions (DATABASE_URL) on a candidate rule set
+  explain <pathway> --answers JSON --age N --sex female|male [--dir dir]
+                                       the decision and its explanation, as the API would give it
+options: --format text|json (default text); dir defaults to ./rules`;
+
+class UsageError extends Error {}
 
 type Format = 'text' | 'json';
+type Options = { format: Format; values: Record<string, string | undefined>; positionals: string[] };
 
-async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { format: { type: 'string', default: 'text' }, help: { type: 'boolean' } } });
-  } catch (err) {
-    console.error(`${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  const [command, dirArg] = parsed.positionals;
-  const format = parsed.values.format as Format;
-  if (parsed.values.help || !command || !['text', 'json'].includes(format)) {
-    console.error(USAGE);
-    return parsed.values.help ? 0 : 2;
-  }
-  const dir = path.resolve(dirArg ?? 'rules');
-  try {
-    switch (command) {
-      case 'validate':
-        return await validate(dir, format);
-      case 'test':
-        return await test(dir, format);
-      default:
-        console.error(`unknown command ${command}\n${USAGE}`);
-        return 2;
-    }
-  } catch (err) {
-    if (err instanceof RuleSetLoadError) {
-      if (format === 'json') {
-        console.log(JSON.stringify({ ok: false, findings: err.findings }, null, 2));
-      } else {
-        console.log(err.findings.map(formatFinding).join('\n'));
-      }
-      return 1;
-    }
-    throw err;
-  }
+function print(format: Format, json: unknown, text: () => string[]): void {
+  console.log(format === 'json' ? JSON.stringify(json, null, 2) : text().join('\n'));
 }
 
-async function validate(dir: string, format: Format): Promise<number> {
-  const catalog = await loadRuleCatalog(dir);
+const rulesDir = (dir: string | undefined) => path.resolve(dir ?? 'rules');
+
+async function validate({ format, positionals }: Options): Promise<number> {
+  const catalog = await loadRuleCatalog(rulesDir(positionals[0]));
   const pathways = [...catalog.versions.values()].map((v) => ({ id: v.id, version: v.version, hash: v.hash }));
-  if (format === 'json') {
-    console.log(JSON.stringify({ ok: true, pathways }, null, 2));
-  } else {
-    for (const p of pathways) {
-      console.log(`ok ${p.id} ${p.version} ${p.hash.slice(0, 12)}`);
-    }
-  }
+  print(format, { ok: true, pathways }, () => pathways.map((p) => `ok ${p.id} ${p.version} ${p.hash.slice(0, 12)}`));
   return 0;
 }
 
-async function test(dir: string, format: Format): Promise<number> {
+async function lint({ format, positionals }: Options): Promise<number> {
+  const findings = lintCatalog(await loadRuleCatalog(rulesDir(positionals[0])));
+  print(format, { ok: findings.length === 0, findings }, () => [...findings.map(formatFinding), `${findings.length} finding${findings.length === 1 ? '' : 's'}`]);
+  return findings.length ? 1 : 0;
+}
+
+async function test({ format, positionals }: Options): Promise<number> {
+  const dir = rulesDir(positionals[0]);
   const catalog = await loadRuleCatalog(dir);
   const triage = new Triage(catalog.versions.values(), { timeoutMs: 2000 });
-  const results = [];
+  const results: { file: string; pathway: string; name: string; passed: boolean; differences: string[] }[] = [];
   for (const file of await loadScenarioFiles(dir)) {
     const version = catalog.versions.get(file.pathway);
     for (const scenario of file.scenarios) {
-      const result = version
-        ? await runScenario(triage, version, scenario)
-        : { name: scenario.name, passed: false, differences: [`unknown pathway ${file.pathway}`] };
+      const result = version ? await runScenario(triage, version, scenario) : { name: scenario.name, passed: false, differences: [`unknown pathway ${file.pathway}`] };
       results.push({ file: file.file, pathway: file.pathway, name: result.name, passed: result.passed, differences: result.differences });
     }
   }
   const failed = results.filter((r) => !r.passed).length;
-  if (format === 'json') {
-    console.log(JSON.stringify({ ok: failed === 0, passed: results.length - failed, failed, results }, null, 2));
-  } else {
-    for (const r of results) {
-      console.log(`${r.passed ? 'pass' : 'FAIL'} ${r.pathway}: ${r.name}`);
-      for (const d of r.differences) {
-        console.log(`     ${d}`);
-      }
-    }
-    console.log(`${results.length - failed} passed, ${failed} failed`);
-  }
+  print(format, { ok: failed === 0, passed: results.length - failed, failed, results }, () => [
+    ...results.flatMap((r) => [`${r.passed ? 'pass' : 'FAIL'} ${r.pathway}: ${r.name}`, ...r.differences.map((d) => `     ${d}`)]),
+    `${results.length - failed} passed, ${failed} failed`,
+  ]);
   return failed === 0 ? 0 : 1;
+}
+
+async function coverageCommand({ format, positionals, values }: Options): Promise<number> {
+  const dir = rulesDir(positionals[0]);
+  const min = values['min-rules'] === undefined ? undefined : Number(values['min-rules']);
+  if (min !== undefined && !(min >= 0 && min <= 100)) {
+    throw new UsageError('--min-rules takes a percentage from 0 to 100');
+  }
+  const catalog = await loadRuleCatalog(dir);
+  const report = await coverage(catalog, new Triage(catalog.versions.values(), { timeoutMs: 2000 }), await loadScenarioFiles(dir), min);
+  const failures = [
+    ...report.pathways.flatMap((p) => p.failures.map((f) => `${p.pathway}: ${f}`)),
+    ...report.globalRedFlags.missed.map((id) => `global red flag ${id} is not covered by any scenario`),
+    ...report.scenarioFailures.map((f) => `${f.pathway}: scenario "${f.name}" fails`),
+  ];
+  print(format, { ok: failures.length === 0, ...report, failures }, () => [
+    ...report.pathways.map(
+      (p) =>
+        `${p.pathway}: rules ${p.rules.covered.length}/${p.rules.total} (${p.rulePercent}%)` +
+        `, questions ${p.questions.asked.length}/${p.questions.total}, outcomes ${p.outcomes.reached.length}/${p.outcomes.total}` +
+        (p.rules.missed.length ? `\n  rules not covered: ${p.rules.missed.join(', ')}` : '') +
+        (p.questions.missed.length ? `\n  questions never asked: ${p.questions.missed.join(', ')}` : '') +
+        (p.outcomes.missed.length ? `\n  outcomes never reached: ${p.outcomes.missed.join(', ')}` : ''),
+    ),
+    `global red flags: ${report.globalRedFlags.covered.length}/${report.globalRedFlags.total}`,
+    ...failures.map((f) => `FAIL ${f}`),
+  ]);
+  return failures.length ? 1 : 0;
+}
+
+/** A directory as is, or a git revision's rules directory checked out into a temporary one. */
+function materialise(ref: string, subdir: string, cleanup: (() => void)[]): string {
+  if (existsSync(ref) && statSync(ref).isDirectory()) {
+    return path.resolve(ref);
+  }
+  let archive: Buffer;
+  try {
+    archive = execFileSync('git', ['archive', '--format=tar', ref, subdir], { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+  } catch {
+    throw new UsageError(`${ref} is neither a directory nor a git revision containing ${subdir}/`);
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'triage-rules-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('tar', ['-x', '-C', dir], { input: archive });
+  return path.join(dir, subdir);
+}
+
+async function diff({ format, positionals, values }: Options): Promise<number> {
+  const [oldRef, newRef] = positionals;
+  if (!oldRef || !newRef) {
+    throw new UsageError('diff needs two directories or git revisions');
+  }
+  const cleanup: (() => void)[] = [];
+  try {
+    const subdir = values.path ?? 'rules';
+    const before = await loadRuleCatalog(materialise(oldRef, subdir, cleanup));
+    const after = await loadRuleCatalog(materialise(newRef, subdir, cleanup));
+    const changes = diffCatalogs(before, after);
+    const show = (v: unknown) => (v === undefined ? '(none)' : JSON.stringify(v));
+    print(format, { changes }, () =>
+      changes.length === 0
+        ? ['no changes']
+        : changes.flatMap((c) => [
+            `${c.change} ${c.id}`,
+            ...c.fields.map((f) => `  ${f.field}: ${show(f.before)} -> ${show(f.after)}`),
+            ...c.items.flatMap((i) => [`  ${i.change} ${i.kind} ${i.id}`, ...i.fields.map((f) => `    ${f.field}: ${show(f.before)} -> ${show(f.after)}`)]),
+          ]),
+    );
+    return 0;
+  } finally {
+    cleanup.forEach((c) => c());
+  }
+}
+
+async function impactCommand({ format, positionals, values }: Options): Promise<number> {
+  if (!positionals[0]) {
+    throw new UsageError('impact needs a candidate rules directory');
+  }
+  const since = values.since;
+  if (since !== undefined && Number.isNaN(Date.parse(since))) {
+    throw new UsageError(`--since ${since} is not a date`);
+  }
+  const candidate = await loadRuleCatalog(rulesDir(positionals[0]));
+  const config = loadConfig();
+  const store = await openStore(config.DATABASE_URL);
+  try {
+    const traces = traceRepository(store.db).bodies({ from: since ? new Date(since).toISOString() : undefined });
+    const report = await impact(traces, candidate, new Triage(candidate.versions.values(), { timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS }));
+    print(format, { ok: report.safetyFindings.length === 0, ...report }, () => [
+      ...report.pathways.map(
+        (p) =>
+          `${p.pathway}: ${p.replayed} decisions replayed; ${p.counts.same} keep their outcome, ${p.counts.up} move up, ${p.counts.down} move down` +
+          (p.counts.sideways ? `, ${p.counts.sideways} change at the same urgency` : '') +
+          (p.counts.asks_more ? `, ${p.counts.asks_more} would need more answers` : '') +
+          (p.counts.not_applicable ? `, ${p.counts.not_applicable} no longer apply` : '') +
+          (p.counts.pathway_removed ? `, ${p.counts.pathway_removed} on a removed pathway` : '') +
+          Object.entries(p.examples)
+            .filter(([m]) => m !== 'same')
+            .map(([m, ids]) => `\n  e.g. ${m}: ${ids.join(', ')}`)
+            .join(''),
+      ),
+      ...report.safetyFindings.map(
+        (f) => `SAFETY ${f.pathway}: trace ${f.traceId} was ${f.before.kind} ${f.before.disposition} (${f.before.ruleId ?? 'fallback'}), would be self_care ${f.after.disposition} (${f.after.ruleId})`,
+      ),
+      report.pathways.length ? `${report.safetyFindings.length} safety finding${report.safetyFindings.length === 1 ? '' : 's'}` : 'no decisions to replay',
+    ]);
+    return report.safetyFindings.length ? 1 : 0;
+  } finally {
+    await store.close();
+  }
+}
+
+async function explainCommand({ format, positionals, values }: Options): Promise<number> {
+  const pathwayId = positionals[0];
+  const age = Number(values.age);
+  if (!pathwayId || !values.answers || values.age === undefined || !Number.isInteger(age) || !['female', 'male'].includes(values.sex ?? '')) {
+    throw new UsageError('explain needs <pathway> --answers JSON --age N --sex female|male');
+  }
+  let given: Record<string, unknown>;
+  try {
+    given = JSON.parse(values.answers) as Record<string, unknown>;
+  } catch {
+    throw new UsageError('--answers must be a JSON object of questionId: value');
+  }
+  const catalog: RuleCatalog = await loadRuleCatalog(rulesDir(values.dir));
+  const triage = new Triage(catalog.versions.values(), { timeoutMs: 2000 });
+  const version = triage.pathway(pathwayId);
+  const patient: Patient = { ageYears: age, sex: values.sex as Patient['sex'] };
+  triage.checkApplies(version, patient);
+  const problems = Object.entries(given).flatMap(([id, value]) => {
+    const q = version.questionById.get(id);
+    const problem = q ? answerProblem(q, value) : 'not a question of this pathway';
+    return problem ? [`${id}: ${problem}`] : [];
+  });
+  if (problems.length) {
+    throw new UsageError(problems.join('\n'));
+  }
+  const answers = version.questions.filter((q) => q.id in given).map((q) => ({ questionId: q.id, value: given[q.id] }) as Answer);
+  const decision = await triage.decide(version, patient, answers);
+  const draft = draftTrace({ version, assessmentId: null, step: null, patient, answers, decision, startedAt: Date.now(), durationMs: 0 });
+  const explanation = explain(sealTrace(draft, 0, GENESIS_HASH).body);
+  const result = decision.status === 'complete' ? { status: decision.status, outcome: decision.outcome } : { status: decision.status, question: decision.question };
+  print(format, { ...result, explanation }, () => [explanation.summary, ...explanation.ruledOut, ...explanation.setAside]);
+  return 0;
+}
+
+const COMMANDS: Record<string, (o: Options) => Promise<number>> = {
+  validate,
+  lint,
+  test,
+  coverage: coverageCommand,
+  diff,
+  impact: impactCommand,
+  explain: explainCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        format: { type: 'string', default: 'text' },
+        'min-rules': { type: 'string' },
+        since: { type: 'string' },
+        answers: { type: 'string' },
+        age: { type: 'string' },
+        sex: { type: 'string' },
+        dir: { type: 'string' },
+        path: { type: 'string' },
+        help: { type: 'boolean' },
+      },
+    });
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const [command, ...positionals] = parsed.positionals;
+  const format = parsed.values.format as Format;
+  if (parsed.values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const run = command ? COMMANDS[command] : undefined;
+  if (!run || !['text', 'json'].includes(format)) {
+    console.error(USAGE);
+    return 2;
+  }
+  try {
+    const { format: _f, help: _h, ...values } = parsed.values;
+    return await run({ format, positionals, values });
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`${err.message}\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof RuleSetLoadError) {
+      const findings: Finding[] = err.findings;
+      print(format, { ok: false, findings }, () => [...findings.map(formatFinding), `${findings.length} finding${findings.length === 1 ? '' : 's'}`]);
+      return 1;
+    }
+    if (err instanceof Error && 'status' in err && 'detail' in err) {
+      console.error(String(err.detail));
+      return 1;
+    }
+    throw err;
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -165,6 +165,8 @@ export const PathwayFileSchema = z.strictObject({
     otherwise: Text,
   }),
   fallback: Id,
+  /** `triage-rules coverage` fails when fewer of this pathway's rules decide a scenario. */
+  minRuleCoverage: z.number().min(0).max(100).optional(),
 });
 export type PathwayFile = z.infer<typeof PathwayFileSchema>;
 

@@ -1,0 +1,256 @@
+import { canonicalJson } from '../canonical.js';
+import { finding, type Finding, type ParsedFile, type RuleCatalog, type SourceFile } from './loader.js';
+import { SEXES, type ConditionNode, type PathwayFile, type Question, type RedFlagsFile, type Rule } from './schema.js';
+
+/**
+ * Semantic checks beyond what loading refuses. Conditions range over small finite domains
+ * (choices, yes/no) and numbers whose only interesting points are the constants rules compare
+ * them with, so each check enumerates every relevant answer combination and decides exactly:
+ * can this rule ever fire, can this question ever be asked, does another rule always win first.
+ */
+
+type Value = boolean | string | number | string[] | undefined;
+type Assignment = Map<string, Value>;
+
+interface Subject {
+  source: SourceFile;
+  questions: { question: Question; source: SourceFile; index: number }[];
+  rules: { rule: Rule; source: SourceFile; index: number; rank: number; global: boolean }[];
+}
+
+/** Past this many combinations a check is skipped rather than slowing the linter down. */
+const MAX_COMBINATIONS = 250_000;
+
+export function lintCatalog(catalog: RuleCatalog, today = new Date()): Finding[] {
+  const findings: Finding[] = [];
+  const redFlags = catalog.redFlags;
+  findings.push(...reviewDate(redFlags, today));
+  for (const pathway of catalog.pathways) {
+    findings.push(...reviewDate(pathway, today));
+    findings.push(...lintPathway(pathway, redFlags));
+  }
+  // Red-flag findings would repeat once per pathway; report each once.
+  const seen = new Set<string>();
+  return findings.filter((f) => {
+    const key = `${f.file}:${f.line}:${f.column}:${f.code}:${f.message}`;
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
+}
+
+function reviewDate(file: ParsedFile<PathwayFile | RedFlagsFile>, today: Date): Finding[] {
+  return file.content.reviewBy < today.toISOString().slice(0, 10)
+    ? [finding(file.source, ['reviewBy'], 'review-overdue', `review-by date ${file.content.reviewBy} has passed: the clinical content needs reviewing`, 'warning')]
+    : [];
+}
+
+function subjectOf(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedFlagsFile>): Subject {
+  const rf = redFlags.content;
+  const p = pathway.content;
+  return {
+    source: pathway.source,
+    questions: [
+      ...rf.questions.map((question, index) => ({ question, source: redFlags.source, index })),
+      ...p.questions.map((question, index) => ({ question, source: pathway.source, index })),
+    ],
+    // Same order as decisions: red flags above pathway rules, then priority, then file order.
+    rules: [
+      ...rf.rules.map((rule, index) => ({ rule, source: redFlags.source, index, rank: 1000 + rule.priority, global: true })),
+      ...p.rules.map((rule, index) => ({ rule, source: pathway.source, index, rank: rule.priority, global: false })),
+    ].sort((a, b) => b.rank - a.rank),
+  };
+}
+
+function lintPathway(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedFlagsFile>): Finding[] {
+  const out: Finding[] = [];
+  const subject = subjectOf(pathway, redFlags);
+  const questions = new Map(subject.questions.map((q) => [q.question.id, q.question]));
+  const domains = new DomainBuilder(questions);
+  for (const { rule } of subject.rules) domains.observe(rule.conditions);
+  for (const { question } of subject.questions) if (question.askWhen) domains.observe(question.askWhen);
+
+  // Questions no rule or askWhen ever looks at.
+  const used = new Set<string>();
+  for (const { rule } of subject.rules) factsOf(rule.conditions).forEach((f) => used.add(f));
+  for (const { question } of subject.questions) if (question.askWhen) factsOf(question.askWhen).forEach((f) => used.add(f));
+  for (const { question, source, index } of subject.questions) {
+    if (!used.has(question.id)) {
+      out.push(finding(source, ['questions', index, 'id'], 'unused-question', `question ${question.id} is asked but no rule or askWhen uses its answer`, 'warning'));
+    }
+  }
+
+  // Questions whose askWhen can never hold.
+  for (const { question, source, index } of subject.questions) {
+    if (question.askWhen && enumerate(domains, questions, [question.askWhen], (a) => holds(question.askWhen!, a)) === 'none') {
+      out.push(finding(source, ['questions', index, 'askWhen'], 'never-asked', `question ${question.id} can never be asked: its askWhen can never hold`));
+    }
+  }
+
+  // Rules that can never fire, on their own or given the askWhen of the questions they need.
+  const alive = new Set<string>();
+  for (const { rule, source, index } of subject.rules) {
+    const verdict = enumerate(domains, questions, [rule.conditions], (a) => holds(rule.conditions, a));
+    if (verdict === 'none') {
+      out.push(
+        finding(source, ['rules', index, 'conditions'], 'never-fires', `rule ${rule.id} can never fire: its conditions contradict each other or the askWhen of the questions they need`),
+      );
+    } else {
+      alive.add(rule.id);
+    }
+  }
+
+  // Identical conditions with different outcomes; and rules always beaten by a higher one.
+  for (let i = 0; i < subject.rules.length; i++) {
+    const lower = subject.rules[i]!;
+    for (let j = 0; j < i; j++) {
+      const higher = subject.rules[j]!;
+      if (higher.global && lower.global) {
+        continue;
+      }
+      if (canonicalJson(higher.rule.conditions) === canonicalJson(lower.rule.conditions) && higher.rule.outcome !== lower.rule.outcome) {
+        out.push(
+          finding(lower.source, ['rules', lower.index, 'conditions'], 'conflicting-rules', `rules ${higher.rule.id} and ${lower.rule.id} have identical conditions but different outcomes`),
+        );
+        continue;
+      }
+      if (!alive.has(lower.rule.id) || !alive.has(higher.rule.id)) {
+        continue;
+      }
+      // Shadowed: no answers make the lower rule fire without the higher one firing too.
+      const escape = enumerate(domains, questions, [lower.rule.conditions, higher.rule.conditions], (a) => holds(lower.rule.conditions, a) && !holds(higher.rule.conditions, a));
+      if (escape === 'none') {
+        out.push(
+          finding(
+            lower.source,
+            ['rules', lower.index, 'conditions'],
+            'shadowed-rule',
+            `rule ${lower.rule.id} can never decide: ${higher.rule.id} (higher priority) fires whenever it does`,
+          ),
+        );
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function factsOf(node: ConditionNode): string[] {
+  if ('all' in node) return node.all.flatMap(factsOf);
+  if ('any' in node) return node.any.flatMap(factsOf);
+  return [node.fact];
+}
+
+/** Condition semantics exactly as the engine applies them: an unanswered fact never matches. */
+export function holds(node: ConditionNode, a: Assignment): boolean {
+  if ('all' in node) return node.all.every((c) => holds(c, a));
+  if ('any' in node) return node.any.some((c) => holds(c, a));
+  const v = a.get(node.fact);
+  if (v === undefined) return false;
+  const x = node.value;
+  switch (node.operator) {
+    case 'equal':
+      return v === x;
+    case 'notEqual':
+      return v !== x;
+    case 'in':
+      return Array.isArray(x) && x.includes(v as string);
+    case 'notIn':
+      return Array.isArray(x) && !x.includes(v as string);
+    case 'contains':
+      return Array.isArray(v) && v.includes(x as string);
+    case 'doesNotContain':
+      return Array.isArray(v) && !v.includes(x as string);
+    case 'lessThan':
+      return typeof v === 'number' && v < (x as number);
+    case 'lessThanInclusive':
+      return typeof v === 'number' && v <= (x as number);
+    case 'greaterThan':
+      return typeof v === 'number' && v > (x as number);
+    case 'greaterThanInclusive':
+      return typeof v === 'number' && v >= (x as number);
+  }
+}
+
+/** The values worth trying for each fact: every option, and numbers around each constant. */
+class DomainBuilder {
+  private readonly constants = new Map<string, Set<unknown>>();
+
+  constructor(private readonly questions: Map<string, Question>) {}
+
+  observe(node: ConditionNode): void {
+    if ('all' in node) return node.all.forEach((c) => this.observe(c));
+    if ('any' in node) return node.any.forEach((c) => this.observe(c));
+    const set = this.constants.get(node.fact) ?? new Set();
+    [node.value].flat().forEach((v) => set.add(v));
+    this.constants.set(node.fact, set);
+  }
+
+  domain(fact: string): Value[] {
+    const constants = [...(this.constants.get(fact) ?? [])];
+    if (fact === 'sex') return [...SEXES];
+    if (fact === 'ageYears') return numberPoints(constants as number[], 0, 130, true);
+    const q = this.questions.get(fact);
+    if (!q) return [undefined];
+    switch (q.type) {
+      case 'yes_no':
+        return [undefined, true, false];
+      case 'single_choice':
+        return [undefined, ...q.options.map((o) => o.value)];
+      case 'number':
+        return [undefined, ...numberPoints(constants as number[], q.min, q.max, q.integer === true)];
+      case 'multiple_choice': {
+        // Only options some condition names can change a result; one other option stands for the rest.
+        const named = q.options.filter((o) => constants.includes(o.value));
+        const other = q.options.find((o) => !constants.includes(o.value) && !o.exclusive);
+        const pool = [...named.filter((o) => !o.exclusive).map((o) => o.value), ...(other ? [other.value] : [])];
+        const subsets: Value[] = [undefined];
+        for (let mask = 1; mask < 1 << pool.length; mask++) subsets.push(pool.filter((_, i) => mask & (1 << i)));
+        for (const o of q.options.filter((o) => o.exclusive)) subsets.push([o.value]);
+        return subsets;
+      }
+    }
+  }
+}
+
+function numberPoints(constants: number[], min: number, max: number, integer: boolean): number[] {
+  const step = integer ? 1 : 0.5;
+  const points = new Set<number>([min, max]);
+  for (const c of constants) for (const p of [c - step, c, c + step]) if (p >= min && p <= max) points.add(p);
+  return [...points].sort((a, b) => a - b);
+}
+
+/**
+ * Tries every combination of the facts the conditions depend on (and the askWhen facts of those
+ * questions, transitively). An answer only counts where its question's askWhen holds, since
+ * answers to questions that no longer apply are dropped before rules run.
+ */
+function enumerate(domains: DomainBuilder, questions: Map<string, Question>, roots: ConditionNode[], wanted: (a: Assignment) => boolean): 'some' | 'none' | 'too-many' {
+  const facts = new Set<string>();
+  const visit = (node: ConditionNode) =>
+    factsOf(node).forEach((f) => {
+      if (facts.has(f)) return;
+      facts.add(f);
+      const askWhen = questions.get(f)?.askWhen;
+      if (askWhen) visit(askWhen);
+    });
+  roots.forEach(visit);
+  const ordered = [...facts];
+  const values = ordered.map((f) => domains.domain(f));
+  if (values.reduce((n, v) => n * v.length, 1) > MAX_COMBINATIONS) return 'too-many';
+  const a: Assignment = new Map();
+  const walk = (i: number): boolean => {
+    if (i === ordered.length) {
+      for (const [fact, v] of a) {
+        const askWhen = questions.get(fact)?.askWhen;
+        if (v !== undefined && askWhen && !holds(askWhen, a)) return false;
+      }
+      return wanted(a);
+    }
+    for (const v of values[i]!) {
+      a.set(ordered[i]!, v);
+      if (walk(i + 1)) return true;
+    }
+    a.delete(ordered[i]!);
+    return false;
+  };
+  return walk(0) ? 'some' : 'none';
+}
