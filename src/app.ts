@@ -11,9 +11,11 @@ import {
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { assessmentService, type AssessmentService } from './assessments/service.js';
+import { callbackService, type CallbackService } from './callbacks/service.js';
 import type { Config } from './config.js';
 import { registerErrorHandling } from './http/errors.js';
 import assessmentRoutes from './http/routes/assessments.js';
+import callbackRoutes from './http/routes/callbacks.js';
 import healthRoutes from './http/routes/health.js';
 import pathwayRoutes from './http/routes/pathways.js';
 import traceRoutes from './http/routes/traces.js';
@@ -31,6 +33,7 @@ declare module 'fastify' {
     triage: Triage;
     assessments: AssessmentService;
     traces: TraceRepository;
+    callbacks: CallbackService;
   }
 }
 
@@ -39,6 +42,8 @@ export interface AppOptions {
   /** Where logs go (tests capture them); stdout when absent. */
   logStream?: DestinationStream;
   extraOperators?: ExtraOperators;
+  /** The callback queue's clock (due times, leases); tests move it forward. */
+  now?: () => Date;
 }
 
 /** Paths pino must never print: credentials, and the assessment token once it exists. */
@@ -82,6 +87,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate('triage', triage);
   app.decorate('assessments', assessmentService(store.db, triage));
   app.decorate('traces', traceRepository(store.db));
+  app.decorate('callbacks', callbackService(store.db, { leaseSeconds: config.CALLBACK_LEASE_SECONDS, now: options.now }));
   app.addHook('onClose', async () => store.close());
 
   await app.register(fastifySwagger, {
@@ -97,6 +103,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         { name: 'assessments', description: 'Step-by-step assessments, one question at a time' },
         { name: 'triage', description: 'Stateless triage for frontends that keep the answers' },
         { name: 'traces', description: 'Decision traces: read, explain, verify, replay' },
+        { name: 'callbacks', description: 'The clinician callback queue for call handlers' },
         { name: 'health', description: 'Liveness and readiness' },
       ],
     },
@@ -112,6 +119,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await v1.register(assessmentRoutes);
       await v1.register(triageRoutes);
       await v1.register(traceRoutes);
+      await v1.register(callbackRoutes);
     },
     { prefix: '/v1' },
   );

@@ -16,6 +16,8 @@ export const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   /** Time budget for one evaluation; past it the answer is the pathway's conservative fallback. */
   TRIAGE_EVAL_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(500),
+  /** How long a call handler's claim on a callback holds before it returns to the queue. */
+  CALLBACK_LEASE_SECONDS: z.coerce.number().int().min(10).max(86_400).default(600),
   /** How long in-flight requests get to finish after SIGTERM before the process exits anyway. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
 });

@@ -41,7 +41,7 @@ export async function testApp(
     LOG_LEVEL: options.logStream ? 'info' : 'silent',
     ...options.env,
   });
-  const app = await buildApp({ config, logStream: options.logStream, extraOperators: options.extraOperators });
+  const app = await buildApp({ config, logStream: options.logStream, extraOperators: options.extraOperators, now: options.now });
   t.teardown(() => app.close());
   return app;
 }

@@ -63,4 +63,45 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('traces_rule').on('traces').columns(['rule_id', 'seq']).execute();
     },
   },
+  '2026-11-23-002-callbacks': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('callback_requests')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        // One request per assessment: a repeated submission finds the first.
+        .addColumn('assessment_id', 'text', (c) => c.notNull().unique().references('assessments.id'))
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('phone', 'text', (c) => c.notNull())
+        .addColumn('disposition', 'text', (c) => c.notNull())
+        .addColumn('within', 'text', (c) => c.notNull())
+        .addColumn('decided_at', 'text', (c) => c.notNull())
+        .addColumn('due_at', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('claimed_by', 'text')
+        .addColumn('lease_until', 'text')
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('needs_review', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('completion_outcome', 'text')
+        .addColumn('completion_notes', 'text')
+        .addColumn('completed_at', 'text')
+        .execute();
+      await db.schema.createIndex('callbacks_queue').on('callback_requests').columns(['status', 'due_at', 'created_at', 'id']).execute();
+      await db.schema.createIndex('callbacks_lease').on('callback_requests').columns(['status', 'lease_until']).execute();
+
+      // Every handler action, who and when: the assessment's audit history. No contact details.
+      await db.schema
+        .createTable('callback_events')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('callback_id', 'text', (c) => c.notNull().references('callback_requests.id'))
+        .addColumn('assessment_id', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('handler_id', 'text')
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text')
+        .execute();
+      await db.schema.createIndex('callback_events_assessment').on('callback_events').columns(['assessment_id', 'at']).execute();
+    },
+  },
 };

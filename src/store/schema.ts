@@ -7,6 +7,39 @@ export interface Database {
   assessments: AssessmentTable;
   traces: TraceTable;
   trace_chain: TraceChainTable;
+  callback_requests: CallbackRequestTable;
+  callback_events: CallbackEventTable;
+}
+
+export interface CallbackRequestTable {
+  id: string;
+  assessment_id: string;
+  status: 'waiting' | 'claimed' | 'completed' | 'cancelled';
+  name: string;
+  phone: string;
+  disposition: string;
+  within: string;
+  decided_at: string;
+  due_at: string;
+  created_at: string;
+  updated_at: string;
+  claimed_by: string | null;
+  lease_until: string | null;
+  attempts: number;
+  needs_review: number;
+  completion_outcome: string | null;
+  completion_notes: string | null;
+  completed_at: string | null;
+}
+
+export interface CallbackEventTable {
+  id: string;
+  callback_id: string;
+  assessment_id: string;
+  action: string;
+  handler_id: string | null;
+  at: string;
+  detail: string | null;
 }
 
 export interface TraceChainTable {

@@ -1,4 +1,5 @@
 import type { RuleCatalog } from '../rulesets/loader.js';
+import { durationSeconds } from '../rulesets/duration.js';
 import { URGENCY } from '../rulesets/schema.js';
 import { applicabilityProblem } from '../triage/answers.js';
 import type { DecidedOutcome } from '../triage/decide.js';
@@ -28,10 +29,7 @@ export interface ImpactReport {
   safetyFindings: SafetyFinding[];
 }
 
-function seconds(duration: string | undefined): number {
-  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$/.exec(duration ?? '');
-  return m ? Number(m[1] ?? 0) * 86400 + Number(m[2] ?? 0) * 3600 + Number(m[3] ?? 0) * 60 : Number.POSITIVE_INFINITY;
-}
+const seconds = (within: string | undefined): number => (within ? durationSeconds(within) : Number.POSITIVE_INFINITY);
 
 /** Urgency order: the kind first, then the sooner time frame. */
 export function compareUrgency(a: DecidedOutcome, b: DecidedOutcome): number {

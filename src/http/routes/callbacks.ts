@@ -1,0 +1,223 @@
+import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
+import type { ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { COMPLETION_OUTCOMES, type QueueChange } from '../../callbacks/service.js';
+import { Problem } from '../../problem.js';
+import type { CallbackRow } from '../../store/callbacks.js';
+import { explain } from '../../traces/explain.js';
+import { problems, questionView, QuestionViewSchema } from '../schemas.js';
+
+const STATUSES = ['waiting', 'claimed', 'completed', 'cancelled'] as const;
+
+const CallbackSummarySchema = z
+  .object({
+    id: z.string(),
+    assessmentId: z.string(),
+    status: z.enum(STATUSES),
+    disposition: z.string(),
+    within: z.string().describe('The urgency window the answers earned (ISO 8601 duration)'),
+    dueAt: z.string(),
+    createdAt: z.string(),
+    timeLeftSeconds: z.number().optional().describe('Present while not yet due'),
+    overdueBySeconds: z.number().optional().describe('Present once the due time has passed'),
+    attempts: z.number(),
+    needsReview: z.boolean().describe('Flagged for clinical review after 3 unanswered calls'),
+    claimedBy: z.string().nullable(),
+    leaseUntil: z.string().nullable(),
+  })
+  .meta({ id: 'CallbackSummary' });
+
+const CallbackDetailSchema = CallbackSummarySchema.extend({
+  name: z.string(),
+  phone: z.string().describe('E.164'),
+  completion: z.object({ outcome: z.enum(COMPLETION_OUTCOMES), notes: z.string(), at: z.string() }).nullable(),
+  answers: z.array(z.object({ question: QuestionViewSchema, value: z.unknown() })),
+  explanation: z.object({ summary: z.string(), ruledOut: z.array(z.string()), setAside: z.array(z.string()) }).nullable(),
+  history: z.array(z.object({ action: z.string(), handlerId: z.string().nullable(), at: z.string(), detail: z.unknown() })),
+}).meta({ id: 'CallbackDetail' });
+
+function summary(row: CallbackRow, now: number): z.infer<typeof CallbackSummarySchema> {
+  const left = Math.round((Date.parse(row.due_at) - now) / 1000);
+  const open = row.status === 'waiting' || row.status === 'claimed';
+  return {
+    id: row.id,
+    assessmentId: row.assessment_id,
+    status: row.status,
+    disposition: row.disposition,
+    within: row.within,
+    dueAt: row.due_at,
+    createdAt: row.created_at,
+    ...(open ? (left >= 0 ? { timeLeftSeconds: left } : { overdueBySeconds: -left }) : {}),
+    attempts: row.attempts,
+    needsReview: row.needs_review === 1,
+    claimedBy: row.claimed_by,
+    leaseUntil: row.lease_until,
+  };
+}
+
+const Cursor = {
+  encode: (row: CallbackRow) => Buffer.from(JSON.stringify([row.due_at, row.created_at, row.id])).toString('base64url'),
+  decode(cursor: string) {
+    try {
+      const [dueAt, createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
+      if (typeof dueAt === 'string' && typeof createdAt === 'string' && typeof id === 'string') {
+        return { dueAt, createdAt, id };
+      }
+    } catch {
+      // reported below
+    }
+    throw new Problem(400, 'Invalid cursor', 'the cursor is not one this API returned', [{ path: ['querystring', 'cursor'], message: 'invalid cursor' }]);
+  },
+};
+
+const IdParams = z.object({ id: z.string().max(100) });
+const Handler = { handlerId: z.string().trim().min(1).max(100).describe('Who is acting (later taken from authentication)') };
+
+const callbacks: FastifyPluginAsyncZod = async (app) => {
+  const streams = new Set<ServerResponse>();
+  // Event streams never end on their own: end them so a graceful close does not wait forever.
+  app.addHook('preClose', async () => {
+    for (const stream of streams) stream.end();
+  });
+
+  app.post(
+    '/assessments/:id/callback',
+    {
+      schema: {
+        tags: ['callbacks'],
+        summary: 'Ask for the clinician callback an assessment earned (idempotent)',
+        params: IdParams,
+        body: z.strictObject({ name: z.string().trim().min(1).max(100), phone: z.string().trim().min(1).max(40), consent: z.boolean() }),
+        response: {
+          201: z.object({ id: z.string(), status: z.enum(STATUSES), dueAt: z.string(), within: z.string(), phone: z.string() }),
+          200: z.object({ id: z.string(), status: z.enum(STATUSES), dueAt: z.string(), within: z.string(), phone: z.string() }),
+          ...problems(400, 404, 409, 422),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { row, created } = await app.callbacks.request(request.params.id, request.body);
+      return reply.code(created ? 201 : 200).send({ id: row.id, status: row.status, dueAt: row.due_at, within: row.within, phone: row.phone });
+    },
+  );
+
+  app.get(
+    '/callbacks',
+    {
+      schema: {
+        tags: ['callbacks'],
+        summary: 'The queue: most urgent first (due time, then creation)',
+        querystring: z.strictObject({
+          status: z.enum(STATUSES).optional().describe('Default: waiting and claimed'),
+          overdue: z.enum(['true', 'false']).optional(),
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+          cursor: z.string().max(300).optional(),
+        }),
+        response: { 200: z.object({ items: z.array(CallbackSummarySchema), nextCursor: z.string().nullable() }), ...problems(400) },
+      },
+    },
+    async (request) => {
+      const { status, overdue, limit, cursor } = request.query;
+      const { rows, now } = await app.callbacks.queue({ status, overdue: overdue === 'true', after: cursor ? Cursor.decode(cursor) : undefined, limit: limit + 1 });
+      const page = rows.slice(0, limit);
+      return { items: page.map((r) => summary(r, Date.parse(now))), nextCursor: rows.length > limit ? Cursor.encode(page[page.length - 1]!) : null };
+    },
+  );
+
+  app.get(
+    '/callbacks/stats',
+    {
+      schema: {
+        tags: ['callbacks'],
+        summary: 'Waiting counts by urgency window, the oldest waiting, the overdue count (waiting or claimed)',
+        response: {
+          200: z.object({
+            waiting: z.number(),
+            claimed: z.number(),
+            byWindow: z.record(z.string(), z.number()),
+            overdue: z.number(),
+            oldestWaiting: z.object({ id: z.string(), createdAt: z.string(), waitingSeconds: z.number() }).nullable(),
+          }),
+        },
+      },
+    },
+    async () => app.callbacks.stats(),
+  );
+
+  app.get(
+    '/callbacks/events',
+    { schema: { tags: ['callbacks'], summary: 'Server-sent events: added, claimed, released, attempted, completed, cancelled' } },
+    (request, reply) => {
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      raw.write(': connected\n\n');
+      const send = (change: QueueChange) => raw.write(`event: ${change.type}\ndata: ${JSON.stringify(change)}\n\n`);
+      const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+      app.callbacks.changes.on('change', send);
+      streams.add(raw);
+      request.raw.on('close', () => {
+        clearInterval(heartbeat);
+        app.callbacks.changes.off('change', send);
+        streams.delete(raw);
+      });
+    },
+  );
+
+  app.get(
+    '/callbacks/:id',
+    {
+      schema: {
+        tags: ['callbacks'],
+        summary: "A request with the assessment's answers and the explanation of its decision",
+        params: IdParams,
+        response: { 200: CallbackDetailSchema, ...problems(404) },
+      },
+    },
+    async (request) => {
+      const row = await app.callbacks.get(request.params.id);
+      const { assessment, version } = await app.assessments.get(row.assessment_id);
+      const traces = await app.traces.forAssessment(row.assessment_id);
+      const last = traces[traces.length - 1];
+      const explanation = last ? explain(last) : null;
+      return {
+        ...summary(row, Date.now()),
+        name: row.name,
+        phone: row.phone,
+        completion: row.completion_outcome ? { outcome: row.completion_outcome as (typeof COMPLETION_OUTCOMES)[number], notes: row.completion_notes ?? '', at: row.completed_at ?? '' } : null,
+        answers: assessment.answers.flatMap((a) => {
+          const q = version.questionById.get(a.questionId);
+          return q ? [{ question: questionView(q), value: a.value }] : [];
+        }),
+        explanation: explanation && { summary: explanation.summary, ruledOut: explanation.ruledOut, setAside: explanation.setAside },
+        history: (await app.callbacks.history(row.assessment_id)).map((e) => ({ action: e.action, handlerId: e.handlerId, at: e.at, detail: e.detail })),
+      };
+    },
+  );
+
+  const action = <B extends z.ZodRawShape>(path: string, summaryText: string, body: B, run: (id: string, b: z.infer<z.ZodObject<B & typeof Handler>>) => Promise<CallbackRow>) =>
+    app.post(
+      `/callbacks/:id/${path}`,
+      {
+        schema: {
+          tags: ['callbacks'],
+          summary: summaryText,
+          params: IdParams,
+          body: z.strictObject({ ...Handler, ...body }),
+          response: { 200: CallbackSummarySchema, ...problems(400, 404, 409) },
+        },
+      },
+      async (request) => summary(await run(request.params.id, request.body as z.infer<z.ZodObject<B & typeof Handler>>), Date.now()),
+    );
+
+  action('claim', 'Claim a request; 409 says who holds it and until when', {}, (id, b) => app.callbacks.claim(id, b.handlerId));
+  action('renew', 'Extend your claim by another lease', {}, (id, b) => app.callbacks.renew(id, b.handlerId));
+  action('release', 'Put a request you hold back in the queue', {}, (id, b) => app.callbacks.release(id, b.handlerId));
+  action('attempts', 'Record a call with no answer; the request is re-queued (flagged for review after 3)', {}, (id, b) => app.callbacks.attempt(id, b.handlerId));
+  action('complete', 'Complete a request you hold, with its outcome and notes', { outcome: z.enum(COMPLETION_OUTCOMES), notes: z.string().max(5000).default('') }, (id, b) =>
+    app.callbacks.complete(id, b.handlerId, b.outcome, b.notes),
+  );
+  action('cancel', 'Cancel a request that is no longer needed', { reason: z.string().trim().min(1).max(500) }, (id, b) => app.callbacks.cancel(id, b.handlerId, b.reason));
+};
+
+export default callbacks;

@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { CallbackRequestTable, Database } from './schema.js';
+
+export type CallbackRow = Selectable<CallbackRequestTable>;
+type Executor = Kysely<Database> | Transaction<Database>;
+
+export type CallbackStatus = CallbackRequestTable['status'];
+
+export interface QueueFilter {
+  statuses: CallbackStatus[];
+  overdueAt?: string;
+  after?: { dueAt: string; createdAt: string; id: string };
+  limit: number;
+}
+
+export interface CallbackEvent {
+  id: string;
+  callbackId: string;
+  assessmentId: string;
+  action: string;
+  handlerId: string | null;
+  at: string;
+  detail: Record<string, unknown> | null;
+}
+
+/**
+ * The callback queue. Claims are single conditional UPDATEs, so of any number of concurrent
+ * claimers exactly one changes the row; everyone else sees who holds it.
+ */
+export function callbackRepository(db: Kysely<Database>) {
+  return {
+    async insert(trx: Transaction<Database>, row: CallbackRow): Promise<void> {
+      await trx.insertInto('callback_requests').values(row).execute();
+    },
+
+    async get(id: string, executor: Executor = db): Promise<CallbackRow | undefined> {
+      return executor.selectFrom('callback_requests').selectAll().where('id', '=', id).executeTakeFirst();
+    },
+
+    async forAssessment(assessmentId: string, executor: Executor = db): Promise<CallbackRow | undefined> {
+      return executor.selectFrom('callback_requests').selectAll().where('assessment_id', '=', assessmentId).executeTakeFirst();
+    },
+
+    /** Claims held past their lease go back to the queue; returns the rows released. */
+    async expireLeases(trx: Transaction<Database>, now: string): Promise<CallbackRow[]> {
+      const expired = await trx.selectFrom('callback_requests').selectAll().where('status', '=', 'claimed').where('lease_until', '<', now).execute();
+      if (expired.length) {
+        await trx
+          .updateTable('callback_requests')
+          .set({ status: 'waiting', claimed_by: null, lease_until: null, updated_at: now })
+          .where('status', '=', 'claimed')
+          .where('lease_until', '<', now)
+          .execute();
+      }
+      return expired;
+    },
+
+    /** Takes the claim if the request is waiting, or already held by this handler. */
+    async claim(trx: Transaction<Database>, id: string, handlerId: string, leaseUntil: string, now: string): Promise<boolean> {
+      const result = await trx
+        .updateTable('callback_requests')
+        .set({ status: 'claimed', claimed_by: handlerId, lease_until: leaseUntil, updated_at: now })
+        .where('id', '=', id)
+        .where((eb) => eb.or([eb('status', '=', 'waiting'), eb.and([eb('status', '=', 'claimed'), eb('claimed_by', '=', handlerId)])]))
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    /** Changes a request only while this handler holds an unexpired claim on it. */
+    async updateHeld(trx: Transaction<Database>, id: string, handlerId: string, now: string, changes: Partial<CallbackRow>): Promise<boolean> {
+      const result = await trx
+        .updateTable('callback_requests')
+        .set({ ...changes, updated_at: now })
+        .where('id', '=', id)
+        .where('status', '=', 'claimed')
+        .where('claimed_by', '=', handlerId)
+        .where('lease_until', '>=', now)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    async cancel(trx: Transaction<Database>, id: string, now: string): Promise<boolean> {
+      const result = await trx
+        .updateTable('callback_requests')
+        .set({ status: 'cancelled', claimed_by: null, lease_until: null, updated_at: now, completed_at: now })
+        .where('id', '=', id)
+        .where('status', 'in', ['waiting', 'claimed'])
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    async queue(filter: QueueFilter): Promise<CallbackRow[]> {
+      let q = db.selectFrom('callback_requests').selectAll().where('status', 'in', filter.statuses);
+      if (filter.overdueAt) q = q.where('due_at', '<', filter.overdueAt);
+      const after = filter.after;
+      if (after) {
+        q = q.where((eb) =>
+          eb.or([
+            eb('due_at', '>', after.dueAt),
+            eb.and([eb('due_at', '=', after.dueAt), eb('created_at', '>', after.createdAt)]),
+            eb.and([eb('due_at', '=', after.dueAt), eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
+          ]),
+        );
+      }
+      return q.orderBy('due_at').orderBy('created_at').orderBy('id').limit(filter.limit).execute();
+    },
+
+    /** Requests not yet completed or cancelled, oldest first. */
+    async open(): Promise<Pick<CallbackRow, 'id' | 'status' | 'within' | 'due_at' | 'created_at'>[]> {
+      return db.selectFrom('callback_requests').select(['id', 'status', 'within', 'due_at', 'created_at']).where('status', 'in', ['waiting', 'claimed']).orderBy('created_at').execute();
+    },
+
+    async record(trx: Transaction<Database>, row: CallbackRow, action: string, handlerId: string | null, at: string, detail?: Record<string, unknown>): Promise<CallbackEvent> {
+      const event = { id: randomUUID(), callback_id: row.id, assessment_id: row.assessment_id, action, handler_id: handlerId, at, detail: detail ? JSON.stringify(detail) : null };
+      await trx.insertInto('callback_events').values(event).execute();
+      return { id: event.id, callbackId: row.id, assessmentId: row.assessment_id, action, handlerId, at, detail: detail ?? null };
+    },
+
+    async history(assessmentId: string): Promise<CallbackEvent[]> {
+      const rows = await db.selectFrom('callback_events').selectAll().where('assessment_id', '=', assessmentId).orderBy('at').orderBy('id').execute();
+      return rows.map((r) => ({
+        id: r.id,
+        callbackId: r.callback_id,
+        assessmentId: r.assessment_id,
+        action: r.action,
+        handlerId: r.handler_id,
+        at: r.at,
+        detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
+      }));
+    },
+  };
+}
+
+export type CallbackRepository = ReturnType<typeof callbackRepository>;

@@ -1,0 +1,200 @@
+import t, { type Test } from 'tap';
+import { get, logCapture, post, testApp, type TestApp } from '../helpers.js';
+
+/** A clock the tests move forward, so due times and leases can pass without waiting. */
+function clock() {
+  let offsetMs = 0;
+  return { now: () => new Date(Date.now() + offsetMs), advance: (seconds: number) => (offsetMs += seconds * 1000) };
+}
+
+const patient = { ageYears: 52, sex: 'male' };
+const none = ['none'];
+// Chest pain walks ending in a 1-hour and a 6-hour callback, and one in a 999 escalation.
+const URGENT = { emergency_signs: none, pain_now: false, pain_feel: 'burning', pain_spreads: none, associated: none, coughing_blood: false, injury: false, started: 'within_12h' };
+const ROUTINE = { ...URGENT, pain_feel: 'aching_tender', worse_on_pressing: false, started: 'over_72h' };
+const ESCALATE = { emergency_signs: none, pain_now: true, pain_feel: 'crushing_heavy_tight' };
+
+async function assessment(app: TestApp, answers: Record<string, unknown>): Promise<string> {
+  const start = await post(app, '/v1/assessments', { pathwayId: 'chest-pain', patient });
+  const id = start.body.id as string;
+  let step = start.body;
+  while (step.status === 'in_progress') {
+    const questionId = step.question.id as string;
+    step = (await post(app, `/v1/assessments/${id}/answers`, { questionId, value: answers[questionId] })).body;
+  }
+  return id;
+}
+
+const contact = { name: 'Ada Lovelace', phone: '07911 123456', consent: true };
+
+async function setup(t: Test) {
+  const c = clock();
+  const log = logCapture();
+  const app = await testApp(t, { now: c.now, logStream: log.stream });
+  return { app, clock: c, log };
+}
+
+t.test('a callback request: E.164 phone, due at decision time plus the window, idempotent', async (t) => {
+  const { app } = await setup(t);
+  const id = await assessment(app, URGENT);
+  const decidedAt = Date.parse((await get(app, `/v1/assessments/${id}`)).body.updatedAt);
+  const first = await post(app, `/v1/assessments/${id}/callback`, contact);
+  t.equal(first.status, 201);
+  t.match(first.body, { status: 'waiting', within: 'PT1H', phone: '+447911123456' });
+  t.equal(Date.parse(first.body.dueAt), decidedAt + 3600_000);
+  const again = await post(app, `/v1/assessments/${id}/callback`, { ...contact, phone: '+44 7911 123456' });
+  t.equal(again.status, 200, 'a repeat is not a second request');
+  t.equal(again.body.id, first.body.id);
+  const concurrent = await Promise.all(Array.from({ length: 10 }, () => post(app, `/v1/assessments/${id}/callback`, contact)));
+  t.ok(concurrent.every((r) => r.status === 200 && r.body.id === first.body.id));
+  t.equal((await get(app, '/v1/callbacks')).body.items.length, 1);
+});
+
+t.test('only a callback outcome can have one; bad contact details are 422', async (t) => {
+  const { app } = await setup(t);
+  const escalated = await assessment(app, ESCALATE);
+  const res = await post(app, `/v1/assessments/${escalated}/callback`, contact);
+  t.equal(res.status, 409);
+  t.match(res.body.detail, /its outcome is escalate/);
+  const started = (await post(app, '/v1/assessments', { pathwayId: 'chest-pain', patient })).body.id;
+  t.match((await post(app, `/v1/assessments/${started}/callback`, contact)).body, { status: 409, detail: /not complete/ });
+  const id = await assessment(app, URGENT);
+  const phone = await post(app, `/v1/assessments/${id}/callback`, { ...contact, phone: '12345' });
+  t.match(phone.body, { status: 422, errors: [{ path: ['body', 'phone'] }] });
+  t.match((await post(app, `/v1/assessments/${id}/callback`, { ...contact, phone: '+1 212 555 0100' })).body, { status: 422 }, 'not a UK number');
+  t.match((await post(app, `/v1/assessments/${id}/callback`, { ...contact, consent: false })).body, { status: 422, errors: [{ path: ['body', 'consent'] }] });
+  t.equal((await post(app, `/v1/assessments/${id}/callback`, { name: 'x' })).status, 400);
+  t.equal((await post(app, '/v1/assessments/nope/callback', contact)).status, 404);
+  t.equal((await get(app, '/v1/callbacks')).body.items.length, 0, 'nothing stored by refused requests');
+});
+
+t.test('the queue: a 1-hour request made after a 6-hour one comes first; overdue is flagged', async (t) => {
+  const { app, clock } = await setup(t);
+  const routine = await assessment(app, ROUTINE);
+  const routineCb = (await post(app, `/v1/assessments/${routine}/callback`, contact)).body;
+  t.equal(routineCb.within, 'PT6H');
+  const urgent = await assessment(app, URGENT);
+  const urgentCb = (await post(app, `/v1/assessments/${urgent}/callback`, contact)).body;
+  let queue = (await get(app, '/v1/callbacks')).body.items;
+  t.same(queue.map((i: { id: string }) => i.id), [urgentCb.id, routineCb.id]);
+  t.ok(queue[0].timeLeftSeconds > 3500 && queue[0].timeLeftSeconds <= 3600);
+  t.same((await get(app, '/v1/callbacks?overdue=true')).body.items, []);
+
+  clock.advance(2 * 3600);
+  queue = (await get(app, '/v1/callbacks')).body.items;
+  t.ok(queue[0].overdueBySeconds >= 3600, 'the 1-hour request is an hour overdue');
+  t.notOk('timeLeftSeconds' in queue[0]);
+  t.same((await get(app, '/v1/callbacks?overdue=true')).body.items.map((i: { id: string }) => i.id), [urgentCb.id]);
+  const stats = (await get(app, '/v1/callbacks/stats')).body;
+  t.match(stats, { waiting: 2, claimed: 0, byWindow: { PT1H: 1, PT6H: 1 }, overdue: 1, oldestWaiting: { id: routineCb.id } });
+
+  const page1 = (await get(app, '/v1/callbacks?limit=1')).body;
+  const page2 = (await get(app, `/v1/callbacks?limit=1&cursor=${page1.nextCursor}`)).body;
+  t.same([page1.items[0].id, page2.items[0].id], [urgentCb.id, routineCb.id]);
+  t.equal(page2.nextCursor, null);
+  t.equal((await get(app, '/v1/callbacks?cursor=nonsense')).status, 400);
+});
+
+t.test('20 concurrent claims: exactly one wins; the others hear who holds it and until when', async (t) => {
+  const { app } = await setup(t);
+  const cb = (await post(app, `/v1/assessments/${await assessment(app, URGENT)}/callback`, contact)).body;
+  const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => post(app, `/v1/callbacks/${cb.id}/claim`, { handlerId: `handler-${i}` })));
+  const won = claims.filter((c) => c.status === 200);
+  t.equal(won.length, 1);
+  const winner = won[0]!.body.claimedBy as string;
+  const lost = claims.filter((c) => c.status === 409);
+  t.equal(lost.length, 19);
+  t.ok(lost.every((c) => c.body.detail.includes(`claimed by ${winner} until ${won[0]!.body.leaseUntil}`)));
+});
+
+t.test('a lease that is neither renewed nor completed returns the request to the queue', async (t) => {
+  const { app, clock } = await setup(t);
+  const cb = (await post(app, `/v1/assessments/${await assessment(app, URGENT)}/callback`, contact)).body;
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/claim`, { handlerId: 'amir' })).status, 200);
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/claim`, { handlerId: 'bea' })).status, 409);
+  clock.advance(9 * 60);
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/renew`, { handlerId: 'amir' })).status, 200, 'renewed before expiry');
+  clock.advance(9 * 60);
+  t.equal((await get(app, `/v1/callbacks/${cb.id}`)).body.status, 'claimed', 'the renewal holds');
+  clock.advance(2 * 60);
+  t.equal((await get(app, `/v1/callbacks/${cb.id}`)).body.status, 'waiting', 'back in the queue after the lease');
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/complete`, { handlerId: 'amir', outcome: 'advice_given' })).status, 409, 'the lapsed holder cannot complete');
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/claim`, { handlerId: 'bea' })).status, 200, 'someone else can claim it');
+  const history = (await get(app, `/v1/callbacks/${cb.id}`)).body.history.map((e: { action: string; handlerId: string }) => `${e.action}:${e.handlerId ?? '-'}`);
+  t.same(history, ['requested:-', 'claim:amir', 'renew:amir', 'lease_expired:amir', 'claim:bea']);
+});
+
+t.test('no answer three times: flagged for clinical review, still in the queue', async (t) => {
+  const { app } = await setup(t);
+  const cb = (await post(app, `/v1/assessments/${await assessment(app, URGENT)}/callback`, contact)).body;
+  for (let i = 1; i <= 3; i++) {
+    t.equal((await post(app, `/v1/callbacks/${cb.id}/claim`, { handlerId: 'amir' })).status, 200);
+    const attempt = await post(app, `/v1/callbacks/${cb.id}/attempts`, { handlerId: 'amir' });
+    t.match(attempt.body, { status: 'waiting', attempts: i, needsReview: i >= 3, claimedBy: null });
+  }
+  t.match((await get(app, '/v1/callbacks')).body.items, [{ id: cb.id, needsReview: true, attempts: 3 }]);
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/attempts`, { handlerId: 'amir' })).status, 409, 'an attempt needs a claim');
+});
+
+t.test('completion with an outcome and notes; every action audited; contact details never logged', async (t) => {
+  const { app, log } = await setup(t);
+  const assessmentId = await assessment(app, URGENT);
+  const cb = (await post(app, `/v1/assessments/${assessmentId}/callback`, contact)).body;
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/release`, { handlerId: 'amir' })).status, 409, 'nothing to release');
+  await post(app, `/v1/callbacks/${cb.id}/claim`, { handlerId: 'amir' });
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/release`, { handlerId: 'bea' })).status, 409, 'only the holder may release');
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/release`, { handlerId: 'amir' })).status, 200);
+  await post(app, `/v1/callbacks/${cb.id}/claim`, { handlerId: 'bea' });
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/complete`, { handlerId: 'bea', outcome: 'made_up' })).status, 400, 'outcomes come from the fixed list');
+  const done = await post(app, `/v1/callbacks/${cb.id}/complete`, { handlerId: 'bea', outcome: 'booked_gp_or_urgent_care', notes: 'Booked at Riverside surgery 16:40' });
+  t.match(done.body, { status: 'completed' });
+  t.notOk('timeLeftSeconds' in done.body || 'overdueBySeconds' in done.body, 'no clock on closed requests');
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/cancel`, { handlerId: 'bea', reason: 'late' })).status, 409, 'a completed request cannot be cancelled');
+
+  const detail = (await get(app, `/v1/callbacks/${cb.id}`)).body;
+  t.match(detail, { name: 'Ada Lovelace', phone: '+447911123456', completion: { outcome: 'booked_gp_or_urgent_care', notes: 'Booked at Riverside surgery 16:40' } });
+  t.match(detail.answers[0], { question: { id: 'emergency_signs', text: String }, value: ['none'] });
+  t.match(detail.explanation.summary, /^Clinician callback: .* because rule cp-recent-pain/);
+  t.same(detail.history.map((e: { action: string; handlerId: string }) => `${e.action}:${e.handlerId ?? '-'}`), ['requested:-', 'claim:amir', 'release:amir', 'claim:bea', 'complete:bea']);
+  t.notOk(JSON.stringify(detail.history).includes('Riverside'), 'notes stay out of the audit events');
+  t.same((await get(app, '/v1/callbacks')).body.items, [], 'completed requests leave the queue');
+  t.equal((await get(app, '/v1/callbacks?status=completed')).body.items.length, 1);
+
+  const other = (await post(app, `/v1/assessments/${await assessment(app, URGENT)}/callback`, contact)).body;
+  t.match((await post(app, `/v1/callbacks/${other.id}/cancel`, { handlerId: 'bea', reason: 'patient called 999' })).body, { status: 'cancelled' });
+  t.equal((await get(app, '/v1/callbacks/nope')).status, 404);
+
+  const text = log.text();
+  for (const secret of ['Ada Lovelace', '7911123456', '7911 123456', 'Riverside']) {
+    t.notOk(text.includes(secret), `${secret} is not in the logs`);
+  }
+});
+
+t.test('server-sent events tell consoles about changes as they happen', async (t) => {
+  const { app } = await setup(t);
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  const assessmentId = await assessment(app, URGENT);
+  const controller = new AbortController();
+  const res = await fetch(`${address}/v1/callbacks/events`, { signal: controller.signal });
+  t.match(res.headers.get('content-type'), /text\/event-stream/);
+  const reader = res.body!.getReader();
+  const received: string[] = [];
+  const reading = (async () => {
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+      if (done) return;
+      buffer += Buffer.from(value!).toString();
+      for (const m of buffer.matchAll(/event: (\w+)\n/g)) received.push(m[1]!);
+      buffer = buffer.slice(buffer.lastIndexOf('\n\n') + 2);
+      if (received.length >= 3) return;
+    }
+  })();
+  const cb = (await post(app, `/v1/assessments/${assessmentId}/callback`, contact)).body;
+  await post(app, `/v1/callbacks/${cb.id}/claim`, { handlerId: 'amir' });
+  await post(app, `/v1/callbacks/${cb.id}/complete`, { handlerId: 'amir', outcome: 'advice_given' });
+  await reading;
+  t.same(received, ['added', 'claimed', 'completed']);
+  controller.abort();
+  await app.close();
+});
