@@ -6,6 +6,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
+COPY scripts ./scripts
+COPY web ./web
 COPY src ./src
 COPY test ./test
 COPY rules ./rules
@@ -21,6 +23,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/public ./dist/public
 COPY --from=build /app/rules ./rules
 RUN mkdir -p /data && chown node:node /data
 USER node

@@ -17,6 +17,7 @@ import { registerErrorHandling } from './http/errors.js';
 import assessmentRoutes from './http/routes/assessments.js';
 import callbackRoutes from './http/routes/callbacks.js';
 import healthRoutes from './http/routes/health.js';
+import pageRoutes from './http/routes/pages.js';
 import pathwayRoutes from './http/routes/pathways.js';
 import traceRoutes from './http/routes/traces.js';
 import triageRoutes from './http/routes/triage.js';
@@ -113,6 +114,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
   await app.register(healthRoutes);
+  await app.register(pageRoutes);
   await app.register(
     async (v1) => {
       await v1.register(pathwayRoutes);

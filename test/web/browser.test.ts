@@ -1,0 +1,149 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import t from 'tap';
+import { REPO, post, testApp } from '../helpers.js';
+
+/**
+ * The bundled pages in a real browser (Debian's Chromium, driven by playwright-core): a patient
+ * walks chest pain to a callback and asks for it; a call handler sees it arrive, claims it and
+ * completes it. Screenshots of each page go to test-output/.
+ */
+const SHOTS = path.join(REPO, 'test-output/screenshots');
+mkdirSync(SHOTS, { recursive: true });
+
+const app = await testApp(t);
+const base = await app.listen({ port: 0, host: '127.0.0.1' });
+const browser: Browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+});
+t.teardown(() => browser.close());
+
+async function choose(page: Page, label: string): Promise<void> {
+  await page.getByLabel(label, { exact: true }).check();
+}
+
+async function next(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Continue' }).click();
+}
+
+/** Waits for the page to show this heading (each step re-renders after an API call). */
+async function heading(page: Page, text: string): Promise<string> {
+  const h1 = page.locator('h1', { hasText: text });
+  await h1.first().waitFor({ timeout: 10_000 }).catch(() => undefined);
+  return (await page.locator('h1').first().textContent())?.trim() ?? '';
+}
+
+t.test('patient page: a pathway to a callback outcome, with Back, then the contact form', async (t) => {
+  const page = await browser.newPage();
+  page.on('pageerror', (err) => t.fail(`page error: ${err.message}`));
+  await page.goto(`${base}/`);
+  t.equal(await heading(page, 'What is your main problem today?'), 'What is your main problem today?');
+
+  await page.getByRole('button', { name: 'Start' }).click();
+  t.match(await page.locator('.nhsuk-error-summary').textContent(), /Choose your main problem.*Enter your age.*Choose female or male/s, 'errors are summarised');
+  t.equal(await page.locator('.nhsuk-error-summary a').first().getAttribute('href'), '#pathway-0', 'each error links to its field');
+  await page.screenshot({ path: path.join(SHOTS, 'patient-start-errors.png'), fullPage: true });
+
+  await choose(page, 'Chest pain');
+  await page.getByLabel('How old are you?').fill('52');
+  await choose(page, 'Male');
+  await page.getByRole('button', { name: 'Start' }).click();
+
+  t.equal(await heading(page, 'Is the person having any of these right now?'), 'Is the person having any of these right now?');
+  await next(page);
+  t.match(await page.locator('.nhsuk-error-summary').textContent(), /Choose an answer/, 'an unanswered question is an error, not a guess');
+  await choose(page, 'None of these');
+  await next(page);
+  t.equal(await heading(page, 'Do you have chest pain right now?'), 'Do you have chest pain right now?');
+  await choose(page, 'Yes');
+  await next(page);
+  t.equal(await heading(page, 'What does the pain feel like?'), 'What does the pain feel like?');
+
+  // Back: change "pain now" to No, then carry on.
+  await page.getByRole('link', { name: 'Back' }).click();
+  t.equal(await heading(page, 'Do you have chest pain right now?'), 'Do you have chest pain right now?');
+  t.ok(await page.getByLabel('Yes', { exact: true }).isChecked(), 'the earlier answer is shown');
+  await choose(page, 'No');
+  await next(page);
+  t.equal(await heading(page, 'What does the pain feel like?'), 'What does the pain feel like?');
+  await page.screenshot({ path: path.join(SHOTS, 'patient-question.png'), fullPage: true });
+  // Each step waits for its own question, so an answer never lands on the page before.
+  const steps: [string, string][] = [
+    ['What does the pain feel like?', 'Burning, like indigestion'],
+    ['Does the pain spread to any of these places?', 'It does not spread'],
+    ['Did the pain come with any of these?', 'None of these'],
+    ['Are you coughing up blood?', 'No'],
+    ['Did the pain start after an injury to your chest, like a fall or a blow?', 'No'],
+    ['When did the pain start?', 'In the last 12 hours'],
+  ];
+  for (const [question, answer] of steps) {
+    t.equal(await heading(page, question), question);
+    await choose(page, answer);
+    await next(page);
+  }
+
+  t.equal(await heading(page, 'A nurse or doctor will call you within 1 hour'), 'A nurse or doctor will call you within 1 hour');
+  t.equal(await page.locator('#outcome').getAttribute('data-kind'), 'callback');
+  t.match(await page.locator('#safety-netting').textContent(), /Call 999 if the pain gets worse/);
+
+  await page.getByRole('button', { name: 'Ask for a call back' }).click();
+  t.match(await page.locator('#callback-form .nhsuk-error-summary').textContent(), /Enter your name.*Enter a UK phone number.*Tick the box/s);
+  await page.getByLabel('Your name').fill('Grace Hopper');
+  await page.getByLabel('UK phone number').fill('12345');
+  await page.getByLabel(/I agree to a nurse or doctor calling me/).check();
+  await page.getByRole('button', { name: 'Ask for a call back' }).click();
+  t.match(await page.locator('#phone-error').textContent(), /enter a UK mobile or landline number/, 'the API\'s phone error shows by the field');
+  t.equal(await page.getByLabel('UK phone number').getAttribute('aria-invalid'), 'true');
+  await page.getByLabel('UK phone number').fill('07911 123456');
+  await page.getByRole('button', { name: 'Ask for a call back' }).click();
+  await page.locator('#callback-confirmed').waitFor();
+  t.match(await page.locator('#callback-confirmed').textContent(), /A nurse or doctor will call \+447911123456 by \d\d:\d\d/);
+  await page.screenshot({ path: path.join(SHOTS, 'patient-callback-requested.png'), fullPage: true });
+
+  const queue = (await app.inject('/v1/callbacks')).json();
+  t.match(queue.items, [{ status: 'waiting', within: 'PT1H', disposition: 'CB-URGENT' }], 'the request is in the queue');
+  await page.close();
+});
+
+t.test('console: a new request appears live, is claimed, explained and completed', async (t) => {
+  const page = await browser.newPage();
+  page.on('pageerror', (err) => t.fail(`page error: ${err.message}`));
+  await page.goto(`${base}/console/`);
+  await page.getByLabel('Your handler ID').fill('handler-ada');
+  await page.getByLabel('Your handler ID').press('Tab');
+  await page.locator('#queue tr').first().waitFor();
+  const before = await page.locator('#queue tr').count();
+
+  // A second patient asks for a callback while the console is open: it arrives by server-sent event.
+  const answers = { emergency_signs: ['none'], pain_now: false, pain_feel: 'sharp_worse_breathing', pain_spreads: ['none'], associated: ['none'], coughing_blood: false, injury: false, started: '12_to_72h' };
+  const start = await post(app, '/v1/assessments', { pathwayId: 'chest-pain', patient: { ageYears: 44, sex: 'female' } });
+  let step = start.body;
+  while (step.status === 'in_progress') {
+    step = (await post(app, `/v1/assessments/${start.body.id}/answers`, { questionId: step.question.id, value: answers[step.question.id as keyof typeof answers] })).body;
+  }
+  const requested = await post(app, `/v1/assessments/${start.body.id}/callback`, { name: 'Alan Turing', phone: '020 7946 0000', consent: true });
+  await page.locator(`#queue tr[data-id="${requested.body.id}"]`).waitFor();
+  t.equal(await page.locator('#queue tr').count(), before + 1, 'the new request appeared without reloading');
+  const order = await page.locator('#queue tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')));
+  t.equal(order[order.length - 1], requested.body.id, 'the 2-hour request sits after the 1-hour one');
+  await page.screenshot({ path: path.join(SHOTS, 'console-queue.png'), fullPage: true });
+
+  await page.locator(`[data-claim="${requested.body.id}"]`).click();
+  await page.locator('#explanation').waitFor();
+  t.match(await page.locator('#explanation').textContent(), /^Clinician callback: .*because rule cp-pain-12-to-72h/);
+  t.match(await page.locator('#answers').textContent(), /Are you coughing up blood\?No/);
+  t.match(await page.locator('#detail').textContent(), /Claimed by handler-ada/);
+  await page.screenshot({ path: path.join(SHOTS, 'console-claimed.png'), fullPage: true });
+
+  await page.getByLabel('Outcome of the call').selectOption('booked_gp_or_urgent_care');
+  await page.getByLabel('Notes').fill('Booked for 17:10');
+  await page.getByRole('button', { name: 'Complete' }).click();
+  await page.locator(`#queue tr[data-id="${requested.body.id}"]`).waitFor({ state: 'detached' });
+  const done = (await app.inject(`/v1/callbacks/${requested.body.id}`)).json();
+  t.match(done, { status: 'completed', completion: { outcome: 'booked_gp_or_urgent_care', notes: 'Booked for 17:10' } });
+  t.same(done.history.map((e: { action: string; handlerId: string }) => `${e.action}:${e.handlerId ?? '-'}`), ['requested:-', 'claim:handler-ada', 'complete:handler-ada']);
+  await page.screenshot({ path: path.join(SHOTS, 'console-completed.png'), fullPage: true });
+  await page.close();
+});

@@ -1,0 +1,116 @@
+// The call-handler console: the live queue (server-sent events), claim, answers and the
+// decision's explanation, attempts and completion.
+import { api, h } from '../shared.js';
+
+const handlerInput = document.getElementById('handler');
+handlerInput.value = localStorage.getItem('handlerId') ?? '';
+handlerInput.addEventListener('change', () => localStorage.setItem('handlerId', handlerInput.value.trim()));
+const handlerId = () => handlerInput.value.trim();
+let selected = null;
+
+const OUTCOMES = {
+  advice_given: 'Advice given',
+  referred_999: 'Referred to 999',
+  referred_ae: 'Referred to A&E',
+  booked_gp_or_urgent_care: 'Booked with GP or urgent care',
+  no_further_action: 'No further action',
+};
+
+function minutes(seconds) {
+  const m = Math.round(seconds / 60);
+  return m >= 60 ? `${Math.floor(m / 60)}h ${m % 60}m` : `${m}m`;
+}
+
+function notice(text) {
+  document.getElementById('stats').textContent = text;
+}
+
+async function act(id, action, body = {}) {
+  if (!handlerId()) {
+    handlerInput.focus();
+    return notice('Enter your handler ID first.');
+  }
+  const res = await api('POST', `/v1/callbacks/${id}/${action}`, { handlerId: handlerId(), ...body });
+  if (res.status >= 400) notice(res.detail);
+  await refresh();
+  if (action === 'claim' && !(res.status >= 400)) await showDetail(id);
+  else if (selected === id) await showDetail(id);
+}
+
+async function refresh() {
+  const [{ items }, stats] = await Promise.all([api('GET', '/v1/callbacks?limit=100'), api('GET', '/v1/callbacks/stats')]);
+  const windows = Object.entries(stats.byWindow).map(([w, n]) => `${n} within ${w.replace('PT', '').toLowerCase()}`).join(', ');
+  notice(`${stats.waiting} waiting (${windows || 'none'}), ${stats.claimed} claimed, ${stats.overdue} overdue.`);
+  document.getElementById('queue').replaceChildren(...items.map((item) => {
+    const due = item.overdueBySeconds !== undefined ? `Overdue by ${minutes(item.overdueBySeconds)}` : `In ${minutes(item.timeLeftSeconds)}`;
+    const claim = h('button', { class: 'nhsuk-button nhsuk-button--secondary nhsuk-button--small', type: 'button', 'data-claim': item.id }, 'Claim');
+    claim.addEventListener('click', () => act(item.id, 'claim'));
+    const view = h('button', { class: 'nhsuk-button nhsuk-button--reverse nhsuk-button--small', type: 'button' }, 'View');
+    view.addEventListener('click', () => showDetail(item.id));
+    return h('tr', { class: `nhsuk-table__row${item.overdueBySeconds !== undefined ? ' overdue' : ''}`, 'data-id': item.id },
+      h('td', { class: 'nhsuk-table__cell' }, due),
+      h('td', { class: 'nhsuk-table__cell' }, `${item.disposition} (${item.within})`),
+      h('td', { class: 'nhsuk-table__cell' }, item.status === 'claimed' ? `Claimed by ${item.claimedBy}` : 'Waiting', item.needsReview ? h('strong', { class: 'nhsuk-tag nhsuk-tag--red' }, 'Clinical review') : null),
+      h('td', { class: 'nhsuk-table__cell' }, String(item.attempts)),
+      h('td', { class: 'nhsuk-table__cell' }, item.status === 'waiting' ? claim : view));
+  }));
+}
+
+function answerText(answer) {
+  const { question, value } = answer;
+  const label = (v) => question.options?.find((o) => o.value === v)?.label ?? String(v);
+  if (question.type === 'yes_no') return value ? 'Yes' : 'No';
+  if (Array.isArray(value)) return value.map(label).join('; ');
+  return question.type === 'number' ? `${value} ${question.unit}` : label(value);
+}
+
+async function showDetail(id) {
+  selected = id;
+  const c = await api('GET', `/v1/callbacks/${id}`);
+  const mine = c.status === 'claimed' && c.claimedBy === handlerId();
+  const button = (text, onClick, kind = '') => {
+    const b = h('button', { class: `nhsuk-button ${kind}`, type: 'button' }, text);
+    b.addEventListener('click', onClick);
+    return b;
+  };
+  const complete = h('form', { id: 'complete-form' },
+    h('div', { class: 'nhsuk-form-group' },
+      h('label', { class: 'nhsuk-label', for: 'outcome' }, 'Outcome of the call'),
+      h('select', { class: 'nhsuk-select', id: 'outcome', name: 'outcome' }, ...Object.entries(OUTCOMES).map(([v, t]) => h('option', { value: v }, t)))),
+    h('div', { class: 'nhsuk-form-group' },
+      h('label', { class: 'nhsuk-label', for: 'notes' }, 'Notes'),
+      h('textarea', { class: 'nhsuk-textarea', id: 'notes', name: 'notes', rows: '3' })),
+    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Complete'));
+  complete.addEventListener('submit', (event) => {
+    event.preventDefault();
+    act(id, 'complete', { outcome: complete.querySelector('#outcome').value, notes: complete.querySelector('#notes').value });
+  });
+  document.getElementById('detail').replaceChildren(h('div', {},
+    h('dl', { class: 'nhsuk-summary-list' },
+      ...[['Name', c.name], ['Phone', c.phone], ['Status', c.status === 'claimed' ? `Claimed by ${c.claimedBy} until ${new Date(c.leaseUntil).toLocaleTimeString('en-GB')}` : c.status], ['Urgency', `${c.disposition}, due ${new Date(c.dueAt).toLocaleTimeString('en-GB')}`], ['Attempts', String(c.attempts)]]
+        .map(([k, v]) => h('div', { class: 'nhsuk-summary-list__row' }, h('dt', { class: 'nhsuk-summary-list__key' }, k), h('dd', { class: 'nhsuk-summary-list__value' }, v)))),
+    h('h3', {}, 'Why this callback'),
+    h('p', { id: 'explanation' }, c.explanation?.summary ?? 'No explanation recorded.'),
+    c.explanation?.ruledOut.length ? h('details', { class: 'nhsuk-details' },
+      h('summary', { class: 'nhsuk-details__summary' }, h('span', { class: 'nhsuk-details__summary-text' }, 'Red flags ruled out')),
+      h('div', { class: 'nhsuk-details__text' }, h('ul', { class: 'explanation' }, ...c.explanation.ruledOut.map((r) => h('li', {}, r))))) : null,
+    h('h3', {}, 'Answers'),
+    h('dl', { class: 'nhsuk-summary-list', id: 'answers' }, ...c.answers.map((a) => h('div', { class: 'nhsuk-summary-list__row' },
+      h('dt', { class: 'nhsuk-summary-list__key' }, a.question.text), h('dd', { class: 'nhsuk-summary-list__value' }, answerText(a))))),
+    mine ? h('div', {},
+      button('No answer: record attempt', () => act(id, 'attempts'), 'nhsuk-button--secondary'),
+      button('Renew claim', () => act(id, 'renew'), 'nhsuk-button--secondary'),
+      button('Release', () => act(id, 'release'), 'nhsuk-button--secondary'),
+      complete) : null,
+    c.status === 'waiting' ? button('Claim', () => act(id, 'claim')) : null));
+}
+
+// Server-sent events: any change to the queue refreshes it, so no polling is needed.
+const events = new EventSource('/v1/callbacks/events');
+for (const type of ['added', 'claimed', 'released', 'attempted', 'completed', 'cancelled', 'renewed']) {
+  events.addEventListener(type, (event) => {
+    refresh();
+    if (selected && JSON.parse(event.data).id === selected) showDetail(selected);
+  });
+}
+refresh();

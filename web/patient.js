@@ -1,0 +1,200 @@
+// The patient page: a reference frontend of the API. One question per page, Back works, the
+// outcome shows advice and safety-netting, and a callback outcome offers the contact form.
+import { api, h, showErrors, clearErrors } from './shared.js';
+
+const view = document.getElementById('view');
+const state = { assessmentId: null, history: [], answers: new Map(), question: null };
+
+function render(...children) {
+  view.replaceChildren(...children.filter(Boolean));
+  const heading = view.querySelector('h1, legend');
+  if (heading) {
+    heading.setAttribute('tabindex', '-1');
+    heading.focus();
+  }
+}
+
+function radios(name, options, checked) {
+  return h('div', { class: 'nhsuk-radios' }, ...options.map((o, i) =>
+    h('div', { class: 'nhsuk-radios__item' },
+      h('input', { class: 'nhsuk-radios__input', id: `${name}-${i}`, name, type: 'radio', value: o.value, checked: checked === o.value }),
+      h('label', { class: 'nhsuk-label nhsuk-radios__label', for: `${name}-${i}` }, o.label))));
+}
+
+function checkboxes(name, options, checked = []) {
+  return h('div', { class: 'nhsuk-checkboxes' }, ...options.map((o, i) =>
+    h('div', { class: 'nhsuk-checkboxes__item' },
+      h('input', { class: 'nhsuk-checkboxes__input', id: `${name}-${i}`, name, type: 'checkbox', value: o.value, checked: checked.includes(o.value) }),
+      h('label', { class: 'nhsuk-label nhsuk-checkboxes__label', for: `${name}-${i}` }, o.label))));
+}
+
+function formGroup(id, legend, hint, control, large = true) {
+  return h('div', { class: 'nhsuk-form-group', id: `${id}-group` },
+    h('fieldset', { class: 'nhsuk-fieldset', ...(hint ? { 'aria-describedby': `${id}-hint` } : {}) },
+      h('legend', { class: `nhsuk-fieldset__legend ${large ? 'nhsuk-fieldset__legend--l' : 'nhsuk-fieldset__legend--s'}` },
+        large ? h('h1', { class: 'nhsuk-fieldset__heading' }, legend) : legend),
+      hint ? h('div', { class: 'nhsuk-hint', id: `${id}-hint` }, hint) : null,
+      h('span', { class: 'nhsuk-error-message', id: `${id}-error`, hidden: true }),
+      control));
+}
+
+async function start() {
+  const { pathways } = await api('GET', '/v1/pathways');
+  const form = h('form', { novalidate: true },
+    h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' }),
+    formGroup('pathway', 'What is your main problem today?', null, radios('pathway', pathways.map((p) => ({ value: p.id, label: p.title })))),
+    h('div', { class: 'nhsuk-form-group', id: 'age-group' },
+      h('label', { class: 'nhsuk-label', for: 'age' }, 'How old are you?'),
+      h('div', { class: 'nhsuk-hint', id: 'age-hint' }, 'In years. For a baby under 1, enter 0.'),
+      h('span', { class: 'nhsuk-error-message', id: 'age-error', hidden: true }),
+      h('input', { class: 'nhsuk-input nhsuk-input--width-4', id: 'age', name: 'age', type: 'number', inputmode: 'numeric', 'aria-describedby': 'age-hint' })),
+    formGroup('sex', 'What was your sex at birth?', null, radios('sex', [{ value: 'female', label: 'Female' }, { value: 'male', label: 'Male' }]), false),
+    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Start'));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const pathwayId = form.querySelector('input[name=pathway]:checked')?.value;
+    const age = form.querySelector('#age').value;
+    const sex = form.querySelector('input[name=sex]:checked')?.value;
+    const errors = [];
+    if (!pathwayId) errors.push({ field: 'pathway', focus: 'pathway-0', message: 'Choose your main problem' });
+    if (!/^\d{1,3}$/.test(age)) errors.push({ field: 'age', focus: 'age', message: 'Enter your age in years, like 34' });
+    if (!sex) errors.push({ field: 'sex', focus: 'sex-0', message: 'Choose female or male' });
+    if (errors.length) return showErrors(form, errors);
+    const res = await api('POST', '/v1/assessments', { pathwayId, patient: { ageYears: Number(age), sex } });
+    if (res.status >= 400) return showErrors(form, [{ field: 'age', focus: 'age', message: res.detail }]);
+    state.assessmentId = res.id;
+    show(res);
+  });
+  render(form);
+}
+
+function show(step) {
+  if (step.status === 'complete') return outcome(step.outcome);
+  state.question = step.question;
+  return question(step.question);
+}
+
+function question(q) {
+  const previous = state.answers.get(q.id);
+  let control;
+  if (q.type === 'yes_no') {
+    control = radios('answer', [{ value: 'true', label: 'Yes' }, { value: 'false', label: 'No' }], previous === undefined ? undefined : String(previous));
+  } else if (q.type === 'single_choice') {
+    control = radios('answer', q.options, previous);
+  } else if (q.type === 'multiple_choice') {
+    control = checkboxes('answer', q.options, previous);
+  } else {
+    control = h('div', {},
+      h('label', { class: 'nhsuk-label', for: 'answer-0' }, `Number (${q.unit})`),
+      h('input', { class: 'nhsuk-input nhsuk-input--width-4', id: 'answer-0', name: 'answer', type: 'number', step: q.integer ? '1' : 'any', min: q.min, max: q.max, value: previous ?? '' }));
+  }
+  const form = h('form', { novalidate: true },
+    h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' }),
+    formGroup('answer', q.text, q.help, control),
+    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Continue'));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const value = readValue(form, q);
+    if (value === undefined) return showErrors(form, [{ field: 'answer', focus: 'answer-0', message: q.type === 'number' ? `Enter a number from ${q.min} to ${q.max}` : 'Choose an answer' }]);
+    const res = await api('POST', `/v1/assessments/${state.assessmentId}/answers`, { questionId: q.id, value });
+    if (res.status >= 400) return showErrors(form, [{ field: 'answer', focus: 'answer-0', message: res.detail }]);
+    if (state.history[state.history.length - 1] !== q.id) state.history.push(q.id);
+    state.answers.set(q.id, value);
+    show(res);
+  });
+  render(backLink(q.id), form);
+}
+
+function readValue(form, q) {
+  if (q.type === 'multiple_choice') {
+    const values = [...form.querySelectorAll('input[name=answer]:checked')].map((i) => i.value);
+    return values.length ? values : undefined;
+  }
+  if (q.type === 'number') {
+    const raw = form.querySelector('#answer-0').value;
+    return raw === '' ? undefined : Number(raw);
+  }
+  const checked = form.querySelector('input[name=answer]:checked')?.value;
+  if (checked === undefined) return undefined;
+  return q.type === 'yes_no' ? checked === 'true' : checked;
+}
+
+// Back shows the previous question with its answer; answering it again changes that answer,
+// and the API drops any later answers that no longer apply.
+function backLink(currentId) {
+  const index = state.history.indexOf(currentId);
+  const previousId = index === -1 ? state.history[state.history.length - 1] : state.history[index - 1];
+  if (!previousId) return null;
+  const link = h('a', { class: 'nhsuk-back-link', href: '#' }, 'Back');
+  link.addEventListener('click', async (event) => {
+    event.preventDefault();
+    const { pathwayId } = await api('GET', `/v1/assessments/${state.assessmentId}`);
+    const pathway = await api('GET', `/v1/pathways/${pathwayId}`);
+    state.history = state.history.slice(0, state.history.indexOf(previousId) + 1);
+    question(pathway.questions.find((x) => x.id === previousId));
+  });
+  return link;
+}
+
+const CARE = { escalate: 'nhsuk-card--care--emergency', callback: 'nhsuk-card--care--urgent', self_care: 'nhsuk-card--care--non-urgent' };
+
+function outcome(o) {
+  const card = h('div', { class: `nhsuk-card nhsuk-card--care ${CARE[o.kind]}`, id: 'outcome', 'data-kind': o.kind },
+    h('div', { class: 'nhsuk-card--care__heading-container' },
+      h('h1', { class: 'nhsuk-card--care__heading' }, o.title)),
+    h('div', { class: 'nhsuk-card__content' },
+      h('p', {}, o.advice),
+      o.safetyNetting ? h('div', { class: 'nhsuk-warning-callout', id: 'safety-netting' },
+        h('h2', { class: 'nhsuk-warning-callout__label' }, 'Get help if things change'),
+        h('p', {}, o.safetyNetting)) : null));
+  render(backLink(null), card, o.kind === 'callback' ? callbackForm() : null);
+}
+
+function callbackForm() {
+  const form = h('form', { novalidate: true, id: 'callback-form' },
+    h('h2', {}, 'Ask for your call back'),
+    h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' }),
+    h('div', { class: 'nhsuk-form-group', id: 'name-group' },
+      h('label', { class: 'nhsuk-label', for: 'name' }, 'Your name'),
+      h('span', { class: 'nhsuk-error-message', id: 'name-error', hidden: true }),
+      h('input', { class: 'nhsuk-input', id: 'name', name: 'name', type: 'text', autocomplete: 'name' })),
+    h('div', { class: 'nhsuk-form-group', id: 'phone-group' },
+      h('label', { class: 'nhsuk-label', for: 'phone' }, 'UK phone number'),
+      h('div', { class: 'nhsuk-hint', id: 'phone-hint' }, 'For example, 07911 123456'),
+      h('span', { class: 'nhsuk-error-message', id: 'phone-error', hidden: true }),
+      h('input', { class: 'nhsuk-input nhsuk-input--width-20', id: 'phone', name: 'phone', type: 'tel', autocomplete: 'tel', 'aria-describedby': 'phone-hint' })),
+    h('div', { class: 'nhsuk-form-group', id: 'consent-group' },
+      h('span', { class: 'nhsuk-error-message', id: 'consent-error', hidden: true }),
+      h('div', { class: 'nhsuk-checkboxes' },
+        h('div', { class: 'nhsuk-checkboxes__item' },
+          h('input', { class: 'nhsuk-checkboxes__input', id: 'consent', name: 'consent', type: 'checkbox' }),
+          h('label', { class: 'nhsuk-label nhsuk-checkboxes__label', for: 'consent' }, 'I agree to a nurse or doctor calling me on this number about my answers')))),
+    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Ask for a call back'));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const name = form.querySelector('#name').value.trim();
+    const phone = form.querySelector('#phone').value.trim();
+    const consent = form.querySelector('#consent').checked;
+    const errors = [];
+    if (!name) errors.push({ field: 'name', focus: 'name', message: 'Enter your name' });
+    if (!phone) errors.push({ field: 'phone', focus: 'phone', message: 'Enter a UK phone number' });
+    if (!consent) errors.push({ field: 'consent', focus: 'consent', message: 'Tick the box to agree to a call back' });
+    if (errors.length) return showErrors(form, errors);
+    const res = await api('POST', `/v1/assessments/${state.assessmentId}/callback`, { name, phone, consent });
+    if (res.status >= 400) {
+      const fieldErrors = (res.errors ?? []).map((e) => ({ field: e.path[1], focus: e.path[1], message: e.message }));
+      return showErrors(form, fieldErrors.length ? fieldErrors : [{ field: 'phone', focus: 'phone', message: res.detail }]);
+    }
+    const due = new Date(res.dueAt).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
+    form.replaceWith(h('div', { class: 'nhsuk-panel', id: 'callback-confirmed' },
+      h('h2', {}, 'Call back requested'),
+      h('p', {}, `A nurse or doctor will call ${res.phone} by ${due}. Keep your phone with you.`)));
+    document.getElementById('callback-confirmed').focus?.();
+  });
+  return form;
+}
+
+start().catch(() => render(h('p', {}, 'Sorry, something went wrong. Call 111 for help, or 999 in an emergency.')));

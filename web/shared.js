@@ -1,0 +1,55 @@
+// Small helpers shared by the patient page and the call-handler console. No framework.
+
+/** Calls the API; returns the JSON body with the HTTP status added as `status` on errors. */
+export async function api(method, url, body) {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  return res.ok ? json : { ...json, status: res.status };
+}
+
+/** Builds an element; text children are set as text, never parsed as HTML. */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === false || value === undefined || value === null) continue;
+    el.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** NHS design system error pattern: a summary linking to each field, and the message by it. */
+export function showErrors(form, errors) {
+  const summary = form.querySelector('.nhsuk-error-summary');
+  summary.replaceChildren(
+    h('h2', { class: 'nhsuk-error-summary__title', id: 'error-summary-title' }, 'There is a problem'),
+    h('div', { class: 'nhsuk-error-summary__body' },
+      h('ul', { class: 'nhsuk-list nhsuk-error-summary__list' },
+        ...errors.map((e) => h('li', {}, h('a', { href: `#${e.focus}` }, e.message))))));
+  summary.setAttribute('aria-labelledby', 'error-summary-title');
+  summary.hidden = false;
+  for (const e of errors) {
+    form.querySelector(`#${e.field}-group`)?.classList.add('nhsuk-form-group--error');
+    const message = form.querySelector(`#${e.field}-error`);
+    if (message) {
+      message.replaceChildren(h('span', { class: 'nhsuk-u-visually-hidden' }, 'Error: '), e.message);
+      message.hidden = false;
+    }
+    form.querySelector(`#${e.focus}`)?.setAttribute('aria-invalid', 'true');
+  }
+  summary.focus();
+}
+
+export function clearErrors(form) {
+  form.querySelector('.nhsuk-error-summary').hidden = true;
+  form.querySelectorAll('.nhsuk-form-group--error').forEach((g) => g.classList.remove('nhsuk-form-group--error'));
+  form.querySelectorAll('.nhsuk-error-message').forEach((m) => (m.hidden = true));
+  form.querySelectorAll('[aria-invalid]').forEach((i) => i.removeAttribute('aria-invalid'));
+}
