@@ -8,12 +8,19 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from '@fastify/type-provider-zod';
-import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyRateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { assessmentService, type AssessmentService } from './assessments/service.js';
 import { callbackService, type CallbackService } from './callbacks/service.js';
 import type { Config } from './config.js';
-import { registerErrorHandling } from './http/errors.js';
+import { staffOnly } from './http/auth.js';
+import { limitJsonDepth, MAX_JSON_DEPTH, registerErrorHandling } from './http/errors.js';
+import { Problem } from './problem.js';
+import type { Access } from './security/roles.js';
+import { setUpSecurity } from './security/setup.js';
 import assessmentRoutes from './http/routes/assessments.js';
 import callbackRoutes from './http/routes/callbacks.js';
 import healthRoutes from './http/routes/health.js';
@@ -35,6 +42,8 @@ declare module 'fastify' {
     assessments: AssessmentService;
     traces: TraceRepository;
     callbacks: CallbackService;
+    /** Every route with the staff access group it needs (none: public); the README's matrix. */
+    routeAccess(): { method: string; url: string; access?: Access }[];
   }
 }
 
@@ -48,7 +57,7 @@ export interface AppOptions {
 }
 
 /** Paths pino must never print: credentials, and the assessment token once it exists. */
-export const REDACTED_LOG_PATHS = ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-assessment-token"]'];
+export const REDACTED_LOG_PATHS = ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]', 'req.headers["x-assessment-token"]'];
 
 /**
  * Builds the whole service: rules loaded and checked (or start-up fails), the store opened and
@@ -68,13 +77,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestTimeout: 30_000,
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
+    trustProxy: config.TRUST_PROXY === 'true',
   }).withTypeProvider<ZodTypeProvider>();
 
+  // Read lazily: a scope's own onRoute hook sets the access group after this one has run.
+  const routes: RouteOptions[] = [];
+  app.addHook('onRoute', (route) => {
+    routes.push(route);
+  });
+  app.decorate('routeAccess', () =>
+    routes.flatMap((route) => [route.method].flat().filter((m) => m !== 'HEAD').map((method) => ({ method, url: route.url, access: route.config?.access }))),
+  );
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
   // The API speaks JSON only: anything else is a 415, not a string handed to validation.
   app.removeContentTypeParser('text/plain');
+  limitJsonDepth(app, MAX_JSON_DEPTH);
 
   const catalog = await loadRuleCatalog(config.RULES_DIR);
   const triage = new Triage(catalog.versions.values(), {
@@ -88,8 +107,40 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate('triage', triage);
   app.decorate('assessments', assessmentService(store.db, triage));
   app.decorate('traces', traceRepository(store.db));
-  app.decorate('callbacks', callbackService(store.db, { leaseSeconds: config.CALLBACK_LEASE_SECONDS, now: options.now }));
+  const security = await setUpSecurity(config);
+  app.decorate('callbacks', callbackService(store.db, { leaseSeconds: config.CALLBACK_LEASE_SECONDS, cipher: security.cipher, now: options.now }));
+  app.decorateRequest('principal', null);
   app.addHook('onClose', async () => store.close());
+  if (security.devKeys) {
+    app.log.warn({ keysFile: security.devKeys.file }, 'development mode: staff API keys and the contact encryption key were generated, not configured; never use this in production');
+    if (security.devKeys.created) {
+      // Shown once, when generated, on the terminal rather than in the logs.
+      process.stderr.write(
+        `\nDevelopment API keys (send as x-api-key), kept in ${security.devKeys.file}:\n` +
+          Object.entries(security.devKeys.apiKeys).map(([role, key]) => `  ${role.padEnd(12)} ${key}`).join('\n') +
+          '\n\n',
+      );
+    }
+  }
+
+  // Security headers; the CSP is one the bundled pages satisfy (no inline script or style).
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'", 'https://assets.nhs.uk'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+      },
+    },
+  });
+  await app.register(fastifyCors, { origin: config.CORS_ORIGINS ? config.CORS_ORIGINS.split(',').map((o) => o.trim()) : false });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -111,17 +162,33 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  // Swagger UI sets its own CSP on its own pages (it needs inline styles).
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
 
   await app.register(healthRoutes);
   await app.register(pageRoutes);
   await app.register(
     async (v1) => {
-      await v1.register(pathwayRoutes);
-      await v1.register(assessmentRoutes);
-      await v1.register(triageRoutes);
-      await v1.register(traceRoutes);
-      await v1.register(callbackRoutes);
+      // Patient-facing routes: no staff credential, rate limited per client.
+      await v1.register(async (publicRoutes) => {
+        await publicRoutes.register(fastifyRateLimit, {
+          max: config.RATE_LIMIT_PER_MINUTE,
+          timeWindow: 60_000,
+          errorResponseBuilder: (_request, context) =>
+            new Problem(429, 'Too many requests', `more than ${context.max} requests a minute from this client; try again in ${Math.ceil(context.ttl / 1000)} seconds`),
+        });
+        await publicRoutes.register(pathwayRoutes);
+        await publicRoutes.register(assessmentRoutes);
+        await publicRoutes.register(triageRoutes);
+      });
+      await v1.register(async (staff) => {
+        staffOnly(staff, 'traces', security);
+        await staff.register(traceRoutes);
+      });
+      await v1.register(async (staff) => {
+        staffOnly(staff, 'callbacks', security);
+        await staff.register(callbackRoutes);
+      });
     },
     { prefix: '/v1' },
   );

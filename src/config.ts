@@ -18,6 +18,24 @@ export const ConfigSchema = z.object({
   TRIAGE_EVAL_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(500),
   /** How long a call handler's claim on a callback holds before it returns to the queue. */
   CALLBACK_LEASE_SECONDS: z.coerce.number().int().min(10).max(86_400).default(600),
+  /** Staff API keys, `role:key` pairs separated by commas; or a file of them, one per line. */
+  TRIAGE_API_KEYS: z.string().optional(),
+  TRIAGE_API_KEYS_FILE: z.string().optional(),
+  /** Bearer JWTs from an identity provider: its JWKS (https: or file:), issuer and audience. */
+  AUTH_JWKS_URL: z.url().optional(),
+  AUTH_JWT_ISSUER: z.string().optional(),
+  AUTH_JWT_AUDIENCE: z.string().optional(),
+  AUTH_JWT_ROLES_CLAIM: z.string().default('roles'),
+  /** AES-256-GCM keys for contact details, `id:base64` (32 bytes), the sealing key first. */
+  CONTACT_ENCRYPTION_KEYS: z.string().optional(),
+  /** Development only: where generated keys are kept so restarts can still read stored data. */
+  DEV_KEYS_FILE: z.string().default('./data/dev-keys.json'),
+  /** Frontend origins allowed to call the API from a browser (comma separated); none by default. */
+  CORS_ORIGINS: z.string().default(''),
+  /** Requests per minute per client on the public (patient) routes. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(120),
+  /** Set when behind a load balancer, so rate limits see the client's address. */
+  TRUST_PROXY: z.enum(['true', 'false']).default('false'),
   /** How long in-flight requests get to finish after SIGTERM before the process exits anyway. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
 });
@@ -34,5 +52,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const name = String(issue.path[0]);
     throw new ConfigError(`invalid configuration: ${name}=${JSON.stringify(env[name])}: ${issue.message}`);
   }
-  return parsed.data;
+  const config = parsed.data;
+  const jwtParts = [config.AUTH_JWKS_URL, config.AUTH_JWT_ISSUER, config.AUTH_JWT_AUDIENCE].filter(Boolean).length;
+  if (jwtParts !== 0 && jwtParts !== 3) {
+    throw new ConfigError('invalid configuration: AUTH_JWKS_URL, AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE go together: set all three or none');
+  }
+  if (config.NODE_ENV === 'production') {
+    if (!config.TRIAGE_API_KEYS && !config.TRIAGE_API_KEYS_FILE && !config.AUTH_JWKS_URL) {
+      throw new ConfigError('invalid configuration: production needs staff credentials: TRIAGE_API_KEYS, TRIAGE_API_KEYS_FILE or AUTH_JWKS_URL');
+    }
+    if (!config.CONTACT_ENCRYPTION_KEYS) {
+      throw new ConfigError('invalid configuration: production needs CONTACT_ENCRYPTION_KEYS to encrypt contact details');
+    }
+  }
+  return config;
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { REPO, tempDir } from './helpers.js';
+import { REPO, SECURITY_ENV, tempDir } from './helpers.js';
 
 t.test('defaults: port 3000, a SQLite file under ./data, the bundled rules', async (t) => {
   const config = loadConfig({});
@@ -16,7 +16,7 @@ t.test('a bad value is one clear line naming the variable', async (t) => {
 });
 
 function run(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string; child: ReturnType<typeof spawn> }> {
-  const child = spawn(process.execPath, [path.join(REPO, 'dist/src/server.js')], { env: { ...process.env, ...env }, cwd: REPO });
+  const child = spawn(process.execPath, [path.join(REPO, 'dist/src/server.js')], { env: { ...process.env, ...SECURITY_ENV, ...env }, cwd: REPO });
   let stderr = '';
   let stdout = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -41,7 +41,7 @@ t.test('the server refuses to start on an invalid rule set, naming file:line:col
 t.test('SIGTERM closes gracefully and exits 0', async (t) => {
   const dir = tempDir(t);
   const child = spawn(process.execPath, [path.join(REPO, 'dist/src/server.js')], {
-    env: { ...process.env, PORT: '0', DATABASE_URL: path.join(dir, 'x.db'), RULES_DIR: path.join(REPO, 'rules') },
+    env: { ...process.env, ...SECURITY_ENV, PORT: '0', DATABASE_URL: path.join(dir, 'x.db'), RULES_DIR: path.join(REPO, 'rules') },
     cwd: REPO,
   });
   let out = '';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -5,6 +6,7 @@ import { Writable } from 'node:stream';
 import type { Test } from 'tap';
 import { buildApp, type AppOptions } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import type { Role } from '../src/security/roles.js';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
 export const BUNDLED_RULES = path.join(REPO, 'rules');
@@ -39,6 +41,8 @@ export async function testApp(
     DATABASE_URL: `sqlite:${path.join(dir, 'triage.db')}`,
     RULES_DIR: options.rulesDir ?? BUNDLED_RULES,
     LOG_LEVEL: options.logStream ? 'info' : 'silent',
+    ...SECURITY_ENV,
+    DEV_KEYS_FILE: path.join(dir, 'dev-keys.json'),
     ...options.env,
   });
   const app = await buildApp({ config, logStream: options.logStream, extraOperators: options.extraOperators, now: options.now });
@@ -48,6 +52,55 @@ export async function testApp(
 
 export type TestApp = Awaited<ReturnType<typeof testApp>>;
 
+/** One API key per role, and twenty more call handlers for the concurrency tests. */
+const KEYS: Record<Role, string> = {
+  'call-handler': 'test-key-call-handler-0000',
+  clinician: 'test-key-clinician-00000000',
+  auditor: 'test-key-auditor-0000000000',
+  admin: 'test-key-admin-000000000000',
+};
+export const HANDLER_KEYS = Array.from({ length: 20 }, (_, i) => `test-key-handler-${String(i).padStart(2, '0')}-000000`);
+export const ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
+export const SECURITY_ENV = {
+  TRIAGE_API_KEYS: [...Object.entries(KEYS).map(([role, key]) => `${role}:${key}`), ...HANDLER_KEYS.map((key) => `call-handler:${key}`)].join(','),
+  CONTACT_ENCRYPTION_KEYS: `k1:${ENCRYPTION_KEY}`,
+  RATE_LIMIT_PER_MINUTE: '1000000',
+};
+export const STAFF = Object.fromEntries(Object.entries(KEYS).map(([role, key]) => [role, { 'x-api-key': key }])) as unknown as Record<Role, Record<string, string>>;
+export const asHandler = (i: number): Record<string, string> => ({ 'x-api-key': HANDLER_KEYS[i]! });
+/** The handler id the service derives from handler key i (role and a hash prefix, never the key). */
+export const handlerIdOf = (i: number): string => `call-handler-${createHash('sha256').update(HANDLER_KEYS[i]!).digest('hex').slice(0, 8)}`;
+
+/**
+ * Like a patient's browser, the helpers keep each assessment's token and send it; and staff
+ * routes get a suitable staff key. Pass headers explicitly to test without them.
+ */
+const tokens = new WeakMap<object, Map<string, string>>();
+
+function defaultHeaders(app: TestApp, url: string): Record<string, string> {
+  const assessment = /^\/v1\/assessments\/([^/?]+)(\/answers|\/callback)?(\?|$)/.exec(url);
+  if (assessment) {
+    const token = tokens.get(app)?.get(assessment[1]!);
+    return token ? { 'x-assessment-token': token } : {};
+  }
+  if (url.startsWith('/v1/traces') || /^\/v1\/assessments\/[^/]+\/traces/.test(url)) return STAFF.clinician;
+  if (url.startsWith('/v1/callbacks')) return STAFF['call-handler'];
+  return {};
+}
+
+function remember(app: TestApp, url: string, reply: Reply): Reply {
+  if (url === '/v1/assessments' && reply.status === 201) {
+    const map = tokens.get(app) ?? new Map<string, string>();
+    map.set(reply.body.id, reply.body.token);
+    tokens.set(app, map);
+  }
+  return reply;
+}
+
+export function tokenOf(app: TestApp, id: string): string {
+  return tokens.get(app)!.get(id)!;
+}
+
 export interface Reply {
   status: number;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read JSON bodies freely
@@ -55,12 +108,12 @@ export interface Reply {
   headers: Record<string, string | string[] | number | undefined>;
 }
 
-export async function post(app: TestApp, url: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await app.inject({ method: 'POST', url, payload: body as object, headers });
-  return { status: res.statusCode, body: res.json(), headers: res.headers };
+export async function post(app: TestApp, url: string, body: unknown, headers?: Record<string, string>): Promise<Reply> {
+  const res = await app.inject({ method: 'POST', url, payload: body as object, headers: headers ?? defaultHeaders(app, url) });
+  return remember(app, url, { status: res.statusCode, body: res.json(), headers: res.headers });
 }
 
-export async function get(app: TestApp, url: string, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await app.inject({ method: 'GET', url, headers });
+export async function get(app: TestApp, url: string, headers?: Record<string, string>): Promise<Reply> {
+  const res = await app.inject({ method: 'GET', url, headers: headers ?? defaultHeaders(app, url) });
   return { status: res.statusCode, body: res.json(), headers: res.headers };
 }

@@ -1,9 +1,11 @@
 // The patient page: a reference frontend of the API. One question per page, Back works, the
 // outcome shows advice and safety-netting, and a callback outcome offers the contact form.
-import { api, h, showErrors, clearErrors } from './shared.js';
+import { api as call, h, showErrors, clearErrors } from './shared.js';
 
 const view = document.getElementById('view');
-const state = { assessmentId: null, history: [], answers: new Map(), question: null };
+const state = { assessmentId: null, token: null, history: [], answers: new Map(), question: null };
+// The assessment token (from starting the assessment) is what lets this page read and answer it.
+const api = (method, url, body) => call(method, url, body, state.token ? { 'x-assessment-token': state.token } : {});
 
 function render(...children) {
   view.replaceChildren(...children.filter(Boolean));
@@ -64,6 +66,7 @@ async function start() {
     const res = await api('POST', '/v1/assessments', { pathwayId, patient: { ageYears: Number(age), sex } });
     if (res.status >= 400) return showErrors(form, [{ field: 'age', focus: 'age', message: res.detail }]);
     state.assessmentId = res.id;
+    state.token = res.token;
     show(res);
   });
   render(form);

@@ -1,10 +1,10 @@
 // Small helpers shared by the patient page and the call-handler console. No framework.
 
 /** Calls the API; returns the JSON body with the HTTP status added as `status` on errors. */
-export async function api(method, url, body) {
+export async function api(method, url, body, headers = {}) {
   const res = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const json = await res.json().catch(() => ({}));

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Kysely } from 'kysely';
 import { notFound, Problem } from '../problem.js';
@@ -17,6 +17,8 @@ export interface StepResult {
   decision: Decision;
   traceId: string;
 }
+
+const hashToken = (token: string): Buffer => createHash('sha256').update(token).digest();
 
 /**
  * Assessments: the stateful walk through a pathway. Each step is decided by Triage, then the
@@ -50,13 +52,32 @@ export function assessmentService(db: Kysely<Database>, triage: Triage) {
   return {
     versionFor,
 
-    async start(pathwayId: string, patient: Patient): Promise<StepResult> {
+    /**
+     * The patient's way in: an assessment opens only with the token handed out when it was
+     * created. A wrong token looks exactly like an unknown id, so ids cannot be probed.
+     */
+    async authorised(id: string, token: string | undefined): Promise<Assessment> {
+      if (!token) {
+        throw new Problem(401, 'Assessment token required', 'send the token returned when the assessment was created in the x-assessment-token header', [
+          { path: ['headers', 'x-assessment-token'], message: 'required' },
+        ]);
+      }
+      const assessment = await assessments.get(id);
+      const stored = assessment?.tokenHash ? Buffer.from(assessment.tokenHash, 'hex') : undefined;
+      if (!assessment || !stored || !timingSafeEqual(stored, hashToken(token))) {
+        throw notFound('assessment', id);
+      }
+      return assessment;
+    },
+
+    async start(pathwayId: string, patient: Patient): Promise<StepResult & { token: string }> {
       const version = triage.pathway(pathwayId);
       triage.checkApplies(version, patient);
       const { decision, startedAt, durationMs } = await decideTimed(version, patient, []);
       const now = new Date().toISOString();
+      const token = randomBytes(32).toString('base64url');
       const assessment = stateOf(
-        { id: randomUUID(), pathwayId, versionHash: version.hash, patient, step: 0, createdAt: now, updatedAt: now },
+        { id: randomUUID(), pathwayId, versionHash: version.hash, patient, step: 0, createdAt: now, updatedAt: now, tokenHash: hashToken(token).toString('hex') },
         decision,
       );
       const draft = draftTrace({ version, assessmentId: assessment.id, step: 0, patient, answers: [], decision, startedAt, durationMs });
@@ -65,14 +86,11 @@ export function assessmentService(db: Kysely<Database>, triage: Triage) {
         await assessments.insert(trx, assessment);
         await traces.append(trx, draft);
       });
-      return { assessment, decision, traceId: draft.id };
+      return { assessment, decision, traceId: draft.id, token };
     },
 
-    async answer(id: string, questionId: string, value: unknown): Promise<StepResult> {
-      const current = await assessments.get(id);
-      if (!current) {
-        throw notFound('assessment', id);
-      }
+    async answer(id: string, token: string | undefined, questionId: string, value: unknown): Promise<StepResult> {
+      const current = await this.authorised(id, token);
       const version = await versionFor(current.versionHash);
       const answers = applyAnswer(version, current.answers, current.questionId, questionId, value);
       const { decision, startedAt, durationMs } = await decideTimed(version, current.patient, answers);
@@ -92,6 +110,7 @@ export function assessmentService(db: Kysely<Database>, triage: Triage) {
       return { assessment, decision, traceId: draft.id };
     },
 
+    /** For staff routes (already authenticated) and, after `authorised`, the patient's own. */
     async get(id: string): Promise<{ assessment: Assessment; version: PathwayVersion }> {
       const assessment = await assessments.get(id);
       if (!assessment) {

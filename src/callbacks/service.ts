@@ -7,6 +7,7 @@ import { durationSeconds } from '../rulesets/duration.js';
 import { assessmentRepository } from '../store/assessments.js';
 import { callbackRepository, type CallbackEvent, type CallbackRow, type CallbackStatus } from '../store/callbacks.js';
 import type { Database } from '../store/schema.js';
+import type { ContactCipher } from '../security/contact-crypto.js';
 
 /** How a call ended, from the fixed list call handlers choose from. */
 export const COMPLETION_OUTCOMES = ['advice_given', 'referred_999', 'referred_ae', 'booked_gp_or_urgent_care', 'no_further_action'] as const;
@@ -28,6 +29,8 @@ export function normaliseUkPhone(input: string): string | undefined {
 
 export interface CallbackServiceOptions {
   leaseSeconds: number;
+  /** Seals name and phone before they are stored; the database alone never reveals them. */
+  cipher: ContactCipher;
   now?: () => Date;
 }
 
@@ -55,12 +58,19 @@ export function callbackService(db: Kysely<Database>, options: CallbackServiceOp
     released.forEach((row) => announce({ type: 'released', id: row.id, status: 'waiting' }));
   }
 
+  const reveal = (row: CallbackRow): CallbackRow => ({
+    ...row,
+    name: options.cipher.open(row.name),
+    phone: options.cipher.open(row.phone),
+    completion_notes: row.completion_notes === null ? null : options.cipher.open(row.completion_notes),
+  });
+
   async function load(id: string): Promise<CallbackRow> {
     const row = await callbacks.get(id);
     if (!row) {
       throw notFound('callback request', id);
     }
-    return row;
+    return reveal(row);
   }
 
   /** Why a handler's action on a request they do not (or no longer) hold is refused. */
@@ -118,7 +128,7 @@ export function callbackService(db: Kysely<Database>, options: CallbackServiceOp
       }
       const existing = await callbacks.forAssessment(assessmentId);
       if (existing) {
-        return { row: existing, created: false };
+        return { row: reveal(existing), created: false };
       }
       const now = clock().toISOString();
       const decidedAt = assessment.updatedAt;
@@ -126,8 +136,8 @@ export function callbackService(db: Kysely<Database>, options: CallbackServiceOp
         id: randomUUID(),
         assessment_id: assessmentId,
         status: 'waiting',
-        name: contact.name,
-        phone: phone!,
+        name: options.cipher.seal(contact.name),
+        phone: options.cipher.seal(phone!),
         disposition: assessment.outcome.disposition,
         within: assessment.outcome.within,
         decided_at: decidedAt,
@@ -151,12 +161,12 @@ export function callbackService(db: Kysely<Database>, options: CallbackServiceOp
         // Two identical submissions at once: the unique assessment id lets exactly one in.
         const winner = await callbacks.forAssessment(assessmentId);
         if (winner) {
-          return { row: winner, created: false };
+          return { row: reveal(winner), created: false };
         }
         throw err;
       }
       announce({ type: 'added', id: row.id, status: 'waiting' });
-      return { row, created: true };
+      return { row: { ...row, name: contact.name, phone: phone! }, created: true };
     },
 
     async get(id: string): Promise<CallbackRow> {
@@ -212,7 +222,7 @@ export function callbackService(db: Kysely<Database>, options: CallbackServiceOp
         handlerId,
         'complete',
         'completed',
-        (_row, now) => ({ status: 'completed', lease_until: null, completion_outcome: outcome, completion_notes: notes, completed_at: now }),
+        (_row, now) => ({ status: 'completed', lease_until: null, completion_outcome: outcome, completion_notes: options.cipher.seal(notes), completed_at: now }),
         // The notes are patient data: kept on the request, never in the audit events.
         { outcome },
       ),

@@ -59,3 +59,35 @@ export function registerErrorHandling(app: FastifyInstance): void {
     send(reply, request, new Problem(404, 'Not found', `no route ${request.method} ${request.url.split('?')[0]}`, [], 'https://triage.example/problems/not-found')),
   );
 }
+
+/** Deeper JSON than any request of this API needs is refused before it is parsed. */
+export const MAX_JSON_DEPTH = 16;
+
+function depthOf(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{' || c === '[') max = Math.max(max, ++depth);
+    else if (c === '}' || c === ']') depth--;
+  }
+  return max;
+}
+
+/** Fastify's own JSON parser (prototype-poisoning safe), behind a nesting-depth limit. */
+export function limitJsonDepth(app: FastifyInstance, maxDepth: number): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (depthOf(body as string) > maxDepth) {
+      done(new Problem(400, 'JSON too deep', `request bodies may nest at most ${maxDepth} levels`), undefined);
+      return;
+    }
+    parse(request, body as string, done);
+  });
+}

@@ -15,6 +15,8 @@ export interface Assessment {
   step: number;
   createdAt: string;
   updatedAt: string;
+  /** SHA-256 (hex) of the patient's assessment token. */
+  tokenHash: string | null;
 }
 
 function toRow(a: Assessment) {
@@ -30,6 +32,7 @@ function toRow(a: Assessment) {
     step: a.step,
     created_at: a.createdAt,
     updated_at: a.updatedAt,
+    token_hash: a.tokenHash,
   };
 }
 
@@ -63,6 +66,7 @@ export function assessmentRepository(db: Kysely<Database>) {
         step: row.step,
         createdAt: row.created_at,
         updatedAt: row.updated_at,
+        tokenHash: row.token_hash,
       };
     },
   };

@@ -104,4 +104,10 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('callback_events_assessment').on('callback_events').columns(['assessment_id', 'at']).execute();
     },
   },
+  '2026-11-23-003-assessment-tokens': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // SHA-256 of the token handed to the patient; an assessment without one cannot be opened.
+      await db.schema.alterTable('assessments').addColumn('token_hash', 'text').execute();
+    },
+  },
 };

@@ -69,6 +69,7 @@ export interface AssessmentTable {
   step: number;
   created_at: string;
   updated_at: string;
+  token_hash: string | null;
 }
 
 export interface TraceTable {

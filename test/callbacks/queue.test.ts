@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { get, logCapture, post, testApp, type TestApp } from '../helpers.js';
+import { asHandler, get, handlerIdOf, STAFF, logCapture, post, testApp, type TestApp } from '../helpers.js';
 
 /** A clock the tests move forward, so due times and leases can pass without waiting. */
 function clock() {
@@ -24,6 +24,9 @@ async function assessment(app: TestApp, answers: Record<string, unknown>): Promi
   }
   return id;
 }
+
+const AMIR = handlerIdOf(0);
+const BEA = handlerIdOf(1);
 
 const contact = { name: 'Ada Lovelace', phone: '07911 123456', consent: true };
 
@@ -64,7 +67,8 @@ t.test('only a callback outcome can have one; bad contact details are 422', asyn
   t.match((await post(app, `/v1/assessments/${id}/callback`, { ...contact, phone: '+1 212 555 0100' })).body, { status: 422 }, 'not a UK number');
   t.match((await post(app, `/v1/assessments/${id}/callback`, { ...contact, consent: false })).body, { status: 422, errors: [{ path: ['body', 'consent'] }] });
   t.equal((await post(app, `/v1/assessments/${id}/callback`, { name: 'x' })).status, 400);
-  t.equal((await post(app, '/v1/assessments/nope/callback', contact)).status, 404);
+  t.equal((await post(app, '/v1/assessments/nope/callback', contact)).status, 401, 'no assessment token');
+  t.equal((await post(app, `/v1/assessments/${id}/callback`, contact, { 'x-assessment-token': 'wrong' })).status, 404, 'a wrong token looks like an unknown id');
   t.equal((await get(app, '/v1/callbacks')).body.items.length, 0, 'nothing stored by refused requests');
 });
 
@@ -98,7 +102,7 @@ t.test('the queue: a 1-hour request made after a 6-hour one comes first; overdue
 t.test('20 concurrent claims: exactly one wins; the others hear who holds it and until when', async (t) => {
   const { app } = await setup(t);
   const cb = (await post(app, `/v1/assessments/${await assessment(app, URGENT)}/callback`, contact)).body;
-  const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => post(app, `/v1/callbacks/${cb.id}/claim`, { handlerId: `handler-${i}` })));
+  const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => post(app, `/v1/callbacks/${cb.id}/claim`, {}, asHandler(i))));
   const won = claims.filter((c) => c.status === 200);
   t.equal(won.length, 1);
   const winner = won[0]!.body.claimedBy as string;
@@ -110,58 +114,58 @@ t.test('20 concurrent claims: exactly one wins; the others hear who holds it and
 t.test('a lease that is neither renewed nor completed returns the request to the queue', async (t) => {
   const { app, clock } = await setup(t);
   const cb = (await post(app, `/v1/assessments/${await assessment(app, URGENT)}/callback`, contact)).body;
-  t.equal((await post(app, `/v1/callbacks/${cb.id}/claim`, { handlerId: 'amir' })).status, 200);
-  t.equal((await post(app, `/v1/callbacks/${cb.id}/claim`, { handlerId: 'bea' })).status, 409);
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/claim`, {}, asHandler(0))).status, 200);
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/claim`, {}, asHandler(1))).status, 409);
   clock.advance(9 * 60);
-  t.equal((await post(app, `/v1/callbacks/${cb.id}/renew`, { handlerId: 'amir' })).status, 200, 'renewed before expiry');
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/renew`, {}, asHandler(0))).status, 200, 'renewed before expiry');
   clock.advance(9 * 60);
   t.equal((await get(app, `/v1/callbacks/${cb.id}`)).body.status, 'claimed', 'the renewal holds');
   clock.advance(2 * 60);
   t.equal((await get(app, `/v1/callbacks/${cb.id}`)).body.status, 'waiting', 'back in the queue after the lease');
-  t.equal((await post(app, `/v1/callbacks/${cb.id}/complete`, { handlerId: 'amir', outcome: 'advice_given' })).status, 409, 'the lapsed holder cannot complete');
-  t.equal((await post(app, `/v1/callbacks/${cb.id}/claim`, { handlerId: 'bea' })).status, 200, 'someone else can claim it');
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/complete`, { outcome: 'advice_given' }, asHandler(0))).status, 409, 'the lapsed holder cannot complete');
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/claim`, {}, asHandler(1))).status, 200, 'someone else can claim it');
   const history = (await get(app, `/v1/callbacks/${cb.id}`)).body.history.map((e: { action: string; handlerId: string }) => `${e.action}:${e.handlerId ?? '-'}`);
-  t.same(history, ['requested:-', 'claim:amir', 'renew:amir', 'lease_expired:amir', 'claim:bea']);
+  t.same(history, ['requested:-', `claim:${AMIR}`, `renew:${AMIR}`, `lease_expired:${AMIR}`, `claim:${BEA}`]);
 });
 
 t.test('no answer three times: flagged for clinical review, still in the queue', async (t) => {
   const { app } = await setup(t);
   const cb = (await post(app, `/v1/assessments/${await assessment(app, URGENT)}/callback`, contact)).body;
   for (let i = 1; i <= 3; i++) {
-    t.equal((await post(app, `/v1/callbacks/${cb.id}/claim`, { handlerId: 'amir' })).status, 200);
-    const attempt = await post(app, `/v1/callbacks/${cb.id}/attempts`, { handlerId: 'amir' });
+    t.equal((await post(app, `/v1/callbacks/${cb.id}/claim`, {}, asHandler(0))).status, 200);
+    const attempt = await post(app, `/v1/callbacks/${cb.id}/attempts`, {}, asHandler(0));
     t.match(attempt.body, { status: 'waiting', attempts: i, needsReview: i >= 3, claimedBy: null });
   }
   t.match((await get(app, '/v1/callbacks')).body.items, [{ id: cb.id, needsReview: true, attempts: 3 }]);
-  t.equal((await post(app, `/v1/callbacks/${cb.id}/attempts`, { handlerId: 'amir' })).status, 409, 'an attempt needs a claim');
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/attempts`, {}, asHandler(0))).status, 409, 'an attempt needs a claim');
 });
 
 t.test('completion with an outcome and notes; every action audited; contact details never logged', async (t) => {
   const { app, log } = await setup(t);
   const assessmentId = await assessment(app, URGENT);
   const cb = (await post(app, `/v1/assessments/${assessmentId}/callback`, contact)).body;
-  t.equal((await post(app, `/v1/callbacks/${cb.id}/release`, { handlerId: 'amir' })).status, 409, 'nothing to release');
-  await post(app, `/v1/callbacks/${cb.id}/claim`, { handlerId: 'amir' });
-  t.equal((await post(app, `/v1/callbacks/${cb.id}/release`, { handlerId: 'bea' })).status, 409, 'only the holder may release');
-  t.equal((await post(app, `/v1/callbacks/${cb.id}/release`, { handlerId: 'amir' })).status, 200);
-  await post(app, `/v1/callbacks/${cb.id}/claim`, { handlerId: 'bea' });
-  t.equal((await post(app, `/v1/callbacks/${cb.id}/complete`, { handlerId: 'bea', outcome: 'made_up' })).status, 400, 'outcomes come from the fixed list');
-  const done = await post(app, `/v1/callbacks/${cb.id}/complete`, { handlerId: 'bea', outcome: 'booked_gp_or_urgent_care', notes: 'Booked at Riverside surgery 16:40' });
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/release`, {}, asHandler(0))).status, 409, 'nothing to release');
+  await post(app, `/v1/callbacks/${cb.id}/claim`, {}, asHandler(0));
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/release`, {}, asHandler(1))).status, 409, 'only the holder may release');
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/release`, {}, asHandler(0))).status, 200);
+  await post(app, `/v1/callbacks/${cb.id}/claim`, {}, asHandler(1));
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/complete`, { outcome: 'made_up' }, asHandler(1))).status, 400, 'outcomes come from the fixed list');
+  const done = await post(app, `/v1/callbacks/${cb.id}/complete`, { outcome: 'booked_gp_or_urgent_care', notes: 'Booked at Riverside surgery 16:40' }, asHandler(1));
   t.match(done.body, { status: 'completed' });
   t.notOk('timeLeftSeconds' in done.body || 'overdueBySeconds' in done.body, 'no clock on closed requests');
-  t.equal((await post(app, `/v1/callbacks/${cb.id}/cancel`, { handlerId: 'bea', reason: 'late' })).status, 409, 'a completed request cannot be cancelled');
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/cancel`, { reason: 'late' }, asHandler(1))).status, 409, 'a completed request cannot be cancelled');
 
   const detail = (await get(app, `/v1/callbacks/${cb.id}`)).body;
   t.match(detail, { name: 'Ada Lovelace', phone: '+447911123456', completion: { outcome: 'booked_gp_or_urgent_care', notes: 'Booked at Riverside surgery 16:40' } });
   t.match(detail.answers[0], { question: { id: 'emergency_signs', text: String }, value: ['none'] });
   t.match(detail.explanation.summary, /^Clinician callback: .* because rule cp-recent-pain/);
-  t.same(detail.history.map((e: { action: string; handlerId: string }) => `${e.action}:${e.handlerId ?? '-'}`), ['requested:-', 'claim:amir', 'release:amir', 'claim:bea', 'complete:bea']);
+  t.same(detail.history.map((e: { action: string; handlerId: string }) => `${e.action}:${e.handlerId ?? '-'}`), ['requested:-', `claim:${AMIR}`, `release:${AMIR}`, `claim:${BEA}`, `complete:${BEA}`]);
   t.notOk(JSON.stringify(detail.history).includes('Riverside'), 'notes stay out of the audit events');
   t.same((await get(app, '/v1/callbacks')).body.items, [], 'completed requests leave the queue');
   t.equal((await get(app, '/v1/callbacks?status=completed')).body.items.length, 1);
 
   const other = (await post(app, `/v1/assessments/${await assessment(app, URGENT)}/callback`, contact)).body;
-  t.match((await post(app, `/v1/callbacks/${other.id}/cancel`, { handlerId: 'bea', reason: 'patient called 999' })).body, { status: 'cancelled' });
+  t.match((await post(app, `/v1/callbacks/${other.id}/cancel`, { reason: 'patient called 999' }, asHandler(1))).body, { status: 'cancelled' });
   t.equal((await get(app, '/v1/callbacks/nope')).status, 404);
 
   const text = log.text();
@@ -175,7 +179,7 @@ t.test('server-sent events tell consoles about changes as they happen', async (t
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   const assessmentId = await assessment(app, URGENT);
   const controller = new AbortController();
-  const res = await fetch(`${address}/v1/callbacks/events`, { signal: controller.signal });
+  const res = await fetch(`${address}/v1/callbacks/events`, { signal: controller.signal, headers: STAFF['call-handler'] });
   t.match(res.headers.get('content-type'), /text\/event-stream/);
   const reader = res.body!.getReader();
   const received: string[] = [];
@@ -191,8 +195,8 @@ t.test('server-sent events tell consoles about changes as they happen', async (t
     }
   })();
   const cb = (await post(app, `/v1/assessments/${assessmentId}/callback`, contact)).body;
-  await post(app, `/v1/callbacks/${cb.id}/claim`, { handlerId: 'amir' });
-  await post(app, `/v1/callbacks/${cb.id}/complete`, { handlerId: 'amir', outcome: 'advice_given' });
+  await post(app, `/v1/callbacks/${cb.id}/claim`, {}, asHandler(0));
+  await post(app, `/v1/callbacks/${cb.id}/complete`, { outcome: 'advice_given' }, asHandler(0));
   await reading;
   t.same(received, ['added', 'claimed', 'completed']);
   controller.abort();

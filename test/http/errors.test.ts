@@ -18,8 +18,9 @@ function isProblem(t: Test, res: Reply, status: number, detail: RegExp) {
 
 t.test('unknown pathway, assessment and route are 404 problems', async (t) => {
   isProblem(t, await post(app, '/v1/assessments', { pathwayId: 'nope', patient: adult }), 404, /pathway nope does not exist/);
-  isProblem(t, await get(app, '/v1/assessments/00000000-0000-4000-8000-000000000000'), 404, /assessment .* does not exist/);
-  isProblem(t, await post(app, '/v1/assessments/nope/answers', { questionId: 'emergency', value: false }), 404, /assessment nope does not exist/);
+  const token = { 'x-assessment-token': 'a-token-for-some-other-assessment' };
+  isProblem(t, await get(app, '/v1/assessments/00000000-0000-4000-8000-000000000000', token), 404, /assessment .* does not exist/);
+  isProblem(t, await post(app, '/v1/assessments/nope/answers', { questionId: 'emergency', value: false }, token), 404, /assessment nope does not exist/);
   isProblem(t, await get(app, '/v1/nowhere'), 404, /no route GET \/v1\/nowhere/);
   isProblem(t, await post(app, '/v1/triage', { pathwayId: 'nope', patient: adult }), 404, /pathway nope/);
 });
@@ -53,7 +54,7 @@ t.test('answering a question not asked, or with a bad value, says which', async 
   isProblem(t, await post(app, `/v1/assessments/${id}/answers`, { questionId: 'emergency', value: 'yes' }), 422, /expected true \(yes\) or false \(no\)/);
   isProblem(t, await post(app, `/v1/assessments/${id}/answers`, { questionId: 'ghost', value: true }), 422, /question ghost is not part of pathway sample/);
   isProblem(t, await post(app, `/v1/assessments/${id}/answers`, { questionId: 'emergency', value: { nested: true } }), 400, /body\.value/);
-  const after = (await app.inject(`/v1/assessments/${id}`)).json();
+  const after = (await get(app, `/v1/assessments/${id}`)).body;
   t.same(after.answers, [], 'nothing was stored by the refused answers');
   t.equal(after.question.id, 'emergency');
 });
@@ -73,10 +74,26 @@ t.test('Back through the API: an earlier answer can be changed, and an answer af
   t.match(step.body, { status: 'complete', outcome: { ruleId: 's-left' } });
   step = await post(app, `/v1/assessments/${id}/answers`, { questionId: 'kind', value: 'dull' });
   t.match(step.body, { status: 'in_progress', question: { id: 'days' } }, 'back to kind=dull: the sharp_where answer no longer applies');
-  const state = (await app.inject(`/v1/assessments/${id}`)).json();
+  const state = (await get(app, `/v1/assessments/${id}`)).body;
   t.same(state.answers.map((a: { questionId: string }) => a.questionId), ['emergency', 'severe', 'kind']);
   step = await post(app, `/v1/assessments/${id}/answers`, { questionId: 'days', value: 1 });
   t.match(step.body, { status: 'complete', outcome: { kind: 'self_care', ruleId: 's-short-dull' } });
+});
+
+t.test('an assessment opens only with its token: 401 without one, 404 with a wrong one', async (t) => {
+  const created = await post(app, '/v1/assessments', { pathwayId: 'sample', patient: adult });
+  t.match(created.body.token, /^[A-Za-z0-9_-]{43}$/, '256 random bits');
+  const id = created.body.id as string;
+  for (const [method, url, body] of [
+    ['GET', `/v1/assessments/${id}`, undefined],
+    ['POST', `/v1/assessments/${id}/answers`, { questionId: 'emergency', value: false }],
+    ['POST', `/v1/assessments/${id}/callback`, { name: 'A', phone: '07911 123456', consent: true }],
+  ] as const) {
+    const call = (headers: Record<string, string>) => (method === 'GET' ? get(app, url, headers) : post(app, url, body, headers));
+    isProblem(t, await call({}), 401, /x-assessment-token/);
+    isProblem(t, await call({ 'x-assessment-token': created.body.token.replace(/.$/, (c: string) => (c === 'A' ? 'B' : 'A')) }), 404, /does not exist/);
+  }
+  t.same((await get(app, `/v1/assessments/${id}`)).body.answers, [], 'nothing was answered without the token');
 });
 
 t.test('health: live and ready', async (t) => {

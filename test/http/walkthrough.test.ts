@@ -1,6 +1,6 @@
 import t from 'tap';
 import { loadScenarioFiles, scenarioAnswers } from '../../src/rulesets/scenarios.js';
-import { BUNDLED_RULES, logCapture, post, testApp } from '../helpers.js';
+import { BUNDLED_RULES, get, logCapture, post, testApp } from '../helpers.js';
 
 /**
  * Every scenario of every bundled pathway, walked through the HTTP API one answer at a time, as
@@ -41,7 +41,7 @@ for (const file of files) {
         t.match(step.body.outcome, scenario.expect, 'the expected outcome');
         reached.add(step.body.outcome.kind);
 
-        const stored = (await app.inject(`/v1/assessments/${id}`)).json();
+        const stored = (await get(app, `/v1/assessments/${id}`)).body;
         t.equal(stored.status, 'complete');
         t.same(stored.outcome, step.body.outcome, 'GET returns the same outcome');
         t.equal(stored.answers.length, scenario.answers.length);

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
-import { REPO, tempDir } from '../helpers.js';
+import { REPO, SECURITY_ENV, STAFF, tempDir } from '../helpers.js';
 
 /**
  * Crash consistency: a real server process is killed with SIGKILL in the middle of load. Every
@@ -10,7 +10,7 @@ import { REPO, tempDir } from '../helpers.js';
  */
 async function startServer(db: string): Promise<{ child: ChildProcess; base: string }> {
   const child = spawn(process.execPath, [path.join(REPO, 'dist/src/server.js')], {
-    env: { ...process.env, PORT: '0', DATABASE_URL: db, RULES_DIR: path.join(REPO, 'rules'), LOG_LEVEL: 'info' },
+    env: { ...process.env, ...SECURITY_ENV, PORT: '0', DATABASE_URL: db, RULES_DIR: path.join(REPO, 'rules'), LOG_LEVEL: 'info' },
     cwd: REPO,
   });
   const base = await new Promise<string>((resolve, reject) => {
@@ -45,6 +45,7 @@ async function json(res: Response): Promise<{ status: number; body: any }> {
 t.test('SIGKILL mid-load loses no acknowledged decision and leaves a verifiable chain', async (t) => {
   const db = path.join(tempDir(t), 'triage.db');
   const acknowledged: { traceId: string; assessmentId: string; step: number }[] = [];
+  const tokens = new Map<string, string>();
 
   for (let round = 1; round <= 3; round++) {
     const { child, base } = await startServer(db);
@@ -60,10 +61,11 @@ t.test('SIGKILL mid-load loses no acknowledged decision and leaves a verifiable 
           }));
           if (start.status !== 201) continue;
           acknowledged.push({ traceId: start.body.traceId, assessmentId: start.body.id, step: 0 });
+          tokens.set(start.body.id, start.body.token);
           for (const [step, [questionId, value]] of chestPainSteps.entries()) {
             const res = await json(await fetch(`${base}/v1/assessments/${start.body.id}/answers`, {
               method: 'POST',
-              headers: { 'content-type': 'application/json' },
+              headers: { 'content-type': 'application/json', 'x-assessment-token': start.body.token },
               body: JSON.stringify({ questionId, value }),
             }));
             if (res.status !== 200) break;
@@ -91,7 +93,7 @@ t.test('SIGKILL mid-load loses no acknowledged decision and leaves a verifiable 
   t.teardown(() => child.kill('SIGKILL'));
   const missing: string[] = [];
   for (const ack of acknowledged) {
-    const res = await fetch(`${base}/v1/traces/${ack.traceId}`);
+    const res = await fetch(`${base}/v1/traces/${ack.traceId}`, { headers: STAFF.auditor });
     if (res.status !== 200) {
       missing.push(ack.traceId);
       continue;
@@ -107,11 +109,11 @@ t.test('SIGKILL mid-load loses no acknowledged decision and leaves a verifiable 
   for (const ack of acknowledged) latest.set(ack.assessmentId, Math.max(latest.get(ack.assessmentId) ?? 0, ack.step));
   let behind = 0;
   for (const [id, step] of latest) {
-    const state = (await (await fetch(`${base}/v1/assessments/${id}`)).json()) as { answers: unknown[] };
+    const state = (await (await fetch(`${base}/v1/assessments/${id}`, { headers: { 'x-assessment-token': tokens.get(id)! } })).json()) as { answers: unknown[] };
     if (state.answers.length < step) behind += 1;
   }
   t.equal(behind, 0, 'no assessment lost an acknowledged answer');
-  const verdict = await (await fetch(`${base}/v1/traces/verify`)).json();
+  const verdict = await (await fetch(`${base}/v1/traces/verify`, { headers: STAFF.auditor })).json();
   t.match(verdict, { ok: true });
   t.ok((verdict as { verified: number }).verified >= acknowledged.length, 'the chain holds at least every acknowledged trace');
 });

@@ -36,12 +36,13 @@ t.test('a trace replays identically on its version, even after the rule file has
 
   // The assessment started before the edit carries on with the version it started on.
   const id = started.body.id as string;
+  const token = { 'x-assessment-token': started.body.token as string };
   for (const [questionId, value] of [['emergency', false], ['severe', false], ['kind', 'dull']] as const) {
-    await post(second, `/v1/assessments/${id}/answers`, { questionId, value });
+    await post(second, `/v1/assessments/${id}/answers`, { questionId, value }, token);
   }
-  const end = await post(second, `/v1/assessments/${id}/answers`, { questionId: 'days', value: 1 });
+  const end = await post(second, `/v1/assessments/${id}/answers`, { questionId: 'days', value: 1 }, token);
   t.match(end.body.outcome, { kind: 'self_care', ruleId: 's-short-dull' }, 'the in-progress assessment kept its version');
-  t.equal((await get(second, `/v1/assessments/${id}`)).body.versionHash, oldHash);
+  t.equal((await get(second, `/v1/assessments/${id}`, token)).body.versionHash, oldHash);
   await second.close();
 
   const cli = await run(process.execPath, [path.join(REPO, 'dist/src/cli/traces.js'), 'replay', decided.body.traceId], { env: { ...process.env, DATABASE_URL: db } });

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t from 'tap';
-import { REPO, post, testApp } from '../helpers.js';
+import { get, HANDLER_KEYS, handlerIdOf, REPO, post, testApp } from '../helpers.js';
 
 /**
  * The bundled pages in a real browser (Debian's Chromium, driven by playwright-core): a patient
@@ -38,6 +38,9 @@ async function heading(page: Page, text: string): Promise<string> {
 t.test('patient page: a pathway to a callback outcome, with Back, then the contact form', async (t) => {
   const page = await browser.newPage();
   page.on('pageerror', (err) => t.fail(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    if (/Content Security Policy/i.test(msg.text())) t.fail(`CSP violation: ${msg.text()}`);
+  });
   await page.goto(`${base}/`);
   t.equal(await heading(page, 'What is your main problem today?'), 'What is your main problem today?');
 
@@ -102,7 +105,7 @@ t.test('patient page: a pathway to a callback outcome, with Back, then the conta
   t.match(await page.locator('#callback-confirmed').textContent(), /A nurse or doctor will call \+447911123456 by \d\d:\d\d/);
   await page.screenshot({ path: path.join(SHOTS, 'patient-callback-requested.png'), fullPage: true });
 
-  const queue = (await app.inject('/v1/callbacks')).json();
+  const queue = (await get(app, '/v1/callbacks')).body;
   t.match(queue.items, [{ status: 'waiting', within: 'PT1H', disposition: 'CB-URGENT' }], 'the request is in the queue');
   await page.close();
 });
@@ -110,9 +113,14 @@ t.test('patient page: a pathway to a callback outcome, with Back, then the conta
 t.test('console: a new request appears live, is claimed, explained and completed', async (t) => {
   const page = await browser.newPage();
   page.on('pageerror', (err) => t.fail(`page error: ${err.message}`));
-  await page.goto(`${base}/console/`);
-  await page.getByLabel('Your handler ID').fill('handler-ada');
-  await page.getByLabel('Your handler ID').press('Tab');
+  page.on('console', (msg) => {
+    if (/Content Security Policy/i.test(msg.text())) t.fail(`CSP violation: ${msg.text()}`);
+  });
+  const response = await page.goto(`${base}/console/`);
+  t.match(response?.headers()['content-security-policy'], /default-src 'self'/, 'the page is served with a CSP');
+  await page.getByLabel('Your staff API key').fill(HANDLER_KEYS[2]!);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#signed-in', { hasText: `Signed in as ${handlerIdOf(2)}` }).waitFor();
   await page.locator('#queue tr').first().waitFor();
   const before = await page.locator('#queue tr').count();
 
@@ -134,16 +142,16 @@ t.test('console: a new request appears live, is claimed, explained and completed
   await page.locator('#explanation').waitFor();
   t.match(await page.locator('#explanation').textContent(), /^Clinician callback: .*because rule cp-pain-12-to-72h/);
   t.match(await page.locator('#answers').textContent(), /Are you coughing up blood\?No/);
-  t.match(await page.locator('#detail').textContent(), /Claimed by handler-ada/);
+  t.match(await page.locator('#detail').textContent(), new RegExp(`Claimed by ${handlerIdOf(2)}`));
   await page.screenshot({ path: path.join(SHOTS, 'console-claimed.png'), fullPage: true });
 
   await page.getByLabel('Outcome of the call').selectOption('booked_gp_or_urgent_care');
   await page.getByLabel('Notes').fill('Booked for 17:10');
   await page.getByRole('button', { name: 'Complete' }).click();
   await page.locator(`#queue tr[data-id="${requested.body.id}"]`).waitFor({ state: 'detached' });
-  const done = (await app.inject(`/v1/callbacks/${requested.body.id}`)).json();
+  const done = (await get(app, `/v1/callbacks/${requested.body.id}`)).body;
   t.match(done, { status: 'completed', completion: { outcome: 'booked_gp_or_urgent_care', notes: 'Booked for 17:10' } });
-  t.same(done.history.map((e: { action: string; handlerId: string }) => `${e.action}:${e.handlerId ?? '-'}`), ['requested:-', 'claim:handler-ada', 'complete:handler-ada']);
+  t.same(done.history.map((e: { action: string; handlerId: string }) => `${e.action}:${e.handlerId ?? '-'}`), ['requested:-', `claim:${handlerIdOf(2)}`, `complete:${handlerIdOf(2)}`]);
   await page.screenshot({ path: path.join(SHOTS, 'console-completed.png'), fullPage: true });
   await page.close();
 });

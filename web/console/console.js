@@ -1,12 +1,14 @@
 // The call-handler console: the live queue (server-sent events), claim, answers and the
 // decision's explanation, attempts and completion.
-import { api, h } from '../shared.js';
+import { api as call, h } from '../shared.js';
 
-const handlerInput = document.getElementById('handler');
-handlerInput.value = localStorage.getItem('handlerId') ?? '';
-handlerInput.addEventListener('change', () => localStorage.setItem('handlerId', handlerInput.value.trim()));
-const handlerId = () => handlerInput.value.trim();
+// The staff credential lives in this tab only (sessionStorage); who you are comes from it.
+let apiKey = sessionStorage.getItem('apiKey') ?? '';
+let me = null;
 let selected = null;
+let stream = null;
+const api = (method, url, body) => call(method, url, body, { 'x-api-key': apiKey });
+const handlerId = () => me?.id;
 
 const OUTCOMES = {
   advice_given: 'Advice given',
@@ -25,12 +27,8 @@ function notice(text) {
   document.getElementById('stats').textContent = text;
 }
 
-async function act(id, action, body = {}) {
-  if (!handlerId()) {
-    handlerInput.focus();
-    return notice('Enter your handler ID first.');
-  }
-  const res = await api('POST', `/v1/callbacks/${id}/${action}`, { handlerId: handlerId(), ...body });
+async function act(id, action, body) {
+  const res = await api('POST', `/v1/callbacks/${id}/${action}`, body);
   if (res.status >= 400) notice(res.detail);
   await refresh();
   if (action === 'claim' && !(res.status >= 400)) await showDetail(id);
@@ -105,12 +103,46 @@ async function showDetail(id) {
     c.status === 'waiting' ? button('Claim', () => act(id, 'claim')) : null));
 }
 
-// Server-sent events: any change to the queue refreshes it, so no polling is needed.
-const events = new EventSource('/v1/callbacks/events');
-for (const type of ['added', 'claimed', 'released', 'attempted', 'completed', 'cancelled', 'renewed']) {
-  events.addEventListener(type, (event) => {
-    refresh();
-    if (selected && JSON.parse(event.data).id === selected) showDetail(selected);
-  });
+// Server-sent events: any change to the queue refreshes it, so no polling is needed. Read with
+// fetch rather than EventSource, which cannot send the credential header.
+async function listen() {
+  stream?.abort();
+  stream = new AbortController();
+  const res = await fetch('/v1/callbacks/events', { headers: { 'x-api-key': apiKey }, signal: stream.signal });
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    const events = buffer.split('\n\n');
+    buffer = events.pop();
+    for (const event of events) {
+      const data = /^data: (.*)$/m.exec(event)?.[1];
+      if (!data) continue;
+      await refresh();
+      if (selected && JSON.parse(data).id === selected) await showDetail(selected);
+    }
+  }
 }
-refresh();
+
+async function signIn() {
+  const who = await api('GET', '/v1/callbacks/me');
+  if (who.status >= 400) {
+    me = null;
+    document.getElementById('signed-in').textContent = apiKey ? `Not signed in: ${who.detail}` : 'Sign in with your staff API key to see the queue.';
+    return;
+  }
+  me = who;
+  sessionStorage.setItem('apiKey', apiKey);
+  document.getElementById('signed-in').textContent = `Signed in as ${me.id} (${me.roles.join(', ')})`;
+  await refresh();
+  listen().catch(() => notice('Live updates stopped; reload the page.'));
+}
+
+document.getElementById('sign-in').addEventListener('submit', (event) => {
+  event.preventDefault();
+  apiKey = document.getElementById('api-key').value.trim();
+  signIn();
+});
+signIn();

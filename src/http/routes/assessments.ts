@@ -4,6 +4,10 @@ import type { StepResult } from '../../assessments/service.js';
 import { AnswerValueSchema, OutcomeViewSchema, PatientSchema, QuestionViewSchema, StepSchema, outcomeView, problems, questionView } from '../schemas.js';
 
 const IdParams = z.object({ id: z.string().max(100) });
+const TokenHeaders = z.object({
+  'x-assessment-token': z.string().max(200).optional().describe('The token returned when the assessment was created'),
+});
+const CallbackRequestSchema = z.object({ id: z.string(), status: z.enum(['waiting', 'claimed', 'completed', 'cancelled']), dueAt: z.string(), within: z.string(), phone: z.string() });
 
 function stepView({ assessment, decision, traceId }: StepResult): z.infer<typeof StepSchema> {
   return decision.status === 'complete'
@@ -19,12 +23,15 @@ const assessments: FastifyPluginAsyncZod = async (app) => {
         tags: ['assessments'],
         summary: 'Start an assessment: returns the first question (or an outcome)',
         body: z.strictObject({ pathwayId: z.string().max(100), patient: PatientSchema }),
-        response: { 201: StepSchema, ...problems(400, 404, 413, 415, 422) },
+        response: {
+          201: z.intersection(StepSchema, z.object({ token: z.string().describe('Send as x-assessment-token to read or answer this assessment') })),
+          ...problems(400, 404, 413, 415, 422, 429),
+        },
       },
     },
     async (request, reply) => {
       const result = await app.assessments.start(request.body.pathwayId, request.body.patient);
-      return reply.code(201).send(stepView(result));
+      return reply.code(201).send({ ...stepView(result), token: result.token });
     },
   );
 
@@ -35,11 +42,32 @@ const assessments: FastifyPluginAsyncZod = async (app) => {
         tags: ['assessments'],
         summary: 'Answer the current question, or change an earlier answer (Back)',
         params: IdParams,
+        headers: TokenHeaders,
         body: z.strictObject({ questionId: z.string().max(100), value: AnswerValueSchema }),
-        response: { 200: StepSchema, ...problems(400, 404, 409, 413, 415, 422) },
+        response: { 200: StepSchema, ...problems(400, 401, 404, 409, 413, 415, 422, 429) },
       },
     },
-    async (request) => stepView(await app.assessments.answer(request.params.id, request.body.questionId, request.body.value)),
+    async (request) =>
+      stepView(await app.assessments.answer(request.params.id, request.headers['x-assessment-token'], request.body.questionId, request.body.value)),
+  );
+
+  app.post(
+    '/assessments/:id/callback',
+    {
+      schema: {
+        tags: ['assessments'],
+        summary: 'Ask for the clinician callback the assessment earned (idempotent: a repeat returns the same request)',
+        params: IdParams,
+        headers: TokenHeaders,
+        body: z.strictObject({ name: z.string().trim().min(1).max(100), phone: z.string().trim().min(1).max(40), consent: z.boolean() }),
+        response: { 201: CallbackRequestSchema, 200: CallbackRequestSchema, ...problems(400, 401, 404, 409, 422, 429) },
+      },
+    },
+    async (request, reply) => {
+      await app.assessments.authorised(request.params.id, request.headers['x-assessment-token']);
+      const { row, created } = await app.callbacks.request(request.params.id, request.body);
+      return reply.code(created ? 201 : 200).send({ id: row.id, status: row.status, dueAt: row.due_at, within: row.within, phone: row.phone });
+    },
   );
 
   app.get(
@@ -49,6 +77,7 @@ const assessments: FastifyPluginAsyncZod = async (app) => {
         tags: ['assessments'],
         summary: 'An assessment: its status, the answers so far, and the current question or outcome',
         params: IdParams,
+        headers: TokenHeaders,
         response: {
           200: z.object({
             id: z.string(),
@@ -63,11 +92,12 @@ const assessments: FastifyPluginAsyncZod = async (app) => {
             createdAt: z.string(),
             updatedAt: z.string(),
           }),
-          ...problems(404),
+          ...problems(401, 404, 429),
         },
       },
     },
     async (request) => {
+      await app.assessments.authorised(request.params.id, request.headers['x-assessment-token']);
       const { assessment, version } = await app.assessments.get(request.params.id);
       const question = assessment.questionId ? version.questionById.get(assessment.questionId) : undefined;
       return {

@@ -71,7 +71,6 @@ const Cursor = {
 };
 
 const IdParams = z.object({ id: z.string().max(100) });
-const Handler = { handlerId: z.string().trim().min(1).max(100).describe('Who is acting (later taken from authentication)') };
 
 const callbacks: FastifyPluginAsyncZod = async (app) => {
   const streams = new Set<ServerResponse>();
@@ -79,27 +78,6 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
   app.addHook('preClose', async () => {
     for (const stream of streams) stream.end();
   });
-
-  app.post(
-    '/assessments/:id/callback',
-    {
-      schema: {
-        tags: ['callbacks'],
-        summary: 'Ask for the clinician callback an assessment earned (idempotent)',
-        params: IdParams,
-        body: z.strictObject({ name: z.string().trim().min(1).max(100), phone: z.string().trim().min(1).max(40), consent: z.boolean() }),
-        response: {
-          201: z.object({ id: z.string(), status: z.enum(STATUSES), dueAt: z.string(), within: z.string(), phone: z.string() }),
-          200: z.object({ id: z.string(), status: z.enum(STATUSES), dueAt: z.string(), within: z.string(), phone: z.string() }),
-          ...problems(400, 404, 409, 422),
-        },
-      },
-    },
-    async (request, reply) => {
-      const { row, created } = await app.callbacks.request(request.params.id, request.body);
-      return reply.code(created ? 201 : 200).send({ id: row.id, status: row.status, dueAt: row.due_at, within: row.within, phone: row.phone });
-    },
-  );
 
   app.get(
     '/callbacks',
@@ -113,7 +91,7 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
           limit: z.coerce.number().int().min(1).max(200).default(50),
           cursor: z.string().max(300).optional(),
         }),
-        response: { 200: z.object({ items: z.array(CallbackSummarySchema), nextCursor: z.string().nullable() }), ...problems(400) },
+        response: { 200: z.object({ items: z.array(CallbackSummarySchema), nextCursor: z.string().nullable() }), ...problems(400, 401, 403) },
       },
     },
     async (request) => {
@@ -125,12 +103,25 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
   );
 
   app.get(
+    '/callbacks/me',
+    {
+      schema: {
+        tags: ['callbacks'],
+        summary: 'Who the credential says you are: your handler id and roles',
+        response: { 200: z.object({ id: z.string(), roles: z.array(z.string()) }), ...problems(401, 403) },
+      },
+    },
+    async (request) => ({ id: request.principal!.id, roles: request.principal!.roles }),
+  );
+
+  app.get(
     '/callbacks/stats',
     {
       schema: {
         tags: ['callbacks'],
         summary: 'Waiting counts by urgency window, the oldest waiting, the overdue count (waiting or claimed)',
         response: {
+          ...problems(401, 403),
           200: z.object({
             waiting: z.number(),
             claimed: z.number(),
@@ -171,7 +162,7 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
         tags: ['callbacks'],
         summary: "A request with the assessment's answers and the explanation of its decision",
         params: IdParams,
-        response: { 200: CallbackDetailSchema, ...problems(404) },
+        response: { 200: CallbackDetailSchema, ...problems(401, 403, 404) },
       },
     },
     async (request) => {
@@ -195,7 +186,8 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
     },
   );
 
-  const action = <B extends z.ZodRawShape>(path: string, summaryText: string, body: B, run: (id: string, b: z.infer<z.ZodObject<B & typeof Handler>>) => Promise<CallbackRow>) =>
+  // The acting handler is the authenticated principal, never a field of the request body.
+  const action = <B extends z.ZodRawShape>(path: string, summaryText: string, body: B, run: (id: string, handlerId: string, b: z.infer<z.ZodObject<B>>) => Promise<CallbackRow>) =>
     app.post(
       `/callbacks/:id/${path}`,
       {
@@ -203,21 +195,22 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
           tags: ['callbacks'],
           summary: summaryText,
           params: IdParams,
-          body: z.strictObject({ ...Handler, ...body }),
-          response: { 200: CallbackSummarySchema, ...problems(400, 404, 409) },
+          // Claim, renew, release and attempts need no body; complete and cancel do.
+          body: Object.keys(body).length ? z.strictObject(body) : z.strictObject({}).nullish(),
+          response: { 200: CallbackSummarySchema, ...problems(400, 401, 403, 404, 409) },
         },
       },
-      async (request) => summary(await run(request.params.id, request.body as z.infer<z.ZodObject<B & typeof Handler>>), Date.now()),
+      async (request) => summary(await run(request.params.id, request.principal!.id, (request.body ?? {}) as z.infer<z.ZodObject<B>>), Date.now()),
     );
 
-  action('claim', 'Claim a request; 409 says who holds it and until when', {}, (id, b) => app.callbacks.claim(id, b.handlerId));
-  action('renew', 'Extend your claim by another lease', {}, (id, b) => app.callbacks.renew(id, b.handlerId));
-  action('release', 'Put a request you hold back in the queue', {}, (id, b) => app.callbacks.release(id, b.handlerId));
-  action('attempts', 'Record a call with no answer; the request is re-queued (flagged for review after 3)', {}, (id, b) => app.callbacks.attempt(id, b.handlerId));
-  action('complete', 'Complete a request you hold, with its outcome and notes', { outcome: z.enum(COMPLETION_OUTCOMES), notes: z.string().max(5000).default('') }, (id, b) =>
-    app.callbacks.complete(id, b.handlerId, b.outcome, b.notes),
+  action('claim', 'Claim a request; 409 says who holds it and until when', {}, (id, handler) => app.callbacks.claim(id, handler));
+  action('renew', 'Extend your claim by another lease', {}, (id, handler) => app.callbacks.renew(id, handler));
+  action('release', 'Put a request you hold back in the queue', {}, (id, handler) => app.callbacks.release(id, handler));
+  action('attempts', 'Record a call with no answer; the request is re-queued (flagged for review after 3)', {}, (id, handler) => app.callbacks.attempt(id, handler));
+  action('complete', 'Complete a request you hold, with its outcome and notes', { outcome: z.enum(COMPLETION_OUTCOMES), notes: z.string().max(5000).default('') }, (id, handler, b) =>
+    app.callbacks.complete(id, handler, b.outcome, b.notes),
   );
-  action('cancel', 'Cancel a request that is no longer needed', { reason: z.string().trim().min(1).max(500) }, (id, b) => app.callbacks.cancel(id, b.handlerId, b.reason));
+  action('cancel', 'Cancel a request that is no longer needed', { reason: z.string().trim().min(1).max(500) }, (id, handler, b) => app.callbacks.cancel(id, handler, b.reason));
 };
 
 export default callbacks;

@@ -1,0 +1,24 @@
+/** Staff roles, as an identity provider or an API key grants them. */
+export const ROLES = ['call-handler', 'clinician', 'auditor', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/**
+ * Which roles may use each group of staff routes: the single source of the access matrix (the
+ * README's table and the test that walks it are both read from here).
+ */
+export const ACCESS = {
+  /** The callback queue: list, read (with contact details), claim and the other handler actions. */
+  callbacks: ['call-handler', 'clinician', 'admin'],
+  /** Decision traces: read, explain, replay, verify the chain, export. */
+  traces: ['clinician', 'auditor', 'admin'],
+} as const satisfies Record<string, readonly Role[]>;
+export type Access = keyof typeof ACCESS;
+
+/** Who is calling: the handler id recorded in audit events comes from here, not the body. */
+export interface Principal {
+  id: string;
+  roles: Role[];
+  via: 'api-key' | 'jwt';
+}
+
+export const isRole = (value: unknown): value is Role => typeof value === 'string' && (ROLES as readonly string[]).includes(value);

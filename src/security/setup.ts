@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, type Config } from '../config.js';
+import { ApiKeys, jwtVerifier, parseApiKeys } from './credentials.js';
+import { ContactCipher, parseEncryptionKeys } from './contact-crypto.js';
+import { ROLES, type Principal, type Role } from './roles.js';
+
+export interface Security {
+  apiKeys: ApiKeys;
+  verifyJwt?: (token: string) => Promise<Principal | undefined>;
+  cipher: ContactCipher;
+  /** Set in development when keys were generated: printed once, at start-up. */
+  devKeys?: { created: boolean; file: string; apiKeys: Record<Role, string> };
+}
+
+interface DevKeys {
+  apiKeys: Record<Role, string>;
+  encryptionKey: string;
+}
+
+/**
+ * Development convenience: with nothing configured, keys are generated once, kept in a file
+ * beside the database (so a restart still opens stored contact details) and shown once.
+ */
+function devKeys(file: string): { keys: DevKeys; created: boolean } {
+  if (existsSync(file)) {
+    return { keys: JSON.parse(readFileSync(file, 'utf8')) as DevKeys, created: false };
+  }
+  const keys: DevKeys = {
+    apiKeys: Object.fromEntries(ROLES.map((role) => [role, randomBytes(24).toString('base64url')])) as Record<Role, string>,
+    encryptionKey: randomBytes(32).toString('base64'),
+  };
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  writeFileSync(file, JSON.stringify(keys, null, 2), { mode: 0o600 });
+  return { keys, created: true };
+}
+
+export async function setUpSecurity(config: Config): Promise<Security> {
+  try {
+    const configuredKeys = [
+      ...(config.TRIAGE_API_KEYS ? parseApiKeys(config.TRIAGE_API_KEYS) : []),
+      ...(config.TRIAGE_API_KEYS_FILE ? parseApiKeys(readFileSync(config.TRIAGE_API_KEYS_FILE, 'utf8')) : []),
+    ];
+    const verifyJwt = config.AUTH_JWKS_URL
+      ? await jwtVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_JWT_ISSUER!, audience: config.AUTH_JWT_AUDIENCE!, rolesClaim: config.AUTH_JWT_ROLES_CLAIM })
+      : undefined;
+    const needDev = config.NODE_ENV !== 'production' && ((configuredKeys.length === 0 && !verifyJwt) || !config.CONTACT_ENCRYPTION_KEYS);
+    const dev = needDev ? devKeys(config.DEV_KEYS_FILE) : undefined;
+    const keys = configuredKeys.length || verifyJwt ? configuredKeys : Object.entries(dev!.keys.apiKeys).map(([role, key]) => ({ role: role as Role, key }));
+    const encryption = config.CONTACT_ENCRYPTION_KEYS ? parseEncryptionKeys(config.CONTACT_ENCRYPTION_KEYS) : [{ id: 'dev', key: Buffer.from(dev!.keys.encryptionKey, 'base64') }];
+    return {
+      apiKeys: new ApiKeys(keys),
+      verifyJwt,
+      cipher: new ContactCipher(encryption),
+      devKeys: dev && !configuredKeys.length && !verifyJwt ? { created: dev.created, file: config.DEV_KEYS_FILE, apiKeys: dev.keys.apiKeys } : undefined,
+    };
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,80 @@
+import { createServer } from 'node:http';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import t from 'tap';
+import { ACCESS, ROLES } from '../../src/security/roles.js';
+import { get, post, STAFF, testApp } from '../helpers.js';
+
+/**
+ * The access matrix, walked whole: every staff route refuses a request without credentials (401)
+ * and every role it does not allow (403), and lets the roles it allows through.
+ */
+const app = await testApp(t);
+const staffRoutes = app.routeAccess().filter((r) => r.access);
+const ID = '00000000-0000-4000-8000-000000000000';
+const BODIES: Record<string, unknown> = { complete: { outcome: 'advice_given' }, cancel: { reason: 'duplicate' } };
+
+function call(method: string, url: string, headers: Record<string, string>) {
+  const path = url.replace(':id', ID);
+  return method === 'GET' ? get(app, path, headers) : post(app, path, BODIES[url.split('/').pop()!] ?? {}, headers);
+}
+
+t.test('staff routes are the trace and callback routes', async (t) => {
+  t.same([...new Set(staffRoutes.map((r) => r.access))].sort(), ['callbacks', 'traces']);
+  t.ok(staffRoutes.length >= 16, `${staffRoutes.length} staff routes`);
+  const publicRoutes = app.routeAccess().filter((r) => !r.access && r.url.startsWith('/v1')).map((r) => `${r.method} ${r.url}`);
+  t.same(publicRoutes.sort(), [
+    'GET /v1/assessments/:id',
+    'GET /v1/pathways',
+    'GET /v1/pathways/:id',
+    'POST /v1/assessments',
+    'POST /v1/assessments/:id/answers',
+    'POST /v1/assessments/:id/callback',
+    'POST /v1/triage',
+  ]);
+});
+
+for (const route of staffRoutes) {
+  t.test(`${route.method} ${route.url} (${route.access})`, async (t) => {
+    const none = await call(route.method, route.url, {});
+    t.equal(none.status, 401, 'no credential: 401');
+    t.match(String(none.headers['www-authenticate']), /ApiKey/);
+    t.equal((await call(route.method, route.url, { 'x-api-key': 'not-a-real-key-0000000000' })).status, 401, 'unknown key: 401');
+    const allowed: readonly string[] = ACCESS[route.access!];
+    for (const role of ROLES) {
+      if (route.url.endsWith('/events') && allowed.includes(role)) {
+        continue; // an allowed events request streams forever; its 401/403 are checked above
+      }
+      const res = await call(route.method, route.url, STAFF[role]);
+      if (allowed.includes(role)) {
+        t.notOk([401, 403].includes(res.status), `${role}: allowed (${res.status})`);
+      } else {
+        t.equal(res.status, 403, `${role}: 403`);
+      }
+    }
+  });
+}
+
+t.test('bearer JWTs from a JWKS: issuer, audience, expiry and roles are all checked', async (t) => {
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'idp-1', alg: 'ES256' };
+  const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as { port: number };
+  const jwtApp = await testApp(t, {
+    env: { AUTH_JWKS_URL: `http://127.0.0.1:${port}/jwks.json`, AUTH_JWT_ISSUER: 'https://idp.example.nhs.uk', AUTH_JWT_AUDIENCE: 'triage-service' },
+  });
+  const token = (claims: Record<string, unknown>, { issuer = 'https://idp.example.nhs.uk', audience = 'triage-service', expires = '5m' } = {}) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'idp-1' }).setSubject('nurse.jones').setIssuer(issuer).setAudience(audience).setIssuedAt().setExpirationTime(expires).sign(privateKey);
+  const bearer = async (claims: Record<string, unknown>, options?: Parameters<typeof token>[1]) => ({ authorization: `Bearer ${await token(claims, options)}` });
+
+  t.equal((await get(jwtApp, '/v1/traces', await bearer({ roles: ['auditor'] }))).status, 200, 'a valid token with an allowed role');
+  t.equal((await get(jwtApp, '/v1/callbacks', await bearer({ roles: ['auditor'] }))).status, 403, 'a valid token with the wrong role');
+  t.equal((await get(jwtApp, '/v1/traces', await bearer({ roles: ['auditor'] }, { expires: '-1m' }))).status, 401, 'expired');
+  t.equal((await get(jwtApp, '/v1/traces', await bearer({ roles: ['auditor'] }, { audience: 'another-service' }))).status, 401, 'wrong audience');
+  t.equal((await get(jwtApp, '/v1/traces', await bearer({ roles: ['auditor'] }, { issuer: 'https://evil.example' }))).status, 401, 'wrong issuer');
+  t.equal((await get(jwtApp, '/v1/traces', { authorization: 'Bearer not.a.jwt' })).status, 401, 'garbage');
+  const me = await get(jwtApp, '/v1/callbacks/me', await bearer({ roles: ['call-handler'] }));
+  t.same(me.body, { id: 'nurse.jones', roles: ['call-handler'] }, 'the handler id is the token subject');
+  t.equal((await get(jwtApp, '/v1/traces', STAFF.auditor)).status, 200, 'API keys still work beside JWTs');
+});
