@@ -102,13 +102,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // A fail-safe is a clinical incident to look into; the log line names no patient data.
     onFailSafe: (cause, detail) => app.log.error({ cause, detail }, 'triage fell back to the conservative outcome'),
   });
-  const store = await openStore(config.DATABASE_URL);
+  const store = await openStore(config.DATABASE_URL, (err) => app.log.warn({ err: { message: err.message } }, 'database connection error; reconnecting'));
   app.decorate('store', store);
   app.decorate('triage', triage);
-  app.decorate('assessments', assessmentService(store.db, triage));
-  app.decorate('traces', traceRepository(store.db));
+  app.decorate('assessments', assessmentService(store, triage));
+  app.decorate('traces', traceRepository(store.db, store.dialect));
   const security = await setUpSecurity(config);
-  app.decorate('callbacks', callbackService(store.db, { leaseSeconds: config.CALLBACK_LEASE_SECONDS, cipher: security.cipher, now: options.now }));
+  const callbacks = callbackService(store, { leaseSeconds: config.CALLBACK_LEASE_SECONDS, cipher: security.cipher, now: options.now });
+  await callbacks.listen();
+  app.decorate('callbacks', callbacks);
   app.decorateRequest('principal', null);
   app.addHook('onClose', async () => store.close());
   if (security.devKeys) {

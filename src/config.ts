@@ -7,11 +7,8 @@ export const ConfigSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
-  DATABASE_URL: z
-    .string()
-    .min(1)
-    .default('sqlite:./data/triage.db')
-    .refine((url) => !/^postgres(ql)?:/.test(url), 'PostgreSQL is not supported by this version yet; use a sqlite: URL or a file path'),
+  /** A SQLite file (sqlite:path, file:path or a path) or a postgres:// URL. */
+  DATABASE_URL: z.string().min(1).default('sqlite:./data/triage.db'),
   RULES_DIR: z.string().min(1).default('./rules'),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   /** Time budget for one evaluation; past it the answer is the pathway's conservative fallback. */

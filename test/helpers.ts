@@ -1,8 +1,10 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { sql } from 'kysely';
+import pg from 'pg';
 import type { Test } from 'tap';
 import { buildApp, type AppOptions } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -31,22 +33,57 @@ export function logCapture(): { stream: Writable; text: () => string } {
   return { stream, text: () => chunks.join('') };
 }
 
-/** A real app on a real SQLite file of its own, closed when the test ends. */
+/** Which database the suite runs on: SQLite by default, PostgreSQL with TEST_DATABASE=postgres. */
+export const ON_POSTGRES = process.env.TEST_DATABASE === 'postgres';
+export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * A fresh, empty database of its own for one test, dropped when the test ends: a SQLite file in
+ * a temporary directory, or a new PostgreSQL database on the test server.
+ */
+export async function freshDatabaseUrl(t: Test): Promise<string> {
+  if (!ON_POSTGRES) {
+    return `sqlite:${path.join(tempDir(t), 'triage.db')}`;
+  }
+  const name = `triage_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  t.teardown(async () => {
+    const c = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+    await c.connect();
+    await c.query(`drop database if exists ${name} with (force)`);
+    await c.end();
+  });
+  const url = new URL(POSTGRES_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Runs SQL straight against an app's database, behind the service's back (tamper tests). */
+export async function rawSql(app: TestApp, statement: string): Promise<void> {
+  await sql.raw(statement).execute(app.store.db);
+}
+
+/** A real app on a real database of its own (see freshDatabaseUrl), closed when the test ends. */
 export async function testApp(
   t: Test,
   options: { rulesDir?: string; env?: Record<string, string>; logStream?: Writable } & Omit<AppOptions, 'config'> = {},
 ) {
   const dir = tempDir(t);
+  // Close the app before its database is dropped (teardowns run in the order they are added).
+  let app: Awaited<ReturnType<typeof buildApp>> | undefined;
+  t.teardown(() => app?.close());
   const config = loadConfig({
-    DATABASE_URL: `sqlite:${path.join(dir, 'triage.db')}`,
+    DATABASE_URL: options.env?.DATABASE_URL ?? (await freshDatabaseUrl(t)),
     RULES_DIR: options.rulesDir ?? BUNDLED_RULES,
     LOG_LEVEL: options.logStream ? 'info' : 'silent',
     ...SECURITY_ENV,
     DEV_KEYS_FILE: path.join(dir, 'dev-keys.json'),
     ...options.env,
   });
-  const app = await buildApp({ config, logStream: options.logStream, extraOperators: options.extraOperators, now: options.now });
-  t.teardown(() => app.close());
+  app = await buildApp({ config, logStream: options.logStream, extraOperators: options.extraOperators, now: options.now });
   return app;
 }
 

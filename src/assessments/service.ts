@@ -1,10 +1,9 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Kysely } from 'kysely';
 import { notFound, Problem } from '../problem.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import { assessmentRepository, type Assessment } from '../store/assessments.js';
-import type { Database } from '../store/schema.js';
+import type { Store } from '../store/database.js';
 import { traceRepository } from '../store/traces.js';
 import { versionResolver } from '../traces/replay.js';
 import { draftTrace } from '../traces/trace.js';
@@ -25,9 +24,10 @@ const hashToken = (token: string): Buffer => createHash('sha256').update(token).
  * assessment's new state and the step's trace are committed in one transaction before the
  * caller is answered.
  */
-export function assessmentService(db: Kysely<Database>, triage: Triage) {
+export function assessmentService(store: Store, triage: Triage) {
+  const { db } = store;
   const assessments = assessmentRepository(db);
-  const traces = traceRepository(db);
+  const traces = traceRepository(db, store.dialect);
 
   /** The version an assessment started on, even after the rule files have changed. */
   const versionFor = versionResolver(triage, traces);

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Kysely } from 'kysely';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
 import { notFound, Problem } from '../problem.js';
 import { durationSeconds } from '../rulesets/duration.js';
 import { assessmentRepository } from '../store/assessments.js';
 import { callbackRepository, type CallbackEvent, type CallbackRow, type CallbackStatus } from '../store/callbacks.js';
-import type { Database } from '../store/schema.js';
+import type { Store } from '../store/database.js';
 import type { ContactCipher } from '../security/contact-crypto.js';
 
 /** How a call ended, from the fixed list call handlers choose from. */
@@ -38,14 +37,18 @@ export interface CallbackServiceOptions {
  * The callback queue's rules: who may do what to a request, when it is due, and the audit trail
  * of every handler action. Every change commits with its event before anyone is told.
  */
-export function callbackService(db: Kysely<Database>, options: CallbackServiceOptions) {
+const CHANNEL = 'callback_changes';
+
+export function callbackService(store: Store, options: CallbackServiceOptions) {
+  const { db } = store;
   const callbacks = callbackRepository(db);
   const assessments = assessmentRepository(db);
   const changes = new EventEmitter();
   changes.setMaxListeners(0);
   const clock = options.now ?? (() => new Date());
 
-  const announce = (change: QueueChange) => changes.emit('change', change);
+  // Changes go through the store's notifier, so consoles connected to any instance hear them.
+  const announce = (change: QueueChange) => store.notifier.publish(CHANNEL, change);
 
   async function expire(now: string): Promise<void> {
     const released = await db.transaction().execute(async (trx) => {
@@ -55,7 +58,9 @@ export function callbackService(db: Kysely<Database>, options: CallbackServiceOp
       }
       return rows;
     });
-    released.forEach((row) => announce({ type: 'released', id: row.id, status: 'waiting' }));
+    for (const row of released) {
+      await announce({ type: 'released', id: row.id, status: 'waiting' });
+    }
   }
 
   const reveal = (row: CallbackRow): CallbackRow => ({
@@ -101,12 +106,15 @@ export function callbackService(db: Kysely<Database>, options: CallbackServiceOp
       throw conflict(await load(id), handlerId, action);
     }
     const after = await load(id);
-    announce({ type: change, id, status: after.status });
+    await announce({ type: change, id, status: after.status });
     return after;
   }
 
   return {
     changes,
+
+    /** Starts hearing queue changes from every instance; call once at start-up. */
+    listen: () => store.notifier.subscribe(CHANNEL, (change) => changes.emit('change', change as QueueChange)),
 
     /** A patient's request for a callback; the same assessment always maps to one request. */
     async request(assessmentId: string, contact: { name: string; phone: string; consent: boolean }): Promise<{ row: CallbackRow; created: boolean }> {
@@ -165,7 +173,7 @@ export function callbackService(db: Kysely<Database>, options: CallbackServiceOp
         }
         throw err;
       }
-      announce({ type: 'added', id: row.id, status: 'waiting' });
+      await announce({ type: 'added', id: row.id, status: 'waiting' });
       return { row: { ...row, name: contact.name, phone: phone! }, created: true };
     },
 
@@ -198,7 +206,7 @@ export function callbackService(db: Kysely<Database>, options: CallbackServiceOp
         throw conflict(await load(id), handlerId, 'claim');
       }
       const after = await load(id);
-      announce({ type: 'claimed', id, status: 'claimed' });
+      await announce({ type: 'claimed', id, status: 'claimed' });
       return after;
     },
 
@@ -240,7 +248,7 @@ export function callbackService(db: Kysely<Database>, options: CallbackServiceOp
       if (!done) {
         throw conflict(await load(id), handlerId, 'cancel');
       }
-      announce({ type: 'cancelled', id, status: 'cancelled' });
+      await announce({ type: 'cancelled', id, status: 'cancelled' });
       return load(id);
     },
 

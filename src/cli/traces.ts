@@ -43,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig();
   const store = await openStore(config.DATABASE_URL);
-  const traces = traceRepository(store.db);
+  const traces = traceRepository(store.db, store.dialect);
   try {
     switch (command) {
       case 'verify': {

@@ -163,7 +163,7 @@ async function impactCommand({ format, positionals, values }: Options): Promise<
   const config = loadConfig();
   const store = await openStore(config.DATABASE_URL);
   try {
-    const traces = traceRepository(store.db).bodies({ from: since ? new Date(since).toISOString() : undefined });
+    const traces = traceRepository(store.db, store.dialect).bodies({ from: since ? new Date(since).toISOString() : undefined });
     const report = await impact(traces, candidate, new Triage(candidate.versions.values(), { timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS }));
     print(format, { ok: report.safetyFindings.length === 0, ...report }, () => [
       ...report.pathways.map(

@@ -42,18 +42,30 @@ export function callbackRepository(db: Kysely<Database>) {
       return executor.selectFrom('callback_requests').selectAll().where('assessment_id', '=', assessmentId).executeTakeFirst();
     },
 
-    /** Claims held past their lease go back to the queue; returns the rows released. */
-    async expireLeases(trx: Transaction<Database>, now: string): Promise<CallbackRow[]> {
-      const expired = await trx.selectFrom('callback_requests').selectAll().where('status', '=', 'claimed').where('lease_until', '<', now).execute();
-      if (expired.length) {
-        await trx
-          .updateTable('callback_requests')
-          .set({ status: 'waiting', claimed_by: null, lease_until: null, updated_at: now })
-          .where('status', '=', 'claimed')
-          .where('lease_until', '<', now)
-          .execute();
+    /**
+     * Claims held past their lease go back to the queue. Returns the rows as they were before,
+     * and only those this call released, so two instances never both record the same expiry.
+     */
+    async expireLeases(trx: Transaction<Database>, now: string): Promise<Pick<CallbackRow, 'id' | 'assessment_id' | 'claimed_by' | 'lease_until'>[]> {
+      const expired = await trx
+        .selectFrom('callback_requests')
+        .select(['id', 'assessment_id', 'claimed_by', 'lease_until'])
+        .where('status', '=', 'claimed')
+        .where('lease_until', '<', now)
+        .execute();
+      if (expired.length === 0) {
+        return [];
       }
-      return expired;
+      const released = await trx
+        .updateTable('callback_requests')
+        .set({ status: 'waiting', claimed_by: null, lease_until: null, updated_at: now })
+        .where('id', 'in', expired.map((r) => r.id))
+        .where('status', '=', 'claimed')
+        .where('lease_until', '<', now)
+        .returning('id')
+        .execute();
+      const ids = new Set(released.map((r) => r.id));
+      return expired.filter((r) => ids.has(r.id));
     },
 
     /** Takes the claim if the request is waiting, or already held by this handler. */
@@ -111,7 +123,7 @@ export function callbackRepository(db: Kysely<Database>) {
       return db.selectFrom('callback_requests').select(['id', 'status', 'within', 'due_at', 'created_at']).where('status', 'in', ['waiting', 'claimed']).orderBy('created_at').execute();
     },
 
-    async record(trx: Transaction<Database>, row: CallbackRow, action: string, handlerId: string | null, at: string, detail?: Record<string, unknown>): Promise<CallbackEvent> {
+    async record(trx: Transaction<Database>, row: Pick<CallbackRow, 'id' | 'assessment_id'>, action: string, handlerId: string | null, at: string, detail?: Record<string, unknown>): Promise<CallbackEvent> {
       const event = { id: randomUUID(), callback_id: row.id, assessment_id: row.assessment_id, action, handler_id: handlerId, at, detail: detail ? JSON.stringify(detail) : null };
       await trx.insertInto('callback_events').values(event).execute();
       return { id: event.id, callbackId: row.id, assessmentId: row.assessment_id, action, handlerId, at, detail: detail ?? null };

@@ -1,18 +1,90 @@
+import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
 import { migrations } from './migrations.js';
 import type { Database } from './schema.js';
 
-export type Dialect = 'sqlite';
+export type Dialect = 'sqlite' | 'postgres';
 
 export interface Store {
   db: Kysely<Database>;
   dialect: Dialect;
-  /** Where the data lives, for logs and the README: a file path, never credentials. */
+  /** Where the data lives, for logs and the README: a file path or host/database, never credentials. */
   location: string;
+  /** Messages to every instance on this database (consoles on any instance hear every change). */
+  notifier: Notifier;
   close(): Promise<void>;
+}
+
+export interface Notifier {
+  publish(channel: string, payload: unknown): Promise<void>;
+  subscribe(channel: string, handler: (payload: unknown) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One process, one SQLite file: an in-process emitter is every instance there is. */
+function localNotifier(): Notifier {
+  const emitter = new EventEmitter();
+  emitter.setMaxListeners(0);
+  return {
+    publish: async (channel, payload) => void emitter.emit(channel, payload),
+    subscribe: async (channel, handler) => void emitter.on(channel, handler),
+    close: async () => void emitter.removeAllListeners(),
+  };
+}
+
+/**
+ * PostgreSQL LISTEN/NOTIFY: a dedicated connection listens; publishing is pg_notify. If the
+ * listening connection drops (a failover, a restart), it reconnects and listens again.
+ */
+function postgresNotifier(url: string, db: Kysely<Database>, onError: (err: Error) => void): Notifier {
+  const handlers = new Map<string, ((payload: unknown) => void)[]>();
+  let client: pg.Client | undefined;
+  let closed = false;
+
+  async function connect(): Promise<void> {
+    const next = new pg.Client({ connectionString: url });
+    next.on('notification', (message) => {
+      for (const h of handlers.get(message.channel) ?? []) h(JSON.parse(message.payload ?? 'null'));
+    });
+    next.on('error', (err) => {
+      onError(err);
+      if (client === next && !closed) {
+        client = undefined;
+        setTimeout(() => void connect().catch(onError), 1000).unref();
+      }
+    });
+    await next.connect();
+    for (const channel of handlers.keys()) await next.query(`LISTEN ${next.escapeIdentifier(channel)}`);
+    client = next;
+  }
+
+  return {
+    async publish(channel, payload) {
+      await sql`select pg_notify(${channel}, ${JSON.stringify(payload)})`.execute(db);
+    },
+    async subscribe(channel, handler) {
+      const fresh = !handlers.has(channel);
+      handlers.set(channel, [...(handlers.get(channel) ?? []), handler]);
+      if (!client) await connect();
+      else if (fresh) await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
+    },
+    async close() {
+      closed = true;
+      await client?.end().catch(() => undefined);
+    },
+  };
+}
+
+export const isPostgresUrl = (url: string): boolean => /^postgres(ql)?:\/\//.test(url);
+
+/** Where a PostgreSQL URL points, without its password. */
+export function describePostgres(url: string): string {
+  const u = new URL(url);
+  return `postgres://${u.hostname}:${u.port || 5432}${u.pathname}`;
 }
 
 /** `sqlite:./data/triage.db`, `file:...` or a plain path. */
@@ -20,7 +92,25 @@ export function sqlitePath(url: string): string {
   return url.replace(/^(sqlite|file):(\/\/)?/, '');
 }
 
-export async function openStore(url: string): Promise<Store> {
+export async function openStore(url: string, onError: (err: Error) => void = () => undefined): Promise<Store> {
+  if (isPostgresUrl(url)) {
+    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // An idle connection the server drops must not crash the process; the pool replaces it.
+    pool.on('error', onError);
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    await migrate(db);
+    const notifier = postgresNotifier(url, db, onError);
+    return {
+      db,
+      dialect: 'postgres',
+      location: describePostgres(url),
+      notifier,
+      close: async () => {
+        await notifier.close();
+        await db.destroy();
+      },
+    };
+  }
   const file = sqlitePath(url);
   if (file !== ':memory:') {
     mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -38,16 +128,28 @@ export async function openStore(url: string): Promise<Store> {
     db,
     dialect: 'sqlite',
     location: file,
+    notifier: localNotifier(),
     close: () => db.destroy(),
   };
 }
 
-export async function migrate(db: Kysely<Database>): Promise<void> {
+/**
+ * Runs migrations to the latest. Kysely's migrator takes a lock (an advisory lock on PostgreSQL),
+ * but several instances starting together can still race to create its own bookkeeping tables,
+ * so a failed attempt is retried after a short random pause before giving up.
+ */
+export async function migrate(db: Kysely<Database>, attempts = 5): Promise<void> {
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    if (!error) {
+      return;
+    }
+    if (attempt >= attempts) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'the migration lock';
+      throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 400));
   }
 }
 

@@ -110,4 +110,15 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('assessments').addColumn('token_hash', 'text').execute();
     },
   },
+  '2026-11-23-004-chain-head-row': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The head row exists from the start, so concurrent first appends on several instances
+      // lock it rather than racing to insert it.
+      const raw = db as unknown as Kysely<{ trace_chain: { id: string; seq: number; hash: string } }>;
+      const head = await raw.selectFrom('trace_chain').select('id').where('id', '=', 'main').executeTakeFirst();
+      if (!head) {
+        await raw.insertInto('trace_chain').values({ id: 'main', seq: 0, hash: '0'.repeat(64) }).execute();
+      }
+    },
+  },
 };

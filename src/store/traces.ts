@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
-import { ChainVerifier, GENESIS_HASH, sealTrace, type ChainVerdict, type TraceBody, type TraceDraft } from '../traces/trace.js';
+import type { Dialect } from './database.js';
+import { ChainVerifier, sealTrace, type ChainVerdict, type TraceBody, type TraceDraft } from '../traces/trace.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import type { Database } from './schema.js';
 
@@ -34,16 +35,19 @@ export interface TraceSummary {
 }
 
 /** The trace repository: an append-only hash chain, plus the rule-set versions traces name. */
-export function traceRepository(db: Kysely<Database>) {
+export function traceRepository(db: Kysely<Database>, dialect: Dialect = 'sqlite') {
   return {
     /**
      * Appends one trace at the head of the chain. Call inside the transaction that changes the
      * state the trace explains, so both are durable together or neither is.
      */
     async append(trx: Transaction<Database>, draft: TraceDraft): Promise<{ seq: number; hash: string }> {
-      const head = await trx.selectFrom('trace_chain').select(['seq', 'hash']).where('id', '=', CHAIN).executeTakeFirst();
-      const seq = Number(head?.seq ?? 0) + 1;
-      const { body, canonical, hash } = sealTrace(draft, seq, head?.hash ?? GENESIS_HASH);
+      // Locking the head row serialises appends across instances (PostgreSQL); SQLite already
+      // runs one write transaction at a time. Sequence numbers stay gap-free either way.
+      const query = trx.selectFrom('trace_chain').select(['seq', 'hash']).where('id', '=', CHAIN);
+      const head = await (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirstOrThrow();
+      const seq = Number(head.seq) + 1;
+      const { body, canonical, hash } = sealTrace(draft, seq, head.hash);
       const outcome = body.result.status === 'complete' ? body.result.outcome : undefined;
       await trx
         .insertInto('traces')
@@ -64,11 +68,7 @@ export function traceRepository(db: Kysely<Database>) {
           prev_hash: body.prevHash,
         })
         .execute();
-      if (head) {
-        await trx.updateTable('trace_chain').set({ seq, hash }).where('id', '=', CHAIN).execute();
-      } else {
-        await trx.insertInto('trace_chain').values({ id: CHAIN, seq, hash }).execute();
-      }
+      await trx.updateTable('trace_chain').set({ seq, hash }).where('id', '=', CHAIN).execute();
       return { seq, hash };
     },
 

@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import SQLite from 'better-sqlite3';
 import t, { type Test } from 'tap';
-import { BASIC_RULES, get, post, REPO, tempDir, testApp, type TestApp } from '../helpers.js';
+import { BASIC_RULES, freshDatabaseUrl, get, post, rawSql, REPO, tempDir, testApp, type TestApp } from '../helpers.js';
 
 const run = promisify(execFile);
 const adult = { ageYears: 30, sex: 'female' };
@@ -19,8 +18,7 @@ async function walk(app: TestApp): Promise<{ id: string; traceIds: string[] }> {
 }
 
 async function appWithDb(t: Test) {
-  const dir = tempDir(t);
-  const file = path.join(dir, 'triage.db');
+  const file = await freshDatabaseUrl(t);
   const app = await testApp(t, { rulesDir: BASIC_RULES, env: { DATABASE_URL: file } });
   return { app, file };
 }
@@ -134,11 +132,9 @@ for (const tamper of tampers) {
     const { app, file } = await appWithDb(t);
     await walk(app);
     await walk(app);
-    const raw = new SQLite(file);
     for (const statement of tamper.sql) {
-      raw.prepare(statement).run();
+      await rawSql(app, statement);
     }
-    raw.close();
     const verdict = (await get(app, '/v1/traces/verify')).body;
     t.match(verdict, { ok: false, brokenAt: tamper.brokenAt, reason: tamper.reason });
     const cli = await run(process.execPath, [path.join(REPO, 'dist/src/cli/traces.js'), 'verify'], { env: { ...process.env, DATABASE_URL: file } }).catch((e: { code: number; stdout: string }) => e);

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { BASIC_RULES, get, post, REPO, tempDir, testApp } from '../helpers.js';
+import { BASIC_RULES, freshDatabaseUrl, get, post, rawSql, REPO, tempDir, testApp } from '../helpers.js';
 
 const run = promisify(execFile);
 const adult = { ageYears: 30, sex: 'female' };
@@ -11,7 +11,7 @@ const adult = { ageYears: 30, sex: 'female' };
 t.test('a trace replays identically on its version, even after the rule file has changed', async (t) => {
   const rules = tempDir(t);
   cpSync(BASIC_RULES, rules, { recursive: true });
-  const db = path.join(tempDir(t), 'triage.db');
+  const db = await freshDatabaseUrl(t);
 
   // Decide on the original rules: short dull pain is self-care.
   const first = await testApp(t, { rulesDir: rules, env: { DATABASE_URL: db } });
@@ -50,14 +50,11 @@ t.test('a trace replays identically on its version, even after the rule file has
 });
 
 t.test('replay reports the differences when a stored trace no longer matches', async (t) => {
-  const db = path.join(tempDir(t), 'triage.db');
+  const db = await freshDatabaseUrl(t);
   const app = await testApp(t, { rulesDir: BASIC_RULES, env: { DATABASE_URL: db } });
   const decided = await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: { emergency: false, severe: true } });
-  const { default: SQLite } = await import('better-sqlite3');
-  const raw = new SQLite(db);
   // Simulate a trace recorded by a faulty build: it claims a different deciding rule.
-  raw.prepare(`update traces set body = replace(body, '"ruleId":"s-severe"', '"ruleId":"s-left"') where id = ?`).run(decided.body.traceId);
-  raw.close();
+  await rawSql(app, `update traces set body = replace(body, '"ruleId":"s-severe"', '"ruleId":"s-left"') where id = '${decided.body.traceId}'`);
   const report = (await post(app, `/v1/traces/${decided.body.traceId}/replay`, {})).body;
   t.equal(report.identical, false);
   t.match(report.differences.join('\n'), /result: was .*s-left.*now .*s-severe/);

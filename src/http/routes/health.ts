@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ping } from '../../store/database.js';
 
@@ -16,7 +17,12 @@ const health: FastifyPluginAsyncZod = async (app) => {
         tags: ['health'],
         summary: 'Rules are loaded and the database answers: ready for patients',
         response: {
-          200: z.object({ status: z.literal('ready'), pathways: z.array(z.object({ id: z.string(), version: z.string(), hash: z.string() })) }),
+          200: z.object({
+            status: z.literal('ready'),
+            instance: z.string().describe('host:pid of the instance that answered'),
+            database: z.enum(['sqlite', 'postgres']),
+            pathways: z.array(z.object({ id: z.string(), version: z.string(), hash: z.string() })).describe('The rule-set version hashes this instance serves'),
+          }),
           503: z.object({ status: z.literal('not_ready'), reason: z.string() }),
         },
       },
@@ -31,7 +37,7 @@ const health: FastifyPluginAsyncZod = async (app) => {
       if (pathways.length === 0) {
         return reply.code(503).send({ status: 'not_ready', reason: 'no pathways loaded' });
       }
-      return { status: 'ready' as const, pathways };
+      return { status: 'ready' as const, instance: `${hostname()}:${process.pid}`, database: app.store.dialect, pathways };
     },
   );
 };
