@@ -25,6 +25,8 @@ import assessmentRoutes from './http/routes/assessments.js';
 import callbackRoutes from './http/routes/callbacks.js';
 import healthRoutes from './http/routes/health.js';
 import pageRoutes from './http/routes/pages.js';
+import { releaseActivation, releaseList } from './http/routes/releases.js';
+import { releaseService, type ReleaseService } from './releases/service.js';
 import pathwayRoutes from './http/routes/pathways.js';
 import traceRoutes from './http/routes/traces.js';
 import triageRoutes from './http/routes/triage.js';
@@ -42,6 +44,7 @@ declare module 'fastify' {
     assessments: AssessmentService;
     traces: TraceRepository;
     callbacks: CallbackService;
+    releases: ReleaseService;
     /** Every route with the staff access group it needs (none: public); the README's matrix. */
     routeAccess(): { method: string; url: string; access?: Access }[];
   }
@@ -111,6 +114,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const callbacks = callbackService(store, { leaseSeconds: config.CALLBACK_LEASE_SECONDS, cipher: security.cipher, now: options.now });
   await callbacks.listen();
   app.decorate('callbacks', callbacks);
+  const releases = releaseService(store, triage, {
+    requireSignOff: (config.RELEASE_REQUIRE_SIGNOFF ?? (config.NODE_ENV === 'production' ? 'true' : 'false')) === 'true',
+    onActivated: (id) => app.log.info({ release: id, pathways: triage.pathways().map((p) => `${p.id}@${p.hash.slice(0, 12)}`) }, 'release active'),
+  });
+  // Serve the database's active release if one was ever activated; otherwise the rule files.
+  await releases.follow((err) => app.log.error({ err: { message: err.message } }, 'could not switch release; the current one keeps serving'));
+  app.decorate('releases', releases);
   app.decorateRequest('principal', null);
   app.addHook('onClose', async () => store.close());
   if (security.devKeys) {
@@ -158,6 +168,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         { name: 'triage', description: 'Stateless triage for frontends that keep the answers' },
         { name: 'traces', description: 'Decision traces: read, explain, verify, replay' },
         { name: 'callbacks', description: 'The clinician callback queue for call handlers' },
+        { name: 'releases', description: 'Rule-set releases: sign-off, history and going live' },
         { name: 'health', description: 'Liveness and readiness' },
       ],
     },
@@ -190,6 +201,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await v1.register(async (staff) => {
         staffOnly(staff, 'callbacks', security);
         await staff.register(callbackRoutes);
+      });
+      await v1.register(async (staff) => {
+        staffOnly(staff, 'releases', security);
+        await staff.register(releaseList);
+      });
+      await v1.register(async (staff) => {
+        staffOnly(staff, 'releaseActivation', security);
+        await staff.register(releaseActivation);
       });
     },
     { prefix: '/v1' },

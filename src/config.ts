@@ -33,6 +33,10 @@ export const ConfigSchema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(120),
   /** Set when behind a load balancer, so rate limits see the client's address. */
   TRUST_PROXY: z.enum(['true', 'false']).default('false'),
+  /** Refuse to activate a release without clinical safety officer sign-off (default: in production). */
+  RELEASE_REQUIRE_SIGNOFF: z.enum(['true', 'false']).optional(),
+  /** A file holding the id of the release to activate on SIGHUP. */
+  RELEASE_ID_FILE: z.string().optional(),
   /** How long in-flight requests get to finish after SIGTERM before the process exits anyway. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
 });

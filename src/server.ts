@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { RuleSetLoadError } from './rulesets/loader.js';
@@ -26,6 +27,19 @@ async function main(): Promise<void> {
       },
     );
   };
+  // SIGHUP: go live with the release named in RELEASE_ID_FILE, without a restart.
+  process.on('SIGHUP', () => {
+    if (!config.RELEASE_ID_FILE) {
+      app.log.warn('SIGHUP ignored: RELEASE_ID_FILE is not set');
+      return;
+    }
+    readFile(config.RELEASE_ID_FILE, 'utf8')
+      .then((text) => app.releases.activate(text.trim(), 'SIGHUP'))
+      .then(
+        (release) => app.log.info({ release: release.id }, 'release activated on SIGHUP'),
+        (err: unknown) => app.log.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'SIGHUP activation refused; the current release keeps serving'),
+      );
+  });
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   await app.listen({ port: config.PORT, host: config.HOST });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,6 +9,7 @@ import { formatFinding, loadRuleCatalog, RuleSetLoadError, type Finding, type Ru
 import { diffCatalogs } from '../rulesets/diff.js';
 import { lintCatalog } from '../rulesets/lint.js';
 import { loadScenarioFiles } from '../rulesets/scenarios.js';
+import { releaseService } from '../releases/service.js';
 import { openStore } from '../store/database.js';
 import { traceRepository } from '../store/traces.js';
 import { explain } from '../traces/explain.js';
@@ -33,6 +34,9 @@ const USAGE = `usage: triage-rules <command> [options]
   impact <candidate-dir> [--since D]   replay past decisions (DATABASE_URL) on a candidate rule set
   explain <pathway> --answers JSON --age N --sex female|male [--dir dir]
                                        the decision and its explanation, as the API would give it
+  release <dir> --author A --approver B --summary S [--hazards H-01,H-02] [--acknowledge-impact]
+                                       check everything (lint, scenarios, coverage, impact) and record
+                                       a release in the database (DATABASE_URL) for activation
 options: --format text|json (default text); dir defaults to ./rules`;
 
 class UsageError extends Error {}
@@ -223,6 +227,69 @@ async function explainCommand({ format, positionals, values }: Options): Promise
   return 0;
 }
 
+/** Hazard ids listed in the hazard log's table (`| H-01 | ...`). */
+function hazardIds(file: string): Set<string> {
+  return new Set([...readFileSync(file, 'utf8').matchAll(/^\|\s*(H-\d+)\s*\|/gm)].map((m) => m[1]!));
+}
+
+async function releaseCommand({ format, positionals, values }: Options): Promise<number> {
+  const dir = positionals[0];
+  if (!dir || !values.author || !values.summary) {
+    throw new UsageError('release needs <dir> --author A --summary S (and --approver B to sign off)');
+  }
+  const hazards = (values.hazards ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  const known = hazardIds(values['hazard-log'] ?? 'docs/hazard-log.md');
+  const unknownHazards = hazards.filter((h) => !known.has(h));
+  if (unknownHazards.length) {
+    throw new UsageError(`not in the hazard log: ${unknownHazards.join(', ')}`);
+  }
+  const rulesPath = rulesDir(dir);
+  const catalog = await loadRuleCatalog(rulesPath);
+  const triage = new Triage(catalog.versions.values(), { timeoutMs: 2000 });
+  const reasons: string[] = [];
+  const lintFindings = lintCatalog(catalog);
+  reasons.push(...lintFindings.filter((f) => f.severity === 'error').map((f) => `lint: ${formatFinding(f)}`));
+  const cov = await coverage(catalog, triage, await loadScenarioFiles(rulesPath));
+  reasons.push(...cov.scenarioFailures.map((f) => `scenario fails: ${f.pathway}: ${f.name}`));
+  reasons.push(...cov.pathways.flatMap((p) => p.failures.map((f) => `coverage: ${p.pathway}: ${f}`)));
+  reasons.push(...cov.globalRedFlags.missed.map((id) => `coverage: global red flag ${id} is not covered`));
+
+  const config = loadConfig();
+  const store = await openStore(config.DATABASE_URL);
+  try {
+    const report = await impact(traceRepository(store.db, store.dialect).bodies({}), catalog, triage);
+    if (report.safetyFindings.length && values['acknowledge-impact'] === undefined) {
+      reasons.push(`impact: ${report.safetyFindings.length} past decisions would move from escalate or callback to self-care; review them (triage-rules impact) and pass --acknowledge-impact to record the release anyway`);
+    }
+    if (reasons.length) {
+      print(format, { ok: false, reasons }, () => ['release refused:', ...reasons.map((r) => `  ${r}`)]);
+      return 1;
+    }
+    const releases = releaseService(store, new Triage([], { timeoutMs: 2000 }), { requireSignOff: false });
+    const record = await releases.record({
+      author: values.author,
+      approver: values.approver,
+      summary: values.summary,
+      hazards,
+      versions: [...catalog.versions.values()],
+      checks: {
+        lintWarnings: lintFindings.filter((f) => f.severity === 'warning').map(formatFinding),
+        scenarios: cov.pathways.map((p) => ({ pathway: p.pathway, rulePercent: p.rulePercent })),
+        impact: report.pathways.map((p) => ({ pathway: p.pathway, ...p.counts })),
+        safetyFindingsAcknowledged: report.safetyFindings.map((f) => f.traceId),
+      },
+    });
+    print(format, { ok: true, release: record }, () => [
+      `recorded release ${record.id}${record.approver ? `, signed off by ${record.approver}` : ' (NOT signed off: it cannot go live where sign-off is required)'}`,
+      ...record.pathways.map((p) => `  ${p.id} ${p.version} ${p.hash.slice(0, 12)}`),
+      `activate it: POST /v1/admin/releases/${record.id}/activate (admin), or write the id to RELEASE_ID_FILE and send SIGHUP`,
+    ]);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
 const COMMANDS: Record<string, (o: Options) => Promise<number>> = {
   validate,
   lint,
@@ -231,6 +298,7 @@ const COMMANDS: Record<string, (o: Options) => Promise<number>> = {
   diff,
   impact: impactCommand,
   explain: explainCommand,
+  release: releaseCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -248,6 +316,12 @@ async function main(argv: string[]): Promise<number> {
         sex: { type: 'string' },
         dir: { type: 'string' },
         path: { type: 'string' },
+        author: { type: 'string' },
+        approver: { type: 'string' },
+        summary: { type: 'string' },
+        hazards: { type: 'string' },
+        'hazard-log': { type: 'string' },
+        'acknowledge-impact': { type: 'boolean' },
         help: { type: 'boolean' },
       },
     });
@@ -267,8 +341,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    const { format: _f, help: _h, ...values } = parsed.values;
-    return await run({ format, positionals, values });
+    const { format: _f, help: _h, 'acknowledge-impact': acknowledge, ...values } = parsed.values;
+    return await run({ format, positionals, values: { ...values, 'acknowledge-impact': acknowledge ? 'yes' : undefined } });
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`${err.message}\n${USAGE}`);

@@ -11,6 +11,10 @@ export const ACCESS = {
   callbacks: ['call-handler', 'clinician', 'admin'],
   /** Decision traces: read, explain, replay, verify the chain, export. */
   traces: ['clinician', 'auditor', 'admin'],
+  /** Rule-set releases: the list, with sign-off and activation history. */
+  releases: ['clinician', 'auditor', 'admin'],
+  /** Switching the live release (and rolling back). */
+  releaseActivation: ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Access = keyof typeof ACCESS;
 

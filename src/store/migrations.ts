@@ -121,4 +121,29 @@ export const migrations: Record<string, Migration> = {
       }
     },
   },
+  '2026-11-23-005-releases': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // A release: a set of pathway versions (content hashes, stored in rule_set_versions) with
+      // who wrote it, who signed it off as clinical safety officer, and why.
+      await db.schema
+        .createTable('releases')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('author', 'text', (c) => c.notNull())
+        .addColumn('approver', 'text')
+        .addColumn('summary', 'text', (c) => c.notNull())
+        .addColumn('hazards', 'text', (c) => c.notNull())
+        .addColumn('pathways', 'text', (c) => c.notNull())
+        .addColumn('checks', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('release_activations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('release_id', 'text', (c) => c.notNull().references('releases.id'))
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('release_activations_at').on('release_activations').columns(['at', 'id']).execute();
+    },
+  },
 };

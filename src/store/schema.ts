@@ -9,6 +9,29 @@ export interface Database {
   trace_chain: TraceChainTable;
   callback_requests: CallbackRequestTable;
   callback_events: CallbackEventTable;
+  releases: ReleaseTable;
+  release_activations: ReleaseActivationTable;
+}
+
+export interface ReleaseTable {
+  id: string;
+  created_at: string;
+  author: string;
+  approver: string | null;
+  summary: string;
+  /** JSON: hazard-log ids this release's changes touch. */
+  hazards: string;
+  /** JSON: [{ id, version, hash }] */
+  pathways: string;
+  /** JSON: what the release command checked (lint, scenarios, coverage, impact). */
+  checks: string;
+}
+
+export interface ReleaseActivationTable {
+  id: string;
+  release_id: string;
+  at: string;
+  by: string;
 }
 
 export interface CallbackRequestTable {

@@ -18,8 +18,8 @@ function call(method: string, url: string, headers: Record<string, string>) {
   return method === 'GET' ? get(app, path, headers) : post(app, path, BODIES[url.split('/').pop()!] ?? {}, headers);
 }
 
-t.test('staff routes are the trace and callback routes', async (t) => {
-  t.same([...new Set(staffRoutes.map((r) => r.access))].sort(), ['callbacks', 'traces']);
+t.test('staff routes are the trace, callback and release routes', async (t) => {
+  t.same([...new Set(staffRoutes.map((r) => r.access))].sort(), ['callbacks', 'releaseActivation', 'releases', 'traces']);
   t.ok(staffRoutes.length >= 16, `${staffRoutes.length} staff routes`);
   const publicRoutes = app.routeAccess().filter((r) => !r.access && r.url.startsWith('/v1')).map((r) => `${r.method} ${r.url}`);
   t.same(publicRoutes.sort(), [

@@ -21,6 +21,7 @@ const health: FastifyPluginAsyncZod = async (app) => {
             status: z.literal('ready'),
             instance: z.string().describe('host:pid of the instance that answered'),
             database: z.enum(['sqlite', 'postgres']),
+            release: z.string().nullable().describe('The active release, or null when serving the rule files directly'),
             pathways: z.array(z.object({ id: z.string(), version: z.string(), hash: z.string() })).describe('The rule-set version hashes this instance serves'),
           }),
           503: z.object({ status: z.literal('not_ready'), reason: z.string() }),
@@ -37,7 +38,7 @@ const health: FastifyPluginAsyncZod = async (app) => {
       if (pathways.length === 0) {
         return reply.code(503).send({ status: 'not_ready', reason: 'no pathways loaded' });
       }
-      return { status: 'ready' as const, instance: `${hostname()}:${process.pid}`, database: app.store.dialect, pathways };
+      return { status: 'ready' as const, instance: `${hostname()}:${process.pid}`, database: app.store.dialect, release: app.releases.activeRelease(), pathways };
     },
   );
 };
