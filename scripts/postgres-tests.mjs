@@ -25,6 +25,7 @@ const files = [
   'dist/test/http/errors.test.js',
   'dist/test/triage/concurrency.test.js',
   'dist/test/security/access.test.js',
+  'dist/test/releases/releases.test.js',
   'dist/test/store/multi-instance.test.js',
 ];
 const run = spawnSync('npx', ['tap', ...files], { stdio: 'inherit', env: { ...process.env, TEST_DATABASE: 'postgres' } });

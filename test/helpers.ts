@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -120,7 +121,7 @@ function defaultHeaders(app: TestApp, url: string): Record<string, string> {
     const token = tokens.get(app)?.get(assessment[1]!);
     return token ? { 'x-assessment-token': token } : {};
   }
-  if (url.startsWith('/v1/traces') || /^\/v1\/assessments\/[^/]+\/traces/.test(url)) return STAFF.clinician;
+  if (url.startsWith("/v1/traces") || /^\/v1\/assessments\/[^/]+\/(traces|history)/.test(url)) return STAFF.clinician;
   if (url.startsWith('/v1/callbacks')) return STAFF['call-handler'];
   return {};
 }
@@ -153,4 +154,28 @@ export async function post(app: TestApp, url: string, body: unknown, headers?: R
 export async function get(app: TestApp, url: string, headers?: Record<string, string>): Promise<Reply> {
   const res = await app.inject({ method: 'GET', url, headers: headers ?? defaultHeaders(app, url) });
   return { status: res.statusCode, body: res.json(), headers: res.headers };
+}
+
+/**
+ * Starts the real server (dist/src/server.js) as a child process with the test credentials, and
+ * resolves once it listens. Killed when the test ends if it is still running.
+ */
+export async function startServer(t: Test, env: Record<string, string>): Promise<{ child: ChildProcess; base: string }> {
+  const child = spawn(process.execPath, [path.join(REPO, 'dist/src/server.js')], {
+    env: { ...process.env, ...SECURITY_ENV, PORT: '0', RULES_DIR: BUNDLED_RULES, LOG_LEVEL: 'info', ...env },
+    cwd: REPO,
+  });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const base = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`server exited early (${code})`)));
+  });
+  return { child, base };
 }

@@ -8,6 +8,7 @@ import { openStore } from '../store/database.js';
 import { traceRepository } from '../store/traces.js';
 import { replay, versionResolver } from '../traces/replay.js';
 import { Triage } from '../triage/triage.js';
+import { exitWith } from './run.js';
 
 /**
  * npm run traces -- verify | export --from <iso> --to <iso> [--out file] | replay <traceId>
@@ -95,12 +96,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exitCode = 2;
-  },
-);
+exitWith(main(process.argv.slice(2)));

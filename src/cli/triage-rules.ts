@@ -19,6 +19,7 @@ import { answerProblem, type Answer, type Patient } from '../triage/answers.js';
 import { coverage } from '../triage/coverage.js';
 import { runScenario } from '../triage/scenario-runner.js';
 import { Triage } from '../triage/triage.js';
+import { exitWith } from './run.js';
 
 /**
  * triage-rules: the clinicians' command-line tool. Human-readable output by default, JSON with
@@ -361,12 +362,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(err);
-    process.exitCode = 2;
-  },
-);
+exitWith(main(process.argv.slice(2)));

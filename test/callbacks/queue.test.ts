@@ -161,6 +161,15 @@ t.test('completion with an outcome and notes; every action audited; contact deta
   t.match(detail.explanation.summary, /^Clinician callback: .* because rule cp-recent-pain/);
   t.same(detail.history.map((e: { action: string; handlerId: string }) => `${e.action}:${e.handlerId ?? '-'}`), ['requested:-', `claim:${AMIR}`, `release:${AMIR}`, `claim:${BEA}`, `complete:${BEA}`]);
   t.notOk(JSON.stringify(detail.history).includes('Riverside'), 'notes stay out of the audit events');
+  const history = (await get(app, `/v1/assessments/${assessmentId}/history`)).body.events as { kind: string; summary: string; handlerId?: string }[];
+  t.match(history[0], { kind: 'decision', summary: 'step 0: asked emergency_signs' });
+  t.same(history.filter((e) => e.kind === 'callback').map((e) => `${e.summary}:${e.handlerId ?? '-'}`), [
+    'callback requested:-',
+    `callback claim:${AMIR}`,
+    `callback release:${AMIR}`,
+    `callback claim:${BEA}`,
+    `callback complete:${BEA}`,
+  ], "every handler action is in the assessment's audit history");
   t.same((await get(app, '/v1/callbacks')).body.items, [], 'completed requests leave the queue');
   t.equal((await get(app, '/v1/callbacks?status=completed')).body.items.length, 1);
 

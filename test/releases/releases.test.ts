@@ -1,10 +1,10 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { loadRuleCatalog } from '../../src/rulesets/loader.js';
-import { BASIC_RULES, freshDatabaseUrl, get, post, rawSql, REPO, SECURITY_ENV, STAFF, tempDir, testApp, type TestApp } from '../helpers.js';
+import { BASIC_RULES, freshDatabaseUrl, get, post, rawSql, REPO, STAFF, startServer, tempDir, testApp, type TestApp } from '../helpers.js';
 
 const exec = promisify(execFile);
 const CLI = path.join(REPO, 'dist/src/cli/triage-rules.js');
@@ -165,19 +165,7 @@ t.test('SIGHUP activates the release named in RELEASE_ID_FILE without a restart'
   const dir = tempDir(t);
   const db = path.join(dir, 'x.db');
   const idFile = path.join(dir, 'release-id');
-  const child = spawn(process.execPath, [path.join(REPO, 'dist/src/server.js')], {
-    env: { ...process.env, ...SECURITY_ENV, PORT: '0', DATABASE_URL: db, RULES_DIR: BASIC_RULES, RELEASE_ID_FILE: idFile, RELEASE_REQUIRE_SIGNOFF: 'true' },
-    cwd: REPO,
-  });
-  t.teardown(() => child.kill('SIGTERM'));
-  const base = await new Promise<string>((resolve) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-  });
+  const { child, base } = await startServer(t, { DATABASE_URL: db, RULES_DIR: BASIC_RULES, RELEASE_ID_FILE: idFile, RELEASE_REQUIRE_SIGNOFF: 'true' });
   const recorded = await exec(process.execPath, [CLI, 'release', rulesWith(t, 3), '--author', 'A', '--approver', 'B', '--summary', 'via SIGHUP', '--format', 'json'], { env: { ...process.env, DATABASE_URL: db }, cwd: REPO }).catch((e: { stdout: string }) => e);
   const id = JSON.parse(recorded.stdout).release.id as string;
   writeFileSync(idFile, `${id}\n`);

@@ -1,30 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
-import { asHandler, freshDatabaseUrl, ON_POSTGRES, REPO, SECURITY_ENV, STAFF } from '../helpers.js';
+import { asHandler, freshDatabaseUrl, ON_POSTGRES, REPO, STAFF, startServer } from '../helpers.js';
 
 /**
  * Two server processes on different ports, one PostgreSQL database: concurrent assessments and
  * claims through both. No double claims, no lost traces, the chain verifies, and a console on one
  * instance hears changes made through the other.
  */
-async function instance(db: string): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(process.execPath, [path.join(REPO, 'dist/src/server.js')], {
-    env: { ...process.env, ...SECURITY_ENV, PORT: '0', DATABASE_URL: db, RULES_DIR: path.join(REPO, 'rules'), LOG_LEVEL: 'info' },
-    cwd: REPO,
-  });
-  const base = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`instance exited (${code})`)));
-  });
-  return { child, base };
-}
-
 async function call(base: string, method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(`${base}${url}`, {
     method,
@@ -39,11 +22,7 @@ const URGENT: Record<string, unknown> = { emergency_signs: ['none'], pain_now: f
 t.test('two instances on one database', { skip: ON_POSTGRES ? false : 'runs in the PostgreSQL suite (TEST_DATABASE=postgres)' }, async (t) => {
   const db = await freshDatabaseUrl(t);
   // Both start together: migrations must be safe to run concurrently.
-  const [a, b] = await Promise.all([instance(db), instance(db)]);
-  t.teardown(() => {
-    a.child.kill('SIGTERM');
-    b.child.kill('SIGTERM');
-  });
+  const [a, b] = await Promise.all([startServer(t, { DATABASE_URL: db }), startServer(t, { DATABASE_URL: db })]);
   const ready = await Promise.all([a, b].map((i) => call(i.base, 'GET', '/health/ready')));
   t.same(ready[0]!.body.pathways, ready[1]!.body.pathways, 'both serve the same rule-set version hashes');
 
@@ -102,4 +81,21 @@ t.test('two instances on one database', { skip: ON_POSTGRES ? false : 'runs in t
   await listening;
   for (const id of callbacks) t.ok(heard.includes(`added:${id}`), `A heard ${id.slice(0, 8)} added`);
   for (const id of callbacks.slice(0, 4)) t.ok(heard.includes(`claimed:${id}`), `A heard ${id.slice(0, 8)} claimed`);
+
+  // A release activated through A goes live on B within seconds; each reports what it serves.
+  const cli = spawnSync(process.execPath, [path.join(REPO, 'dist/src/cli/triage-rules.js'), 'release', 'rules', '--author', 'A', '--approver', 'B', '--summary', 'fleet', '--format', 'json'], {
+    env: { ...process.env, DATABASE_URL: db },
+    cwd: REPO,
+    encoding: 'utf8',
+  });
+  const releaseId = JSON.parse(cli.stdout).release.id as string;
+  t.equal((await call(a.base, 'POST', `/v1/admin/releases/${releaseId}/activate`, undefined, STAFF.admin)).status, 200);
+  const started = Date.now();
+  let onB: string | null = null;
+  while (onB !== releaseId && Date.now() - started < 5000) {
+    await new Promise((r) => setTimeout(r, 50));
+    onB = (await call(b.base, 'GET', '/health/ready')).body.release;
+  }
+  t.equal(onB, releaseId, `instance B serves the release ${Date.now() - started} ms after A activated it`);
+  t.equal((await call(a.base, 'GET', '/health/ready')).body.release, releaseId);
 });

@@ -1,32 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import t from 'tap';
-import { REPO, SECURITY_ENV, STAFF, tempDir } from '../helpers.js';
+import path from 'node:path';
+import { STAFF, startServer, tempDir } from '../helpers.js';
 
 /**
  * Crash consistency: a real server process is killed with SIGKILL in the middle of load. Every
  * decision it acknowledged with a 2xx must still have its trace afterwards, and the chain must
  * verify. Repeated, on the same database, so each restart also recovers the last crash.
  */
-async function startServer(db: string): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(process.execPath, [path.join(REPO, 'dist/src/server.js')], {
-    env: { ...process.env, ...SECURITY_ENV, PORT: '0', DATABASE_URL: db, RULES_DIR: path.join(REPO, 'rules'), LOG_LEVEL: 'info' },
-    cwd: REPO,
-  });
-  const base = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) {
-        resolve(m[1]!);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`server exited early (${code})`)));
-  });
-  return { child, base };
-}
-
 const chestPainSteps: [string, unknown][] = [
   ['emergency_signs', ['none']],
   ['pain_now', false],
@@ -48,7 +28,7 @@ t.test('SIGKILL mid-load loses no acknowledged decision and leaves a verifiable 
   const tokens = new Map<string, string>();
 
   for (let round = 1; round <= 3; round++) {
-    const { child, base } = await startServer(db);
+    const { child, base } = await startServer(t, { DATABASE_URL: db });
     const exited = new Promise((resolve) => child.on('exit', resolve));
     let killed = false;
     const worker = async () => {
@@ -89,8 +69,7 @@ t.test('SIGKILL mid-load loses no acknowledged decision and leaves a verifiable 
     t.ok(acknowledged.length > before, `round ${round}: ${acknowledged.length - before} decisions acknowledged before the kill`);
   }
 
-  const { child, base } = await startServer(db);
-  t.teardown(() => child.kill('SIGKILL'));
+  const { base } = await startServer(t, { DATABASE_URL: db });
   const missing: string[] = [];
   for (const ack of acknowledged) {
     const res = await fetch(`${base}/v1/traces/${ack.traceId}`, { headers: STAFF.auditor });

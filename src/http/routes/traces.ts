@@ -159,6 +159,45 @@ const traces: FastifyPluginAsyncZod = async (app) => {
   );
 
   app.get(
+    '/assessments/:id/history',
+    {
+      schema: {
+        tags: ['traces'],
+        summary: "The assessment's audit history: every decision step and every callback action, in time order",
+        params: IdParams,
+        response: {
+          200: z.object({
+            events: z.array(
+              z.object({
+                at: z.string(),
+                kind: z.enum(['decision', 'callback']),
+                summary: z.string(),
+                traceId: z.string().optional(),
+                handlerId: z.string().nullable().optional(),
+              }),
+            ),
+          }),
+          ...problems(401, 403, 404),
+        },
+      },
+    },
+    async (request) => {
+      await app.assessments.get(request.params.id);
+      const steps = (await app.traces.forAssessment(request.params.id)).map((trace) => ({
+        at: trace.at,
+        kind: 'decision' as const,
+        traceId: trace.id,
+        summary:
+          trace.result.status === 'complete'
+            ? `step ${trace.step}: ${trace.result.outcome.kind} ${trace.result.outcome.disposition} (${trace.result.outcome.ruleId ?? 'fallback'})`
+            : `step ${trace.step}: asked ${trace.result.questionId}`,
+      }));
+      const actions = (await app.callbacks.history(request.params.id)).map((e) => ({ at: e.at, kind: 'callback' as const, handlerId: e.handlerId, summary: `callback ${e.action}` }));
+      return { events: [...steps, ...actions].sort((a, b) => a.at.localeCompare(b.at)) };
+    },
+  );
+
+  app.get(
     '/assessments/:id/traces',
     {
       schema: {
