@@ -6,6 +6,7 @@ import {
   jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
+  type FastifyPluginAsyncZod,
   type ZodTypeProvider,
 } from '@fastify/type-provider-zod';
 import fastifyCors from '@fastify/cors';
@@ -194,22 +195,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         await publicRoutes.register(assessmentRoutes);
         await publicRoutes.register(triageRoutes);
       });
-      await v1.register(async (staff) => {
-        staffOnly(staff, 'traces', security);
-        await staff.register(traceRoutes);
-      });
-      await v1.register(async (staff) => {
-        staffOnly(staff, 'callbacks', security);
-        await staff.register(callbackRoutes);
-      });
-      await v1.register(async (staff) => {
-        staffOnly(staff, 'releases', security);
-        await staff.register(releaseList);
-      });
-      await v1.register(async (staff) => {
-        staffOnly(staff, 'releaseActivation', security);
-        await staff.register(releaseActivation);
-      });
+      // Staff routes: one encapsulated scope per access group, each behind its credential check.
+      const staffScopes: [Access, FastifyPluginAsyncZod][] = [
+        ['traces', traceRoutes],
+        ['callbacks', callbackRoutes],
+        ['releases', releaseList],
+        ['releaseActivation', releaseActivation],
+      ];
+      for (const [access, routes] of staffScopes) {
+        await v1.register(async (staff) => {
+          staffOnly(staff, access, security);
+          await staff.register(routes);
+        });
+      }
     },
     { prefix: '/v1' },
   );
