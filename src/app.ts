@@ -24,6 +24,7 @@ import type { Access } from './security/roles.js';
 import { setUpSecurity } from './security/setup.js';
 import assessmentRoutes from './http/routes/assessments.js';
 import callbackRoutes from './http/routes/callbacks.js';
+import benchEcho from './http/routes/bench-echo.js';
 import healthRoutes from './http/routes/health.js';
 import pageRoutes from './http/routes/pages.js';
 import { releaseActivation, releaseList } from './http/routes/releases.js';
@@ -180,6 +181,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
 
   await app.register(healthRoutes);
+  if (config.BENCH_ECHO === 'true') {
+    await app.register(benchEcho);
+  }
   await app.register(pageRoutes);
   await app.register(
     async (v1) => {

@@ -37,6 +37,8 @@ export const ConfigSchema = z.object({
   RELEASE_REQUIRE_SIGNOFF: z.enum(['true', 'false']).optional(),
   /** A file holding the id of the release to activate on SIGHUP. */
   RELEASE_ID_FILE: z.string().optional(),
+  /** Benchmarks only: registers POST /bench/echo, the baseline every HTTP figure is a ratio to. */
+  BENCH_ECHO: z.enum(['true', 'false']).default('false'),
   /** How long in-flight requests get to finish after SIGTERM before the process exits anyway. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
 });
