@@ -10,6 +10,7 @@ COPY scripts ./scripts
 COPY web ./web
 COPY src ./src
 COPY test ./test
+COPY bench ./bench
 COPY rules ./rules
 COPY openapi ./openapi
 RUN npm run build && node dist/src/cli/openapi.js check && node dist/src/cli/triage-rules.js validate
