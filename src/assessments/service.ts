@@ -7,7 +7,7 @@ import type { Store } from '../store/database.js';
 import { traceRepository } from '../store/traces.js';
 import { versionResolver } from '../traces/replay.js';
 import { draftTrace } from '../traces/trace.js';
-import { answerProblem, applyAnswer, type Answer, type Patient } from '../triage/answers.js';
+import { applyAnswer, givenAnswers, type Answer, type Patient } from '../triage/answers.js';
 import type { Decision } from '../triage/decide.js';
 import type { Triage } from '../triage/triage.js';
 
@@ -123,16 +123,7 @@ export function assessmentService(store: Store, triage: Triage) {
     async triageOnce(pathwayId: string, patient: Patient, given: Record<string, unknown>): Promise<{ decision: Decision; traceId: string }> {
       const version = triage.pathway(pathwayId);
       triage.checkApplies(version, patient);
-      const errors = Object.entries(given).flatMap(([questionId, value]) => {
-        const question = version.questionById.get(questionId);
-        const problem = question ? answerProblem(question, value) : `not a question of pathway ${pathwayId}`;
-        return problem ? [{ path: ['body', 'answers', questionId], message: problem }] : [];
-      });
-      if (errors.length) {
-        throw new Problem(422, 'Invalid answers', errors.map((e) => `${e.path[2]}: ${e.message}`).join('; '), errors);
-      }
-      // Evaluate in the order the pathway asks, whatever order the client sent.
-      const answers = version.questions.filter((q) => q.id in given).map((q) => ({ questionId: q.id, value: given[q.id] as Answer['value'] }));
+      const answers = givenAnswers(version, given);
       const { decision, startedAt, durationMs } = await decideTimed(version, patient, answers);
       const draft = draftTrace({ version, assessmentId: null, step: null, patient, answers, decision, startedAt, durationMs });
       await db.transaction().execute(async (trx) => {

@@ -15,7 +15,8 @@ import { traceRepository } from '../store/traces.js';
 import { explain } from '../traces/explain.js';
 import { impact } from '../traces/impact.js';
 import { draftTrace, GENESIS_HASH, sealTrace } from '../traces/trace.js';
-import { answerProblem, type Answer, type Patient } from '../triage/answers.js';
+import { givenAnswers, type Answer, type Patient } from '../triage/answers.js';
+import { Problem } from '../problem.js';
 import { coverage } from '../triage/coverage.js';
 import { runScenario } from '../triage/scenario-runner.js';
 import { Triage } from '../triage/triage.js';
@@ -211,15 +212,12 @@ async function explainCommand({ format, positionals, values }: Options): Promise
   const version = triage.pathway(pathwayId);
   const patient: Patient = { ageYears: age, sex: values.sex as Patient['sex'] };
   triage.checkApplies(version, patient);
-  const problems = Object.entries(given).flatMap(([id, value]) => {
-    const q = version.questionById.get(id);
-    const problem = q ? answerProblem(q, value) : 'not a question of this pathway';
-    return problem ? [`${id}: ${problem}`] : [];
-  });
-  if (problems.length) {
-    throw new UsageError(problems.join('\n'));
+  let answers: Answer[];
+  try {
+    answers = givenAnswers(version, given);
+  } catch (err) {
+    throw err instanceof Problem ? new UsageError(err.detail) : err;
   }
-  const answers = version.questions.filter((q) => q.id in given).map((q) => ({ questionId: q.id, value: given[q.id] }) as Answer);
   const decision = await triage.decide(version, patient, answers);
   const draft = draftTrace({ version, assessmentId: null, step: null, patient, answers, decision, startedAt: Date.now(), durationMs: 0 });
   const explanation = explain(sealTrace(draft, 0, GENESIS_HASH).body);

@@ -90,3 +90,19 @@ export function applyAnswer(
   const answer: Answer = { questionId, value: value as AnswerValue };
   return earlier < 0 ? [...answers, answer] : answers.map((a, i) => (i === earlier ? answer : a));
 }
+
+/**
+ * Answers given all at once (stateless triage, `triage-rules explain`): each checked against its
+ * question, then put in the order the pathway asks them, whatever order they came in.
+ */
+export function givenAnswers(version: PathwayVersion, given: Record<string, unknown>): Answer[] {
+  const errors = Object.entries(given).flatMap(([questionId, value]) => {
+    const question = version.questionById.get(questionId);
+    const problem = question ? answerProblem(question, value) : `not a question of pathway ${version.id}`;
+    return problem ? [{ path: ['body', 'answers', questionId], message: problem }] : [];
+  });
+  if (errors.length) {
+    throw new Problem(422, 'Invalid answers', errors.map((e) => `${e.path[2]}: ${e.message}`).join('; '), errors);
+  }
+  return version.questions.filter((q) => q.id in given).map((q) => ({ questionId: q.id, value: given[q.id] as AnswerValue }));
+}

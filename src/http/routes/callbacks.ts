@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { COMPLETION_OUTCOMES, type QueueChange } from '../../callbacks/service.js';
-import { Problem } from '../../problem.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { CallbackRow } from '../../store/callbacks.js';
 import { explain } from '../../traces/explain.js';
 import { problems, questionView, QuestionViewSchema } from '../schemas.js';
@@ -55,20 +55,8 @@ function summary(row: CallbackRow, now: number): z.infer<typeof CallbackSummaryS
   };
 }
 
-const Cursor = {
-  encode: (row: CallbackRow) => Buffer.from(JSON.stringify([row.due_at, row.created_at, row.id])).toString('base64url'),
-  decode(cursor: string) {
-    try {
-      const [dueAt, createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
-      if (typeof dueAt === 'string' && typeof createdAt === 'string' && typeof id === 'string') {
-        return { dueAt, createdAt, id };
-      }
-    } catch {
-      // reported below
-    }
-    throw new Problem(400, 'Invalid cursor', 'the cursor is not one this API returned', [{ path: ['querystring', 'cursor'], message: 'invalid cursor' }]);
-  },
-};
+/** Queue position: due time, then creation, then id (the queue's order). */
+const QueuePosition = z.tuple([z.string(), z.string(), z.string()]).transform(([dueAt, createdAt, id]) => ({ dueAt, createdAt, id }));
 
 const IdParams = z.object({ id: z.string().max(100) });
 
@@ -96,9 +84,10 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { status, overdue, limit, cursor } = request.query;
-      const { rows, now } = await app.callbacks.queue({ status, overdue: overdue === 'true', after: cursor ? Cursor.decode(cursor) : undefined, limit: limit + 1 });
+      const { rows, now } = await app.callbacks.queue({ status, overdue: overdue === 'true', after: cursor ? decodeCursor(cursor, QueuePosition) : undefined, limit: limit + 1 });
       const page = rows.slice(0, limit);
-      return { items: page.map((r) => summary(r, Date.parse(now))), nextCursor: rows.length > limit ? Cursor.encode(page[page.length - 1]!) : null };
+      const last = page[page.length - 1];
+      return { items: page.map((r) => summary(r, Date.parse(now))), nextCursor: rows.length > limit && last ? encodeCursor([last.due_at, last.created_at, last.id]) : null };
     },
   );
 

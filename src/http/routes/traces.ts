@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { z } from 'zod';
-import { notFound, Problem } from '../../problem.js';
+import { notFound } from '../../problem.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import { OUTCOME_KINDS } from '../../rulesets/schema.js';
 import { explain } from '../../traces/explain.js';
 import { replay } from '../../traces/replay.js';
@@ -40,20 +41,7 @@ const TraceSummarySchema = z.object({
   ruleId: z.string().nullable(),
 });
 
-const Cursor = {
-  encode: (seq: number) => Buffer.from(JSON.stringify({ seq })).toString('base64url'),
-  decode: (cursor: string): number => {
-    try {
-      const { seq } = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as { seq: unknown };
-      if (typeof seq === 'number' && Number.isInteger(seq) && seq >= 0) {
-        return seq;
-      }
-    } catch {
-      // fall through to the problem below
-    }
-    throw new Problem(400, 'Invalid cursor', 'the cursor is not one this API returned', [{ path: ['querystring', 'cursor'], message: 'invalid cursor' }]);
-  },
-};
+const TracePosition = z.object({ seq: z.number().int().min(0) });
 
 const IdParams = z.object({ id: z.string().max(100) });
 
@@ -87,9 +75,9 @@ const traces: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { cursor, limit, ...filter } = request.query;
-      const items = await app.traces.list({ ...filter, afterSeq: cursor ? Cursor.decode(cursor) : undefined, limit: limit + 1 });
+      const items = await app.traces.list({ ...filter, afterSeq: cursor ? decodeCursor(cursor, TracePosition).seq : undefined, limit: limit + 1 });
       const page = items.slice(0, limit);
-      return { items: page, nextCursor: items.length > limit ? Cursor.encode(page[page.length - 1]!.seq) : null };
+      return { items: page, nextCursor: items.length > limit ? encodeCursor({ seq: page[page.length - 1]!.seq }) : null };
     },
   );
 
