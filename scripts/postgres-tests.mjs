@@ -26,6 +26,7 @@ const files = [
   'dist/test/triage/concurrency.test.js',
   'dist/test/security/access.test.js',
   'dist/test/releases/releases.test.js',
+  'dist/test/store/group-commit.test.js',
   'dist/test/store/multi-instance.test.js',
 ];
 const run = spawnSync('npx', ['tap', ...files], { stdio: 'inherit', env: { ...process.env, TEST_DATABASE: 'postgres' } });

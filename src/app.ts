@@ -103,6 +103,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const catalog = await loadRuleCatalog(config.RULES_DIR);
   const triage = new Triage(catalog.versions.values(), {
     timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS,
+    ruleEvaluation: config.TRIAGE_RULE_EVALUATION,
     extraOperators: options.extraOperators,
     // A fail-safe is a clinical incident to look into; the log line names no patient data.
     onFailSafe: (cause, detail) => app.log.error({ cause, detail }, 'triage fell back to the conservative outcome'),

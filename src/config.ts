@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RULE_EVALUATION_MODES } from './triage/engines.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -13,6 +14,7 @@ export const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   /** Time budget for one evaluation; past it the answer is the pathway's conservative fallback. */
   TRIAGE_EVAL_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(500),
+  TRIAGE_RULE_EVALUATION: z.enum(RULE_EVALUATION_MODES).default('needed'),
   /** How long a call handler's claim on a callback holds before it returns to the queue. */
   CALLBACK_LEASE_SECONDS: z.coerce.number().int().min(10).max(86_400).default(600),
   /** Staff API keys, `role:key` pairs separated by commas; or a file of them, one per line. */

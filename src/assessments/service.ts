@@ -81,7 +81,7 @@ export function assessmentService(store: Store, triage: Triage) {
         decision,
       );
       const draft = draftTrace({ version, assessmentId: assessment.id, step: 0, patient, answers: [], decision, startedAt, durationMs });
-      await db.transaction().execute(async (trx) => {
+      await store.write(async (trx) => {
         await traces.rememberVersion(trx, version, now);
         await assessments.insert(trx, assessment);
         await traces.append(trx, draft);
@@ -97,7 +97,7 @@ export function assessmentService(store: Store, triage: Triage) {
       const step = current.step + 1;
       const assessment = stateOf({ ...current, step, updatedAt: new Date().toISOString() }, decision);
       const draft = draftTrace({ version, assessmentId: id, step, patient: current.patient, answers, decision, startedAt, durationMs });
-      const saved = await db.transaction().execute(async (trx) => {
+      const saved = await store.write(async (trx) => {
         if (!(await assessments.update(trx, assessment, current.step))) {
           return false;
         }
@@ -126,7 +126,7 @@ export function assessmentService(store: Store, triage: Triage) {
       const answers = givenAnswers(version, given);
       const { decision, startedAt, durationMs } = await decideTimed(version, patient, answers);
       const draft = draftTrace({ version, assessmentId: null, step: null, patient, answers, decision, startedAt, durationMs });
-      await db.transaction().execute(async (trx) => {
+      await store.write(async (trx) => {
         await traces.rememberVersion(trx, version, draft.at);
         await traces.append(trx, draft);
       });

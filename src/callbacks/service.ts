@@ -51,7 +51,12 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
   const announce = (change: QueueChange) => store.notifier.publish(CHANNEL, change);
 
   async function expire(now: string): Promise<void> {
-    const released = await db.transaction().execute(async (trx) => {
+    // Every queue read comes here first; a plain read keeps the usual case (nothing has
+    // expired) out of the write path.
+    if (!(await callbacks.anyLeaseExpired(now))) {
+      return;
+    }
+    const released = await store.write(async (trx) => {
       const rows = await callbacks.expireLeases(trx, now);
       for (const row of rows) {
         await callbacks.record(trx, row, 'lease_expired', row.claimed_by, now, { leaseUntil: row.lease_until });
@@ -95,7 +100,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
     await expire(now);
     const row = await load(id);
     const changes = update(row, now);
-    const done = await db.transaction().execute(async (trx) => {
+    const done = await store.write(async (trx) => {
       if (!(await callbacks.updateHeld(trx, id, handlerId, now, changes))) {
         return false;
       }
@@ -161,7 +166,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
         completed_at: null,
       };
       try {
-        await db.transaction().execute(async (trx) => {
+        await store.write(async (trx) => {
           await callbacks.insert(trx, row);
           await callbacks.record(trx, row, 'requested', null, now, { dueAt: row.due_at, within: row.within });
         });
@@ -195,7 +200,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
       await expire(now.toISOString());
       const leaseUntil = new Date(now.getTime() + options.leaseSeconds * 1000).toISOString();
       const row = await load(id);
-      const won = await db.transaction().execute(async (trx) => {
+      const won = await store.write(async (trx) => {
         if (!(await callbacks.claim(trx, id, handlerId, leaseUntil, now.toISOString()))) {
           return false;
         }
@@ -238,7 +243,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
     async cancel(id: string, handlerId: string, reason: string): Promise<CallbackRow> {
       const now = clock().toISOString();
       const row = await load(id);
-      const done = await db.transaction().execute(async (trx) => {
+      const done = await store.write(async (trx) => {
         if (!(await callbacks.cancel(trx, id, now))) {
           return false;
         }

@@ -113,7 +113,7 @@ export function releaseService(store: Store, triage: Triage, options: { requireS
         pathways: release.versions.map((v) => ({ id: v.id, version: v.version, hash: v.hash })),
         checks: release.checks,
       };
-      await db.transaction().execute(async (trx) => {
+      await store.write(async (trx) => {
         for (const version of release.versions) {
           await traces.rememberVersion(trx, version, now);
         }

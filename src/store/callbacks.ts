@@ -42,6 +42,11 @@ export function callbackRepository(db: Kysely<Database>) {
       return executor.selectFrom('callback_requests').selectAll().where('assessment_id', '=', assessmentId).executeTakeFirst();
     },
 
+    async anyLeaseExpired(now: string): Promise<boolean> {
+      const row = await db.selectFrom('callback_requests').select('id').where('status', '=', 'claimed').where('lease_until', '<', now).limit(1).executeTakeFirst();
+      return row !== undefined;
+    },
+
     /**
      * Claims held past their lease go back to the queue. Returns the rows as they were before,
      * and only those this call released, so two instances never both record the same expiry.

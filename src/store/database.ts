@@ -4,6 +4,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
+import { GroupCommitter, type Write } from './group-commit.js';
 import { migrations } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -14,6 +15,12 @@ export interface Store {
   dialect: Dialect;
   /** Where the data lives, for logs and the README: a file path or host/database, never credentials. */
   location: string;
+  /**
+   * Every change goes through here: one all-or-nothing unit of work, durable when the promise
+   * resolves. Units arriving together share a commit (see GroupCommitter).
+   */
+  write<T>(work: Write<T>): Promise<T>;
+  commits: GroupCommitter['stats'];
   /** Messages to every instance on this database (consoles on any instance hear every change). */
   notifier: Notifier;
   close(): Promise<void>;
@@ -100,12 +107,16 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     await migrate(db);
     const notifier = postgresNotifier(url, db, onError);
+    const committer = new GroupCommitter(db);
     return {
       db,
       dialect: 'postgres',
       location: describePostgres(url),
+      write: (work) => committer.write(work),
+      commits: committer.stats,
       notifier,
       close: async () => {
+        await committer.drain();
         await notifier.close();
         await db.destroy();
       },
@@ -124,12 +135,18 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrate(db);
+  const committer = new GroupCommitter(db);
   return {
     db,
     dialect: 'sqlite',
     location: file,
+    write: (work) => committer.write(work),
+    commits: committer.stats,
     notifier: localNotifier(),
-    close: () => db.destroy(),
+    close: async () => {
+      await committer.drain();
+      await db.destroy();
+    },
   };
 }
 

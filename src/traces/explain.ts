@@ -88,7 +88,7 @@ export function explain(trace: TraceBody): Explanation {
     }
   }
   const ruledOut = evaluation.rules
-    .filter((r) => r.redFlag && !r.fired)
+    .filter((r) => r.redFlag && r.fired === false)
     .map((r) => `Ruled out ${ruleName(r)}: ${decisive(r.conditions, false).join('; ') || 'its conditions did not hold'}.`);
   const setAside = evaluation.dropped.map((a) => `Set aside the answer ${value(a.value)} to ${a.questionId}: that question no longer applies after a changed answer.`);
   return { traceId: trace.id, summary, ruledOut, setAside };

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { preparePathwayVersion, type PathwayDefinition, type PathwayVersion } from '../rulesets/version.js';
 import type { TraceRepository } from '../store/traces.js';
-import type { Decision } from '../triage/decide.js';
+import type { Decision, RuleEvaluation } from '../triage/decide.js';
 import type { Triage } from '../triage/triage.js';
 import type { TraceBody, TraceResult } from './trace.js';
 
@@ -41,7 +41,15 @@ function resultOf(decision: Decision): TraceResult {
   return decision.status === 'complete' ? { status: 'complete', outcome: decision.outcome } : { status: 'needs_answer', questionId: decision.question.id };
 }
 
-const firedRules = (rules: { ruleId: string; fired: boolean }[]) => rules.filter((r) => r.fired).map((r) => r.ruleId);
+/**
+ * The rules that fired, among those both evaluations evaluated: a rule below the deciding
+ * priority may be evaluated in one and not the other (see RuleEvaluationMode) without the
+ * decision differing.
+ */
+function firedRules(rules: RuleEvaluation[], other: RuleEvaluation[]): string[] {
+  const evaluatedInOther = new Set(other.filter((r) => r.fired !== null).map((r) => r.ruleId));
+  return rules.filter((r) => r.fired === true && evaluatedInOther.has(r.ruleId)).map((r) => r.ruleId);
+}
 
 /** Re-runs a trace's answers on the rule-set version that made it, and says what differs. */
 export async function replay(trace: TraceBody, version: PathwayVersion, triage: Triage): Promise<ReplayReport> {
@@ -51,8 +59,8 @@ export async function replay(trace: TraceBody, version: PathwayVersion, triage: 
   if (!isDeepStrictEqual(replayed, trace.result)) {
     differences.push(`result: was ${JSON.stringify(trace.result)}, now ${JSON.stringify(replayed)}`);
   }
-  const before = firedRules(trace.evaluation.rules);
-  const after = firedRules(decision.evaluation.rules);
+  const before = firedRules(trace.evaluation.rules, decision.evaluation.rules);
+  const after = firedRules(decision.evaluation.rules, trace.evaluation.rules);
   if (!isDeepStrictEqual(before, after)) {
     differences.push(`rules fired: were [${before.join(', ')}], now [${after.join(', ')}]`);
   }

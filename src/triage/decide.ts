@@ -1,8 +1,8 @@
-import type { EngineResult, RuleResult } from 'json-rules-engine';
+import type { RuleResult } from 'json-rules-engine';
 import type { Outcome, OutcomeKind, Question } from '../rulesets/schema.js';
 import type { PathwayVersion, RuleScope } from '../rulesets/version.js';
 import type { Answer, Patient } from './answers.js';
-import { askWhenRuleName, type EnginePool } from './engines.js';
+import { askWhenRuleName, type EarlyStop, type RulePlan, type VersionPlans } from './engines.js';
 
 /** What a patient is told: the outcome plus which rule produced it. */
 export interface DecidedOutcome {
@@ -26,19 +26,30 @@ export type ConditionTrace =
   | { any: ConditionTrace[]; result: boolean | null }
   | { fact: string; operator: string; expected: unknown; actual: unknown; result: boolean | null };
 
+/**
+ * Why json-rules-engine did not evaluate a rule: it could not fire with its questions still
+ * unanswered (its leaves on them are false, the others unevaluated), or a rule of higher
+ * priority had already fired and decided.
+ */
+export type NotEvaluated = 'unanswered' | 'decided_above';
+
 export interface RuleEvaluation {
   ruleId: string;
   title: string;
   scope: RuleScope;
   redFlag: boolean;
   priority: number;
-  fired: boolean;
+  /** null when the rule was not evaluated because a higher-priority rule decided. */
+  fired: boolean | null;
+  notEvaluated?: NotEvaluated;
   conditions: ConditionTrace;
 }
 
 export interface AskWhenEvaluation {
   questionId: string;
   held: boolean;
+  /** Present when it could not hold with its questions unanswered, so was not evaluated. */
+  notEvaluated?: 'unanswered';
   conditions: ConditionTrace;
 }
 
@@ -74,7 +85,7 @@ class EvaluationTimeout extends Error {}
  */
 export async function decide(
   version: PathwayVersion,
-  pool: EnginePool,
+  plans: VersionPlans,
   patient: Patient,
   answers: Answer[],
   options: DecideOptions,
@@ -88,7 +99,8 @@ export async function decide(
     for (;;) {
       facts = factsOf(patient, current);
       runs += 1;
-      const result = await runEngine(version, pool, facts, deadline);
+      const plan = plans.plan(new Set(current.map((a) => a.questionId)));
+      const result = await runEngine(version, plans, plan, facts, deadline);
       const askResults = new Map(result.askWhen.map((a) => [a.questionId, a]));
       // An answer applies only while its question's askWhen holds; drop the rest and re-run,
       // since dropping one answer can make another question's askWhen fail in turn.
@@ -163,23 +175,24 @@ function factsOf(patient: Patient, answers: Answer[]): Record<string, unknown> {
 
 async function runEngine(
   version: PathwayVersion,
-  pool: EnginePool,
+  plans: VersionPlans,
+  plan: RulePlan,
   facts: Record<string, unknown>,
   deadline: number,
 ): Promise<{ rules: RuleEvaluation[]; askWhen: AskWhenEvaluation[] }> {
-  const engine = pool.acquire();
+  const lent = plan.pool.acquire();
   // The engine goes back to the pool only once its run has settled, even after a timeout,
   // so a late-finishing run can never share an engine with a new one.
-  const run = engine.run(facts);
+  const run = lent.run(facts);
   run.then(
-    () => pool.release(engine),
-    () => pool.release(engine),
+    () => plan.pool.release(lent),
+    () => plan.pool.release(lent),
   );
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new EvaluationTimeout('evaluation exceeded its time budget')), Math.max(0, deadline - Date.now()));
   });
-  let result: EngineResult;
+  let result: Awaited<typeof run>;
   try {
     result = await Promise.race([run, timeout]);
   } finally {
@@ -189,27 +202,53 @@ async function runEngine(
   if (Date.now() > deadline) {
     throw new EvaluationTimeout('evaluation exceeded its time budget');
   }
-  return readResults(version, [...result.results, ...result.failureResults]);
+  return readResults(version, plans, plan, result.results, result.stop);
 }
 
-function readResults(version: PathwayVersion, results: RuleResult[]): { rules: RuleEvaluation[]; askWhen: AskWhenEvaluation[] } {
-  const byName = new Map(results.map((r) => [r.name as string, r]));
+function readResults(
+  version: PathwayVersion,
+  plans: VersionPlans,
+  plan: RulePlan,
+  results: RuleResult[],
+  stop: EarlyStop | null,
+): { rules: RuleEvaluation[]; askWhen: AskWhenEvaluation[] } {
+  const byName = new Map<string, RuleResult>();
+  for (const r of results) byName.set(r.name as string, r);
+  // A leaf of a rule that was not evaluated: false if its question is unanswered, else unknown.
+  const unevaluated = (c: EngineCondition): ConditionTrace => {
+    const unanswered = plans.falseUnanswered(plan, c.fact ?? '', c.operator ?? '');
+    return { fact: c.fact ?? '', operator: c.operator ?? '', expected: c.value, actual: undefined, result: unanswered ? false : null };
+  };
   const rules: RuleEvaluation[] = [];
   for (const { rule, scope, enginePriority } of version.rules) {
     const r = byName.get(rule.id);
-    if (!r) {
-      // Every rule must have run: a missing result is the concurrency hazard, not a "no".
+    let fired: boolean | null;
+    let notEvaluated: NotEvaluated | undefined;
+    if (r) {
+      fired = r.result;
+    } else if (!plan.rules.has(rule.id)) {
+      fired = false;
+      notEvaluated = 'unanswered';
+    } else if (stop?.reason === 'decided' && enginePriority < stop.priority) {
+      fired = null;
+      notEvaluated = 'decided_above';
+    } else if (stop?.reason === 'stale') {
+      continue; // this run is discarded: decide() drops the stale answer and runs again
+    } else {
+      // Every planned rule must have run: a missing result is the concurrency hazard, not a "no".
       throw new Error(`rule ${rule.id} was not evaluated`);
     }
-    rules.push({
+    const evaluation: RuleEvaluation = {
       ruleId: rule.id,
       title: rule.title,
       scope,
       redFlag: scope === 'global_red_flag' || rule.redFlag === true,
       priority: enginePriority,
-      fired: r.result,
-      conditions: traceCondition(r.conditions),
-    });
+      fired,
+      conditions: r ? traceCondition(r.conditions) : traceCondition(rule.conditions, unevaluated),
+    };
+    if (notEvaluated) evaluation.notEvaluated = notEvaluated;
+    rules.push(evaluation);
   }
   const askWhen: AskWhenEvaluation[] = [];
   for (const question of version.questions) {
@@ -217,10 +256,13 @@ function readResults(version: PathwayVersion, results: RuleResult[]): { rules: R
       continue;
     }
     const r = byName.get(askWhenRuleName(question.id));
-    if (!r) {
+    if (r) {
+      askWhen.push({ questionId: question.id, held: r.result, conditions: traceCondition(r.conditions) });
+    } else if (!plan.askWhen.has(question.id)) {
+      askWhen.push({ questionId: question.id, held: false, notEvaluated: 'unanswered', conditions: traceCondition(question.askWhen, unevaluated) });
+    } else {
       throw new Error(`askWhen of ${question.id} was not evaluated`);
     }
-    askWhen.push({ questionId: question.id, held: r.result, conditions: traceCondition(r.conditions) });
   }
   return { rules, askWhen };
 }
@@ -235,19 +277,22 @@ interface EngineCondition {
   result?: boolean;
 }
 
-function traceCondition(node: unknown): ConditionTrace {
+/** json-rules-engine's record of a leaf: its fact, operator, expected value, actual value and result. */
+const evaluatedLeaf = (c: EngineCondition): ConditionTrace => ({ fact: c.fact ?? '', operator: c.operator ?? '', expected: c.value, actual: c.factResult, result: c.result ?? null });
+
+function traceCondition(node: unknown, leaf: (c: EngineCondition) => ConditionTrace = evaluatedLeaf): ConditionTrace {
   const c = node as EngineCondition;
   // json-rules-engine records results on leaves only; groups are derived from their children.
   if (c.all) {
-    const all = c.all.map(traceCondition);
+    const all = c.all.map((child) => traceCondition(child, leaf));
     const results = all.map((x) => x.result);
     return { all, result: results.includes(false) ? false : results.every((r) => r === true) ? true : null };
   }
   if (c.any) {
-    const any = c.any.map(traceCondition);
+    const any = c.any.map((child) => traceCondition(child, leaf));
     const results = any.map((x) => x.result);
     return { any, result: results.includes(true) ? true : results.every((r) => r === false) ? false : null };
   }
   // A condition json-rules-engine skipped (an `all` already false) has no result: null.
-  return { fact: c.fact ?? '', operator: c.operator ?? '', expected: c.value, actual: c.factResult, result: c.result ?? null };
+  return leaf(c);
 }

@@ -1,4 +1,5 @@
-import { Engine, Operator, type RuleProperties } from 'json-rules-engine';
+import { Engine, Operator, type RuleProperties, type RuleResult } from 'json-rules-engine';
+import { OPERATORS, PATIENT_FACTS, type ConditionNode } from '../rulesets/schema.js';
 import { ASK_WHEN_PRIORITY, type PathwayVersion } from '../rulesets/version.js';
 
 export const RULE_EVENT = 'decide';
@@ -8,40 +9,47 @@ export const askWhenRuleName = (questionId: string): string => `askWhen:${questi
 /** Custom operators, for deployments that add their own (and for fail-safe tests). */
 export type ExtraOperators = Operator[];
 
+/**
+ * How many rules json-rules-engine evaluates for a decision:
+ * - `needed` (the default): only rules that can still fire with the questions answered so far,
+ *   and none below the priority at which a rule has fired;
+ * - `all`: every rule and every askWhen, every time (the reference the differential test checks
+ *   `needed` against, and a switch for operators who want it).
+ */
+export const RULE_EVALUATION_MODES = ['needed', 'all'] as const;
+export type RuleEvaluationMode = (typeof RULE_EVALUATION_MODES)[number];
+
 const answered = (value: unknown): boolean => value !== undefined;
 
 /**
- * Builds a json-rules-engine Engine for one pathway version: its decision rules, then one
- * low-priority rule per askWhen so the same engine run says which questions apply.
+ * Whether a condition can hold while the questions outside `known` are unanswered. Every
+ * built-in operator is false on an unanswered question (notEqual and notIn are replaced below
+ * to make that so), unless a deployment has replaced the operator with its own.
  */
-export function buildEngine(version: PathwayVersion, extraOperators: ExtraOperators = []): Engine {
-  const engine = new Engine([], { allowUndefinedFacts: true });
-  // json-rules-engine's notEqual/notIn are true for an undefined fact, which would let a rule
-  // fire on a question nobody has answered. Every condition on an unanswered question is false.
-  engine.addOperator(new Operator('notEqual', (a, b) => a !== b, answered));
-  engine.addOperator(new Operator<unknown, unknown[]>('notIn', (a, b) => !b.includes(a), answered));
-  for (const operator of extraOperators) {
-    engine.addOperator(operator);
+export function canHold(node: ConditionNode, known: ReadonlySet<string>, falseWhenUnanswered: ReadonlySet<string>): boolean {
+  if ('all' in node) {
+    return node.all.every((child) => canHold(child, known, falseWhenUnanswered));
   }
-  for (const { rule, enginePriority } of version.rules) {
-    engine.addRule({
-      name: rule.id,
-      priority: enginePriority,
-      conditions: rule.conditions,
-      event: { type: RULE_EVENT, params: { ruleId: rule.id } },
-    } as RuleProperties);
+  if ('any' in node) {
+    return node.any.some((child) => canHold(child, known, falseWhenUnanswered));
   }
-  for (const question of version.questions) {
-    if (question.askWhen) {
-      engine.addRule({
-        name: askWhenRuleName(question.id),
-        priority: ASK_WHEN_PRIORITY,
-        conditions: question.askWhen,
-        event: { type: ASK_WHEN_EVENT, params: { questionId: question.id } },
-      } as RuleProperties);
-    }
+  return known.has(node.fact) || !falseWhenUnanswered.has(node.operator);
+}
+
+/** Why a run ended before json-rules-engine reached every rule it holds. */
+export type EarlyStop = { reason: 'decided'; priority: number } | { reason: 'stale'; questionId: string };
+
+/** One engine, lent to one evaluation at a time, and how its current run ended. */
+export class LentEngine {
+  stop: EarlyStop | null = null;
+
+  constructor(readonly engine: Engine) {}
+
+  async run(facts: Record<string, unknown>): Promise<{ results: RuleResult[]; stop: EarlyStop | null }> {
+    this.stop = null;
+    const { results, failureResults } = await this.engine.run(facts);
+    return { results: [...results, ...failureResults], stop: this.stop };
   }
-  return engine;
 }
 
 /**
@@ -51,18 +59,18 @@ export function buildEngine(version: PathwayVersion, extraOperators: ExtraOperat
  * no other evaluation is using, and returns it only when its run has settled.
  */
 export class EnginePool {
-  private readonly idle: Engine[] = [];
+  private readonly idle: LentEngine[] = [];
 
   constructor(
-    private readonly create: () => Engine,
-    private readonly maxIdle = 64,
+    private readonly create: () => LentEngine,
+    private readonly maxIdle = 8,
   ) {}
 
-  acquire(): Engine {
+  acquire(): LentEngine {
     return this.idle.pop() ?? this.create();
   }
 
-  release(engine: Engine): void {
+  release(engine: LentEngine): void {
     if (this.idle.length < this.maxIdle) {
       this.idle.push(engine);
     }
@@ -73,20 +81,146 @@ export class EnginePool {
   }
 }
 
-/** One pool per pathway version, prepared once and shared by every request for that version. */
-export class EngineRegistry {
-  private readonly pools = new Map<string, EnginePool>();
+/** The rules and askWhen checks one evaluation hands to json-rules-engine, and its engines. */
+export interface RulePlan {
+  rules: ReadonlySet<string>;
+  askWhen: ReadonlySet<string>;
+  /** Questions (and patient facts) known in this plan; anything else is unanswered. */
+  known: ReadonlySet<string> | null;
+  pool: EnginePool;
+}
 
-  constructor(private readonly extraOperators: ExtraOperators = []) {}
+/**
+ * Builds a json-rules-engine Engine for the chosen rules of one pathway version, plus one rule
+ * per askWhen so the same run says which questions apply. With `stopEarly`, the askWhen checks
+ * run first and the run stops as soon as an answer turns out stale or a decision rule fires:
+ * every rule at or above the firing rule's priority has been evaluated by then, and those are
+ * all that decide. The engine is never shared while it runs (EnginePool), so stop() touches
+ * only this evaluation.
+ */
+export function buildEngine(
+  version: PathwayVersion,
+  extraOperators: ExtraOperators = [],
+  plan?: { rules: ReadonlySet<string>; askWhen: ReadonlySet<string>; known: ReadonlySet<string> },
+): LentEngine {
+  const engine = new Engine([], { allowUndefinedFacts: true });
+  const lent = new LentEngine(engine);
+  // json-rules-engine's notEqual/notIn are true for an undefined fact, which would let a rule
+  // fire on a question nobody has answered. Every condition on an unanswered question is false.
+  engine.addOperator(new Operator('notEqual', (a, b) => a !== b, answered));
+  engine.addOperator(new Operator<unknown, unknown[]>('notIn', (a, b) => !b.includes(a), answered));
+  for (const operator of extraOperators) {
+    engine.addOperator(operator);
+  }
+  const askWhenPriority = plan ? Math.max(ASK_WHEN_PRIORITY, ...version.rules.map((r) => r.enginePriority)) + 1 : ASK_WHEN_PRIORITY;
+  for (const { rule, enginePriority } of version.rules) {
+    if (plan && !plan.rules.has(rule.id)) continue;
+    engine.addRule({
+      name: rule.id,
+      priority: enginePriority,
+      conditions: rule.conditions,
+      event: { type: RULE_EVENT, params: { ruleId: rule.id } },
+    } as RuleProperties);
+  }
+  for (const question of version.questions) {
+    if (!question.askWhen || (plan && !plan.askWhen.has(question.id))) continue;
+    engine.addRule({
+      name: askWhenRuleName(question.id),
+      priority: askWhenPriority,
+      conditions: question.askWhen,
+      event: { type: ASK_WHEN_EVENT, params: { questionId: question.id } },
+    } as RuleProperties);
+  }
+  if (plan) {
+    engine.on('success', (event, _almanac, result) => {
+      if (event.type === RULE_EVENT && lent.stop === null) {
+        lent.stop = { reason: 'decided', priority: result.priority as number };
+        engine.stop();
+      }
+    });
+    engine.on('failure', (event) => {
+      const questionId = (event.params as { questionId?: string } | undefined)?.questionId;
+      if (event.type === ASK_WHEN_EVENT && questionId && plan.known.has(questionId) && lent.stop === null) {
+        lent.stop = { reason: 'stale', questionId };
+        engine.stop();
+      }
+    });
+  }
+  return lent;
+}
 
-  poolFor(version: PathwayVersion): EnginePool {
-    let pool = this.pools.get(version.hash);
-    if (!pool) {
-      pool = new EnginePool(() => buildEngine(version, this.extraOperators));
-      // Build one engine now so a broken version fails at load time, not on a patient.
-      pool.release(pool.acquire());
-      this.pools.set(version.hash, pool);
+/** Plans kept per version: enough for every answer path a pathway has, bounded all the same. */
+const MAX_PLANS_PER_VERSION = 256;
+
+/** The plans of one pathway version, made once per set of answered questions and reused. */
+export class VersionPlans {
+  private readonly plans = new Map<string, RulePlan>();
+  private readonly everything: RulePlan | undefined;
+  private readonly falseWhenUnanswered: ReadonlySet<string>;
+
+  constructor(
+    private readonly version: PathwayVersion,
+    private readonly mode: RuleEvaluationMode,
+    private readonly extraOperators: ExtraOperators,
+  ) {
+    // An operator a deployment replaces may be true on an unanswered question: never skip on it.
+    const replaced = new Set(extraOperators.map((o) => o.name));
+    this.falseWhenUnanswered = new Set(OPERATORS.filter((o) => !replaced.has(o)));
+    if (mode === 'all') {
+      const rules = new Set(version.rules.map((r) => r.rule.id));
+      const askWhen = new Set(version.questions.filter((q) => q.askWhen).map((q) => q.id));
+      this.everything = { rules, askWhen, known: null, pool: new EnginePool(() => buildEngine(version, extraOperators)) };
     }
-    return pool;
+    // Build an engine with every rule now, so a broken version fails at load time, not on a patient.
+    buildEngine(version, extraOperators);
+  }
+
+  /** The plan for an evaluation whose answered questions are `answeredIds`. */
+  plan(answeredIds: ReadonlySet<string>): RulePlan {
+    if (this.everything) {
+      return this.everything;
+    }
+    const key = this.version.questions.map((q) => (answeredIds.has(q.id) ? '1' : '0')).join('');
+    const cached = this.plans.get(key);
+    if (cached) {
+      // Most recently used last, so the oldest is the one evicted.
+      this.plans.delete(key);
+      this.plans.set(key, cached);
+      return cached;
+    }
+    const known = new Set<string>([...PATIENT_FACTS, ...answeredIds]);
+    const holds = (c: ConditionNode) => canHold(c, known, this.falseWhenUnanswered);
+    const rules = new Set(this.version.rules.filter((r) => holds(r.rule.conditions)).map((r) => r.rule.id));
+    const askWhen = new Set(this.version.questions.filter((q) => q.askWhen && holds(q.askWhen)).map((q) => q.id));
+    const plan: RulePlan = { rules, askWhen, known, pool: new EnginePool(() => buildEngine(this.version, this.extraOperators, { rules, askWhen, known }), 2) };
+    this.plans.set(key, plan);
+    if (this.plans.size > MAX_PLANS_PER_VERSION) {
+      this.plans.delete(this.plans.keys().next().value!);
+    }
+    return plan;
+  }
+
+  /** Whether a leaf is certainly false because its question is unanswered in `plan`. */
+  falseUnanswered(plan: RulePlan, fact: string, operator: string): boolean {
+    return plan.known !== null && !plan.known.has(fact) && this.falseWhenUnanswered.has(operator);
+  }
+}
+
+/** Plans per pathway version, prepared once and shared by every request for that version. */
+export class EngineRegistry {
+  private readonly versions = new Map<string, VersionPlans>();
+
+  constructor(
+    private readonly mode: RuleEvaluationMode = 'needed',
+    private readonly extraOperators: ExtraOperators = [],
+  ) {}
+
+  plansFor(version: PathwayVersion): VersionPlans {
+    let plans = this.versions.get(version.hash);
+    if (!plans) {
+      plans = new VersionPlans(version, this.mode, this.extraOperators);
+      this.versions.set(version.hash, plans);
+    }
+    return plans;
   }
 }

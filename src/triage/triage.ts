@@ -2,10 +2,12 @@ import { notFound, Problem } from '../problem.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import { applicabilityProblem, type Answer, type Patient } from './answers.js';
 import { decide, type DecideOptions, type Decision } from './decide.js';
-import { EngineRegistry, type ExtraOperators } from './engines.js';
+import { EngineRegistry, type ExtraOperators, type RuleEvaluationMode } from './engines.js';
 
 export interface TriageOptions extends DecideOptions {
   extraOperators?: ExtraOperators;
+  /** `needed` unless set: see RuleEvaluationMode. */
+  ruleEvaluation?: RuleEvaluationMode;
 }
 
 /**
@@ -18,7 +20,7 @@ export class Triage {
   private active: ReadonlyMap<string, PathwayVersion> = new Map();
 
   constructor(versions: Iterable<PathwayVersion>, private readonly options: TriageOptions) {
-    this.engines = new EngineRegistry(options.extraOperators);
+    this.engines = new EngineRegistry(options.ruleEvaluation, options.extraOperators);
     this.activate(versions);
   }
 
@@ -26,7 +28,7 @@ export class Triage {
   activate(versions: Iterable<PathwayVersion>): void {
     const next = new Map<string, PathwayVersion>();
     for (const version of versions) {
-      this.engines.poolFor(version);
+      this.engines.plansFor(version);
       this.byHash.set(version.hash, version);
       next.set(version.id, version);
     }
@@ -51,7 +53,7 @@ export class Triage {
 
   /** Adds a version (for example one read back from the database for replay) without activating it. */
   register(version: PathwayVersion): void {
-    this.engines.poolFor(version);
+    this.engines.plansFor(version);
     this.byHash.set(version.hash, version);
   }
 
@@ -63,6 +65,6 @@ export class Triage {
   }
 
   decide(version: PathwayVersion, patient: Patient, answers: Answer[]): Promise<Decision> {
-    return decide(version, this.engines.poolFor(version), patient, answers, this.options);
+    return decide(version, this.engines.plansFor(version), patient, answers, this.options);
   }
 }

@@ -44,8 +44,22 @@ t.test('a global red flag decides before any pathway rule, whatever their priori
   const d = await triage().decide(sample, adult, [a('emergency', true), a('severe', true), a('kind', 'sharp')]);
   t.equal(summary(d), 'escalate:rf-emergency');
   t.equal(outcomeOf(d)?.disposition, 'ED-999');
-  const fired = d.evaluation.rules.filter((r) => r.fired).map((r) => r.ruleId);
-  t.same(fired, ['rf-emergency', 's-severe-sharp', 's-severe'], 'every rule was evaluated and the trace shows all that fired');
+  // Nothing below the red flag's priority can change the decision, so it is not evaluated...
+  t.same(
+    d.evaluation.rules.map((r) => [r.ruleId, r.fired, r.notEvaluated ?? 'evaluated']),
+    [
+      ['rf-emergency', true, 'evaluated'],
+      ['s-severe-sharp', null, 'decided_above'],
+      ['s-severe', null, 'decided_above'],
+      ['s-left', false, 'unanswered'],
+      ['s-short-dull', false, 'unanswered'],
+    ],
+  );
+  // ...unless every rule is asked for, when the trace shows all that fired.
+  const all = await triage({ ruleEvaluation: 'all' }).decide(sample, adult, [a('emergency', true), a('severe', true), a('kind', 'sharp')]);
+  t.equal(summary(all), 'escalate:rf-emergency');
+  t.same(all.evaluation.rules.filter((r) => r.fired).map((r) => r.ruleId), ['rf-emergency', 's-severe-sharp', 's-severe']);
+  t.ok(all.evaluation.rules.every((r) => r.notEvaluated === undefined));
 });
 
 t.test('the highest-priority rule that fires decides', async (t) => {
@@ -72,8 +86,16 @@ t.test('the next question records the askWhen that selected it', async (t) => {
 });
 
 t.test('a condition on an unanswered question never fires a rule (notEqual included)', async (t) => {
-  const d = await triage().decide(sample, adult, []);
-  t.equal(d.evaluation.rules.filter((r) => r.fired).length, 0);
+  // 'all' hands every rule to json-rules-engine, so this checks its operators themselves.
+  for (const ruleEvaluation of ['all', 'needed'] as const) {
+    const d = await triage({ ruleEvaluation }).decide(sample, adult, []);
+    t.equal(d.evaluation.rules.filter((r) => r.fired).length, 0, ruleEvaluation);
+  }
+  const needed = await triage().decide(sample, adult, []);
+  t.ok(
+    needed.evaluation.rules.every((r) => r.notEvaluated === 'unanswered' && r.fired === false),
+    'with nothing answered no rule can fire, so none is handed to the engine',
+  );
 });
 
 t.test('no rule and no question left: the fallback, never self-care', async (t) => {
@@ -150,5 +172,7 @@ t.test('the engine pool reuses engines and never shares one between concurrent e
   const runs = Array.from({ length: 20 }, () => tr.decide(sample, adult, [a('emergency', false), a('severe', true), a('kind', 'sharp')]));
   const results = await Promise.all(runs);
   t.ok(results.every((d) => summary(d) === 'escalate:s-severe-sharp'));
-  t.ok(results.every((d) => d.evaluation.rules.length === sample.rules.length), 'every rule evaluated in every run');
+  const record = (d: Decision) => JSON.stringify(d.evaluation.rules.map((r) => [r.ruleId, r.fired, r.notEvaluated]));
+  t.equal(record(results[0]!), JSON.stringify([['rf-emergency', false, null], ['s-severe-sharp', true, null], ['s-severe', null, 'decided_above'], ['s-left', false, 'unanswered'], ['s-short-dull', false, 'unanswered']]));
+  t.ok(results.every((d) => record(d) === record(results[0]!)), 'every run evaluated the same rules with the same results');
 });

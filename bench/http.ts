@@ -1,0 +1,114 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import type { PathwayVersion } from '../src/rulesets/version.js';
+import { openStore } from '../src/store/database.js';
+import { Triage } from '../src/triage/triage.js';
+import { fullest, seedCallbacks, type Cases } from './cases.js';
+import { HANDLER_KEY, startServer, type BenchServer } from './server.js';
+import { median, type Table } from './stats.js';
+
+export const CONNECTIONS = 50;
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function measure(server: BenchServer, runs: number, seconds: number, at: string, options: Partial<autocannon.Options>): Promise<Figures> {
+  const results: Figures[] = [];
+  for (let run = 0; run < runs; run++) {
+    const r = await autocannon({ ...options, url: `${server.base}${at}`, connections: CONNECTIONS, duration: seconds });
+    results.push({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.non2xx + r.errors });
+  }
+  return { rps: median(results.map((r) => r.rps)), p50: median(results.map((r) => r.p50)), p99: median(results.map((r) => r.p99)), errors: Math.max(...results.map((r) => r.errors)) };
+}
+
+/** Assessments a load test can step through: each gets its own token. */
+export async function openAssessments(server: BenchServer, pathwayId: string, patient: unknown, count: number): Promise<{ id: string; token: string }[]> {
+  const out: { id: string; token: string }[] = [];
+  for (let i = 0; i < count; i += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, count - i) }, async () => {
+        const res = await fetch(`${server.base}/v1/assessments`, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ pathwayId, patient }) });
+        const body = (await res.json()) as { id: string; token: string };
+        return { id: body.id, token: body.token };
+      }),
+    );
+    out.push(...batch);
+  }
+  return out;
+}
+
+/**
+ * One interactive step per request: re-answering the first question of an assessment (decide,
+ * then store the new state and its trace), spread over many assessments so they do not collide.
+ */
+export function stepRequests(assessments: { id: string; token: string }[], answer: { questionId: string; value: unknown }): autocannon.Request[] {
+  let next = 0;
+  return [
+    {
+      method: 'POST',
+      setupRequest: (req) => {
+        const a = assessments[next++ % assessments.length]!;
+        return { ...req, path: `/v1/assessments/${a.id}/answers`, headers: { ...JSON_HEADERS, 'x-assessment-token': a.token }, body: JSON.stringify(answer) };
+      },
+    },
+  ];
+}
+
+export const TRIAGE_RATIO_TARGET = 0.3;
+export const STEP_RATIO_TARGET = 0.25;
+export const P99_TARGET_MS = 25;
+export const QUEUE_P99_TARGET_MS = 10;
+
+/** The four routes against the real server, each as a ratio to the echo baseline in the same run. */
+export async function httpBench(table: Table, versions: PathwayVersion[], cases: Cases, runs: number, seconds: number, largest: PathwayVersion, queueSize: number): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'triage-bench-'));
+  const database = path.join(dir, 'bench.db');
+  try {
+    // The queue is filled before the server starts, through the same services the API uses.
+    const seedStore = await openStore(`sqlite:${database}`);
+    await seedCallbacks(seedStore, new Triage(versions, { timeoutMs: 10_000 }), cases, queueSize);
+    await seedStore.close();
+
+    const server = await startServer(dir, database);
+    try {
+      const full = fullest(cases, largest.id);
+      const triageBody = JSON.stringify({ pathwayId: largest.id, patient: full.patient, answers: Object.fromEntries(full.answers.map((a) => [a.questionId, a.value])) });
+      const assessments = await openAssessments(server, largest.id, full.patient, 400);
+
+      const echo = await measure(server, runs, seconds, '/bench/echo', { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ pathwayId: largest.id, patient: full.patient }) });
+      const triage = await measure(server, runs, seconds, '/v1/triage', { method: 'POST', headers: JSON_HEADERS, body: triageBody });
+      const step = await measure(server, runs, seconds, '', { requests: stepRequests(assessments, full.answers[0]!) });
+      const queue = await measure(server, runs, seconds, '/v1/callbacks', { method: 'GET', headers: { 'x-api-key': HANDLER_KEY } });
+
+      const show = (what: string, r: Figures, target?: { ratio?: number; p99: number }) => {
+        const ratio = r.rps / echo.rps;
+        const met = (target?.ratio === undefined || ratio >= target.ratio) && (target === undefined || r.p99 < target.p99);
+        const text = target ? [target.ratio !== undefined ? `ratio >= ${target.ratio.toFixed(2)}` : '', `p99 < ${target.p99} ms`].filter(Boolean).join(', ') : '';
+        table.add({
+          kind: 'http',
+          what: `${what}${r.errors ? ` (${r.errors} non-2xx)` : ''}`,
+          throughput: `${r.rps.toFixed(0)}/s`,
+          median: `${r.p50} ms`,
+          p99: `${r.p99} ms`,
+          ratio: ratio.toFixed(2),
+          target: target ? { text, met: met && r.errors === 0 } : undefined,
+        });
+      };
+      show('POST /bench/echo (baseline)', echo);
+      show(`POST /v1/triage (${largest.id}, all answers)`, triage, { ratio: TRIAGE_RATIO_TARGET, p99: P99_TARGET_MS });
+      show('POST /v1/assessments/:id/answers', step, { ratio: STEP_RATIO_TARGET, p99: P99_TARGET_MS });
+      show(`GET /v1/callbacks (${queueSize.toLocaleString('en-GB')} waiting)`, queue, { p99: QUEUE_P99_TARGET_MS });
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import { openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+export const RULES = path.join(ROOT, 'rules');
+export const ADMIN_KEY = 'bench-key-admin-0000000000';
+export const HANDLER_KEY = 'bench-key-handler-00000000';
+export const ENCRYPTION_KEYS = `k1:${Buffer.alloc(32, 1).toString('base64')}`;
+
+export interface BenchServer {
+  base: string;
+  /** Resident set size of the server process in MiB (Linux /proc), or undefined elsewhere. */
+  rssMiB(): number | undefined;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The real service, as production runs it (SQLite file, durable traces, info logs), in its own
+ * process. Its logs go to a file, as they would to a collector, so reading them costs the load
+ * generator nothing.
+ */
+export async function startServer(dir: string, database: string): Promise<BenchServer> {
+  const port = await freePort();
+  const logFile = path.join(dir, 'server.log');
+  const log = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/server.js')], {
+    stdio: ['ignore', log, log],
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+      DATABASE_URL: `sqlite:${database}`,
+      RULES_DIR: RULES,
+      BENCH_ECHO: 'true',
+      RATE_LIMIT_PER_MINUTE: '1000000',
+      TRIAGE_API_KEYS: `admin:${ADMIN_KEY},call-handler:${HANDLER_KEY}`,
+      CONTACT_ENCRYPTION_KEYS: ENCRYPTION_KEYS,
+    },
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const base = `http://127.0.0.1:${port}`;
+  const started = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`the server exited (${child.exitCode}): ${readFileSync(logFile, 'utf8').slice(-2000)}`);
+    }
+    const up = await fetch(`${base}/health/ready`).then((r) => r.ok, () => false);
+    if (up) break;
+    if (Date.now() - started > 30_000) throw new Error('the server did not become ready in 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    base,
+    rssMiB() {
+      try {
+        const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        return kb ? Number(kb[1]) / 1024 : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

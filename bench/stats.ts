@@ -1,0 +1,31 @@
+/** Figures for the benchmark table: medians across runs, percentiles within one. */
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+export const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+
+export interface Row {
+  kind: string;
+  what: string;
+  throughput?: string;
+  median?: string;
+  p99?: string;
+  ratio?: string;
+  /** The issue's target for this figure and whether this run met it. */
+  target?: { text: string; met: boolean };
+}
+
+/** The table `npm run bench` prints: one row per figure, with its target where it has one. */
+export class Table {
+  readonly rows: Row[] = [];
+
+  add(row: Row): void {
+    this.rows.push(row);
+  }
+
+  render(): string {
+    const header = ['kind', 'what', 'throughput', 'median / p50', 'p99', 'ratio to baseline', 'target'];
+    const cells = this.rows.map((r) => [r.kind, r.what, r.throughput ?? '', r.median ?? '', r.p99 ?? '', r.ratio ?? '', r.target ? `${r.target.text}: ${r.target.met ? 'met' : 'NOT met'}` : '']);
+    const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+    const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`;
+    return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+  }
+}

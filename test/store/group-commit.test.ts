@@ -1,0 +1,80 @@
+import t, { type Test } from 'tap';
+import { openStore, type Store } from '../../src/store/database.js';
+import { freshDatabaseUrl } from '../helpers.js';
+
+/** A row in a table with no foreign keys; the primary key makes duplicates fail in the database. */
+const versionRow = (hash: string) => ({ hash, pathway_id: 'p', version: '1', content: '{}', first_used_at: '2026-01-01T00:00:00.000Z' });
+
+async function stores(t: Test): Promise<{ writer: Store; reader: Store }> {
+  const url = await freshDatabaseUrl(t);
+  const writer = await openStore(url);
+  // A second, independent connection: it sees only what has really been committed.
+  const reader = await openStore(url);
+  t.teardown(async () => {
+    await writer.close();
+    await reader.close();
+  });
+  return { writer, reader };
+}
+
+const stored = async (store: Store, hash: string): Promise<boolean> =>
+  (await store.db.selectFrom('rule_set_versions').select('hash').where('hash', '=', hash).executeTakeFirst()) !== undefined;
+
+t.test('writes handed in together share commits, and each is committed before its caller hears', async (t) => {
+  const { writer, reader } = await stores(t);
+  const visibleOnResolve: boolean[] = [];
+  const writes = Array.from({ length: 200 }, (_, i) =>
+    writer
+      .write(async (trx) => {
+        await trx.insertInto('rule_set_versions').values(versionRow(`h${i}`)).execute();
+        return i;
+      })
+      .then(async (value) => {
+        visibleOnResolve.push(await stored(reader, `h${value}`));
+        return value;
+      }),
+  );
+  t.same(await Promise.all(writes), Array.from({ length: 200 }, (_, i) => i), 'every caller gets its own result');
+  t.equal(visibleOnResolve.filter(Boolean).length, 200, 'another connection already sees each write when its caller is answered');
+  t.equal(writer.commits.writes, 200);
+  t.ok(writer.commits.commits < 20, `200 writes took ${writer.commits.commits} commits, not one each`);
+});
+
+t.test('a write that fails is undone alone; the others in its commit are kept', async (t) => {
+  const { writer, reader } = await stores(t);
+  await writer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('taken')).execute());
+  const results = await Promise.allSettled([
+    writer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('a')).execute()),
+    // Half done, then an error in the code: its first insert must not survive.
+    writer.write(async (trx) => {
+      await trx.insertInto('rule_set_versions').values(versionRow('half')).execute();
+      throw new Error('the unit failed after its first insert');
+    }),
+    // An error from the database itself (a duplicate key), which on PostgreSQL aborts the
+    // transaction unless it is rolled back to the unit's savepoint.
+    writer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('taken')).execute()),
+    writer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('b')).execute()),
+  ]);
+  t.same(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'rejected', 'fulfilled'],
+  );
+  t.match((results[1] as PromiseRejectedResult).reason, { message: 'the unit failed after its first insert' });
+  t.ok(await stored(reader, 'a'));
+  t.ok(await stored(reader, 'b'));
+  t.notOk(await stored(reader, 'half'), 'nothing of the failed unit is stored');
+  const count = await reader.db.selectFrom('rule_set_versions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  t.equal(Number(count.n), 3);
+});
+
+t.test('closing the store waits for writes already handed in', async (t) => {
+  const url = await freshDatabaseUrl(t);
+  const writer = await openStore(url);
+  const pending = Array.from({ length: 50 }, (_, i) => writer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow(`c${i}`)).execute()));
+  await writer.close();
+  await Promise.all(pending);
+  const reader = await openStore(url);
+  t.teardown(() => reader.close());
+  const count = await reader.db.selectFrom('rule_set_versions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  t.equal(Number(count.n), 50);
+});
