@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import type { PathwayVersion } from '../src/rulesets/version.js';
 import { openStore } from '../src/store/database.js';
 import { Triage } from '../src/triage/triage.js';
-import { fullest, seedCallbacks, type Cases } from './cases.js';
+import { fullest, seedCallbacks, type Case, type Cases } from './cases.js';
 import { HANDLER_KEY, startServer, type BenchServer } from './server.js';
 import { median, type Table } from './stats.js';
 
@@ -22,10 +23,27 @@ interface Figures {
 async function measure(server: BenchServer, runs: number, seconds: number, at: string, options: Partial<autocannon.Options>): Promise<Figures> {
   const results: Figures[] = [];
   for (let run = 0; run < runs; run++) {
-    const r = await autocannon({ ...options, url: `${server.base}${at}`, connections: CONNECTIONS, duration: seconds });
+    const r = await autocannon({ connections: CONNECTIONS, ...options, url: `${server.base}${at}`, duration: seconds });
     results.push({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.non2xx + r.errors });
   }
   return { rps: median(results.map((r) => r.rps)), p50: median(results.map((r) => r.p50)), p99: median(results.map((r) => r.p99)), errors: Math.max(...results.map((r) => r.errors)) };
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 50 });
+
+/** node:http rather than fetch: undici's fetch mis-sends bodies after autocannon has run. */
+function postJson(url: string, body: unknown): Promise<unknown> {
+  const data = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers: { ...JSON_HEADERS, 'content-length': Buffer.byteLength(data) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => (res.statusCode === 201 || res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`POST ${url}: ${res.statusCode} ${text}`))));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
 }
 
 /** Assessments a load test can step through: each gets its own token. */
@@ -34,8 +52,7 @@ export async function openAssessments(server: BenchServer, pathwayId: string, pa
   for (let i = 0; i < count; i += 50) {
     const batch = await Promise.all(
       Array.from({ length: Math.min(50, count - i) }, async () => {
-        const res = await fetch(`${server.base}/v1/assessments`, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ pathwayId, patient }) });
-        const body = (await res.json()) as { id: string; token: string };
+        const body = (await postJson(`${server.base}/v1/assessments`, { pathwayId, patient })) as { id: string; token: string };
         return { id: body.id, token: body.token };
       }),
     );
@@ -79,13 +96,24 @@ export async function httpBench(table: Table, versions: PathwayVersion[], cases:
     const server = await startServer(dir, database);
     try {
       const full = fullest(cases, largest.id);
-      const triageBody = JSON.stringify({ pathwayId: largest.id, patient: full.patient, answers: Object.fromEntries(full.answers.map((a) => [a.questionId, a.value])) });
-      const assessments = await openAssessments(server, largest.id, full.patient, 400);
+      const bodyOf = (c: Case) => JSON.stringify({ pathwayId: largest.id, patient: c.patient, answers: Object.fromEntries(c.answers.map((a) => [a.questionId, a.value])) });
+      // A frontend that keeps the answers calls triage after each one: every step of every
+      // scenario in turn. The fullest answer set (every rule in play) is measured on its own.
+      const steps = cases.byPathway.get(largest.id)!.map(bodyOf);
+      let nextStep = 0;
+      const assessments = await openAssessments(server, largest.id, full.patient, 2000);
 
       const echo = await measure(server, runs, seconds, '/bench/echo', { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ pathwayId: largest.id, patient: full.patient }) });
-      const triage = await measure(server, runs, seconds, '/v1/triage', { method: 'POST', headers: JSON_HEADERS, body: triageBody });
+      const triage = await measure(server, runs, seconds, '', {
+        requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, path: '/v1/triage', headers: JSON_HEADERS, body: steps[nextStep++ % steps.length]! }) }],
+      });
+      const triageFull = await measure(server, runs, seconds, '/v1/triage', { method: 'POST', headers: JSON_HEADERS, body: bodyOf(full) });
       const step = await measure(server, runs, seconds, '', { requests: stepRequests(assessments, full.answers[0]!) });
-      const queue = await measure(server, runs, seconds, '/v1/callbacks', { method: 'GET', headers: { 'x-api-key': HANDLER_KEY } });
+      const queueRequest = { method: 'GET', headers: { 'x-api-key': HANDLER_KEY } } as const;
+      const queue = await measure(server, runs, seconds, '/v1/callbacks', queueRequest);
+      // With 50 connections kept busy, latency is mostly waiting in line (Little's law: 50 /
+      // throughput); one call handler's console on its own sees the route's own latency.
+      const queueAlone = await measure(server, runs, seconds, '/v1/callbacks', { ...queueRequest, connections: 1 });
 
       const show = (what: string, r: Figures, target?: { ratio?: number; p99: number }) => {
         const ratio = r.rps / echo.rps;
@@ -102,9 +130,11 @@ export async function httpBench(table: Table, versions: PathwayVersion[], cases:
         });
       };
       show('POST /bench/echo (baseline)', echo);
-      show(`POST /v1/triage (${largest.id}, all answers)`, triage, { ratio: TRIAGE_RATIO_TARGET, p99: P99_TARGET_MS });
+      show(`POST /v1/triage (${largest.id}, every scenario step)`, triage, { ratio: TRIAGE_RATIO_TARGET, p99: P99_TARGET_MS });
+      show(`POST /v1/triage (${largest.id}, fullest answer set)`, triageFull, { ratio: TRIAGE_RATIO_TARGET, p99: P99_TARGET_MS });
       show('POST /v1/assessments/:id/answers', step, { ratio: STEP_RATIO_TARGET, p99: P99_TARGET_MS });
       show(`GET /v1/callbacks (${queueSize.toLocaleString('en-GB')} waiting)`, queue, { p99: QUEUE_P99_TARGET_MS });
+      show(`GET /v1/callbacks (${queueSize.toLocaleString('en-GB')} waiting), 1 connection`, queueAlone, { p99: QUEUE_P99_TARGET_MS });
     } finally {
       await server.stop();
     }

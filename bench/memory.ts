@@ -38,7 +38,7 @@ export async function memoryBench(table: Table, cases: Cases, largest: PathwayVe
       median: `${mib(before)} / ${mib(after)}`,
     });
 
-    const open = await openAssessments(server, largest.id, full.patient, 400);
+    const open = await openAssessments(server, largest.id, full.patient, 2000);
     const samples: number[] = [];
     const sampler = setInterval(() => {
       const rss = server.rssMiB();

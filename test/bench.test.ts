@@ -4,13 +4,22 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { REPO } from './helpers.js';
 
+const NUMBER = '[1-9][\\d,.]*';
+
 /** Keeps the benchmark harness working: one quick pass, and every figure is a real number. */
-t.test('npm run bench, quick: a table with engine, store and HTTP figures', async (t) => {
-  const { stdout } = await promisify(execFile)(process.execPath, [path.join(REPO, 'dist/bench/run.js'), '--quick'], { cwd: REPO, timeout: 120_000 });
+t.test('npm run bench, quick: a table with engine, store, HTTP and memory figures', async (t) => {
+  const { stdout } = await promisify(execFile)(process.execPath, [path.join(REPO, 'dist/bench/run.js'), '--quick'], { cwd: REPO, timeout: 150_000 });
+  const row = (kind: string, what: string) => stdout.split('\n').find((line) => line.startsWith(`| ${kind} `) && line.includes(what));
   t.match(stdout, /Node v\d+.*\d+ cores/);
-  t.match(stdout, /\| engine \| fever-child \(\d+ rules\)\s+\|\s+\| \d+ us\s+\| \d+ us/);
-  t.match(stdout, /\| store\s+\| trace appends, one durable commit each \| [1-9]\d*\/s/);
-  for (const route of ['POST /bench/echo \\(baseline\\)', 'POST /v1/triage', 'POST /v1/assessments/:id/answers']) {
-    t.match(stdout, new RegExp(`\\| http\\s+\\| ${route}.*\\| [1-9]\\d*/s\\s+\\| \\d+ ms\\s+\\| \\d+ ms\\s+\\| \\d+\\.\\d\\d`), route);
+  t.match(row('engine', 'fever-child'), new RegExp(`\\| ${NUMBER} us\\s+\\| ${NUMBER} us .*median < 150 us: (met|NOT met)`));
+  t.match(row('store', '1 writer'), new RegExp(`\\| ${NUMBER}/s`));
+  t.match(row('store', '50 writers (group commit'), new RegExp(`\\| ${NUMBER}/s .*>= 2000/s durable: (met|NOT met)`));
+  t.match(row('store', 'callback claims, 20 concurrent claimers (0 lost races)') ?? row('store', 'callback claims'), new RegExp(`\\| ${NUMBER}/s`));
+  for (const route of ['POST /bench/echo (baseline)', 'POST /v1/triage (fever-child, every scenario step)', 'POST /v1/assessments/:id/answers', 'GET /v1/callbacks (500 waiting)']) {
+    const line = row('http', route);
+    t.match(line, new RegExp(`\\| ${NUMBER}/s\\s+\\| \\d+ ms\\s+\\| \\d+ ms\\s+\\| \\d+\\.\\d\\d`), route);
+    t.notMatch(line, /non-2xx/, `${route}: every response a success`);
   }
+  t.match(row('memory', 'RSS before / after 1,000 assessments (0 non-2xx)'), /\d+ MiB \/ \d+ MiB/);
+  t.match(row('memory', 'soak'), /growth < 10%/);
 });

@@ -1,9 +1,11 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import type { Transaction } from 'kysely';
 import { notFound, Problem } from '../problem.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import { assessmentRepository, type Assessment } from '../store/assessments.js';
 import type { Store } from '../store/database.js';
+import type { Database } from '../store/schema.js';
 import { traceRepository } from '../store/traces.js';
 import { versionResolver } from '../traces/replay.js';
 import { draftTrace } from '../traces/trace.js';
@@ -31,6 +33,18 @@ export function assessmentService(store: Store, triage: Triage) {
 
   /** The version an assessment started on, even after the rule files have changed. */
   const versionFor = versionResolver(triage, traces);
+
+  // Versions are content-addressed and never deleted: once a commit has stored one, later
+  // decisions on it need not send its content again.
+  const storedVersions = new Set<string>();
+  async function storeDecision(version: PathwayVersion, at: string, work: (trx: Transaction<Database>) => Promise<void>): Promise<void> {
+    const known = storedVersions.has(version.hash);
+    await store.write(async (trx) => {
+      if (!known) await traces.rememberVersion(trx, version, at);
+      await work(trx);
+    });
+    storedVersions.add(version.hash);
+  }
 
   async function decideTimed(version: PathwayVersion, patient: Patient, answers: Answer[]) {
     const startedAt = Date.now();
@@ -81,8 +95,7 @@ export function assessmentService(store: Store, triage: Triage) {
         decision,
       );
       const draft = draftTrace({ version, assessmentId: assessment.id, step: 0, patient, answers: [], decision, startedAt, durationMs });
-      await store.write(async (trx) => {
-        await traces.rememberVersion(trx, version, now);
+      await storeDecision(version, now, async (trx) => {
         await assessments.insert(trx, assessment);
         await traces.append(trx, draft);
       });
@@ -126,8 +139,7 @@ export function assessmentService(store: Store, triage: Triage) {
       const answers = givenAnswers(version, given);
       const { decision, startedAt, durationMs } = await decideTimed(version, patient, answers);
       const draft = draftTrace({ version, assessmentId: null, step: null, patient, answers, decision, startedAt, durationMs });
-      await store.write(async (trx) => {
-        await traces.rememberVersion(trx, version, draft.at);
+      await storeDecision(version, draft.at, async (trx) => {
         await traces.append(trx, draft);
       });
       return { decision, traceId: draft.id };

@@ -107,20 +107,28 @@ export function callbackRepository(db: Kysely<Database>) {
       return Number(result.numUpdatedRows) === 1;
     },
 
+    /**
+     * A page of the queue in due order. Each status is read in order from the (status, due_at,
+     * created_at, id) index and only the page's worth kept; the union of those few rows is then
+     * put in order. One query over several statuses would sort every open request instead.
+     */
     async queue(filter: QueueFilter): Promise<CallbackRow[]> {
-      let q = db.selectFrom('callback_requests').selectAll().where('status', 'in', filter.statuses);
-      if (filter.overdueAt) q = q.where('due_at', '<', filter.overdueAt);
-      const after = filter.after;
-      if (after) {
-        q = q.where((eb) =>
-          eb.or([
-            eb('due_at', '>', after.dueAt),
-            eb.and([eb('due_at', '=', after.dueAt), eb('created_at', '>', after.createdAt)]),
-            eb.and([eb('due_at', '=', after.dueAt), eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
-          ]),
-        );
-      }
-      return q.orderBy('due_at').orderBy('created_at').orderBy('id').limit(filter.limit).execute();
+      const pageOf = (status: CallbackStatus) => {
+        let q = db.selectFrom('callback_requests').selectAll().where('status', '=', status);
+        if (filter.overdueAt) q = q.where('due_at', '<', filter.overdueAt);
+        const after = filter.after;
+        // A row-value comparison lets the index seek straight to the cursor.
+        if (after) q = q.where((eb) => eb(eb.refTuple('due_at', 'created_at', 'id'), '>', eb.tuple(after.dueAt, after.createdAt, after.id)));
+        return q.orderBy('due_at').orderBy('created_at').orderBy('id').limit(filter.limit);
+      };
+      const [first, ...rest] = filter.statuses.map((status, i) => db.selectFrom(pageOf(status).as(`s${i}`)).selectAll());
+      return rest
+        .reduce((union, next) => union.unionAll(next), first!)
+        .orderBy('due_at')
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(filter.limit)
+        .execute();
     },
 
     /** Requests not yet completed or cancelled, oldest first. */

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import { GroupCommitter, type Write } from './group-commit.js';
 import { migrations } from './migrations.js';
@@ -133,7 +133,7 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   await migrate(db);
   const committer = new GroupCommitter(db);
   return {
@@ -146,6 +146,30 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
     close: async () => {
       await committer.drain();
       await db.destroy();
+    },
+  };
+}
+
+/**
+ * Kysely prepares every query afresh, and preparing is a good part of a small query's cost.
+ * better-sqlite3 statements can be run again and again, and Kysely runs one query at a time
+ * on its single SQLite connection, so statements are kept by their SQL text (the most recently
+ * used few hundred).
+ */
+function withStatementCache(sqlite: SQLite.Database, size = 500): SqliteDatabase {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    close: () => void sqlite.close(),
+    prepare(text: string) {
+      let statement = statements.get(text);
+      if (statement) {
+        statements.delete(text);
+      } else {
+        statement = sqlite.prepare(text);
+        if (statements.size >= size) statements.delete(statements.keys().next().value!);
+      }
+      statements.set(text, statement);
+      return statement;
     },
   };
 }

@@ -79,7 +79,7 @@ export function explain(trace: TraceBody): Explanation {
     const decidedBy = evaluation.decidedBy;
     if ('ruleId' in decidedBy) {
       const rule = evaluation.rules.find((r) => r.ruleId === decidedBy.ruleId);
-      summary = rule ? `${head}, because ${ruleName(rule)} fired: ${decisive(rule.conditions, true).join('; ')}.` : `${head}, because rule ${decidedBy.ruleId} fired.`;
+      summary = rule?.notEvaluated === undefined && rule ? `${head}, because ${ruleName(rule)} fired: ${decisive(rule.conditions, true).join('; ')}.` : `${head}, because rule ${decidedBy.ruleId} fired.`;
     } else if (decidedBy.fallback === 'no_rule_decided') {
       summary = `${head}, the pathway's conservative fallback, because no rule fired and no question was left to ask.`;
     } else {
@@ -87,9 +87,10 @@ export function explain(trace: TraceBody): Explanation {
       summary = `${head}, the pathway's conservative fallback, because the evaluation ${why}.`;
     }
   }
-  const ruledOut = evaluation.rules
-    .filter((r) => r.redFlag && r.fired === false)
-    .map((r) => `Ruled out ${ruleName(r)}: ${decisive(r.conditions, false).join('; ') || 'its conditions did not hold'}.`);
+  // Only red flags the answers ruled out: not those whose questions are still to be asked.
+  const ruledOut = evaluation.rules.flatMap((r) =>
+    r.redFlag && r.notEvaluated === undefined && r.fired === false ? [`Ruled out ${ruleName(r)}: ${decisive(r.conditions, false).join('; ') || 'its conditions did not hold'}.`] : [],
+  );
   const setAside = evaluation.dropped.map((a) => `Set aside the answer ${value(a.value)} to ${a.questionId}: that question no longer applies after a changed answer.`);
   return { traceId: trace.id, summary, ruledOut, setAside };
 }

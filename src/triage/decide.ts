@@ -26,32 +26,32 @@ export type ConditionTrace =
   | { any: ConditionTrace[]; result: boolean | null }
   | { fact: string; operator: string; expected: unknown; actual: unknown; result: boolean | null };
 
-/**
- * Why json-rules-engine did not evaluate a rule: it could not fire with its questions still
- * unanswered (its leaves on them are false, the others unevaluated), or a rule of higher
- * priority had already fired and decided.
- */
-export type NotEvaluated = 'unanswered' | 'decided_above';
-
-export interface RuleEvaluation {
+interface RuleRecord {
   ruleId: string;
   title: string;
   scope: RuleScope;
   redFlag: boolean;
   priority: number;
-  /** null when the rule was not evaluated because a higher-priority rule decided. */
-  fired: boolean | null;
-  notEvaluated?: NotEvaluated;
-  conditions: ConditionTrace;
 }
 
-export interface AskWhenEvaluation {
-  questionId: string;
-  held: boolean;
-  /** Present when it could not hold with its questions unanswered, so was not evaluated. */
-  notEvaluated?: 'unanswered';
-  conditions: ConditionTrace;
-}
+/**
+ * A rule as json-rules-engine evaluated it, or why it was not handed to the engine: it could
+ * not fire with its questions still unanswered, or a rule of higher priority had already fired
+ * and decided (so whether this one would have fired is unknown: `fired` is null). Its
+ * conditions are in the stored rule-set version the trace names.
+ */
+export type RuleEvaluation = RuleRecord &
+  (
+    | { fired: boolean; notEvaluated?: undefined; conditions: ConditionTrace }
+    | { fired: false; notEvaluated: 'unanswered' }
+    | { fired: null; notEvaluated: 'decided_above' }
+  );
+
+/** An askWhen as evaluated, or one that could not hold with its questions unanswered. */
+export type AskWhenEvaluation = { questionId: string } & (
+  | { held: boolean; notEvaluated?: undefined; conditions: ConditionTrace }
+  | { held: false; notEvaluated: 'unanswered' }
+);
 
 /** Everything an auditor needs to know about how one decision was reached. */
 export interface Evaluation {
@@ -100,7 +100,7 @@ export async function decide(
       facts = factsOf(patient, current);
       runs += 1;
       const plan = plans.plan(new Set(current.map((a) => a.questionId)));
-      const result = await runEngine(version, plans, plan, facts, deadline);
+      const result = await runEngine(version, plan, facts, deadline);
       const askResults = new Map(result.askWhen.map((a) => [a.questionId, a]));
       // An answer applies only while its question's askWhen holds; drop the rest and re-run,
       // since dropping one answer can make another question's askWhen fail in turn.
@@ -175,7 +175,6 @@ function factsOf(patient: Patient, answers: Answer[]): Record<string, unknown> {
 
 async function runEngine(
   version: PathwayVersion,
-  plans: VersionPlans,
   plan: RulePlan,
   facts: Record<string, unknown>,
   deadline: number,
@@ -202,53 +201,27 @@ async function runEngine(
   if (Date.now() > deadline) {
     throw new EvaluationTimeout('evaluation exceeded its time budget');
   }
-  return readResults(version, plans, plan, result.results, result.stop);
+  return readResults(version, plan, result.results, result.stop);
 }
 
-function readResults(
-  version: PathwayVersion,
-  plans: VersionPlans,
-  plan: RulePlan,
-  results: RuleResult[],
-  stop: EarlyStop | null,
-): { rules: RuleEvaluation[]; askWhen: AskWhenEvaluation[] } {
+function readResults(version: PathwayVersion, plan: RulePlan, results: RuleResult[], stop: EarlyStop | null): { rules: RuleEvaluation[]; askWhen: AskWhenEvaluation[] } {
   const byName = new Map<string, RuleResult>();
   for (const r of results) byName.set(r.name as string, r);
-  // A leaf of a rule that was not evaluated: false if its question is unanswered, else unknown.
-  const unevaluated = (c: EngineCondition): ConditionTrace => {
-    const unanswered = plans.falseUnanswered(plan, c.fact ?? '', c.operator ?? '');
-    return { fact: c.fact ?? '', operator: c.operator ?? '', expected: c.value, actual: undefined, result: unanswered ? false : null };
-  };
   const rules: RuleEvaluation[] = [];
   for (const { rule, scope, enginePriority } of version.rules) {
+    const record: RuleRecord = { ruleId: rule.id, title: rule.title, scope, redFlag: scope === 'global_red_flag' || rule.redFlag === true, priority: enginePriority };
     const r = byName.get(rule.id);
-    let fired: boolean | null;
-    let notEvaluated: NotEvaluated | undefined;
     if (r) {
-      fired = r.result;
+      rules.push(Object.assign(record, { fired: r.result, conditions: traceCondition(r.conditions) }));
     } else if (!plan.rules.has(rule.id)) {
-      fired = false;
-      notEvaluated = 'unanswered';
+      rules.push(Object.assign(record, { fired: false, notEvaluated: 'unanswered' } as const));
     } else if (stop?.reason === 'decided' && enginePriority < stop.priority) {
-      fired = null;
-      notEvaluated = 'decided_above';
-    } else if (stop?.reason === 'stale') {
-      continue; // this run is discarded: decide() drops the stale answer and runs again
-    } else {
+      rules.push(Object.assign(record, { fired: null, notEvaluated: 'decided_above' } as const));
+    } else if (stop?.reason !== 'stale') {
       // Every planned rule must have run: a missing result is the concurrency hazard, not a "no".
+      // (After a stale answer the run is discarded: decide() drops the answer and runs again.)
       throw new Error(`rule ${rule.id} was not evaluated`);
     }
-    const evaluation: RuleEvaluation = {
-      ruleId: rule.id,
-      title: rule.title,
-      scope,
-      redFlag: scope === 'global_red_flag' || rule.redFlag === true,
-      priority: enginePriority,
-      fired,
-      conditions: r ? traceCondition(r.conditions) : traceCondition(rule.conditions, unevaluated),
-    };
-    if (notEvaluated) evaluation.notEvaluated = notEvaluated;
-    rules.push(evaluation);
   }
   const askWhen: AskWhenEvaluation[] = [];
   for (const question of version.questions) {
@@ -259,7 +232,7 @@ function readResults(
     if (r) {
       askWhen.push({ questionId: question.id, held: r.result, conditions: traceCondition(r.conditions) });
     } else if (!plan.askWhen.has(question.id)) {
-      askWhen.push({ questionId: question.id, held: false, notEvaluated: 'unanswered', conditions: traceCondition(question.askWhen, unevaluated) });
+      askWhen.push({ questionId: question.id, held: false, notEvaluated: 'unanswered' });
     } else {
       throw new Error(`askWhen of ${question.id} was not evaluated`);
     }
@@ -277,22 +250,19 @@ interface EngineCondition {
   result?: boolean;
 }
 
-/** json-rules-engine's record of a leaf: its fact, operator, expected value, actual value and result. */
-const evaluatedLeaf = (c: EngineCondition): ConditionTrace => ({ fact: c.fact ?? '', operator: c.operator ?? '', expected: c.value, actual: c.factResult, result: c.result ?? null });
-
-function traceCondition(node: unknown, leaf: (c: EngineCondition) => ConditionTrace = evaluatedLeaf): ConditionTrace {
+function traceCondition(node: unknown): ConditionTrace {
   const c = node as EngineCondition;
   // json-rules-engine records results on leaves only; groups are derived from their children.
   if (c.all) {
-    const all = c.all.map((child) => traceCondition(child, leaf));
+    const all = c.all.map(traceCondition);
     const results = all.map((x) => x.result);
     return { all, result: results.includes(false) ? false : results.every((r) => r === true) ? true : null };
   }
   if (c.any) {
-    const any = c.any.map((child) => traceCondition(child, leaf));
+    const any = c.any.map(traceCondition);
     const results = any.map((x) => x.result);
     return { any, result: results.includes(true) ? true : results.every((r) => r === false) ? false : null };
   }
   // A condition json-rules-engine skipped (an `all` already false) has no result: null.
-  return leaf(c);
+  return { fact: c.fact ?? '', operator: c.operator ?? '', expected: c.value, actual: c.factResult, result: c.result ?? null };
 }

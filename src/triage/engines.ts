@@ -200,10 +200,6 @@ export class VersionPlans {
     return plan;
   }
 
-  /** Whether a leaf is certainly false because its question is unanswered in `plan`. */
-  falseUnanswered(plan: RulePlan, fact: string, operator: string): boolean {
-    return plan.known !== null && !plan.known.has(fact) && this.falseWhenUnanswered.has(operator);
-  }
 }
 
 /** Plans per pathway version, prepared once and shared by every request for that version. */
