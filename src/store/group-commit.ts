@@ -15,7 +15,8 @@ interface Pending {
  * throughput, so writes that arrive in the same event-loop turn share one transaction. Each
  * write runs in its own savepoint, one after another, so a write that fails is undone alone
  * and the others still commit. No caller is answered before the shared COMMIT has returned:
- * nothing is acknowledged before it is on disk.
+ * nothing is acknowledged before it is on disk. A unit must do all its work through the `trx` it
+ * is given: calling write() or the plain connection from inside a unit would wait on itself.
  */
 export class GroupCommitter {
   private queue: Pending[] = [];
