@@ -85,8 +85,6 @@ export class EnginePool {
 export interface RulePlan {
   rules: ReadonlySet<string>;
   askWhen: ReadonlySet<string>;
-  /** Questions (and patient facts) known in this plan; anything else is unanswered. */
-  known: ReadonlySet<string> | null;
   pool: EnginePool;
 }
 
@@ -160,7 +158,7 @@ export class VersionPlans {
 
   constructor(
     private readonly version: PathwayVersion,
-    private readonly mode: RuleEvaluationMode,
+    mode: RuleEvaluationMode,
     private readonly extraOperators: ExtraOperators,
   ) {
     // An operator a deployment replaces may be true on an unanswered question: never skip on it.
@@ -169,7 +167,7 @@ export class VersionPlans {
     if (mode === 'all') {
       const rules = new Set(version.rules.map((r) => r.rule.id));
       const askWhen = new Set(version.questions.filter((q) => q.askWhen).map((q) => q.id));
-      this.everything = { rules, askWhen, known: null, pool: new EnginePool(() => buildEngine(version, extraOperators)) };
+      this.everything = { rules, askWhen, pool: new EnginePool(() => buildEngine(version, extraOperators)) };
     }
     // Build an engine with every rule now, so a broken version fails at load time, not on a patient.
     buildEngine(version, extraOperators);
@@ -192,7 +190,7 @@ export class VersionPlans {
     const holds = (c: ConditionNode) => canHold(c, known, this.falseWhenUnanswered);
     const rules = new Set(this.version.rules.filter((r) => holds(r.rule.conditions)).map((r) => r.rule.id));
     const askWhen = new Set(this.version.questions.filter((q) => q.askWhen && holds(q.askWhen)).map((q) => q.id));
-    const plan: RulePlan = { rules, askWhen, known, pool: new EnginePool(() => buildEngine(this.version, this.extraOperators, { rules, askWhen, known }), 2) };
+    const plan: RulePlan = { rules, askWhen, pool: new EnginePool(() => buildEngine(this.version, this.extraOperators, { rules, askWhen, known }), 2) };
     this.plans.set(key, plan);
     if (this.plans.size > MAX_PLANS_PER_VERSION) {
       this.plans.delete(this.plans.keys().next().value!);
