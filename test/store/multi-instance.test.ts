@@ -1,5 +1,6 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import t from 'tap';
 import { asHandler, freshDatabaseUrl, ON_POSTGRES, REPO, STAFF, startServer } from '../helpers.js';
 
@@ -83,7 +84,9 @@ t.test('two instances on one database', { skip: ON_POSTGRES ? false : 'runs in t
   for (const id of callbacks.slice(0, 4)) t.ok(heard.includes(`claimed:${id}`), `A heard ${id.slice(0, 8)} claimed`);
 
   // A release activated through A goes live on B within seconds; each reports what it serves.
-  const cli = spawnSync(process.execPath, [path.join(REPO, 'dist/src/cli/triage-rules.js'), 'release', 'rules', '--author', 'A', '--approver', 'B', '--summary', 'fleet', '--format', 'json'], {
+  // Asynchronously: blocking this process for the seconds the release checks take would stop
+  // fetch from retiring keep-alive sockets the servers have since closed.
+  const cli = await promisify(execFile)(process.execPath, [path.join(REPO, 'dist/src/cli/triage-rules.js'), 'release', 'rules', '--author', 'A', '--approver', 'B', '--summary', 'fleet', '--format', 'json'], {
     env: { ...process.env, DATABASE_URL: db },
     cwd: REPO,
     encoding: 'utf8',
