@@ -47,7 +47,7 @@ export function traceRepository(db: Kysely<Database>, dialect: Dialect = 'sqlite
       const query = trx.selectFrom('trace_chain').select(['seq', 'hash']).where('id', '=', CHAIN);
       const head = await (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirstOrThrow();
       const seq = Number(head.seq) + 1;
-      const { body, canonical, hash } = sealTrace(draft, seq, head.hash);
+      const { body, text, hash } = sealTrace(draft, seq, head.hash);
       const outcome = body.result.status === 'complete' ? body.result.outcome : undefined;
       await trx
         .insertInto('traces')
@@ -63,7 +63,7 @@ export function traceRepository(db: Kysely<Database>, dialect: Dialect = 'sqlite
           outcome_kind: outcome?.kind ?? null,
           disposition: outcome?.disposition ?? null,
           rule_id: outcome?.ruleId ?? null,
-          body: canonical,
+          body: text,
           hash,
           prev_hash: body.prevHash,
         })

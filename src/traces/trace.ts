@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { canonicalJson, sha256 } from '../canonical.js';
+import { sha256 } from '../canonical.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import type { Answer, Patient } from '../triage/answers.js';
 import type { DecidedOutcome, Decision, Evaluation } from '../triage/decide.js';
@@ -59,10 +59,16 @@ export function draftTrace(input: {
   };
 }
 
-export function sealTrace(draft: TraceDraft, seq: number, prevHash: string): { body: TraceBody; canonical: string; hash: string } {
-  const body: TraceBody = { ...draft, seq, prevHash };
-  const canonical = canonicalJson(body);
-  return { body, canonical, hash: sha256(canonical) };
+/**
+ * A trace's place in the chain: its JSON text, as stored, and the SHA-256 of that text. The hash
+ * is over the exact stored bytes, so verifying needs no re-serialisation (and no canonical key
+ * order, which cost more than the rest of sealing together).
+ */
+export function sealTrace(draft: TraceDraft, seq: number, prevHash: string): { body: TraceBody; text: string; hash: string } {
+  const { id, ...rest } = draft;
+  const body: TraceBody = { id, seq, prevHash, ...rest };
+  const text = JSON.stringify(body);
+  return { body, text, hash: sha256(text) };
 }
 
 /** A stored link of the chain as the verifier sees it. */
@@ -110,7 +116,7 @@ export class ChainVerifier {
     } catch {
       return fail(`trace ${link.seq} is not valid JSON`);
     }
-    if (body.seq !== link.seq || body.prevHash !== link.prevHash || canonicalJson(body) !== link.body) {
+    if (body.seq !== link.seq || body.prevHash !== link.prevHash) {
       return fail(`trace ${link.seq} has been altered: its columns disagree with its sealed content`);
     }
     this.prevHash = link.hash;

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
@@ -125,6 +126,21 @@ t.test('a clean chain verifies with its count, over HTTP and from the command li
   t.same((await get(app, '/v1/traces/verify')).body, { ok: true, verified: 10 });
   const cli = await run(process.execPath, [path.join(REPO, 'dist/src/cli/traces.js'), 'verify'], { env: { ...process.env, DATABASE_URL: file } });
   t.match(cli.stdout, /ok: 10 traces verified/);
+});
+
+t.test('an auditor can check the chain from the rows alone: each hash is SHA-256 of the stored text', async (t) => {
+  const { app } = await appWithDb(t);
+  await walk(app);
+  await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: { emergency: true } });
+  const rows = await app.store.db.selectFrom('traces').select(['seq', 'body', 'hash', 'prev_hash']).orderBy('seq').execute();
+  t.equal(rows.length, 6);
+  let prev = '0'.repeat(64);
+  for (const row of rows) {
+    t.equal(createHash('sha256').update(row.body).digest('hex'), row.hash, `trace ${row.seq}: the hash is of the text as stored`);
+    t.equal(row.prev_hash, prev, `trace ${row.seq} names the one before it`);
+    t.match(JSON.parse(row.body), { seq: Number(row.seq), prevHash: prev }, `trace ${row.seq} seals its own place in the chain`);
+    prev = row.hash;
+  }
 });
 
 for (const tamper of tampers) {
