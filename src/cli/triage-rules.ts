@@ -14,7 +14,7 @@ import { openStore } from '../store/database.js';
 import { traceRepository } from '../store/traces.js';
 import { explain } from '../traces/explain.js';
 import { impact } from '../traces/impact.js';
-import { draftTrace, GENESIS_HASH, sealTrace } from '../traces/trace.js';
+import { draftTrace, GENESIS_HASH, sealTrace, type TraceBody } from '../traces/trace.js';
 import { givenAnswers, type Answer, type Patient } from '../triage/answers.js';
 import { Problem } from '../problem.js';
 import { coverage } from '../triage/coverage.js';
@@ -220,7 +220,7 @@ async function explainCommand({ format, positionals, values }: Options): Promise
   }
   const decision = await triage.decide(version, patient, answers);
   const draft = draftTrace({ version, assessmentId: null, step: null, patient, answers, decision, startedAt: Date.now(), durationMs: 0 });
-  const explanation = explain(sealTrace(draft, 0, GENESIS_HASH).body);
+  const explanation = explain(JSON.parse(sealTrace(draft, 0, GENESIS_HASH).text) as TraceBody);
   const result = decision.status === 'complete' ? { status: decision.status, outcome: decision.outcome } : { status: decision.status, question: decision.question };
   print(format, { ...result, explanation }, () => [explanation.summary, ...explanation.ruledOut, ...explanation.setAside]);
   return 0;

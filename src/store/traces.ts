@@ -47,25 +47,25 @@ export function traceRepository(db: Kysely<Database>, dialect: Dialect = 'sqlite
       const query = trx.selectFrom('trace_chain').select(['seq', 'hash']).where('id', '=', CHAIN);
       const head = await (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirstOrThrow();
       const seq = Number(head.seq) + 1;
-      const { body, text, hash } = sealTrace(draft, seq, head.hash);
-      const outcome = body.result.status === 'complete' ? body.result.outcome : undefined;
+      const { text, hash } = sealTrace(draft, seq, head.hash);
+      const outcome = draft.result.status === 'complete' ? draft.result.outcome : undefined;
       await trx
         .insertInto('traces')
         .values({
           seq,
-          id: body.id,
-          assessment_id: body.assessmentId,
-          step: body.step,
-          created_at: body.at,
-          pathway_id: body.pathway.id,
-          version_hash: body.pathway.hash,
-          status: body.result.status,
+          id: draft.id,
+          assessment_id: draft.assessmentId,
+          step: draft.step,
+          created_at: draft.at,
+          pathway_id: draft.pathway.id,
+          version_hash: draft.pathway.hash,
+          status: draft.result.status,
           outcome_kind: outcome?.kind ?? null,
           disposition: outcome?.disposition ?? null,
           rule_id: outcome?.ruleId ?? null,
           body: text,
           hash,
-          prev_hash: body.prevHash,
+          prev_hash: head.hash,
         })
         .execute();
       await trx.updateTable('trace_chain').set({ seq, hash }).where('id', '=', CHAIN).execute();

@@ -30,8 +30,20 @@ export interface TraceBody {
   result: TraceResult;
 }
 
-/** A trace before it takes its place in the chain. */
-export type TraceDraft = Omit<TraceBody, 'seq' | 'prevHash'>;
+/**
+ * A trace before it takes its place in the chain: what it is indexed by, and the rest of its
+ * content already serialised (it is made where the decision is, possibly a decision worker).
+ */
+export interface TraceDraft {
+  id: string;
+  assessmentId: string | null;
+  step: number | null;
+  at: string;
+  pathway: TraceBody['pathway'];
+  result: TraceResult;
+  /** Every member of the body but id, seq and prevHash, as JSON text without its braces. */
+  members: string;
+}
 
 export function draftTrace(input: {
   version: PathwayVersion;
@@ -44,8 +56,7 @@ export function draftTrace(input: {
   durationMs: number;
 }): TraceDraft {
   const { decision } = input;
-  return {
-    id: randomUUID(),
+  const content: Omit<TraceBody, 'id' | 'seq' | 'prevHash'> = {
     assessmentId: input.assessmentId,
     step: input.step,
     at: new Date(input.startedAt).toISOString(),
@@ -57,6 +68,8 @@ export function draftTrace(input: {
     evaluation: decision.evaluation,
     result: decision.status === 'complete' ? { status: 'complete', outcome: decision.outcome } : { status: 'needs_answer', questionId: decision.question.id },
   };
+  const { assessmentId, step, at, pathway, result } = content;
+  return { id: randomUUID(), assessmentId, step, at, pathway, result, members: JSON.stringify(content).slice(1, -1) };
 }
 
 /**
@@ -64,11 +77,9 @@ export function draftTrace(input: {
  * is over the exact stored bytes, so verifying needs no re-serialisation (and no canonical key
  * order, which cost more than the rest of sealing together).
  */
-export function sealTrace(draft: TraceDraft, seq: number, prevHash: string): { body: TraceBody; text: string; hash: string } {
-  const { id, ...rest } = draft;
-  const body: TraceBody = { id, seq, prevHash, ...rest };
-  const text = JSON.stringify(body);
-  return { body, text, hash: sha256(text) };
+export function sealTrace(draft: TraceDraft, seq: number, prevHash: string): { text: string; hash: string } {
+  const text = `{"id":${JSON.stringify(draft.id)},"seq":${seq},"prevHash":${JSON.stringify(prevHash)},${draft.members}}`;
+  return { text, hash: sha256(text) };
 }
 
 /** A stored link of the chain as the verifier sees it. */
