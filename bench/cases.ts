@@ -1,5 +1,6 @@
 import { assessmentService } from '../src/assessments/service.js';
 import { callbackService } from '../src/callbacks/service.js';
+import { localDecider } from '../src/decisions/step.js';
 import { loadScenarioFiles, scenarioAnswers, type Scenario } from '../src/rulesets/scenarios.js';
 import { ContactCipher, parseEncryptionKeys } from '../src/security/contact-crypto.js';
 import type { Store } from '../src/store/database.js';
@@ -43,7 +44,7 @@ export function fullest(cases: Cases, pathwayId: string): Case {
  * the real services, then a callback requested with (encrypted) contact details.
  */
 export async function seedCallbacks(store: Store, triage: Triage, cases: Cases, count: number): Promise<void> {
-  const assessments = assessmentService(store, triage);
+  const assessments = assessmentService(store, triage, localDecider(triage));
   const callbacks = callbackService(store, { leaseSeconds: 600, cipher: new ContactCipher(parseEncryptionKeys(ENCRYPTION_KEYS)) });
   const [pathwayId, scenario] = [...cases.scenarios].flatMap(([id, list]) => list.filter((s) => s.expect.kind === 'callback').map((s) => [id, s] as const))[0]!;
   const answers = scenarioAnswers(scenario);

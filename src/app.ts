@@ -17,6 +17,8 @@ import type { DestinationStream } from 'pino';
 import { assessmentService, type AssessmentService } from './assessments/service.js';
 import { callbackService, type CallbackService } from './callbacks/service.js';
 import type { Config } from './config.js';
+import { DecisionPool } from './decisions/pool.js';
+import { localDecider } from './decisions/step.js';
 import { staffOnly } from './http/auth.js';
 import { limitJsonDepth, MAX_JSON_DEPTH, registerErrorHandling } from './http/errors.js';
 import { Problem } from './problem.js';
@@ -35,7 +37,6 @@ import triageRoutes from './http/routes/triage.js';
 import { loadRuleCatalog } from './rulesets/loader.js';
 import { openStore, type Store } from './store/database.js';
 import { traceRepository, type TraceRepository } from './store/traces.js';
-import type { ExtraOperators } from './triage/engines.js';
 import { Triage } from './triage/triage.js';
 import { SOFTWARE } from './version.js';
 
@@ -56,7 +57,6 @@ export interface AppOptions {
   config: Config;
   /** Where logs go (tests capture them); stdout when absent. */
   logStream?: DestinationStream;
-  extraOperators?: ExtraOperators;
   /** The callback queue's clock (due times, leases); tests move it forward. */
   now?: () => Date;
 }
@@ -101,17 +101,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   limitJsonDepth(app, MAX_JSON_DEPTH);
 
   const catalog = await loadRuleCatalog(config.RULES_DIR);
-  const triage = new Triage(catalog.versions.values(), {
-    timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS,
-    ruleEvaluation: config.TRIAGE_RULE_EVALUATION,
-    extraOperators: options.extraOperators,
-    // A fail-safe is a clinical incident to look into; the log line names no patient data.
-    onFailSafe: (cause, detail) => app.log.error({ cause, detail }, 'triage fell back to the conservative outcome'),
-  });
+  // A fail-safe is a clinical incident to look into; the log line names no patient data.
+  const onFailSafe = (cause: string, detail: string) => app.log.error({ cause, detail }, 'triage fell back to the conservative outcome');
+  const settings = { timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS, ruleEvaluation: config.TRIAGE_RULE_EVALUATION };
+  const triage = new Triage(catalog.versions.values(), { ...settings, onFailSafe });
+  const decider = config.TRIAGE_WORKERS > 0 ? new DecisionPool({ ...settings, threads: config.TRIAGE_WORKERS, onFailSafe }) : localDecider(triage);
   const store = await openStore(config.DATABASE_URL, (err) => app.log.warn({ err: { message: err.message } }, 'database connection error; reconnecting'));
   app.decorate('store', store);
   app.decorate('triage', triage);
-  app.decorate('assessments', assessmentService(store, triage));
+  app.decorate('assessments', assessmentService(store, triage, decider));
   app.decorate('traces', traceRepository(store.db, store.dialect));
   const security = await setUpSecurity(config);
   const callbacks = callbackService(store, { leaseSeconds: config.CALLBACK_LEASE_SECONDS, cipher: security.cipher, now: options.now });
@@ -125,7 +123,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await releases.follow((err) => app.log.error({ err: { message: err.message } }, 'could not switch release; the current one keeps serving'));
   app.decorate('releases', releases);
   app.decorateRequest('principal', null);
-  app.addHook('onClose', async () => store.close());
+  app.addHook('onClose', async () => {
+    // Decisions still in workers are finished first: their writes then reach the store's queue
+    // before it drains and closes.
+    await decider.close();
+    await store.close();
+  });
   if (security.devKeys) {
     app.log.warn({ keysFile: security.devKeys.file }, 'development mode: staff API keys and the contact encryption key were generated, not configured; never use this in production');
     if (security.devKeys.created) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_DECISION_WORKERS } from './decisions/pool.js';
 import { RULE_EVALUATION_MODES } from './triage/engines.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -15,6 +16,8 @@ export const ConfigSchema = z.object({
   /** Time budget for one evaluation; past it the answer is the pathway's conservative fallback. */
   TRIAGE_EVAL_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(500),
   TRIAGE_RULE_EVALUATION: z.enum(RULE_EVALUATION_MODES).default('needed'),
+  /** Worker threads that decide steps off the event loop; 0 decides on it. */
+  TRIAGE_WORKERS: z.coerce.number().int().min(0).max(64).default(DEFAULT_DECISION_WORKERS),
   /** How long a call handler's claim on a callback holds before it returns to the queue. */
   CALLBACK_LEASE_SECONDS: z.coerce.number().int().min(10).max(86_400).default(600),
   /** Staff API keys, `role:key` pairs separated by commas; or a file of them, one per line. */

@@ -84,7 +84,7 @@ export async function testApp(
     DEV_KEYS_FILE: path.join(dir, 'dev-keys.json'),
     ...options.env,
   });
-  app = await buildApp({ config, logStream: options.logStream, extraOperators: options.extraOperators, now: options.now });
+  app = await buildApp({ config, logStream: options.logStream, now: options.now });
   return app;
 }
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import type { Transaction } from 'kysely';
+import type { Decider, StepDecision } from '../decisions/step.js';
 import { notFound, Problem } from '../problem.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import { assessmentRepository, type Assessment } from '../store/assessments.js';
@@ -8,25 +8,23 @@ import type { Store } from '../store/database.js';
 import type { Database } from '../store/schema.js';
 import { traceRepository } from '../store/traces.js';
 import { versionResolver } from '../traces/replay.js';
-import { draftTrace } from '../traces/trace.js';
-import { applyAnswer, givenAnswers, type Answer, type Patient } from '../triage/answers.js';
-import type { Decision } from '../triage/decide.js';
+import { applyAnswer, givenAnswers, type Patient } from '../triage/answers.js';
 import type { Triage } from '../triage/triage.js';
 
 export interface StepResult {
   assessment: Assessment;
-  decision: Decision;
+  decision: StepDecision;
   traceId: string;
 }
 
 const hashToken = (token: string): Buffer => createHash('sha256').update(token).digest();
 
 /**
- * Assessments: the stateful walk through a pathway. Each step is decided by Triage, then the
- * assessment's new state and the step's trace are committed in one transaction before the
- * caller is answered.
+ * Assessments: the stateful walk through a pathway. Each step is decided (on the event loop or
+ * in a decision worker), then the assessment's new state and the step's trace are committed in
+ * one transaction before the caller is answered. Triage names the versions and checks patients.
  */
-export function assessmentService(store: Store, triage: Triage) {
+export function assessmentService(store: Store, triage: Triage, decider: Decider) {
   const { db } = store;
   const assessments = assessmentRepository(db);
   const traces = traceRepository(db, store.dialect);
@@ -46,14 +44,7 @@ export function assessmentService(store: Store, triage: Triage) {
     storedVersions.add(version.hash);
   }
 
-  async function decideTimed(version: PathwayVersion, patient: Patient, answers: Answer[]) {
-    const startedAt = Date.now();
-    const t0 = performance.now();
-    const decision = await triage.decide(version, patient, answers);
-    return { decision, startedAt, durationMs: performance.now() - t0 };
-  }
-
-  function stateOf(base: Omit<Assessment, 'answers' | 'status' | 'questionId' | 'outcome'>, decision: Decision): Assessment {
+  function stateOf(base: Omit<Assessment, 'answers' | 'status' | 'questionId' | 'outcome'>, decision: StepDecision): Assessment {
     return {
       ...base,
       answers: decision.answers,
@@ -87,14 +78,14 @@ export function assessmentService(store: Store, triage: Triage) {
     async start(pathwayId: string, patient: Patient): Promise<StepResult & { token: string }> {
       const version = triage.pathway(pathwayId);
       triage.checkApplies(version, patient);
-      const { decision, startedAt, durationMs } = await decideTimed(version, patient, []);
+      const id = randomUUID();
+      const { decision, draft } = await decider.step(version, { patient, answers: [], assessmentId: id, step: 0 });
       const now = new Date().toISOString();
       const token = randomBytes(32).toString('base64url');
       const assessment = stateOf(
-        { id: randomUUID(), pathwayId, versionHash: version.hash, patient, step: 0, createdAt: now, updatedAt: now, tokenHash: hashToken(token).toString('hex') },
+        { id, pathwayId, versionHash: version.hash, patient, step: 0, createdAt: now, updatedAt: now, tokenHash: hashToken(token).toString('hex') },
         decision,
       );
-      const draft = draftTrace({ version, assessmentId: assessment.id, step: 0, patient, answers: [], decision, startedAt, durationMs });
       await storeDecision(version, now, async (trx) => {
         await assessments.insert(trx, assessment);
         await traces.append(trx, draft);
@@ -106,10 +97,9 @@ export function assessmentService(store: Store, triage: Triage) {
       const current = await this.authorised(id, token);
       const version = await versionFor(current.versionHash);
       const answers = applyAnswer(version, current.answers, current.questionId, questionId, value);
-      const { decision, startedAt, durationMs } = await decideTimed(version, current.patient, answers);
       const step = current.step + 1;
+      const { decision, draft } = await decider.step(version, { patient: current.patient, answers, assessmentId: id, step });
       const assessment = stateOf({ ...current, step, updatedAt: new Date().toISOString() }, decision);
-      const draft = draftTrace({ version, assessmentId: id, step, patient: current.patient, answers, decision, startedAt, durationMs });
       const saved = await store.write(async (trx) => {
         if (!(await assessments.update(trx, assessment, current.step))) {
           return false;
@@ -133,12 +123,11 @@ export function assessmentService(store: Store, triage: Triage) {
     },
 
     /** Stateless triage for frontends that keep the answers themselves; still traced. */
-    async triageOnce(pathwayId: string, patient: Patient, given: Record<string, unknown>): Promise<{ decision: Decision; traceId: string }> {
+    async triageOnce(pathwayId: string, patient: Patient, given: Record<string, unknown>): Promise<{ decision: StepDecision; traceId: string }> {
       const version = triage.pathway(pathwayId);
       triage.checkApplies(version, patient);
       const answers = givenAnswers(version, given);
-      const { decision, startedAt, durationMs } = await decideTimed(version, patient, answers);
-      const draft = draftTrace({ version, assessmentId: null, step: null, patient, answers, decision, startedAt, durationMs });
+      const { decision, draft } = await decider.step(version, { patient, answers, assessmentId: null, step: null });
       await storeDecision(version, draft.at, async (trx) => {
         await traces.append(trx, draft);
       });

@@ -77,3 +77,15 @@ function rank(rule: Rule, scope: RuleScope, offset: number, outcomes: Record<str
   }
   return { rule, scope, enginePriority: rule.priority + offset, outcome };
 }
+
+/**
+ * A version rebuilt from its stored canonical content (the database, or a decision worker being
+ * handed it), refused if the content does not hash to the version it claims to be.
+ */
+export function restorePathwayVersion(hash: string, content: string): PathwayVersion {
+  const version = preparePathwayVersion(JSON.parse(content) as PathwayDefinition);
+  if (version.hash !== hash) {
+    throw new Error(`rule-set version ${hash} does not match its content hash ${version.hash}`);
+  }
+  return version;
+}

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { preparePathwayVersion, type PathwayDefinition, type PathwayVersion } from '../rulesets/version.js';
+import { restorePathwayVersion, type PathwayVersion } from '../rulesets/version.js';
 import type { TraceRepository } from '../store/traces.js';
 import type { Decision, RuleEvaluation } from '../triage/decide.js';
 import type { Triage } from '../triage/triage.js';
@@ -19,10 +19,7 @@ export function versionResolver(triage: Triage, traces: TraceRepository): (hash:
     if (!content) {
       throw new Error(`rule-set version ${hash} is neither loaded nor stored`);
     }
-    const version = preparePathwayVersion(JSON.parse(content) as PathwayDefinition);
-    if (version.hash !== hash) {
-      throw new Error(`stored rule-set version ${hash} does not match its content hash ${version.hash}`);
-    }
+    const version = restorePathwayVersion(hash, content);
     triage.register(version);
     return version;
   };

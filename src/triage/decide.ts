@@ -161,6 +161,14 @@ function fallback(version: PathwayVersion, answers: Answer[], record: RunRecord,
   };
 }
 
+/**
+ * The conservative decision when no evaluation could be made at all (the evaluation itself
+ * failed, for example in a decision worker): the pathway's fallback, with the cause on record.
+ */
+export function failSafeDecision(version: PathwayVersion, answers: Answer[], patient: Patient, cause: FallbackCause, detail: string): Decision {
+  return fallback(version, answers, { facts: factsOf(patient, answers), dropped: [], rules: [], askWhen: [], engineRuns: 0 }, cause, detail);
+}
+
 function toOutcome(outcome: Outcome, ruleId: string | null, reason: string): DecidedOutcome {
   return { ...outcome, ruleId, reason };
 }

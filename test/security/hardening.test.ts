@@ -129,7 +129,8 @@ function start(env: Record<string, string>): Promise<{ stderr: string; code: num
   return new Promise((resolve) => {
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
-      if (stdout.includes('triage service ready')) child.kill('SIGTERM');
+      // One signal only: a second one during the graceful close would end the process outright.
+      if (stdout.includes('triage service ready') && !child.killed) child.kill('SIGTERM');
     });
     child.on('exit', (code) => resolve({ stderr: stderr + stdout, code }));
   });

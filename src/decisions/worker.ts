@@ -1,0 +1,47 @@
+import { workerData } from 'node:worker_threads';
+import { restorePathwayVersion } from '../rulesets/version.js';
+import type { RuleEvaluationMode } from '../triage/engines.js';
+import { Triage } from '../triage/triage.js';
+import { decideStep, type DecidedStep, type StepInput } from './step.js';
+
+/** How every worker decides: the same settings as the event loop would use. */
+export interface WorkerSettings {
+  timeoutMs: number;
+  ruleEvaluation: RuleEvaluationMode;
+}
+
+/** A step to decide on a version named by hash; its content comes along only when asked for. */
+export interface StepTask {
+  hash: string;
+  content?: string;
+  input: StepInput;
+}
+
+export type StepReply = DecidedStep | { unknownVersion: string };
+
+// Each worker keeps its own engines, built once per version the first time it is handed one.
+const triage = new Triage([], workerData as WorkerSettings);
+
+async function decideOne(task: StepTask): Promise<StepReply> {
+  let version = triage.version(task.hash);
+  if (!version) {
+    if (task.content === undefined) {
+      return { unknownVersion: task.hash };
+    }
+    version = restorePathwayVersion(task.hash, task.content);
+    triage.register(version);
+  }
+  return decideStep(triage, version, task.input);
+}
+
+/**
+ * A decision worker's task: a batch of steps, decided one after another (each within its own
+ * time budget), their traces drafted, all sent back in one message.
+ */
+export default async function decideBatch(tasks: StepTask[]): Promise<StepReply[]> {
+  const replies: StepReply[] = [];
+  for (const task of tasks) {
+    replies.push(await decideOne(task));
+  }
+  return replies;
+}

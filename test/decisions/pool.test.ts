@@ -1,0 +1,81 @@
+import t from 'tap';
+import { DecisionPool } from '../../src/decisions/pool.js';
+import { localDecider, type DecidedStep, type StepInput } from '../../src/decisions/step.js';
+import { loadRuleCatalog } from '../../src/rulesets/loader.js';
+import { loadScenarioFiles, scenarioAnswers } from '../../src/rulesets/scenarios.js';
+import type { PathwayVersion } from '../../src/rulesets/version.js';
+import type { Answer } from '../../src/triage/answers.js';
+import { Triage } from '../../src/triage/triage.js';
+import { BUNDLED_RULES } from '../helpers.js';
+
+const catalog = await loadRuleCatalog(BUNDLED_RULES);
+const versions = [...catalog.versions.values()];
+const settings = { timeoutMs: 10_000, ruleEvaluation: 'needed' } as const;
+const local = localDecider(new Triage(versions, settings));
+
+/** A trace's content, less what differs by when and how fast it was made. */
+function content(step: DecidedStep): unknown {
+  const { at: _at, durationMs: _durationMs, ...rest } = JSON.parse(`{${step.draft.members}}`) as Record<string, unknown>;
+  return rest;
+}
+
+const steps: { version: PathwayVersion; input: StepInput; name: string }[] = [];
+for (const file of await loadScenarioFiles(BUNDLED_RULES)) {
+  const version = catalog.versions.get(file.pathway)!;
+  for (const scenario of file.scenarios) {
+    const answers = scenarioAnswers(scenario) as Answer[];
+    for (let n = 0; n <= answers.length; n++) {
+      steps.push({ version, name: `${file.pathway}: ${scenario.name} after ${n} answers`, input: { patient: scenario.patient, answers: answers.slice(0, n), assessmentId: null, step: n } });
+    }
+  }
+}
+
+t.test('every scenario step decided in the workers is the step decided on the event loop, trace and all', async (t) => {
+  const failSafes: string[] = [];
+  const pool = new DecisionPool({ ...settings, threads: 2, onFailSafe: (cause) => failSafes.push(cause) });
+  t.teardown(() => pool.close());
+  // All at once, as concurrent requests would: batches, both workers, versions sent on demand.
+  const pooled = await Promise.all(steps.map(({ version, input }) => pool.step(version, input)));
+  let differing = 0;
+  for (const [i, { version, input, name }] of steps.entries()) {
+    const expected = await local.step(version, input);
+    const got = pooled[i]!;
+    const same = t.strictSame(got.decision, expected.decision, name, { diagnostic: false }) && t.strictSame(content(got), content(expected), `${name}: trace`, { diagnostic: false });
+    if (!same) differing += 1;
+  }
+  t.equal(differing, 0, `${steps.length} steps, none differ`);
+  t.ok(steps.length > 2000, 'every step of every bundled scenario');
+  t.same(failSafes, [], 'no fail-safe on the way');
+});
+
+t.test('a worker that fails gives the conservative fallback, traced with its cause, and the pool carries on', async (t) => {
+  const failSafes: string[] = [];
+  const pool = new DecisionPool({ ...settings, threads: 1, onFailSafe: (cause, detail) => failSafes.push(`${cause}: ${detail}`) });
+  t.teardown(() => pool.close());
+  const chest = catalog.versions.get('chest-pain')!;
+  // A version whose content does not hash to its name: the worker refuses it.
+  const forged: PathwayVersion = { ...chest, hash: 'f'.repeat(64) };
+  const input: StepInput = { patient: { ageYears: 50, sex: 'male' }, answers: [], assessmentId: null, step: null };
+  const step = await pool.step(forged, input);
+  t.match(step.decision, { status: 'complete', outcome: { kind: chest.fallback.outcome.kind, disposition: chest.fallback.outcome.disposition, ruleId: null } });
+  t.not(step.decision.status === 'complete' && step.decision.outcome.kind, 'self_care', 'never self-care');
+  const trace = JSON.parse(`{${step.draft.members}}`) as { evaluation: { decidedBy: unknown; engineRuns: number } };
+  t.match(trace.evaluation, { decidedBy: { fallback: 'engine_error', detail: /does not match its content hash/ }, engineRuns: 0 });
+  t.match(failSafes, [/^engine_error: the decision worker failed: .*does not match its content hash/]);
+
+  const next = await pool.step(chest, input);
+  t.equal(next.decision.status, 'needs_answer', 'the next step is decided as usual');
+  t.equal(next.failSafe, undefined);
+});
+
+t.test('a batch that does not come back in time gets the fallback, traced as a timeout', async (t) => {
+  const failSafes: string[] = [];
+  // 1 ms is less than any first decision takes: the worker has the version to build first.
+  const pool = new DecisionPool({ ...settings, threads: 1, stuckAfterMs: 1, onFailSafe: (cause) => failSafes.push(cause) });
+  t.teardown(() => pool.close());
+  const chest = catalog.versions.get('chest-pain')!;
+  const input: StepInput = { patient: { ageYears: 50, sex: 'male' }, answers: [], assessmentId: null, step: null };
+  const step = await pool.step(chest, input);
+  t.match(step, { decision: { status: 'complete', outcome: { ruleId: null, disposition: chest.fallback.outcome.disposition } }, failSafe: { cause: 'timeout' } });
+  t.same(failSafes, ['timeout']);
+});
