@@ -25,8 +25,9 @@ interface Figures {
 interface Route {
   what: string;
   at: string;
-  options: Partial<autocannon.Options>;
-  target?: { ratio?: number; p99: number };
+  /** A function of the baseline's requests/s in the same round, for routes run at a set rate. */
+  options: Partial<autocannon.Options> | ((baselineRps: number) => Partial<autocannon.Options>);
+  target?: { ratio?: number; p99?: number };
 }
 
 /**
@@ -38,7 +39,8 @@ async function rounds(server: BenchServer, runs: number, seconds: number, routes
   for (let run = 0; run < runs; run++) {
     let baseline = 0;
     for (const [i, route] of routes.entries()) {
-      const r = await autocannon({ connections: CONNECTIONS, ...route.options, url: `${server.base}${route.at}`, duration: seconds });
+      const options = typeof route.options === 'function' ? route.options(baseline) : route.options;
+      const r = await autocannon({ connections: CONNECTIONS, ...options, url: `${server.base}${route.at}`, duration: seconds });
       if (i === 0) baseline = r.requests.average;
       results[i]!.push({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.non2xx + r.errors, ratio: r.requests.average / baseline });
     }
@@ -105,6 +107,7 @@ export const TRIAGE_RATIO_TARGET = 0.3;
 export const STEP_RATIO_TARGET = 0.25;
 export const P99_TARGET_MS = 25;
 export const QUEUE_P99_TARGET_MS = 10;
+export const QUEUE_READS_PER_SECOND = 500;
 
 /** The four routes against the real server, each as a ratio to the echo baseline in the same run. */
 export async function httpBench(table: Table, versions: PathwayVersion[], cases: Cases, runs: number, seconds: number, largest: PathwayVersion, queueSize: number): Promise<void> {
@@ -128,26 +131,42 @@ export async function httpBench(table: Table, versions: PathwayVersion[], cases:
 
       const queueRequest = { method: 'GET', headers: { 'x-api-key': HANDLER_KEY } } as const;
       const waiting = `${queueSize.toLocaleString('en-GB')} waiting`;
+      const triageSteps: Partial<autocannon.Options> = {
+        requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, path: '/v1/triage', headers: JSON_HEADERS, body: steps[nextStep++ % steps.length]! }) }],
+      };
+      const answerSteps: Partial<autocannon.Options> = { requests: stepRequests(assessments, full.answers[0]!) };
+      // 50 connections that each send as fast as answers come back measure throughput, and their
+      // latency is mostly waiting in line (Little's law: 50 / throughput, whatever the route).
+      // Latency targets are read at a set rate instead: the rate the throughput target names,
+      // sent by 50 connections (autocannon corrects for coordinated omission).
+      const atRate = (ratio: number) => (baseline: number) => ({ overallRate: Math.max(1, Math.round(baseline * ratio)) });
       const routes: Route[] = [
         { what: 'POST /bench/echo (baseline)', at: '/bench/echo', options: { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ pathwayId: largest.id, patient: full.patient }) } },
+        { what: `POST /v1/triage (${largest.id}, every scenario step)`, at: '', options: triageSteps, target: { ratio: TRIAGE_RATIO_TARGET } },
         {
-          what: `POST /v1/triage (${largest.id}, every scenario step)`,
+          what: `POST /v1/triage (${largest.id}, every scenario step) at ${TRIAGE_RATIO_TARGET} of the baseline rate`,
           at: '',
-          options: { requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, path: '/v1/triage', headers: JSON_HEADERS, body: steps[nextStep++ % steps.length]! }) }] },
-          target: { ratio: TRIAGE_RATIO_TARGET, p99: P99_TARGET_MS },
+          options: (baseline) => ({ ...triageSteps, ...atRate(TRIAGE_RATIO_TARGET)(baseline) }),
+          target: { p99: P99_TARGET_MS },
         },
-        { what: `POST /v1/triage (${largest.id}, fullest answer set)`, at: '/v1/triage', options: { method: 'POST', headers: JSON_HEADERS, body: bodyOf(full) }, target: { ratio: TRIAGE_RATIO_TARGET, p99: P99_TARGET_MS } },
-        { what: 'POST /v1/assessments/:id/answers', at: '', options: { requests: stepRequests(assessments, full.answers[0]!) }, target: { ratio: STEP_RATIO_TARGET, p99: P99_TARGET_MS } },
-        { what: `GET /v1/callbacks (${waiting})`, at: '/v1/callbacks', options: queueRequest, target: { p99: QUEUE_P99_TARGET_MS } },
-        // With 50 connections kept busy, latency is mostly waiting in line (Little's law: 50 /
-        // throughput); one call handler's console on its own sees the route's own latency.
+        { what: `POST /v1/triage (${largest.id}, fullest answer set)`, at: '/v1/triage', options: { method: 'POST', headers: JSON_HEADERS, body: bodyOf(full) }, target: { ratio: TRIAGE_RATIO_TARGET } },
+        { what: 'POST /v1/assessments/:id/answers', at: '', options: answerSteps, target: { ratio: STEP_RATIO_TARGET } },
+        {
+          what: `POST /v1/assessments/:id/answers at ${STEP_RATIO_TARGET} of the baseline rate`,
+          at: '',
+          options: (baseline) => ({ ...answerSteps, ...atRate(STEP_RATIO_TARGET)(baseline) }),
+          target: { p99: P99_TARGET_MS },
+        },
+        { what: `GET /v1/callbacks (${waiting})`, at: '/v1/callbacks', options: queueRequest },
+        // 50 call handlers' consoles, each reading the queue ten times a second.
+        { what: `GET /v1/callbacks (${waiting}) at ${QUEUE_READS_PER_SECOND}/s`, at: '/v1/callbacks', options: { ...queueRequest, overallRate: QUEUE_READS_PER_SECOND }, target: { p99: QUEUE_P99_TARGET_MS } },
         { what: `GET /v1/callbacks (${waiting}), 1 connection`, at: '/v1/callbacks', options: { ...queueRequest, connections: 1 }, target: { p99: QUEUE_P99_TARGET_MS } },
       ];
       const figures = await rounds(server, runs, seconds, routes);
       routes.forEach(({ what, target }, i) => {
         const r = figures[i]!;
-        const met = (target?.ratio === undefined || r.ratio >= target.ratio) && (target === undefined || r.p99 < target.p99);
-        const text = target ? [target.ratio !== undefined ? `ratio >= ${target.ratio.toFixed(2)}` : '', `p99 < ${target.p99} ms`].filter(Boolean).join(', ') : '';
+        const met = (target?.ratio === undefined || r.ratio >= target.ratio) && (target?.p99 === undefined || r.p99 < target.p99);
+        const text = target ? [target.ratio !== undefined ? `ratio >= ${target.ratio.toFixed(2)}` : '', target.p99 !== undefined ? `p99 < ${target.p99} ms` : ''].filter(Boolean).join(', ') : '';
         table.add({
           kind: 'http',
           what: `${what}${r.errors ? ` (${r.errors} non-2xx)` : ''}`,

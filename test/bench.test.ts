@@ -15,7 +15,15 @@ t.test('npm run bench, quick: a table with engine, store, HTTP and memory figure
   t.match(row('store', '1 writer'), new RegExp(`\\| ${NUMBER}/s`));
   t.match(row('store', '50 writers (group commit'), new RegExp(`\\| ${NUMBER}/s .*>= 2000/s durable: (met|NOT met)`));
   t.match(row('store', 'callback claims, 20 claimers'), new RegExp(`\\| ${NUMBER}/s`));
-  for (const route of ['POST /bench/echo (baseline)', 'POST /v1/triage (fever-child, every scenario step)', 'POST /v1/assessments/:id/answers', 'GET /v1/callbacks (500 waiting)']) {
+  for (const route of [
+    'POST /bench/echo (baseline)',
+    'POST /v1/triage (fever-child, every scenario step)',
+    'POST /v1/triage (fever-child, every scenario step) at 0.3 of the baseline rate',
+    'POST /v1/assessments/:id/answers',
+    'POST /v1/assessments/:id/answers at 0.25 of the baseline rate',
+    'GET /v1/callbacks (500 waiting)',
+    'GET /v1/callbacks (500 waiting) at 500/s',
+  ]) {
     const line = row('http', route);
     t.match(line, new RegExp(`\\| ${NUMBER}/s\\s+\\| \\d+ ms\\s+\\| \\d+ ms\\s+\\| \\d+\\.\\d\\d`), route);
     t.notMatch(line, /non-2xx/, `${route}: every response a success`);

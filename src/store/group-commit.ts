@@ -10,37 +10,58 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
+export interface GroupCommitOptions {
+  maxBatch?: number;
+  /**
+   * Makes a commit durable where COMMIT itself does not (SQLite's log, synced off the event
+   * loop); called after each COMMIT, and no caller hears back before it resolves.
+   */
+  sync?: () => Promise<void>;
+}
+
 /**
  * Group commit. A durable commit costs an fsync, and one fsync per decision is what limits
  * throughput, so writes that arrive in the same event-loop turn share one transaction. Each
  * write runs in its own savepoint, one after another, so a write that fails is undone alone
- * and the others still commit. No caller is answered before the shared COMMIT has returned:
- * nothing is acknowledged before it is on disk. A unit must do all its work through the `trx` it
- * is given: calling write() or the plain connection from inside a unit would wait on itself.
+ * and the others still commit. No caller is answered before the shared commit is on disk:
+ * nothing is acknowledged before it is durable. A unit must do all its work through the `trx`
+ * it is given: calling write() or the plain connection from inside a unit would wait on itself.
+ *
+ * With `sync`, the next batch may commit while the previous one's sync is still under way: its
+ * own sync comes after its commit, so it covers both.
  */
 export class GroupCommitter {
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
   private scheduled = false;
+  private readonly syncing = new Set<Promise<void>>();
+  /** A sync that failed: the disk may have lost what it held, so nothing more is accepted. */
+  private syncFailure: unknown;
+  private readonly maxBatch: number;
   /** Commits made and writes they carried, for the benchmark's batch size. */
   readonly stats = { commits: 0, writes: 0 };
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly maxBatch = 256,
-  ) {}
+    private readonly options: GroupCommitOptions = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 256;
+  }
 
   write<T>(work: Write<T>): Promise<T> {
+    if (this.syncFailure !== undefined) {
+      return Promise.reject(this.syncFailure);
+    }
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ work: work as Write<unknown>, resolve: resolve as (value: unknown) => void, reject });
       this.schedule();
     });
   }
 
-  /** Waits until every write handed in so far has committed or failed (for a graceful close). */
+  /** Waits until every write handed in so far is durable or has failed (for a graceful close). */
   async drain(): Promise<void> {
-    while (this.flushing || this.scheduled || this.queue.length > 0) {
-      await (this.flushing ?? new Promise((resolve) => setImmediate(resolve)));
+    while (this.flushing || this.scheduled || this.queue.length > 0 || this.syncing.size > 0) {
+      await (this.flushing ?? (this.syncing.size > 0 ? Promise.all(this.syncing) : new Promise((resolve) => setImmediate(resolve))));
     }
   }
 
@@ -63,6 +84,10 @@ export class GroupCommitter {
 
   private async flush(): Promise<void> {
     const batch = this.queue.splice(0, this.maxBatch);
+    if (this.syncFailure !== undefined) {
+      for (const pending of batch) pending.reject(this.syncFailure);
+      return;
+    }
     const outcomes: (() => void)[] = [];
     try {
       const trx = await this.db.startTransaction().execute();
@@ -91,6 +116,20 @@ export class GroupCommitter {
       for (const pending of batch) pending.reject(err);
       return;
     }
-    for (const settle of outcomes) settle();
+    if (!this.options.sync) {
+      for (const settle of outcomes) settle();
+      return;
+    }
+    const synced = this.options.sync().then(
+      () => {
+        for (const settle of outcomes) settle();
+      },
+      (err: unknown) => {
+        this.syncFailure ??= err;
+        for (const pending of batch) pending.reject(err);
+      },
+    );
+    this.syncing.add(synced);
+    void synced.finally(() => this.syncing.delete(synced));
   }
 }

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { openStore, type Store } from '../../src/store/database.js';
+import { GroupCommitter } from '../../src/store/group-commit.js';
 import { freshDatabaseUrl } from '../helpers.js';
 
 /** A row in a table with no foreign keys; the primary key makes duplicates fail in the database. */
@@ -77,4 +78,33 @@ t.test('closing the store waits for writes already handed in', async (t) => {
   t.teardown(() => reader.close());
   const count = await reader.db.selectFrom('rule_set_versions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   t.equal(Number(count.n), 50);
+});
+
+t.test('where the commit needs a sync of its own, no caller hears back before that sync is done', async (t) => {
+  const { writer, reader } = await stores(t);
+  let release: () => void = () => undefined;
+  let syncs = 0;
+  const committer = new GroupCommitter(writer.db, {
+    sync: () => {
+      syncs += 1;
+      return new Promise<void>((resolve) => (release = resolve));
+    },
+  });
+  let answered = 0;
+  const writes = Array.from({ length: 10 }, (_, i) => committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow(`s${i}`)).execute()).then(() => (answered += 1)));
+  while (syncs === 0) await new Promise((resolve) => setImmediate(resolve));
+  t.ok(await stored(reader, 's9'), 'committed');
+  t.equal(answered, 0, 'but nobody is answered while the sync is under way');
+  release();
+  await Promise.all(writes);
+  t.equal(answered, 10, 'all answered once it is done');
+  t.equal(syncs, 1, 'one sync for the commit they shared');
+});
+
+t.test('a sync that fails fails its writes and every write after it: the disk cannot be trusted', async (t) => {
+  const { writer } = await stores(t);
+  const committer = new GroupCommitter(writer.db, { sync: () => Promise.reject(new Error('EIO: i/o error, fdatasync')) });
+  const first = await Promise.allSettled([committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('f1')).execute())]);
+  t.match(first, [{ status: 'rejected', reason: { message: /EIO/ } }]);
+  await t.rejects(committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('f2')).execute()), /EIO/, 'later writes are refused');
 });
