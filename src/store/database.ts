@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
@@ -140,6 +141,7 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   await migrate(db);
   const wal = file === ':memory:' ? undefined : await walSync(file);
+  const checkpoints = file === ':memory:' ? undefined : checkpointThread(sqlite, file, onError);
   const committer = new GroupCommitter(db, { sync: wal?.sync });
   return {
     db,
@@ -150,6 +152,7 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
     notifier: localNotifier(),
     close: async () => {
       await committer.drain();
+      await checkpoints?.stop();
       await wal?.close();
       await db.destroy();
     },
@@ -157,31 +160,44 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
 }
 
 /**
+ * Checkpoints (copying the log's pages into the database file, then syncing it) take a few
+ * milliseconds every thousand pages or so; SQLite would run them inside whichever COMMIT crossed
+ * the line, on the event loop. Here they run on a thread of their own, with its own connection.
+ * Should that thread ever stop, SQLite's own checkpoints take over again, so the log stays bounded.
+ */
+function checkpointThread(sqlite: SQLite.Database, file: string, onError: (err: Error) => void): { stop: () => Promise<void> } {
+  const worker = new Worker(new URL('./checkpointer.js', import.meta.url), { workerData: { file, thresholdBytes: 4 * 1024 * 1024, everyMs: 100 } });
+  sqlite.pragma('wal_autocheckpoint = 0');
+  let stopping = false;
+  worker.on('message', (message: { error: string }) => onError(new Error(`checkpoint: ${message.error}`)));
+  worker.on('error', onError);
+  worker.on('exit', () => {
+    if (!stopping) {
+      sqlite.pragma('wal_autocheckpoint = 1000');
+    }
+  });
+  return {
+    stop: () =>
+      new Promise<void>((resolve) => {
+        stopping = true;
+        worker.once('exit', () => resolve());
+        worker.postMessage('stop');
+      }),
+  };
+}
+
+/**
  * fdatasync of SQLite's write-ahead log on libuv's thread pool: what synchronous=FULL does
- * inline at every commit. The log stays the same file while a connection is open (SQLite
- * deletes it only when the last one closes); should it ever be replaced, the new one is synced.
+ * inline at every commit. The log is one file for as long as a connection is open: SQLite
+ * resets it in place after a checkpoint and deletes it only when the last connection closes.
  */
 async function walSync(file: string): Promise<{ sync: () => Promise<void>; close: () => Promise<void> }> {
   const log = `${file}-wal`;
-  const syncDirectory = async () => {
-    // The log's directory entry must be durable too, or a power cut could lose the whole file.
-    const dir = await open(path.dirname(path.resolve(log)), 'r');
-    await dir.sync().finally(() => dir.close());
-  };
-  let handle = await open(log, 'r');
-  await syncDirectory();
-  return {
-    async sync() {
-      const [held, current] = await Promise.all([handle.stat(), stat(log)]);
-      if (held.ino !== current.ino) {
-        await handle.close();
-        handle = await open(log, 'r');
-        await syncDirectory();
-      }
-      await handle.datasync();
-    },
-    close: () => handle.close(),
-  };
+  const handle = await open(log, 'r');
+  // The log's directory entry must be durable too, or a power cut could lose the whole file.
+  const dir = await open(path.dirname(path.resolve(log)), 'r');
+  await dir.sync().finally(() => dir.close());
+  return { sync: () => handle.datasync(), close: () => handle.close() };
 }
 
 /**

@@ -1,7 +1,9 @@
 import t, { type Test } from 'tap';
-import { openStore, type Store } from '../../src/store/database.js';
+import { statSync } from 'node:fs';
+import { sql } from 'kysely';
+import { openStore, sqlitePath, type Store } from '../../src/store/database.js';
 import { GroupCommitter } from '../../src/store/group-commit.js';
-import { freshDatabaseUrl } from '../helpers.js';
+import { freshDatabaseUrl, ON_POSTGRES } from '../helpers.js';
 
 /** A row in a table with no foreign keys; the primary key makes duplicates fail in the database. */
 const versionRow = (hash: string) => ({ hash, pathway_id: 'p', version: '1', content: '{}', first_used_at: '2026-01-01T00:00:00.000Z' });
@@ -107,4 +109,23 @@ t.test('a sync that fails fails its writes and every write after it: the disk ca
   const first = await Promise.allSettled([committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('f1')).execute())]);
   t.match(first, [{ status: 'rejected', reason: { message: /EIO/ } }]);
   await t.rejects(committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('f2')).execute()), /EIO/, 'later writes are refused');
+});
+
+t.test('SQLite: the log is checkpointed into the database file by a thread of its own, and stays bounded', { skip: ON_POSTGRES && 'SQLite only' }, async (t) => {
+  const url = await freshDatabaseUrl(t);
+  const file = sqlitePath(url);
+  const store = await openStore(url);
+  t.teardown(() => store.close());
+  const { rows } = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(store.db);
+  t.same(rows, [{ wal_autocheckpoint: 0 }], 'no COMMIT on the event loop checkpoints');
+  const before = statSync(file).size;
+  // About 12 MB through the log, well past the 4 MB at which a checkpoint runs.
+  const content = 'x'.repeat(60_000);
+  for (let round = 0; round < 4; round++) {
+    await Promise.all(Array.from({ length: 50 }, (_, i) => store.write((trx) => trx.insertInto('rule_set_versions').values({ ...versionRow(`k${round}-${i}`), content }).execute())));
+  }
+  const until = Date.now() + 5000;
+  while (statSync(file).size <= before && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.ok(statSync(file).size > before + 4_000_000, 'committed pages were copied into the database file');
+  t.ok(statSync(`${file}-wal`).size < 20_000_000, 'the log did not keep everything');
 });
