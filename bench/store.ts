@@ -45,15 +45,11 @@ export async function storeBench(table: Table, versions: PathwayVersion[], cases
   const triage = new Triage(versions, { timeoutMs: 10_000 });
   const c = cases.byPathway.get(largest.id)![3]!;
   const decision = await triage.decide(largest, c.patient, c.answers);
-  const append = (store: Store) => {
-    const traces = traceRepository(store.db, store.dialect);
-    return () =>
-      store.write(async (trx) => {
-        const draft = draftTrace({ version: largest, assessmentId: null, step: null, patient: c.patient, answers: c.answers, decision, startedAt: Date.now(), durationMs: 0 });
-        await traces.append(trx, draft);
-        return true;
-      });
-  };
+  const append = (store: Store) => () =>
+    store.write(async (_trx, chain) => {
+      chain.append(draftTrace({ version: largest, assessmentId: null, step: null, patient: c.patient, answers: c.answers, decision, startedAt: Date.now(), durationMs: 0 }));
+      return true;
+    });
   for (const writers of [1, 50]) {
     const rates: number[] = [];
     let batch = 0;

@@ -110,7 +110,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate('store', store);
   app.decorate('triage', triage);
   app.decorate('assessments', assessmentService(store, triage, decider));
-  app.decorate('traces', traceRepository(store.db, store.dialect));
+  app.decorate('traces', traceRepository(store.db));
   const security = await setUpSecurity(config);
   const callbacks = callbackService(store, { leaseSeconds: config.CALLBACK_LEASE_SECONDS, cipher: security.cipher, now: options.now });
   await callbacks.listen();

@@ -1,11 +1,10 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Transaction } from 'kysely';
 import type { Decider, StepDecision } from '../decisions/step.js';
 import { notFound, Problem } from '../problem.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import { assessmentRepository, type Assessment } from '../store/assessments.js';
 import type { Store } from '../store/database.js';
-import type { Database } from '../store/schema.js';
+import type { Write } from '../store/group-commit.js';
 import { traceRepository } from '../store/traces.js';
 import { versionResolver } from '../traces/replay.js';
 import { applyAnswer, givenAnswers, type Patient } from '../triage/answers.js';
@@ -27,7 +26,7 @@ const hashToken = (token: string): Buffer => createHash('sha256').update(token).
 export function assessmentService(store: Store, triage: Triage, decider: Decider) {
   const { db } = store;
   const assessments = assessmentRepository(db);
-  const traces = traceRepository(db, store.dialect);
+  const traces = traceRepository(db);
 
   /** The version an assessment started on, even after the rule files have changed. */
   const versionFor = versionResolver(triage, traces);
@@ -35,11 +34,11 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
   // Versions are content-addressed and never deleted: once a commit has stored one, later
   // decisions on it need not send its content again.
   const storedVersions = new Set<string>();
-  async function storeDecision(version: PathwayVersion, at: string, work: (trx: Transaction<Database>) => Promise<void>): Promise<void> {
+  async function storeDecision(version: PathwayVersion, at: string, work: Write<void>): Promise<void> {
     const known = storedVersions.has(version.hash);
-    await store.write(async (trx) => {
+    await store.write(async (trx, chain) => {
       if (!known) await traces.rememberVersion(trx, version, at);
-      await work(trx);
+      await work(trx, chain);
     });
     storedVersions.add(version.hash);
   }
@@ -86,9 +85,9 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
         { id, pathwayId, versionHash: version.hash, patient, step: 0, createdAt: now, updatedAt: now, tokenHash: hashToken(token).toString('hex') },
         decision,
       );
-      await storeDecision(version, now, async (trx) => {
+      await storeDecision(version, now, async (trx, chain) => {
         await assessments.insert(trx, assessment);
-        await traces.append(trx, draft);
+        chain.append(draft);
       });
       return { assessment, decision, traceId: draft.id, token };
     },
@@ -100,11 +99,11 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
       const step = current.step + 1;
       const { decision, draft } = await decider.step(version, { patient: current.patient, answers, assessmentId: id, step });
       const assessment = stateOf({ ...current, step, updatedAt: new Date().toISOString() }, decision);
-      const saved = await store.write(async (trx) => {
+      const saved = await store.write(async (trx, chain) => {
         if (!(await assessments.update(trx, assessment, current.step))) {
           return false;
         }
-        await traces.append(trx, draft);
+        chain.append(draft);
         return true;
       });
       if (!saved) {
@@ -128,8 +127,8 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
       triage.checkApplies(version, patient);
       const answers = givenAnswers(version, given);
       const { decision, draft } = await decider.step(version, { patient, answers, assessmentId: null, step: null });
-      await storeDecision(version, draft.at, async (trx) => {
-        await traces.append(trx, draft);
+      await storeDecision(version, draft.at, async (_trx, chain) => {
+        chain.append(draft);
       });
       return { decision, traceId: draft.id };
     },

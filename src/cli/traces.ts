@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig();
   const store = await openStore(config.DATABASE_URL);
-  const traces = traceRepository(store.db, store.dialect);
+  const traces = traceRepository(store.db);
   try {
     switch (command) {
       case 'verify': {

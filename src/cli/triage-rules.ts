@@ -169,7 +169,7 @@ async function impactCommand({ format, positionals, values }: Options): Promise<
   const config = loadConfig();
   const store = await openStore(config.DATABASE_URL);
   try {
-    const traces = traceRepository(store.db, store.dialect).bodies({ from: since ? new Date(since).toISOString() : undefined });
+    const traces = traceRepository(store.db).bodies({ from: since ? new Date(since).toISOString() : undefined });
     const report = await impact(traces, candidate, new Triage(candidate.versions.values(), { timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS }));
     print(format, { ok: report.safetyFindings.length === 0, ...report }, () => [
       ...report.pathways.map(
@@ -256,7 +256,7 @@ async function releaseCommand({ format, positionals, values }: Options): Promise
   const config = loadConfig();
   const store = await openStore(config.DATABASE_URL);
   try {
-    const report = await impact(traceRepository(store.db, store.dialect).bodies({}), catalog, triage);
+    const report = await impact(traceRepository(store.db).bodies({}), catalog, triage);
     if (report.safetyFindings.length && values['acknowledge-impact'] === undefined) {
       reasons.push(`impact: ${report.safetyFindings.length} past decisions would move from escalate or callback to self-care; review them (triage-rules impact) and pass --acknowledge-impact to record the release anyway`);
     }

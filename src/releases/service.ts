@@ -48,7 +48,7 @@ function toRecord(row: { id: string; created_at: string; author: string; approve
  */
 export function releaseService(store: Store, triage: Triage, options: { requireSignOff: boolean; onActivated?: (id: string) => void }) {
   const { db } = store;
-  const traces = traceRepository(db, store.dialect);
+  const traces = traceRepository(db);
   let active: string | null = null;
 
   async function get(id: string): Promise<ReleaseRecord> {

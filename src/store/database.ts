@@ -8,6 +8,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type SqliteDatab
 import pg from 'pg';
 import { GroupCommitter, type Write } from './group-commit.js';
 import { migrations } from './migrations.js';
+import { appendTraces } from './traces.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -109,7 +110,7 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     await migrate(db);
     const notifier = postgresNotifier(url, db, onError);
-    const committer = new GroupCommitter(db);
+    const committer = new GroupCommitter(db, { appendTraces: (trx, drafts) => appendTraces(trx, 'postgres', drafts) });
     return {
       db,
       dialect: 'postgres',
@@ -142,7 +143,7 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
   await migrate(db);
   const wal = file === ':memory:' ? undefined : await walSync(file);
   const checkpoints = file === ':memory:' ? undefined : checkpointThread(sqlite, file, onError);
-  const committer = new GroupCommitter(db, { sync: wal?.sync });
+  const committer = new GroupCommitter(db, { appendTraces: (trx, drafts) => appendTraces(trx, 'sqlite', drafts), sync: wal?.sync });
   return {
     db,
     dialect: 'sqlite',

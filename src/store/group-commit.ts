@@ -1,8 +1,17 @@
 import type { Kysely, Transaction } from 'kysely';
+import type { TraceDraft } from '../traces/trace.js';
 import type { Database } from './schema.js';
 
-/** One unit of work: its reads and writes, all or nothing. */
-export type Write<T> = (trx: Transaction<Database>) => Promise<T>;
+/** Traces a unit adds to the chain: appended with the whole batch's, just before its COMMIT. */
+export interface TraceChain {
+  append(draft: TraceDraft): void;
+}
+
+/** One unit of work: its reads and writes, and the traces explaining them, all or nothing. */
+export type Write<T> = (trx: Transaction<Database>, chain: TraceChain) => Promise<T>;
+
+/** Appends the traces of a batch's units that succeeded, in order, inside its transaction. */
+export type AppendTraces = (trx: Transaction<Database>, drafts: TraceDraft[]) => Promise<void>;
 
 interface Pending {
   work: Write<unknown>;
@@ -11,6 +20,7 @@ interface Pending {
 }
 
 export interface GroupCommitOptions {
+  appendTraces: AppendTraces;
   maxBatch?: number;
   /**
    * Makes a commit durable where COMMIT itself does not (SQLite's log, synced off the event
@@ -26,6 +36,9 @@ export interface GroupCommitOptions {
  * and the others still commit. No caller is answered before the shared commit is on disk:
  * nothing is acknowledged before it is durable. A unit must do all its work through the `trx`
  * it is given: calling write() or the plain connection from inside a unit would wait on itself.
+ *
+ * Traces are appended once per batch, after its units: the chain head is read (and on
+ * PostgreSQL locked) and moved once, not once a trace, and only for units that succeeded.
  *
  * With `sync`, the next batch may commit while the previous one's sync is still under way: its
  * own sync comes after its commit, so it covers both.
@@ -43,7 +56,7 @@ export class GroupCommitter {
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly options: GroupCommitOptions = {},
+    private readonly options: GroupCommitOptions,
   ) {
     this.maxBatch = options.maxBatch ?? 256;
   }
@@ -89,20 +102,26 @@ export class GroupCommitter {
       return;
     }
     const outcomes: (() => void)[] = [];
+    const traces: TraceDraft[] = [];
     try {
       const trx = await this.db.startTransaction().execute();
       try {
         for (const pending of batch) {
           const unit = await trx.savepoint('unit').execute();
+          const staged: TraceDraft[] = [];
           try {
-            const value = await pending.work(unit);
+            const value = await pending.work(unit, { append: (draft) => void staged.push(draft) });
             await unit.releaseSavepoint('unit').execute();
+            traces.push(...staged);
             outcomes.push(() => pending.resolve(value));
           } catch (err) {
             await unit.rollbackToSavepoint('unit').execute();
             await unit.releaseSavepoint('unit').execute();
             outcomes.push(() => pending.reject(err));
           }
+        }
+        if (traces.length > 0) {
+          await this.options.appendTraces(trx, traces);
         }
         await trx.commit().execute();
         this.stats.commits += 1;

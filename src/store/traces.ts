@@ -34,44 +34,53 @@ export interface TraceSummary {
   ruleId: string | null;
 }
 
-/** The trace repository: an append-only hash chain, plus the rule-set versions traces name. */
-export function traceRepository(db: Kysely<Database>, dialect: Dialect = 'sqlite') {
-  return {
-    /**
-     * Appends one trace at the head of the chain. Call inside the transaction that changes the
-     * state the trace explains, so both are durable together or neither is.
-     */
-    async append(trx: Transaction<Database>, draft: TraceDraft): Promise<{ seq: number; hash: string }> {
-      // Locking the head row serialises appends across instances (PostgreSQL); SQLite already
-      // runs one write transaction at a time. Sequence numbers stay gap-free either way.
-      const query = trx.selectFrom('trace_chain').select(['seq', 'hash']).where('id', '=', CHAIN);
-      const head = await (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirstOrThrow();
-      const seq = Number(head.seq) + 1;
-      const { text, hash } = sealTrace(draft, seq, head.hash);
-      const outcome = draft.result.status === 'complete' ? draft.result.outcome : undefined;
-      await trx
-        .insertInto('traces')
-        .values({
-          seq,
-          id: draft.id,
-          assessment_id: draft.assessmentId,
-          step: draft.step,
-          created_at: draft.at,
-          pathway_id: draft.pathway.id,
-          version_hash: draft.pathway.hash,
-          status: draft.result.status,
-          outcome_kind: outcome?.kind ?? null,
-          disposition: outcome?.disposition ?? null,
-          rule_id: outcome?.ruleId ?? null,
-          body: text,
-          hash,
-          prev_hash: head.hash,
-        })
-        .execute();
-      await trx.updateTable('trace_chain').set({ seq, hash }).where('id', '=', CHAIN).execute();
-      return { seq, hash };
-    },
+/** Rows a statement may insert at once: SQLite allows 32,766 parameters, and a trace has 14. */
+const ROWS_PER_INSERT = 500;
 
+/**
+ * Appends traces at the head of the chain, in order (the group committer calls this with every
+ * trace of a batch, inside the transaction that changes the state they explain, so both are
+ * durable together or neither is). Locking the head row serialises appends across instances
+ * (PostgreSQL); SQLite already runs one write transaction at a time. Sequence numbers stay
+ * gap-free either way.
+ */
+export async function appendTraces(trx: Transaction<Database>, dialect: Dialect, drafts: TraceDraft[]): Promise<void> {
+  const query = trx.selectFrom('trace_chain').select(['seq', 'hash']).where('id', '=', CHAIN);
+  const head = await (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirstOrThrow();
+  let seq = Number(head.seq);
+  let prevHash = head.hash;
+  const rows = drafts.map((draft) => {
+    seq += 1;
+    const { text, hash } = sealTrace(draft, seq, prevHash);
+    const outcome = draft.result.status === 'complete' ? draft.result.outcome : undefined;
+    const row = {
+      seq,
+      id: draft.id,
+      assessment_id: draft.assessmentId,
+      step: draft.step,
+      created_at: draft.at,
+      pathway_id: draft.pathway.id,
+      version_hash: draft.pathway.hash,
+      status: draft.result.status,
+      outcome_kind: outcome?.kind ?? null,
+      disposition: outcome?.disposition ?? null,
+      rule_id: outcome?.ruleId ?? null,
+      body: text,
+      hash,
+      prev_hash: prevHash,
+    };
+    prevHash = hash;
+    return row;
+  });
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    await trx.insertInto('traces').values(rows.slice(i, i + ROWS_PER_INSERT)).execute();
+  }
+  await trx.updateTable('trace_chain').set({ seq, hash: prevHash }).where('id', '=', CHAIN).execute();
+}
+
+/** The trace repository: an append-only hash chain, plus the rule-set versions traces name. */
+export function traceRepository(db: Kysely<Database>) {
+  return {
     /** Stores a rule-set version the first time it serves a decision (content-addressed). */
     async rememberVersion(trx: Executor, version: PathwayVersion, at: string): Promise<void> {
       await trx

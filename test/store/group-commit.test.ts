@@ -3,6 +3,8 @@ import { statSync } from 'node:fs';
 import { sql } from 'kysely';
 import { openStore, sqlitePath, type Store } from '../../src/store/database.js';
 import { GroupCommitter } from '../../src/store/group-commit.js';
+import { appendTraces, traceRepository } from '../../src/store/traces.js';
+import type { TraceDraft } from '../../src/traces/trace.js';
 import { freshDatabaseUrl, ON_POSTGRES } from '../helpers.js';
 
 /** A row in a table with no foreign keys; the primary key makes duplicates fail in the database. */
@@ -87,6 +89,7 @@ t.test('where the commit needs a sync of its own, no caller hears back before th
   let release: () => void = () => undefined;
   let syncs = 0;
   const committer = new GroupCommitter(writer.db, {
+    appendTraces: (trx, drafts) => appendTraces(trx, writer.dialect, drafts),
     sync: () => {
       syncs += 1;
       return new Promise<void>((resolve) => (release = resolve));
@@ -105,7 +108,7 @@ t.test('where the commit needs a sync of its own, no caller hears back before th
 
 t.test('a sync that fails fails its writes and every write after it: the disk cannot be trusted', async (t) => {
   const { writer } = await stores(t);
-  const committer = new GroupCommitter(writer.db, { sync: () => Promise.reject(new Error('EIO: i/o error, fdatasync')) });
+  const committer = new GroupCommitter(writer.db, { appendTraces: (trx, drafts) => appendTraces(trx, writer.dialect, drafts), sync: () => Promise.reject(new Error('EIO: i/o error, fdatasync')) });
   const first = await Promise.allSettled([committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('f1')).execute())]);
   t.match(first, [{ status: 'rejected', reason: { message: /EIO/ } }]);
   await t.rejects(committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('f2')).execute()), /EIO/, 'later writes are refused');
@@ -128,4 +131,32 @@ t.test('SQLite: the log is checkpointed into the database file by a thread of it
   while (statSync(file).size <= before && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
   t.ok(statSync(file).size > before + 4_000_000, 'committed pages were copied into the database file');
   t.ok(statSync(`${file}-wal`).size < 20_000_000, 'the log did not keep everything');
+});
+
+t.test("traces are appended with their batch, only for units that succeed, in order and without gaps", async (t) => {
+  const { writer, reader } = await stores(t);
+  const version = { ...versionRow('v'), version: '1.0.0' };
+  await writer.write((trx) => trx.insertInto('rule_set_versions').values(version).execute());
+  const draft = (id: string): TraceDraft => ({
+    id,
+    assessmentId: null,
+    step: null,
+    at: '2026-12-01T00:00:00.000Z',
+    pathway: { id: 'p', version: '1.0.0', hash: 'v' },
+    result: { status: 'needs_answer', questionId: 'q' },
+    members: `"note":${JSON.stringify(id)}`,
+  });
+  const results = await Promise.allSettled(
+    ['t1', 't2', 'fails', 't3'].map((id) =>
+      writer.write(async (_trx, chain) => {
+        chain.append(draft(id));
+        if (id === 'fails') throw new Error('the unit failed after staging its trace');
+      }),
+    ),
+  );
+  t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+  t.ok(writer.commits.commits <= 2, 'the four shared a commit');
+  const rows = await reader.db.selectFrom('traces').select(['seq', 'id']).orderBy('seq').execute();
+  t.same(rows.map((r) => [Number(r.seq), r.id]), [[1, 't1'], [2, 't2'], [3, 't3']], 'the failed unit left no trace and no gap');
+  t.same(await traceRepository(reader.db).verify(), { ok: true, verified: 3, lastSeq: 3, headHash: (await reader.db.selectFrom('trace_chain').select('hash').executeTakeFirstOrThrow()).hash });
 });
