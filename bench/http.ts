@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -7,11 +6,13 @@ import type { PathwayVersion } from '../src/rulesets/version.js';
 import { openStore } from '../src/store/database.js';
 import { Triage } from '../src/triage/triage.js';
 import { fullest, seedCallbacks, type Case, type Cases } from './cases.js';
+import { openLoop, type HttpRequest, type OpenLoopResult } from './open-loop.js';
 import { HANDLER_KEY, startServer, type BenchServer } from './server.js';
 import { median, type Table } from './stats.js';
 
 export const CONNECTIONS = 50;
-const JSON_HEADERS = { 'content-type': 'application/json' };
+/** A fresh object each time: autocannon writes its content-length into the headers it is given. */
+const jsonHeaders = (): Record<string, string> => ({ 'content-type': 'application/json' });
 
 interface Figures {
   rps: number;
@@ -24,25 +25,37 @@ interface Figures {
 
 interface Route {
   what: string;
-  at: string;
-  /** A function of the baseline's requests/s in the same round, for routes run at a set rate. */
-  options: Partial<autocannon.Options> | ((baselineRps: number) => Partial<autocannon.Options>);
+  /** Where the requests go, and whether as fast as answers come back or at a set rate. */
+  load: { closed: Partial<autocannon.Options>; at?: string } | { open: { ratio: number } | { rate: number }; next: () => HttpRequest };
   target?: { ratio?: number; p99?: number };
 }
 
 /**
  * Runs every route once per round, rounds one after another, so each ratio compares runs made
- * minutes apart at most, not a baseline measured before everything else on a noisy machine.
+ * minutes apart at most, not a baseline measured before everything else on a noisy machine. A
+ * first, unrecorded round warms the server up (compiled code, engines, caches).
  */
 async function rounds(server: BenchServer, runs: number, seconds: number, routes: Route[]): Promise<Figures[]> {
   const results = routes.map(() => [] as { rps: number; p50: number; p99: number; errors: number; ratio: number }[]);
-  for (let run = 0; run < runs; run++) {
+  for (let run = -1; run < runs; run++) {
+    const warmUp = run < 0;
     let baseline = 0;
     for (const [i, route] of routes.entries()) {
-      const options = typeof route.options === 'function' ? route.options(baseline) : route.options;
-      const r = await autocannon({ connections: CONNECTIONS, ...options, url: `${server.base}${route.at}`, duration: seconds });
-      if (i === 0) baseline = r.requests.average;
-      results[i]!.push({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.non2xx + r.errors, ratio: r.requests.average / baseline });
+      // The requests a closed-loop run leaves behind are still being answered when it ends:
+      // each run starts on a server that has caught up.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const duration = warmUp ? Math.max(1, seconds / 5) : seconds;
+      let r: OpenLoopResult;
+      if ('closed' in route.load) {
+        const c = await autocannon({ connections: CONNECTIONS, ...route.load.closed, url: `${server.base}${route.load.at ?? ''}`, duration });
+        r = { rps: c.requests.average, p50: c.latency.p50, p99: c.latency.p99, errors: c.non2xx + c.errors };
+      } else {
+        const { open, next } = route.load;
+        const rate = 'ratio' in open ? baseline * open.ratio : open.rate;
+        r = await openLoop(server.base, { rate: Math.max(1, rate), seconds: duration, connections: CONNECTIONS, next });
+      }
+      if (i === 0) baseline = r.rps;
+      if (!warmUp) results[i]!.push({ ...r, ratio: r.rps / baseline });
     }
   }
   return results.map((rs) => ({
@@ -54,21 +67,16 @@ async function rounds(server: BenchServer, runs: number, seconds: number, routes
   }));
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: 50 });
+/** The same requests, sent by autocannon as fast as answers come back. */
+const closedLoop = (next: () => HttpRequest): Partial<autocannon.Options> => ({ requests: [{ setupRequest: (req) => ({ ...req, ...next() }) }] });
 
-/** node:http rather than fetch: undici's fetch mis-sends bodies after autocannon has run. */
-function postJson(url: string, body: unknown): Promise<unknown> {
-  const data = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { ...JSON_HEADERS, 'content-length': Buffer.byteLength(data) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => (res.statusCode === 201 || res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`POST ${url}: ${res.statusCode} ${text}`))));
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
+async function postJson(url: string, body: unknown): Promise<unknown> {
+  const res = await fetch(url, { method: 'POST', headers: jsonHeaders(), body: JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) {
+    throw new Error(`POST ${url}: ${res.status} ${text}`);
+  }
+  return JSON.parse(text);
 }
 
 /** Assessments a load test can step through: each gets its own token. */
@@ -90,17 +98,13 @@ export async function openAssessments(server: BenchServer, pathwayId: string, pa
  * One interactive step per request: re-answering the first question of an assessment (decide,
  * then store the new state and its trace), spread over many assessments so they do not collide.
  */
-export function stepRequests(assessments: { id: string; token: string }[], answer: { questionId: string; value: unknown }): autocannon.Request[] {
+export function stepRequests(assessments: { id: string; token: string }[], answer: { questionId: string; value: unknown }): () => HttpRequest {
   let next = 0;
-  return [
-    {
-      method: 'POST',
-      setupRequest: (req) => {
-        const a = assessments[next++ % assessments.length]!;
-        return { ...req, path: `/v1/assessments/${a.id}/answers`, headers: { ...JSON_HEADERS, 'x-assessment-token': a.token }, body: JSON.stringify(answer) };
-      },
-    },
-  ];
+  const body = JSON.stringify(answer);
+  return () => {
+    const a = assessments[next++ % assessments.length]!;
+    return { method: 'POST', path: `/v1/assessments/${a.id}/answers`, headers: { ...jsonHeaders(), 'x-assessment-token': a.token }, body };
+  };
 }
 
 export const TRIAGE_RATIO_TARGET = 0.3;
@@ -129,38 +133,29 @@ export async function httpBench(table: Table, versions: PathwayVersion[], cases:
       let nextStep = 0;
       const assessments = await openAssessments(server, largest.id, full.patient, 2000);
 
-      const queueRequest = { method: 'GET', headers: { 'x-api-key': HANDLER_KEY } } as const;
+      const queue = (): HttpRequest => ({ method: 'GET', path: '/v1/callbacks', headers: { 'x-api-key': HANDLER_KEY } });
       const waiting = `${queueSize.toLocaleString('en-GB')} waiting`;
-      const triageSteps: Partial<autocannon.Options> = {
-        requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, path: '/v1/triage', headers: JSON_HEADERS, body: steps[nextStep++ % steps.length]! }) }],
-      };
-      const answerSteps: Partial<autocannon.Options> = { requests: stepRequests(assessments, full.answers[0]!) };
-      // 50 connections that each send as fast as answers come back measure throughput, and their
-      // latency is mostly waiting in line (Little's law: 50 / throughput, whatever the route).
-      // Latency targets are read at a set rate instead: the rate the throughput target names,
-      // sent by 50 connections (autocannon corrects for coordinated omission).
-      const atRate = (ratio: number) => (baseline: number) => ({ overallRate: Math.max(1, Math.round(baseline * ratio)) });
+      const triageStep = (): HttpRequest => ({ method: 'POST', path: '/v1/triage', headers: jsonHeaders(), body: steps[nextStep++ % steps.length]! });
+      const answerStep = stepRequests(assessments, full.answers[0]!);
+      // 50 connections that each send as soon as an answer comes back measure throughput, but
+      // their latency is mostly waiting in line (Little's law: 50 / throughput, whatever the
+      // route). Latency targets are read at a set load instead: the rate the throughput target
+      // names, arriving at random over 50 connections.
       const routes: Route[] = [
-        { what: 'POST /bench/echo (baseline)', at: '/bench/echo', options: { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ pathwayId: largest.id, patient: full.patient }) } },
-        { what: `POST /v1/triage (${largest.id}, every scenario step)`, at: '', options: triageSteps, target: { ratio: TRIAGE_RATIO_TARGET } },
+        { what: 'POST /bench/echo (baseline)', load: { at: '/bench/echo', closed: { method: 'POST', headers: jsonHeaders(), body: JSON.stringify({ pathwayId: largest.id, patient: full.patient }) } } },
+        { what: `POST /v1/triage (${largest.id}, every scenario step)`, load: { closed: closedLoop(triageStep) }, target: { ratio: TRIAGE_RATIO_TARGET } },
         {
           what: `POST /v1/triage (${largest.id}, every scenario step) at ${TRIAGE_RATIO_TARGET} of the baseline rate`,
-          at: '',
-          options: (baseline) => ({ ...triageSteps, ...atRate(TRIAGE_RATIO_TARGET)(baseline) }),
+          load: { open: { ratio: TRIAGE_RATIO_TARGET }, next: triageStep },
           target: { p99: P99_TARGET_MS },
         },
-        { what: `POST /v1/triage (${largest.id}, fullest answer set)`, at: '/v1/triage', options: { method: 'POST', headers: JSON_HEADERS, body: bodyOf(full) }, target: { ratio: TRIAGE_RATIO_TARGET } },
-        { what: 'POST /v1/assessments/:id/answers', at: '', options: answerSteps, target: { ratio: STEP_RATIO_TARGET } },
-        {
-          what: `POST /v1/assessments/:id/answers at ${STEP_RATIO_TARGET} of the baseline rate`,
-          at: '',
-          options: (baseline) => ({ ...answerSteps, ...atRate(STEP_RATIO_TARGET)(baseline) }),
-          target: { p99: P99_TARGET_MS },
-        },
-        { what: `GET /v1/callbacks (${waiting})`, at: '/v1/callbacks', options: queueRequest },
+        { what: `POST /v1/triage (${largest.id}, fullest answer set)`, load: { at: '/v1/triage', closed: { method: 'POST', headers: jsonHeaders(), body: bodyOf(full) } }, target: { ratio: TRIAGE_RATIO_TARGET } },
+        { what: 'POST /v1/assessments/:id/answers', load: { closed: closedLoop(answerStep) }, target: { ratio: STEP_RATIO_TARGET } },
+        { what: `POST /v1/assessments/:id/answers at ${STEP_RATIO_TARGET} of the baseline rate`, load: { open: { ratio: STEP_RATIO_TARGET }, next: answerStep }, target: { p99: P99_TARGET_MS } },
+        { what: `GET /v1/callbacks (${waiting})`, load: { closed: closedLoop(queue) } },
         // 50 call handlers' consoles, each reading the queue ten times a second.
-        { what: `GET /v1/callbacks (${waiting}) at ${QUEUE_READS_PER_SECOND}/s`, at: '/v1/callbacks', options: { ...queueRequest, overallRate: QUEUE_READS_PER_SECOND }, target: { p99: QUEUE_P99_TARGET_MS } },
-        { what: `GET /v1/callbacks (${waiting}), 1 connection`, at: '/v1/callbacks', options: { ...queueRequest, connections: 1 }, target: { p99: QUEUE_P99_TARGET_MS } },
+        { what: `GET /v1/callbacks (${waiting}) at ${QUEUE_READS_PER_SECOND}/s`, load: { open: { rate: QUEUE_READS_PER_SECOND }, next: queue }, target: { p99: QUEUE_P99_TARGET_MS } },
+        { what: `GET /v1/callbacks (${waiting}), 1 connection`, load: { closed: { ...closedLoop(queue), connections: 1 } }, target: { p99: QUEUE_P99_TARGET_MS } },
       ];
       const figures = await rounds(server, runs, seconds, routes);
       routes.forEach(({ what, target }, i) => {

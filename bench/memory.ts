@@ -44,7 +44,8 @@ export async function memoryBench(table: Table, cases: Cases, largest: PathwayVe
       const rss = server.rssMiB();
       if (rss !== undefined) samples.push(rss);
     }, 1000);
-    const soak = await autocannon({ url: server.base, connections: CONNECTIONS, duration: soakSeconds, requests: stepRequests(open, full.answers[0]!) });
+    const next = stepRequests(open, full.answers[0]!);
+    const soak = await autocannon({ url: server.base, connections: CONNECTIONS, duration: soakSeconds, requests: [{ setupRequest: (req) => ({ ...req, ...next() }) }] });
     clearInterval(sampler);
     if (samples.length < 2) {
       table.add({ kind: 'memory', what: `RSS over a ${soakSeconds} s soak`, median: 'n/a (no /proc)' });

@@ -7,6 +7,10 @@ type Executor = Kysely<Database> | Transaction<Database>;
 
 export type CallbackStatus = CallbackRequestTable['status'];
 
+/** What a queue page shows of each request: never the contact details, read one request at a time. */
+const QUEUE_COLUMNS = ['id', 'assessment_id', 'status', 'disposition', 'within', 'due_at', 'created_at', 'attempts', 'needs_review', 'claimed_by', 'lease_until'] as const;
+export type QueueRow = Pick<CallbackRow, (typeof QUEUE_COLUMNS)[number]>;
+
 export interface QueueFilter {
   statuses: CallbackStatus[];
   overdueAt?: string;
@@ -112,9 +116,9 @@ export function callbackRepository(db: Kysely<Database>) {
      * created_at, id) index and only the page's worth kept; the union of those few rows is then
      * put in order. One query over several statuses would sort every open request instead.
      */
-    async queue(filter: QueueFilter): Promise<CallbackRow[]> {
+    async queue(filter: QueueFilter): Promise<QueueRow[]> {
       const pageOf = (status: CallbackStatus) => {
-        let q = db.selectFrom('callback_requests').selectAll().where('status', '=', status);
+        let q = db.selectFrom('callback_requests').select(QUEUE_COLUMNS).where('status', '=', status);
         if (filter.overdueAt) q = q.where('due_at', '<', filter.overdueAt);
         const after = filter.after;
         // A row-value comparison lets the index seek straight to the cursor.

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { COMPLETION_OUTCOMES, type QueueChange } from '../../callbacks/service.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import type { CallbackRow } from '../../store/callbacks.js';
+import type { CallbackRow, QueueRow } from '../../store/callbacks.js';
 import { explain } from '../../traces/explain.js';
 import { problems, questionView, QuestionViewSchema } from '../schemas.js';
 
@@ -36,7 +36,7 @@ const CallbackDetailSchema = CallbackSummarySchema.extend({
   history: z.array(z.object({ action: z.string(), handlerId: z.string().nullable(), at: z.string(), detail: z.unknown() })),
 }).meta({ id: 'CallbackDetail' });
 
-function summary(row: CallbackRow, now: number): z.infer<typeof CallbackSummarySchema> {
+function summary(row: QueueRow, now: number): z.infer<typeof CallbackSummarySchema> {
   const left = Math.round((Date.parse(row.due_at) - now) / 1000);
   const open = row.status === 'waiting' || row.status === 'claimed';
   return {
