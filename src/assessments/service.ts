@@ -1,12 +1,14 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Transaction } from 'kysely';
 import type { Decider, StepDecision } from '../decisions/step.js';
 import { notFound, Problem } from '../problem.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import { assessmentRepository, type Assessment } from '../store/assessments.js';
 import type { Store } from '../store/database.js';
-import type { Write } from '../store/group-commit.js';
+import type { Database } from '../store/schema.js';
 import { traceRepository } from '../store/traces.js';
 import { versionResolver } from '../traces/replay.js';
+import type { TraceDraft } from '../traces/trace.js';
 import { applyAnswer, givenAnswers, type Patient } from '../triage/answers.js';
 import type { Triage } from '../triage/triage.js';
 
@@ -34,11 +36,17 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
   // Versions are content-addressed and never deleted: once a commit has stored one, later
   // decisions on it need not send its content again.
   const storedVersions = new Set<string>();
-  async function storeDecision(version: PathwayVersion, at: string, work: Write<void>): Promise<void> {
+  /** A step's trace, with the state change it explains if there is one, in one unit of work. */
+  async function storeDecision(version: PathwayVersion, draft: TraceDraft, change?: (trx: Transaction<Database>) => Promise<void>): Promise<void> {
+    if (!change && storedVersions.has(version.hash)) {
+      await store.append(draft);
+      return;
+    }
     const known = storedVersions.has(version.hash);
     await store.write(async (trx, chain) => {
-      if (!known) await traces.rememberVersion(trx, version, at);
-      await work(trx, chain);
+      if (!known) await traces.rememberVersion(trx, version, draft.at);
+      await change?.(trx);
+      chain.append(draft);
     });
     storedVersions.add(version.hash);
   }
@@ -85,10 +93,7 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
         { id, pathwayId, versionHash: version.hash, patient, step: 0, createdAt: now, updatedAt: now, tokenHash: hashToken(token).toString('hex') },
         decision,
       );
-      await storeDecision(version, now, async (trx, chain) => {
-        await assessments.insert(trx, assessment);
-        chain.append(draft);
-      });
+      await storeDecision(version, draft, (trx) => assessments.insert(trx, assessment));
       return { assessment, decision, traceId: draft.id, token };
     },
 
@@ -127,9 +132,7 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
       triage.checkApplies(version, patient);
       const answers = givenAnswers(version, given);
       const { decision, draft } = await decider.step(version, { patient, answers, assessmentId: null, step: null });
-      await storeDecision(version, draft.at, async (_trx, chain) => {
-        chain.append(draft);
-      });
+      await storeDecision(version, draft);
       return { decision, traceId: draft.id };
     },
   };

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { GroupCommitter, type Write } from './group-commit.js';
 import { migrations } from './migrations.js';
 import { appendTraces } from './traces.js';
+import type { TraceDraft } from '../traces/trace.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -23,6 +24,8 @@ export interface Store {
    * resolves. Units arriving together share a commit (see GroupCommitter).
    */
   write<T>(work: Write<T>): Promise<T>;
+  /** A trace with no other change to go with it, durable when the promise resolves. */
+  append(draft: TraceDraft): Promise<void>;
   commits: GroupCommitter['stats'];
   /** Messages to every instance on this database (consoles on any instance hear every change). */
   notifier: Notifier;
@@ -116,6 +119,7 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
       dialect: 'postgres',
       location: describePostgres(url),
       write: (work) => committer.write(work),
+      append: (draft) => committer.append(draft),
       commits: committer.stats,
       notifier,
       close: async () => {
@@ -149,6 +153,7 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
     dialect: 'sqlite',
     location: file,
     write: (work) => committer.write(work),
+    append: (draft) => committer.append(draft),
     commits: committer.stats,
     notifier: localNotifier(),
     close: async () => {

@@ -14,7 +14,9 @@ export type Write<T> = (trx: Transaction<Database>, chain: TraceChain) => Promis
 export type AppendTraces = (trx: Transaction<Database>, drafts: TraceDraft[]) => Promise<void>;
 
 interface Pending {
-  work: Write<unknown>;
+  /** Absent for a trace with nothing else to write, which needs no savepoint of its own. */
+  work?: Write<unknown>;
+  trace?: TraceDraft;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
@@ -71,6 +73,17 @@ export class GroupCommitter {
     });
   }
 
+  /** A trace with no other change to go with it (stateless triage): appended with the next batch. */
+  append(draft: TraceDraft): Promise<void> {
+    if (this.syncFailure !== undefined) {
+      return Promise.reject(this.syncFailure);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ trace: draft, resolve: () => resolve(), reject });
+      this.schedule();
+    });
+  }
+
   /** Waits until every write handed in so far is durable or has failed (for a graceful close). */
   async drain(): Promise<void> {
     while (this.flushing || this.scheduled || this.queue.length > 0 || this.syncing.size > 0) {
@@ -107,6 +120,11 @@ export class GroupCommitter {
       const trx = await this.db.startTransaction().execute();
       try {
         for (const pending of batch) {
+          if (!pending.work) {
+            traces.push(pending.trace!);
+            outcomes.push(() => pending.resolve(undefined));
+            continue;
+          }
           const unit = await trx.savepoint('unit').execute();
           const staged: TraceDraft[] = [];
           try {

@@ -146,17 +146,19 @@ t.test("traces are appended with their batch, only for units that succeed, in or
     result: { status: 'needs_answer', questionId: 'q' },
     members: `"note":${JSON.stringify(id)}`,
   });
-  const results = await Promise.allSettled(
-    ['t1', 't2', 'fails', 't3'].map((id) =>
+  const results = await Promise.allSettled([
+    ...['t1', 't2', 'fails', 't3'].map((id) =>
       writer.write(async (_trx, chain) => {
         chain.append(draft(id));
         if (id === 'fails') throw new Error('the unit failed after staging its trace');
       }),
     ),
-  );
-  t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
-  t.ok(writer.commits.commits <= 2, 'the four shared a commit');
+    // A trace with no other change goes in the same batch, without a unit of its own.
+    writer.append(draft('t4')),
+  ]);
+  t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+  t.ok(writer.commits.commits <= 2, 'the five shared a commit');
   const rows = await reader.db.selectFrom('traces').select(['seq', 'id']).orderBy('seq').execute();
-  t.same(rows.map((r) => [Number(r.seq), r.id]), [[1, 't1'], [2, 't2'], [3, 't3']], 'the failed unit left no trace and no gap');
-  t.same(await traceRepository(reader.db).verify(), { ok: true, verified: 3, lastSeq: 3, headHash: (await reader.db.selectFrom('trace_chain').select('hash').executeTakeFirstOrThrow()).hash });
+  t.same(rows.map((r) => [Number(r.seq), r.id]), [[1, 't1'], [2, 't2'], [3, 't3'], [4, 't4']], 'the failed unit left no trace and no gap');
+  t.same(await traceRepository(reader.db).verify(), { ok: true, verified: 4, lastSeq: 4, headHash: (await reader.db.selectFrom('trace_chain').select('hash').executeTakeFirstOrThrow()).hash });
 });
