@@ -95,33 +95,40 @@ export class DecisionPool implements Decider {
 
   private async decide(batch: Pending[]): Promise<void> {
     const signal = AbortSignal.timeout(this.stuckAfterMs);
-    let replies: StepReply[];
+    const first = await this.run(
+      batch.map(({ version, input }) => ({ hash: version.hash, input })),
+      signal,
+    );
+    // A worker meets each version once: the steps it did not know the version of go again,
+    // this time with the version's content.
+    const unknown = Array.isArray(first) ? batch.filter((_, i) => 'unknownVersion' in first[i]!) : [];
+    const second = unknown.length > 0 ? await this.run(unknown.map(({ version, input }) => ({ hash: version.hash, content: version.canonical, input })), signal) : [];
+    batch.forEach((pending, i) => {
+      const reply = Array.isArray(first) ? first[i]! : first;
+      const retried = 'unknownVersion' in reply ? (Array.isArray(second) ? second[unknown.indexOf(pending)]! : second) : reply;
+      this.settle(pending, this.stepOf(pending, retried));
+    });
+  }
+
+  /** The workers' replies to a batch, or the fail-safe each of its steps gets if they failed it. */
+  private async run(tasks: StepTask[], signal: AbortSignal): Promise<StepReply[] | FailSafe> {
     try {
-      replies = await this.pool.run(
-        batch.map(({ version, input }) => ({ hash: version.hash, input })),
-        { signal },
-      );
-      // A worker meets each version once: the steps it did not know the version of go again,
-      // this time with the version's content.
-      const unknown = batch.flatMap((p, i) => ('unknownVersion' in replies[i]! ? [i] : []));
-      if (unknown.length > 0) {
-        const retried = await this.pool.run(
-          unknown.map((i) => ({ hash: batch[i]!.version.hash, content: batch[i]!.version.canonical, input: batch[i]!.input })),
-          { signal },
-        );
-        unknown.forEach((at, j) => (replies[at] = retried[j]!));
-      }
+      return await this.pool.run(tasks, { signal });
     } catch (err) {
-      const failSafe: FailSafe = signal.aborted
+      return signal.aborted
         ? { cause: 'timeout', detail: `the decision worker did not answer within ${this.stuckAfterMs} ms` }
         : { cause: 'engine_error', detail: `the decision worker failed: ${err instanceof Error ? err.message : String(err)}` };
-      batch.forEach((p) => this.settle(p, failSafeStep(p.version, p.input, failSafe)));
-      return;
     }
-    batch.forEach((p, i) => {
-      const reply = replies[i]!;
-      this.settle(p, 'unknownVersion' in reply ? failSafeStep(p.version, p.input, { cause: 'engine_error', detail: `the decision worker could not take version ${p.version.hash}` }) : reply);
-    });
+  }
+
+  private stepOf({ version, input }: Pending, reply: StepReply | FailSafe): DecidedStep {
+    if ('draft' in reply) {
+      return reply;
+    }
+    if ('unknownVersion' in reply) {
+      return failSafeStep(version, input, { cause: 'engine_error', detail: `the decision worker could not take version ${version.hash}` });
+    }
+    return failSafeStep(version, input, 'failed' in reply ? { cause: 'engine_error', detail: `the decision worker failed: ${reply.failed}` } : reply);
   }
 
   private settle(pending: Pending, step: DecidedStep): void {

@@ -17,7 +17,8 @@ export interface StepTask {
   input: StepInput;
 }
 
-export type StepReply = DecidedStep | { unknownVersion: string };
+/** A decided step; or a version to be sent; or why this step, alone in its batch, could not be decided. */
+export type StepReply = DecidedStep | { unknownVersion: string } | { failed: string };
 
 // Each worker keeps its own engines, built once per version the first time it is handed one.
 const triage = new Triage([], workerData as WorkerSettings);
@@ -41,7 +42,7 @@ async function decideOne(task: StepTask): Promise<StepReply> {
 export default async function decideBatch(tasks: StepTask[]): Promise<StepReply[]> {
   const replies: StepReply[] = [];
   for (const task of tasks) {
-    replies.push(await decideOne(task));
+    replies.push(await decideOne(task).catch((err: unknown) => ({ failed: err instanceof Error ? err.message : String(err) })));
   }
   return replies;
 }

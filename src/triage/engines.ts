@@ -4,7 +4,9 @@ import { ASK_WHEN_PRIORITY, type PathwayVersion } from '../rulesets/version.js';
 
 export const RULE_EVENT = 'decide';
 export const ASK_WHEN_EVENT = 'ask';
-export const askWhenRuleName = (questionId: string): string => `askWhen:${questionId}`;
+const ASK_WHEN_PREFIX = 'askWhen:';
+export const askWhenRuleName = (questionId: string): string => `${ASK_WHEN_PREFIX}${questionId}`;
+const askWhenQuestion = (ruleName: string): string | undefined => (ruleName.startsWith(ASK_WHEN_PREFIX) ? ruleName.slice(ASK_WHEN_PREFIX.length) : undefined);
 
 /** Custom operators, for deployments that add their own (and for fail-safe tests). */
 export type ExtraOperators = Operator[];
@@ -117,7 +119,9 @@ export function buildEngine(
       name: rule.id,
       priority: enginePriority,
       conditions: rule.conditions,
-      event: { type: RULE_EVENT, params: { ruleId: rule.id } },
+      // No params: json-rules-engine deep-clones the event into every rule result, and the rule's
+      // name already says which rule it is.
+      event: { type: RULE_EVENT },
     } as RuleProperties);
   }
   for (const question of version.questions) {
@@ -126,7 +130,7 @@ export function buildEngine(
       name: askWhenRuleName(question.id),
       priority: askWhenPriority,
       conditions: question.askWhen,
-      event: { type: ASK_WHEN_EVENT, params: { questionId: question.id } },
+      event: { type: ASK_WHEN_EVENT },
     } as RuleProperties);
   }
   if (plan) {
@@ -136,8 +140,8 @@ export function buildEngine(
         engine.stop();
       }
     });
-    engine.on('failure', (event) => {
-      const questionId = (event.params as { questionId?: string } | undefined)?.questionId;
+    engine.on('failure', (event, _almanac, result) => {
+      const questionId = askWhenQuestion(result.name as string);
       if (event.type === ASK_WHEN_EVENT && questionId && plan.known.has(questionId) && lent.stop === null) {
         lent.stop = { reason: 'stale', questionId };
         engine.stop();

@@ -56,7 +56,10 @@ t.test('a worker that fails gives the conservative fallback, traced with its cau
   // A version whose content does not hash to its name: the worker refuses it.
   const forged: PathwayVersion = { ...chest, hash: 'f'.repeat(64) };
   const input: StepInput = { patient: { ageYears: 50, sex: 'male' }, answers: [], assessmentId: null, step: null };
-  const step = await pool.step(forged, input);
+  // In the same batch as a step on a sound version, which is decided as usual.
+  const [step, sound] = await Promise.all([pool.step(forged, input), pool.step(chest, input)]);
+  t.match(sound, { decision: { status: 'needs_answer' } }, 'the sound step in the same batch is decided as usual');
+  t.equal(sound.failSafe, undefined);
   t.match(step.decision, { status: 'complete', outcome: { kind: chest.fallback.outcome.kind, disposition: chest.fallback.outcome.disposition, ruleId: null } });
   t.not(step.decision.status === 'complete' && step.decision.outcome.kind, 'self_care', 'never self-care');
   const trace = JSON.parse(`{${step.draft.members}}`) as { evaluation: { decidedBy: unknown; engineRuns: number } };
