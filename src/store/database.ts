@@ -173,6 +173,8 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
  */
 function checkpointThread(sqlite: SQLite.Database, file: string, onError: (err: Error) => void): { stop: () => Promise<void> } {
   const worker = new Worker(new URL('./checkpointer.js', import.meta.url), { workerData: { file, thresholdBytes: 4 * 1024 * 1024, everyMs: 100 } });
+  // A command that never closes its store must still be able to exit.
+  worker.unref();
   sqlite.pragma('wal_autocheckpoint = 0');
   let stopping = false;
   worker.on('message', (message: { error: string }) => onError(new Error(`checkpoint: ${message.error}`)));
