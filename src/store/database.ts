@@ -177,9 +177,11 @@ function checkpointThread(sqlite: SQLite.Database, file: string, onError: (err: 
   worker.unref();
   sqlite.pragma('wal_autocheckpoint = 0');
   let stopping = false;
+  let exited = false;
   worker.on('message', (message: { error: string }) => onError(new Error(`checkpoint: ${message.error}`)));
   worker.on('error', onError);
   worker.on('exit', () => {
+    exited = true;
     if (!stopping) {
       sqlite.pragma('wal_autocheckpoint = 1000');
     }
@@ -188,6 +190,12 @@ function checkpointThread(sqlite: SQLite.Database, file: string, onError: (err: 
     stop: () =>
       new Promise<void>((resolve) => {
         stopping = true;
+        if (exited) {
+          resolve();
+          return;
+        }
+        // Held again while it stops, or a process with nothing else left would exit first.
+        worker.ref();
         worker.once('exit', () => resolve());
         worker.postMessage('stop');
       }),
