@@ -68,7 +68,7 @@ async function rounds(server: BenchServer, runs: number, seconds: number, routes
 }
 
 /** The same requests, sent by autocannon as fast as answers come back. */
-const closedLoop = (next: () => HttpRequest): Partial<autocannon.Options> => ({ requests: [{ setupRequest: (req) => ({ ...req, ...next() }) }] });
+export const closedLoop = (next: () => HttpRequest): Partial<autocannon.Options> => ({ requests: [{ setupRequest: (req) => ({ ...req, ...next() }) }] });
 
 async function postJson(url: string, body: unknown): Promise<unknown> {
   const res = await fetch(url, { method: 'POST', headers: jsonHeaders(), body: JSON.stringify(body) });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import type { PathwayVersion } from '../src/rulesets/version.js';
 import { fullest, type Cases } from './cases.js';
-import { CONNECTIONS, openAssessments, stepRequests } from './http.js';
+import { closedLoop, CONNECTIONS, openAssessments, stepRequests } from './http.js';
 import { startServer } from './server.js';
 import type { Table } from './stats.js';
 
@@ -44,8 +44,7 @@ export async function memoryBench(table: Table, cases: Cases, largest: PathwayVe
       const rss = server.rssMiB();
       if (rss !== undefined) samples.push(rss);
     }, 1000);
-    const next = stepRequests(open, full.answers[0]!);
-    const soak = await autocannon({ url: server.base, connections: CONNECTIONS, duration: soakSeconds, requests: [{ setupRequest: (req) => ({ ...req, ...next() }) }] });
+    const soak = await autocannon({ url: server.base, connections: CONNECTIONS, duration: soakSeconds, ...closedLoop(stepRequests(open, full.answers[0]!)) });
     clearInterval(sampler);
     if (samples.length < 2) {
       table.add({ kind: 'memory', what: `RSS over a ${soakSeconds} s soak`, median: 'n/a (no /proc)' });

@@ -40,7 +40,7 @@ t.test('every scenario step decided in the workers is the step decided on the ev
   for (const [i, { version, input, name }] of steps.entries()) {
     const expected = await local.step(version, input);
     const got = pooled[i]!;
-    const same = t.strictSame(got.decision, expected.decision, name, { diagnostic: false }) && t.strictSame(content(got), content(expected), `${name}: trace`, { diagnostic: false });
+    const same = t.strictSame(got.decision, expected.decision, name) && t.strictSame(content(got), content(expected), `${name}: trace`);
     if (!same) differing += 1;
   }
   t.equal(differing, 0, `${steps.length} steps, none differ`);
