@@ -10,9 +10,9 @@ import {
   type ZodTypeProvider,
 } from '@fastify/type-provider-zod';
 import fastifyCors from '@fastify/cors';
-import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
+import helmet from 'helmet';
 import type { DestinationStream } from 'pino';
 import { assessmentService, type AssessmentService } from './assessments/service.js';
 import { callbackService, type CallbackService } from './callbacks/service.js';
@@ -142,7 +142,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }
 
   // Security headers; the CSP is one the bundled pages satisfy (no inline script or style).
-  await app.register(fastifyHelmet, {
+  // helmet() turns its options into header values once, here: @fastify/helmet calls it afresh on
+  // every request, which cost an eighth of a small request's time.
+  const securityHeaders = helmet({
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
@@ -158,6 +160,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
     },
   });
+  app.addHook('onRequest', (request, reply, done) => securityHeaders(request.raw, reply.raw, () => done()));
   await app.register(fastifyCors, { origin: config.CORS_ORIGINS ? config.CORS_ORIGINS.split(',').map((o) => o.trim()) : false });
 
   await app.register(fastifySwagger, {

@@ -74,6 +74,16 @@ t.test('security headers, a CSP the pages satisfy, and a CORS allow-list', async
   t.match(page.headers['content-security-policy'], /default-src 'self'.*script-src 'self'/);
   t.equal(page.headers['x-content-type-options'], 'nosniff');
   t.match(page.headers['strict-transport-security'], /max-age=/);
+  // The same headers on every response: API answers and errors alike.
+  for (const url of ['/v1/pathways', '/no-such-route']) {
+    const res = await app.inject(url);
+    t.equal(res.headers['content-security-policy'], page.headers['content-security-policy'], `${url} carries the CSP`);
+    t.equal(res.headers['x-frame-options'], 'SAMEORIGIN', `${url} cannot be framed`);
+  }
+  // Swagger UI sets its own CSP on its own pages.
+  const docs = await app.inject('/docs');
+  t.equal(docs.statusCode, 200);
+  t.match(docs.headers['content-security-policy'], /img-src 'self' data: validator\.swagger\.io/, 'the API docs keep their own CSP');
   const allowed = await app.inject({ method: 'GET', url: '/v1/pathways', headers: { origin: 'https://111.example.nhs.uk' } });
   t.equal(allowed.headers['access-control-allow-origin'], 'https://111.example.nhs.uk');
   const other = await app.inject({ method: 'GET', url: '/v1/pathways', headers: { origin: 'https://evil.example' } });
