@@ -127,9 +127,11 @@ t.test('SQLite: the log is checkpointed into the database file by a thread of it
   for (let round = 0; round < 4; round++) {
     await Promise.all(Array.from({ length: 50 }, (_, i) => store.write((trx) => trx.insertInto('rule_set_versions').values({ ...versionRow(`k${round}-${i}`), content }).execute())));
   }
-  const until = Date.now() + 5000;
-  while (statSync(file).size <= before && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
-  t.ok(statSync(file).size > before + 4_000_000, 'committed pages were copied into the database file');
+  // The thread copies pages as it goes, so the file grows in steps: wait for what is asserted.
+  const copied = () => statSync(file).size > before + 4_000_000;
+  const until = Date.now() + 10_000;
+  while (!copied() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.ok(copied(), 'committed pages were copied into the database file');
   t.ok(statSync(`${file}-wal`).size < 20_000_000, 'the log did not keep everything');
 });
 
