@@ -5,6 +5,8 @@ import type { CallbackRequestTable, Database } from './schema.js';
 export type CallbackRow = Selectable<CallbackRequestTable>;
 type Executor = Kysely<Database> | Transaction<Database>;
 
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 export type CallbackStatus = CallbackRequestTable['status'];
 
 /** What a queue page shows of each request: never the contact details, read one request at a time. */
@@ -113,26 +115,38 @@ export function callbackRepository(db: Kysely<Database>) {
 
     /**
      * A page of the queue in due order. Each status is read in order from the (status, due_at,
-     * created_at, id) index and only the page's worth kept; the union of those few rows is then
-     * put in order. One query over several statuses would sort every open request instead.
+     * created_at, id) index, a page's worth at most, and the pages are merged here: one query
+     * over several statuses would sort every open request, and a UNION ALL of the per-status
+     * queries sorts its branches again (half the page's cost). The reads share one transaction
+     * (a snapshot on PostgreSQL; on SQLite's single connection, no commit can come between
+     * them), so a request that changes status meanwhile is on the page exactly once.
      */
     async queue(filter: QueueFilter): Promise<QueueRow[]> {
-      const pageOf = (status: CallbackStatus) => {
-        let q = db.selectFrom('callback_requests').select(QUEUE_COLUMNS).where('status', '=', status);
+      const pageOf = (executor: Executor, status: CallbackStatus) => {
+        let q = executor.selectFrom('callback_requests').select(QUEUE_COLUMNS).where('status', '=', status);
         if (filter.overdueAt) q = q.where('due_at', '<', filter.overdueAt);
         const after = filter.after;
         // A row-value comparison lets the index seek straight to the cursor.
         if (after) q = q.where((eb) => eb(eb.refTuple('due_at', 'created_at', 'id'), '>', eb.tuple(after.dueAt, after.createdAt, after.id)));
-        return q.orderBy('due_at').orderBy('created_at').orderBy('id').limit(filter.limit);
+        return q.orderBy('due_at').orderBy('created_at').orderBy('id').limit(filter.limit).execute();
       };
-      const [first, ...rest] = filter.statuses.map((status, i) => db.selectFrom(pageOf(status).as(`s${i}`)).selectAll());
-      return rest
-        .reduce((union, next) => union.unionAll(next), first!)
-        .orderBy('due_at')
-        .orderBy('created_at')
-        .orderBy('id')
-        .limit(filter.limit)
-        .execute();
+      if (filter.statuses.length === 1) {
+        return pageOf(db, filter.statuses[0]!);
+      }
+      const pages = await db
+        .transaction()
+        .setIsolationLevel('repeatable read')
+        .execute(async (trx) => {
+          const read: QueueRow[][] = [];
+          for (const status of filter.statuses) read.push(await pageOf(trx, status));
+          return read;
+        });
+      // The columns are ISO 8601 times and UUIDs, all of one format, so comparing them as
+      // plain strings is the order the database's index keeps.
+      return pages
+        .flat()
+        .sort((a, b) => compare(a.due_at, b.due_at) || compare(a.created_at, b.created_at) || compare(a.id, b.id))
+        .slice(0, filter.limit);
     },
 
     /** Requests not yet completed or cancelled, oldest first. */

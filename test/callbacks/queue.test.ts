@@ -99,6 +99,27 @@ t.test('the queue: a 1-hour request made after a 6-hour one comes first; overdue
   t.equal((await get(app, '/v1/callbacks?cursor=nonsense')).status, 400);
 });
 
+t.test('waiting and claimed requests share one queue in due order, page by page', async (t) => {
+  const { app } = await setup(t);
+  const request = async (answers: Record<string, unknown>) => (await post(app, `/v1/assessments/${await assessment(app, answers)}/callback`, contact)).body.id as string;
+  const first = await request(URGENT);
+  const routine = await request(ROUTINE);
+  const second = await request(URGENT);
+  t.equal((await post(app, `/v1/callbacks/${second}/claim`, {}, asHandler(0))).status, 200);
+  const ids = (path: string) => get(app, path).then((r) => r.body.items.map((i: { id: string }) => i.id));
+  t.same(await ids('/v1/callbacks'), [first, second, routine], 'the claimed request keeps its place');
+  t.same(await ids('/v1/callbacks?status=claimed'), [second]);
+  t.same(await ids('/v1/callbacks?status=waiting'), [first, routine]);
+  const walked: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { items: { id: string; status: string }[]; nextCursor: string | null } = (await get(app, `/v1/callbacks?limit=1${cursor ? `&cursor=${cursor}` : ''}`)).body;
+    walked.push(...page.items.map((i) => `${i.id}:${i.status}`));
+    cursor = page.nextCursor;
+  } while (cursor);
+  t.same(walked, [`${first}:waiting`, `${second}:claimed`, `${routine}:waiting`], 'one request a page, across both statuses');
+});
+
 t.test('20 concurrent claims: exactly one wins; the others hear who holds it and until when', async (t) => {
   const { app } = await setup(t);
   const cb = (await post(app, `/v1/assessments/${await assessment(app, URGENT)}/callback`, contact)).body;
