@@ -8,7 +8,7 @@ import { Triage } from '../src/triage/triage.js';
 import { fullest, seedCallbacks, type Case, type Cases } from './cases.js';
 import { openLoop, type HttpRequest, type OpenLoopResult } from './open-loop.js';
 import { HANDLER_KEY, startServer, type BenchServer } from './server.js';
-import { median, type Table } from './stats.js';
+import { median, percentile, type Table } from './stats.js';
 
 export const CONNECTIONS = 50;
 /** A fresh object each time: autocannon writes its content-length into the headers it is given. */
@@ -18,6 +18,9 @@ interface Figures {
   rps: number;
   p50: number;
   p99: number;
+  /** The same requests' p50 and p99 inside the server, from its own log. */
+  serverP50: number;
+  serverP99: number;
   errors: number;
   /** Median over rounds of this route's requests/s over the baseline's in the same round. */
   ratio: number;
@@ -36,7 +39,7 @@ interface Route {
  * first, unrecorded round warms the server up (compiled code, engines, caches).
  */
 async function rounds(server: BenchServer, runs: number, seconds: number, routes: Route[]): Promise<Figures[]> {
-  const results = routes.map(() => [] as { rps: number; p50: number; p99: number; errors: number; ratio: number }[]);
+  const results = routes.map(() => [] as Figures[]);
   for (let run = -1; run < runs; run++) {
     const warmUp = run < 0;
     let baseline = 0;
@@ -45,6 +48,7 @@ async function rounds(server: BenchServer, runs: number, seconds: number, routes
       // each run starts on a server that has caught up.
       await new Promise((resolve) => setTimeout(resolve, 500));
       const duration = warmUp ? Math.max(1, seconds / 5) : seconds;
+      const mark = server.logMark();
       let r: OpenLoopResult;
       if ('closed' in route.load) {
         const c = await autocannon({ connections: CONNECTIONS, ...route.load.closed, url: `${server.base}${route.load.at ?? ''}`, duration });
@@ -55,13 +59,17 @@ async function rounds(server: BenchServer, runs: number, seconds: number, routes
         r = await openLoop(server.base, { rate: Math.max(1, rate), seconds: duration, connections: CONNECTIONS, next });
       }
       if (i === 0) baseline = r.rps;
-      if (!warmUp) results[i]!.push({ ...r, ratio: r.rps / baseline });
+      const inServer = server.responseTimes(mark);
+      const inServerAt = (p: number) => (inServer.length > 0 ? percentile(inServer, p) : Number.NaN);
+      if (!warmUp) results[i]!.push({ ...r, serverP50: inServerAt(0.5), serverP99: inServerAt(0.99), ratio: r.rps / baseline });
     }
   }
   return results.map((rs) => ({
     rps: median(rs.map((r) => r.rps)),
     p50: median(rs.map((r) => r.p50)),
     p99: median(rs.map((r) => r.p99)),
+    serverP50: median(rs.map((r) => r.serverP50)),
+    serverP99: median(rs.map((r) => r.serverP99)),
     errors: Math.max(...rs.map((r) => r.errors)),
     ratio: median(rs.map((r) => r.ratio)),
   }));
@@ -168,6 +176,7 @@ export async function httpBench(table: Table, versions: PathwayVersion[], cases:
           throughput: `${r.rps.toFixed(0)}/s`,
           median: `${r.p50} ms`,
           p99: `${r.p99} ms`,
+          inServer: Number.isNaN(r.serverP99) ? 'n/a' : `${r.serverP50.toFixed(1)} / ${r.serverP99.toFixed(1)} ms`,
           ratio: r.ratio.toFixed(2),
           target: target ? { text, met: met && r.errors === 0 } : undefined,
         });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 
@@ -13,6 +13,13 @@ export interface BenchServer {
   base: string;
   /** Resident set size of the server process in MiB (Linux /proc), or undefined elsewhere. */
   rssMiB(): number | undefined;
+  /** Where its log ends now: pass to responseTimes to read the requests logged after this. */
+  logMark(): number;
+  /**
+   * Milliseconds each request took inside the server (Fastify's responseTime: from reading the
+   * request to the last byte of the answer written), for the requests completed since `mark`.
+   */
+  responseTimes(mark: number): number[];
   stop(): Promise<void>;
 }
 
@@ -72,6 +79,27 @@ export async function startServer(dir: string, database: string): Promise<BenchS
       } catch {
         return undefined;
       }
+    },
+    logMark: () => statSync(logFile).size,
+    responseTimes(mark) {
+      const fd = openSync(logFile, 'r');
+      const since = Buffer.alloc(statSync(logFile).size - mark);
+      try {
+        readSync(fd, since, 0, since.length, mark);
+      } finally {
+        closeSync(fd);
+      }
+      const times: number[] = [];
+      for (const line of since.toString('utf8').split('\n')) {
+        if (!line.includes('"request completed"')) continue;
+        try {
+          const { responseTime } = JSON.parse(line) as { responseTime?: number };
+          if (typeof responseTime === 'number') times.push(responseTime);
+        } catch {
+          // A line cut by the mark, or still being written: one request fewer in the sample.
+        }
+      }
+      return times;
     },
     async stop() {
       child.kill('SIGTERM');
