@@ -97,6 +97,10 @@ export interface RulePlan {
  * every rule at or above the firing rule's priority has been evaluated by then, and those are
  * all that decide. The engine is never shared while it runs (EnginePool), so stop() touches
  * only this evaluation.
+ *
+ * json-rules-engine deep-copies each rule's conditions into its result. package.json has it use
+ * fast-copy for that in place of `clone`, which took a sixth of a decision: the same copies
+ * (Conditions still, sharing nothing), and the same decisions (see the README's Performance).
  */
 export function buildEngine(
   version: PathwayVersion,
@@ -201,7 +205,6 @@ export class VersionPlans {
     }
     return plan;
   }
-
 }
 
 /** Plans per pathway version, prepared once and shared by every request for that version. */

@@ -64,3 +64,38 @@ t.test('50 concurrent requests with mixed answers decide exactly as one at a tim
   }
   t.ok(new Set(sequential).size >= 5, 'the batch mixes questions and outcomes');
 });
+
+t.test('rule results are deep copies: a later run on the same engine changes no earlier result, and the rules keep none', async (t) => {
+  // json-rules-engine copies each rule's conditions into its result (with `clone`, replaced in
+  // package.json by fast-copy): the copies must share nothing, and keep the Condition methods.
+  const objects = (node: unknown, into = new Set<object>()): Set<object> => {
+    if (node !== null && typeof node === 'object' && !into.has(node)) {
+      into.add(node);
+      for (const value of Object.values(node)) objects(value, into);
+    }
+    return into;
+  };
+  for (const file of files) {
+    const version = catalog.versions.get(file.pathway)!;
+    const lent = buildEngine(version);
+    const rules = (lent.engine as unknown as { rules: { conditions: unknown }[] }).rules;
+    const factsOf = (n: number) => {
+      const scenario = file.scenarios[n % file.scenarios.length]!;
+      return { ...scenario.patient, ...Object.fromEntries(scenarioAnswers(scenario).map((a) => [a.questionId, a.value])) };
+    };
+    const first = await lent.run(factsOf(0));
+    const before = JSON.stringify(first.results);
+    const second = await lent.run(factsOf(1));
+    t.equal(JSON.stringify(first.results), before, `${file.pathway}: the second run left the first run's results as they were`);
+    const held = new Set([...rules.flatMap((r) => [...objects(r.conditions)]), ...first.results.flatMap((r) => [...objects(r.conditions)])]);
+    t.notOk(
+      second.results.some((r) => [...objects(r.conditions)].some((o) => held.has(o))),
+      `${file.pathway}: no result shares an object with the rules or with another run`,
+    );
+    t.notMatch(JSON.stringify(rules.map((r) => r.conditions)), /factResult|"result"/, `${file.pathway}: the rules themselves hold no results`);
+    t.ok(
+      first.results.every((r) => Object.getPrototypeOf(r.conditions) === Object.getPrototypeOf(rules[0]!.conditions)),
+      `${file.pathway}: copies are Conditions still (json-rules-engine evaluates them)`,
+    );
+  }
+});
