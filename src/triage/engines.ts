@@ -99,7 +99,7 @@ export interface RulePlan {
  * only this evaluation.
  *
  * json-rules-engine deep-copies each rule's conditions into its result. package.json has it use
- * fast-copy for that in place of `clone`, which took a sixth of a decision: the same copies
+ * fast-copy for that in place of `clone`, making decisions about 15% faster: the same copies
  * (Conditions still, sharing nothing), and the same decisions (see the README's Performance).
  */
 export function buildEngine(
