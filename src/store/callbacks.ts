@@ -117,9 +117,9 @@ export function callbackRepository(db: Kysely<Database>) {
      * A page of the queue in due order. Each status is read in order from the (status, due_at,
      * created_at, id) index, a page's worth at most, and the pages are merged here: one query
      * over several statuses would sort every open request, and a UNION ALL of the per-status
-     * queries sorts its branches again (half of that query's cost). The reads share one transaction
-     * (a snapshot on PostgreSQL; on SQLite's single connection, no commit can come between
-     * them), so a request that changes status meanwhile is on the page exactly once.
+     * queries sorts its branches again (half of that query's cost). The reads share one
+     * transaction (a snapshot on PostgreSQL; on SQLite's single connection, no commit can come
+     * between them), so a request that changes status meanwhile is on the page exactly once.
      */
     async queue(filter: QueueFilter): Promise<QueueRow[]> {
       const pageOf = (executor: Executor, status: CallbackStatus) => {
