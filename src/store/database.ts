@@ -251,9 +251,13 @@ function withStatementCache(sqlite: SQLite.Database, size = 500): SqliteDatabase
  * column names: an object literal, which V8 builds in one go with a fixed shape. The objects are
  * the same as before: own properties in column order, the last of a repeated name winning, and
  * a column named __proto__ setting the prototype, as better-sqlite3's own assignment does.
+ *
+ * Only for statements that name every column they return. The columns of a `*` follow the
+ * schema, which another process (an instance starting up) may migrate while this statement is
+ * cached: SQLite then re-prepares it, and names fixed beforehand could label the wrong values.
  */
 function withRowsAsLiterals(statement: SQLite.Statement): SqliteStatement {
-  if (!statement.reader) {
+  if (!statement.reader || statement.source.includes('*')) {
     return statement;
   }
   // The names are SQLite's own, each quoted by JSON.stringify.

@@ -54,3 +54,32 @@ t.test('rows read through the store are the objects better-sqlite3 makes, key fo
   const result = await store.write((trx) => trx.updateTable('rule_set_versions').set({ version: '9' }).where('hash', 'in', ['h1', 'h2']).executeTakeFirst());
   t.equal(Number(result.numUpdatedRows), 2);
 });
+
+t.test('a schema changed by another connection is read as it now is, or refused, never mislabelled', async (t) => {
+  const file = path.join(tempDir(t), 'rows.db');
+  const store = await openStore(`sqlite:${file}`);
+  t.teardown(() => store.close());
+  await sql`create table scratch (a text, b text)`.execute(store.db);
+  await sql`insert into scratch values ('one', 'two')`.execute(store.db);
+  const all = async () => (await sql.raw<Record<string, unknown>>('select * from scratch').execute(store.db)).rows;
+  const named = async () => (await sql.raw<Record<string, unknown>>('select a, b from scratch').execute(store.db)).rows;
+  t.same(await all(), [{ a: 'one', b: 'two' }]);
+  t.same(await named(), [{ a: 'one', b: 'two' }]);
+
+  // Another process rebuilds the table with its columns the other way round, as a migration may.
+  const other = new SQLite(file);
+  other.exec(`create table scratch_new (b text, a text);
+    insert into scratch_new select b, a from scratch;
+    drop table scratch;
+    alter table scratch_new rename to scratch;`);
+  other.close();
+  const rows = await all();
+  t.same(rows, [{ b: 'two', a: 'one' }], 'select * gives the columns the table has now');
+  t.same(Object.keys(rows[0]!), ['b', 'a']);
+  t.same(await named(), [{ a: 'one', b: 'two' }], 'named columns keep their names whatever their place');
+
+  const renamer = new SQLite(file);
+  renamer.exec('alter table scratch rename column a to c');
+  renamer.close();
+  await t.rejects(named(), /no such column: a/, 'a column that is gone is an error, not a mislabelled value');
+});
