@@ -8,7 +8,7 @@ import { Triage } from '../src/triage/triage.js';
 import { fullest, seedCallbacks, type Case, type Cases } from './cases.js';
 import { openLoop, type HttpRequest, type OpenLoopResult } from './open-loop.js';
 import { HANDLER_KEY, startServer, type BenchServer } from './server.js';
-import { median, percentile, type Table } from './stats.js';
+import { median, medianWithRange, percentile, type Table } from './stats.js';
 
 export const CONNECTIONS = 50;
 /** A fresh object each time: autocannon writes its content-length into the headers it is given. */
@@ -26,6 +26,12 @@ interface Figures {
   ratio: number;
 }
 
+/** The medians, with each round's ratio and p99 behind them. */
+interface Summary extends Figures {
+  ratios: number[];
+  p99s: number[];
+}
+
 interface Route {
   what: string;
   /** Where the requests go, and whether as fast as answers come back or at a set rate. */
@@ -38,7 +44,7 @@ interface Route {
  * minutes apart at most, not a baseline measured before everything else on a noisy machine. A
  * first, unrecorded round warms the server up (compiled code, engines, caches).
  */
-async function rounds(server: BenchServer, runs: number, seconds: number, routes: Route[]): Promise<Figures[]> {
+async function rounds(server: BenchServer, runs: number, seconds: number, routes: Route[]): Promise<Summary[]> {
   const results = routes.map(() => [] as Figures[]);
   for (let run = -1; run < runs; run++) {
     const warmUp = run < 0;
@@ -72,6 +78,8 @@ async function rounds(server: BenchServer, runs: number, seconds: number, routes
     serverP99: median(rs.map((r) => r.serverP99)),
     errors: Math.max(...rs.map((r) => r.errors)),
     ratio: median(rs.map((r) => r.ratio)),
+    ratios: rs.map((r) => r.ratio),
+    p99s: rs.map((r) => r.p99),
   }));
 }
 
@@ -175,9 +183,9 @@ export async function httpBench(table: Table, versions: PathwayVersion[], cases:
           what: `${what}${r.errors ? ` (${r.errors} non-2xx)` : ''}`,
           throughput: `${r.rps.toFixed(0)}/s`,
           median: `${r.p50} ms`,
-          p99: `${r.p99} ms`,
+          p99: `${medianWithRange(r.p99s, String)} ms`,
           inServer: Number.isNaN(r.serverP99) ? 'n/a' : `${r.serverP50.toFixed(1)} / ${r.serverP99.toFixed(1)} ms`,
-          ratio: r.ratio.toFixed(2),
+          ratio: medianWithRange(r.ratios, (x) => x.toFixed(2)),
           target: target ? { text, met: met && r.errors === 0 } : undefined,
         });
       });

@@ -1,6 +1,11 @@
 /** Figures for the benchmark table: medians across runs, percentiles within one. */
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 export const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+/** The median of several runs and, when there are several, their lowest and highest: how far one run can be trusted here. */
+export function medianWithRange(xs: number[], format: (x: number) => string): string {
+  const m = format(median(xs));
+  return xs.length > 1 ? `${m} (${format(Math.min(...xs))} to ${format(Math.max(...xs))})` : m;
+}
 
 export interface Row {
   kind: string;
