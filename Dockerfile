@@ -4,6 +4,8 @@ FROM node:20-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
+# json-rules-engine's `clone` is installed from here (see package.json's overrides).
+COPY packages ./packages
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts ./scripts
@@ -23,6 +25,8 @@ ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 DATABASE_URL=sqlite:/data/triage.
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
+# node_modules/clone links to it.
+COPY --from=build /app/packages ./packages
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/public ./dist/public
 COPY --from=build /app/rules ./rules
