@@ -28,6 +28,12 @@ t.test('every step of an assessment leaves a full trace', async (t) => {
   const { app } = await appWithDb(t);
   const { id, traceIds } = await walk(app);
   t.equal(new Set(traceIds).size, 5, 'one trace per evaluation, each id in its response');
+  // Version 7 UUIDs, which begin with the trace's time: ids sort as the traces were made.
+  t.ok(traceIds.every((x) => /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(x)), 'trace ids are version 7 UUIDs');
+  const idTimes = traceIds.map((x) => parseInt(x.replace('-', '').slice(0, 12), 16));
+  const ats = await Promise.all(traceIds.map(async (x) => Date.parse((await get(app, `/v1/traces/${x}`)).body.at as string)));
+  t.same(idTimes, ats, "each id's time is its trace's `at`");
+  t.same([...idTimes].sort((a, b) => a - b), idTimes, 'in the order the steps were taken');
 
   const last = (await get(app, `/v1/traces/${traceIds[4]}`)).body;
   t.match(last, {
