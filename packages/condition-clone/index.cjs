@@ -4,9 +4,10 @@
 // `clone`, then writes each condition's result onto the copy. The copies must keep the
 // prototype (they are evaluated as Conditions) and share no object with the rule. Rule sets
 // are JSON-shaped: condition nodes, arrays, strings, numbers, booleans and null. So this copy
-// walks only those, with no cycle cache (a WeakMap per copy, which was most of fast-copy's
-// cost), and refuses anything else rather than copying it wrongly: json-rules-engine then
-// fails the run, and the triage fails safe.
+// walks only those, without what a general copy pays for on every object (fast-copy keeps a
+// WeakMap against cycles, reads the constructor's source and looks for symbol keys), and
+// refuses anything else rather than copying it wrongly: json-rules-engine then fails the run,
+// and the triage fails safe.
 
 const { getPrototypeOf, create, defineProperty, prototype: objectPrototype } = Object;
 const hasOwn = Object.prototype.hasOwnProperty;

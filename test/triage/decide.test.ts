@@ -151,6 +151,17 @@ t.test('fail-safe: an operator that throws gives the conservative fallback and i
   t.same(failures, ['engine_error: operator exploded']);
 });
 
+t.test('fail-safe: a condition value json-rules-engine cannot copy exactly gives the fallback', async (t) => {
+  // The schema allows only JSON values; this stands for anything that slipped past it.
+  const dated = sample.rules.map((r) => (r.rule.id === 's-short-dull' ? { ...r, rule: { ...r.rule, conditions: { all: [{ fact: 'days', operator: 'lessThan', value: new Date(0) }] } } } : r));
+  const odd = { ...sample, hash: 'f'.repeat(64), rules: dated } as typeof sample;
+  const tr = triage();
+  tr.register(odd);
+  const d = await tr.decide(odd, adult, [a('emergency', false), a('severe', false), a('kind', 'dull'), a('days', 1)]);
+  t.equal(summary(d), 'callback:fallback');
+  t.match(d.evaluation.decidedBy, { fallback: 'engine_error', detail: /condition-clone: cannot copy \[object Date\]/ });
+});
+
 t.test('fail-safe: an evaluation over its time budget gives the fallback', async (t) => {
   const slow = new Operator('equal', (x, y) => {
     const until = Date.now() + 5;
