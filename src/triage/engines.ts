@@ -1,4 +1,4 @@
-import { Engine, Operator, type RuleProperties, type RuleResult } from 'json-rules-engine';
+import { Engine, Fact, Operator, type RuleProperties, type RuleResult } from 'json-rules-engine';
 import { OPERATORS, PATIENT_FACTS, type ConditionNode } from '../rulesets/schema.js';
 import { ASK_WHEN_PRIORITY, type PathwayVersion } from '../rulesets/version.js';
 
@@ -41,6 +41,8 @@ export function canHold(node: ConditionNode, known: ReadonlySet<string>, falseWh
 /** Why a run ended before json-rules-engine reached every rule it holds. */
 export type EarlyStop = { reason: 'decided'; priority: number } | { reason: 'stale'; questionId: string };
 
+const UNCACHED = { cache: false };
+
 /** One engine, lent to one evaluation at a time, and how its current run ended. */
 export class LentEngine {
   stop: EarlyStop | null = null;
@@ -49,7 +51,11 @@ export class LentEngine {
 
   async run(facts: Record<string, unknown>): Promise<{ results: RuleResult[]; stop: EarlyStop | null }> {
     this.stop = null;
-    const { results, failureResults } = await this.engine.run(facts);
+    // The answers are constant facts, which json-rules-engine reads from the fact itself. Cached,
+    // it would also hash each one into a cache key that is never read (a few % of a decision).
+    const runtime: Record<string, Fact> = {};
+    for (const id in facts) runtime[id] = new Fact(id, facts[id], UNCACHED);
+    const { results, failureResults } = await this.engine.run(runtime);
     return { results: [...results, ...failureResults], stop: this.stop };
   }
 }
