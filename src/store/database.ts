@@ -7,6 +7,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import pg from 'pg';
 import { GroupCommitter, type Write } from './group-commit.js';
+import type { CheckpointCommand, CheckpointRequest } from './checkpointer.js';
 import { migrations } from './migrations.js';
 import { appendTraces } from './traces.js';
 import type { TraceDraft } from '../traces/trace.js';
@@ -150,8 +151,8 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   await migrate(db);
   const wal = file === ':memory:' ? undefined : await walSync(file);
-  const checkpoints = file === ':memory:' ? undefined : checkpointThread(sqlite, file, onError);
   const committer = new GroupCommitter(db, { appendTraces: (trx, drafts) => appendTraces(trx, 'sqlite', drafts), sync: wal?.sync });
+  const checkpoints = file === ':memory:' ? undefined : checkpointThread(sqlite, file, committer, onError);
   return {
     db,
     dialect: 'sqlite',
@@ -175,17 +176,29 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
  * the line, on the event loop. Here they run on a thread of their own, with its own connection.
  * Should that thread ever stop, SQLite's own checkpoints take over again, so the log stays bounded.
  */
-function checkpointThread(sqlite: SQLite.Database, file: string, onError: (err: Error) => void): { stop: () => Promise<void> } {
-  const worker = new Worker(new URL('./checkpointer.js', import.meta.url), { workerData: { file, thresholdBytes: 4 * 1024 * 1024, everyMs: 100 } });
+function checkpointThread(sqlite: SQLite.Database, file: string, committer: GroupCommitter, onError: (err: Error) => void): { stop: () => Promise<void> } {
+  const workerData = { file, thresholdBytes: 4 * 1024 * 1024, restartBytes: 32 * 1024 * 1024, everyMs: 100 };
+  const worker = new Worker(new URL('./checkpointer.js', import.meta.url), { workerData });
   // A command that never closes its store must still be able to exit.
   worker.unref();
   sqlite.pragma('wal_autocheckpoint = 0');
   let stopping = false;
   let exited = false;
-  worker.on('message', (message: { error: string }) => onError(new Error(`checkpoint: ${message.error}`)));
+  const command = (c: CheckpointCommand) => worker.postMessage(c);
+  worker.on('message', (message: CheckpointRequest) => {
+    if ('pause' in message) {
+      void committer.pause().then(() => command('paused'));
+    } else if ('resume' in message) {
+      committer.resume();
+    } else {
+      onError(new Error(`checkpoint: ${message.error}`));
+    }
+  });
   worker.on('error', onError);
   worker.on('exit', () => {
     exited = true;
+    // Writes it was holding back go on, whatever became of the restart.
+    committer.resume();
     if (!stopping) {
       sqlite.pragma('wal_autocheckpoint = 1000');
     }
@@ -201,7 +214,7 @@ function checkpointThread(sqlite: SQLite.Database, file: string, onError: (err: 
         // Held again while it stops, or a process with nothing else left would exit first.
         worker.ref();
         worker.once('exit', () => resolve());
-        worker.postMessage('stop');
+        command('stop');
       }),
   };
 }

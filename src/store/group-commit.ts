@@ -49,6 +49,8 @@ export class GroupCommitter {
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
   private scheduled = false;
+  /** Writes held back (their commits wait) while the log is restarted: see pause(). */
+  private paused = false;
   private readonly syncing = new Set<Promise<void>>();
   /** A sync that failed: the disk may have lost what it held, so nothing more is accepted. */
   private syncFailure: unknown;
@@ -84,6 +86,20 @@ export class GroupCommitter {
     });
   }
 
+  /**
+   * Holds commits back until resume(): resolves once none is under way. Writes handed in
+   * meanwhile wait in the queue and commit together afterwards; nothing is refused.
+   */
+  async pause(): Promise<void> {
+    this.paused = true;
+    while (this.flushing) await this.flushing;
+  }
+
+  resume(): void {
+    this.paused = false;
+    if (this.queue.length > 0) this.schedule();
+  }
+
   /** Waits until every write handed in so far is durable or has failed (for a graceful close). */
   async drain(): Promise<void> {
     while (this.flushing || this.scheduled || this.queue.length > 0 || this.syncing.size > 0) {
@@ -92,13 +108,16 @@ export class GroupCommitter {
   }
 
   private schedule(): void {
-    if (this.flushing || this.scheduled) {
+    if (this.flushing || this.scheduled || this.paused) {
       return;
     }
     this.scheduled = true;
     // setImmediate runs after the poll phase, so requests read in the same turn join the batch.
     setImmediate(() => {
       this.scheduled = false;
+      if (this.paused) {
+        return; // resume() schedules again
+      }
       this.flushing = this.flush().finally(() => {
         this.flushing = undefined;
         if (this.queue.length > 0) {

@@ -135,6 +135,63 @@ t.test('SQLite: the log is checkpointed into the database file by a thread of it
   t.ok(statSync(`${file}-wal`).size < 20_000_000, 'the log did not keep everything');
 });
 
+t.test('paused, commits wait (none refused or lost) until it resumes; pausing waits for the commit under way', async (t) => {
+  const { writer, reader } = await stores(t);
+  let release: () => void = () => undefined;
+  let started = false;
+  const committer = new GroupCommitter(writer.db, { appendTraces: (trx, drafts) => appendTraces(trx, writer.dialect, drafts) });
+  const first = committer.write(async (trx) => {
+    await trx.insertInto('rule_set_versions').values(versionRow('p1')).execute();
+    started = true;
+    await new Promise<void>((resolve) => (release = resolve));
+  });
+  while (!started) await new Promise((resolve) => setImmediate(resolve));
+  let paused = false;
+  const pausing = committer.pause().then(() => (paused = true));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.notOk(paused, 'pause waits for the commit under way');
+  release();
+  await pausing;
+  await first;
+  t.ok(await stored(reader, 'p1'), 'which committed');
+  let answered = 0;
+  const held = Array.from({ length: 5 }, (_, i) => committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow(`p${i + 2}`)).execute()).then(() => (answered += 1)));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal(answered, 0, 'writes handed in while paused are not answered');
+  t.notOk(await stored(reader, 'p2'), 'nor committed');
+  committer.resume();
+  await Promise.all(held);
+  t.equal(answered, 5, 'after resume every one is answered');
+  t.ok(await stored(reader, 'p6'), 'and committed');
+});
+
+t.test('SQLite: under commits that never stop, the log starts again from its beginning, so it stays bounded', { skip: ON_POSTGRES && 'SQLite only' }, async (t) => {
+  const url = await freshDatabaseUrl(t);
+  const file = sqlitePath(url);
+  const store = await openStore(url);
+  t.teardown(() => store.close());
+  // Rows the size of a large trace, always 50 in flight, for five seconds: there is never a
+  // moment between commits in which SQLite would start the log again by itself.
+  const content = 'x'.repeat(12_000);
+  const until = Date.now() + 5_000;
+  let largest = 0;
+  let written = 0;
+  const writer = async (w: number): Promise<void> => {
+    for (let i = 0; Date.now() < until; i++) {
+      await store.write((trx) => trx.insertInto('rule_set_versions').values({ ...versionRow(`w${w}-${i}`), content }).execute());
+      written += 1;
+      largest = Math.max(largest, statSync(`${file}-wal`).size);
+    }
+  };
+  await Promise.all(Array.from({ length: 50 }, (_, w) => writer(w)));
+  const { rows } = await sql<{ n: number }>`select count(*) as n from rule_set_versions`.execute(store.db);
+  t.equal(Number(rows[0]!.n), written, `every write stored (${written})`);
+  // Without restarts the log holds all of it: past this bound, so the test cannot pass by itself.
+  const bound = 96 * 1024 * 1024;
+  t.ok(written * content.length > bound, `${((written * content.length) / 1048576).toFixed(0)} MiB went through the log`);
+  t.ok(largest < bound, `the log peaked at ${(largest / 1048576).toFixed(1)} MiB (restarted past 32 MiB, plus what came in meanwhile)`);
+});
+
 t.test("traces are appended with their batch, only for units that succeed, in order and without gaps", async (t) => {
   const { writer, reader } = await stores(t);
   const version = { ...versionRow('v'), version: '1.0.0' };
