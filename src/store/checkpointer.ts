@@ -14,8 +14,9 @@ export type CheckpointCommand = 'paused' | 'stop';
  * SQLite starts the log again from its beginning only when a write finds every frame already
  * copied, which under a steady stream of commits never happens: each lands while the last
  * checkpoint is running. The log then grows without end, every commit extends the file, and
- * syncs of the log were seen taking tens of milliseconds (against a fraction of one). So once the log holds `restartBytes`, this thread asks the store to hold its writes, runs a
- * RESTART checkpoint (the frames since the last PASSIVE one, then a reset), and lets them go.
+ * syncs of the log were seen taking tens of milliseconds (against a fraction of one). So once
+ * the log holds `restartBytes`, this thread asks the store to hold its writes, runs a RESTART
+ * checkpoint (the frames since the last PASSIVE one, then a reset), and lets them go.
  */
 const { file, thresholdBytes, restartBytes, everyMs } = workerData as { file: string; thresholdBytes: number; restartBytes: number; everyMs: number };
 const log = `${file}-wal`;
