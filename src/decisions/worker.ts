@@ -1,4 +1,5 @@
 import { workerData } from 'node:worker_threads';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { restorePathwayVersion } from '../rulesets/version.js';
 import type { RuleEvaluationMode } from '../triage/engines.js';
 import { Triage } from '../triage/triage.js';
@@ -37,12 +38,16 @@ async function decideOne(task: StepTask): Promise<StepReply> {
 
 /**
  * A decision worker's task: a batch of steps, decided one after another (each within its own
- * time budget), their traces drafted, all sent back in one message.
+ * time budget), their traces drafted, all sent back in one message. The traces' bytes are
+ * moved to the event loop's thread, not copied.
  */
 export default async function decideBatch(tasks: StepTask[]): Promise<StepReply[]> {
   const replies: StepReply[] = [];
+  const traces: ArrayBuffer[] = [];
   for (const task of tasks) {
-    replies.push(await decideOne(task).catch((err: unknown) => ({ failed: err instanceof Error ? err.message : String(err) })));
+    const reply = await decideOne(task).catch((err: unknown) => ({ failed: err instanceof Error ? err.message : String(err) }));
+    if ('draft' in reply) traces.push(reply.draft.members.buffer as ArrayBuffer);
+    replies.push(reply);
   }
-  return replies;
+  return move({ [transferableSymbol]: traces, [valueSymbol]: replies }) as unknown as StepReply[];
 }

@@ -5,6 +5,7 @@ import { loadRuleCatalog } from '../../src/rulesets/loader.js';
 import { loadScenarioFiles, scenarioAnswers } from '../../src/rulesets/scenarios.js';
 import type { PathwayVersion } from '../../src/rulesets/version.js';
 import type { Answer } from '../../src/triage/answers.js';
+import { GENESIS_HASH, sealTrace } from '../../src/traces/trace.js';
 import { Triage } from '../../src/triage/triage.js';
 import { BUNDLED_RULES } from '../helpers.js';
 
@@ -15,7 +16,7 @@ const local = localDecider(new Triage(versions, settings));
 
 /** A trace's content, less what differs by when and how fast it was made. */
 function content(step: DecidedStep): unknown {
-  const { at: _at, durationMs: _durationMs, ...rest } = JSON.parse(`{${step.draft.members}}`) as Record<string, unknown>;
+  const { id: _id, at: _at, durationMs: _durationMs, ...rest } = JSON.parse(sealTrace(step.draft, 1, GENESIS_HASH).text) as Record<string, unknown>;
   return rest;
 }
 
@@ -62,7 +63,7 @@ t.test('a worker that fails gives the conservative fallback, traced with its cau
   t.equal(sound.failSafe, undefined);
   t.match(step.decision, { status: 'complete', outcome: { kind: chest.fallback.outcome.kind, disposition: chest.fallback.outcome.disposition, ruleId: null } });
   t.not(step.decision.status === 'complete' && step.decision.outcome.kind, 'self_care', 'never self-care');
-  const trace = JSON.parse(`{${step.draft.members}}`) as { evaluation: { decidedBy: unknown; engineRuns: number } };
+  const trace = JSON.parse(sealTrace(step.draft, 1, GENESIS_HASH).text) as { evaluation: { decidedBy: unknown; engineRuns: number } };
   t.match(trace.evaluation, { decidedBy: { fallback: 'engine_error', detail: /does not match its content hash/ }, engineRuns: 0 });
   t.match(failSafes, [/^engine_error: the decision worker failed: .*does not match its content hash/]);
 

@@ -203,7 +203,7 @@ t.test("traces are appended with their batch, only for units that succeed, in or
     at: '2026-12-01T00:00:00.000Z',
     pathway: { id: 'p', version: '1.0.0', hash: 'v' },
     result: { status: 'needs_answer', questionId: 'q' },
-    members: `"note":${JSON.stringify(id)}`,
+    members: Buffer.from(`"note":${JSON.stringify(id)}`),
   });
   const results = await Promise.allSettled([
     ...['t1', 't2', 'fails', 't3'].map((id) =>
