@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import type { PathwayVersion } from '../src/rulesets/version.js';
 import { openStore } from '../src/store/database.js';
@@ -21,6 +22,12 @@ interface Figures {
   /** The same requests' p50 and p99 inside the server, from its own log. */
   serverP50: number;
   serverP99: number;
+  /**
+   * The longest the load generator's own event loop was held up (ms): requests it sent late
+   * and answers it read late count against the server's latency, though the server never
+   * saw that time.
+   */
+  generatorStall: number;
   errors: number;
   /** Median over rounds of this route's requests/s over the baseline's in the same round. */
   ratio: number;
@@ -55,6 +62,8 @@ async function rounds(server: BenchServer, runs: number, seconds: number, routes
       await new Promise((resolve) => setTimeout(resolve, 500));
       const duration = warmUp ? Math.max(1, seconds / 5) : seconds;
       const mark = server.logMark();
+      const stalls = monitorEventLoopDelay({ resolution: 1 });
+      stalls.enable();
       let r: OpenLoopResult;
       if ('closed' in route.load) {
         const c = await autocannon({ connections: CONNECTIONS, ...route.load.closed, url: `${server.base}${route.load.at ?? ''}`, duration });
@@ -64,10 +73,11 @@ async function rounds(server: BenchServer, runs: number, seconds: number, routes
         const rate = 'ratio' in open ? baseline * open.ratio : open.rate;
         r = await openLoop(server.base, { rate: Math.max(1, rate), seconds: duration, connections: CONNECTIONS, next });
       }
+      stalls.disable();
       if (i === 0) baseline = r.rps;
       const inServer = server.responseTimes(mark);
       const inServerAt = (p: number) => (inServer.length > 0 ? percentile(inServer, p) : Number.NaN);
-      if (!warmUp) results[i]!.push({ ...r, serverP50: inServerAt(0.5), serverP99: inServerAt(0.99), ratio: r.rps / baseline });
+      if (!warmUp) results[i]!.push({ ...r, serverP50: inServerAt(0.5), serverP99: inServerAt(0.99), generatorStall: stalls.max / 1e6, ratio: r.rps / baseline });
     }
   }
   return results.map((rs) => ({
@@ -76,6 +86,7 @@ async function rounds(server: BenchServer, runs: number, seconds: number, routes
     p99: median(rs.map((r) => r.p99)),
     serverP50: median(rs.map((r) => r.serverP50)),
     serverP99: median(rs.map((r) => r.serverP99)),
+    generatorStall: median(rs.map((r) => r.generatorStall)),
     errors: Math.max(...rs.map((r) => r.errors)),
     ratio: median(rs.map((r) => r.ratio)),
     ratios: rs.map((r) => r.ratio),
@@ -185,6 +196,7 @@ export async function httpBench(table: Table, versions: PathwayVersion[], cases:
           median: `${r.p50} ms`,
           p99: `${medianWithRange(r.p99s, String)} ms`,
           inServer: Number.isNaN(r.serverP99) ? 'n/a' : `${r.serverP50.toFixed(1)} / ${r.serverP99.toFixed(1)} ms`,
+          generatorStall: `${r.generatorStall.toFixed(0)} ms`,
           ratio: medianWithRange(r.ratios, (x) => x.toFixed(2)),
           target: target ? { text, met: met && r.errors === 0 } : undefined,
         });

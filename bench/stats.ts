@@ -15,6 +15,8 @@ export interface Row {
   p99?: string;
   /** p50 / p99 of the same requests inside the server (HTTP figures). */
   inServer?: string;
+  /** The longest the load generator's own event loop was held up (HTTP figures). */
+  generatorStall?: string;
   ratio?: string;
   /** The issue's target for this figure and whether this run met it. */
   target?: { text: string; met: boolean };
@@ -29,8 +31,8 @@ export class Table {
   }
 
   render(): string {
-    const header = ['kind', 'what', 'throughput', 'median / p50', 'p99', 'in the server: p50 / p99', 'ratio to baseline', 'target'];
-    const cells = this.rows.map((r) => [r.kind, r.what, r.throughput ?? '', r.median ?? '', r.p99 ?? '', r.inServer ?? '', r.ratio ?? '', r.target ? `${r.target.text}: ${r.target.met ? 'met' : 'NOT met'}` : '']);
+    const header = ['kind', 'what', 'throughput', 'median / p50', 'p99', 'in the server: p50 / p99', 'load generator stalled', 'ratio to baseline', 'target'];
+    const cells = this.rows.map((r) => [r.kind, r.what, r.throughput ?? '', r.median ?? '', r.p99 ?? '', r.inServer ?? '', r.generatorStall ?? '', r.ratio ?? '', r.target ? `${r.target.text}: ${r.target.met ? 'met' : 'NOT met'}` : '']);
     const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
     const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`;
     return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
