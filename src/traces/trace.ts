@@ -78,6 +78,8 @@ export function draftTrace(input: {
     result: decision.status === 'complete' ? { status: 'complete', outcome: decision.outcome } : { status: 'needs_answer', questionId: decision.question.id },
   };
   const { assessmentId, step, at, pathway, result } = content;
+  // TextEncoder gives each draft a buffer of its own, as moving it needs: a slice of Buffer's
+  // shared pool is not movable (Node 20 copies it instead; later versions refuse it).
   return { id: timeOrderedId(input.startedAt), assessmentId, step, at, pathway, result, members: utf8.encode(JSON.stringify(content)).subarray(1, -1) };
 }
 
