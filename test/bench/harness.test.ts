@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { REPO } from './helpers.js';
+import { REPO } from '../helpers.js';
 
 const NUMBER = '[1-9][\\d,.]*';
 
