@@ -67,16 +67,21 @@ export async function openLoop(base: string, options: { rate: number; seconds: n
     if (stopping && outstanding === 0 && (waiting.length === 0 || failure)) whenDone?.();
   };
 
+  /** A connection come free takes the oldest request waiting, if any. */
+  const take = (c: Connection): void => {
+    const due = failure ? undefined : waiting.shift();
+    if (due !== undefined) send(c, due);
+    else free.push(c);
+    settleIfDone();
+  };
+
   /** The request on `c` is over: answered (its status and latency) or lost. */
   const finished = (c: Connection, answer: { status: number; latency: number } | undefined): void => {
     c.due = c.read = c.length = c.status = undefined;
     outstanding -= 1;
     if (answer) latencies.push(answer.latency);
     if (!answer || answer.status >= 300) errors += 1;
-    const due = failure ? undefined : waiting.shift();
-    if (due !== undefined) send(c, due);
-    else free.push(c);
-    settleIfDone();
+    take(c);
   };
 
   const onData = (c: Connection, chunk: Buffer): void => {
@@ -111,7 +116,7 @@ export async function openLoop(base: string, options: { rate: number; seconds: n
     if (at >= 0) free.splice(at, 1);
     if (stopping && !busy) return;
     void open().then(
-      (again) => (busy ? finished(again, undefined) : free.push(again)),
+      (again) => (busy ? finished(again, undefined) : take(again)),
       (err: Error) => {
         failure ??= err;
         if (busy) {
@@ -135,7 +140,14 @@ export async function openLoop(base: string, options: { rate: number; seconds: n
       });
     });
 
-  free.push(...(await Promise.all(Array.from({ length: options.connections }, open))));
+  const opened = await Promise.allSettled(Array.from({ length: options.connections }, open));
+  for (const o of opened) if (o.status === 'fulfilled') free.push(o.value);
+  const refused = opened.find((o) => o.status === 'rejected');
+  if (refused) {
+    stopping = true;
+    for (const c of free) c.socket.destroy();
+    throw refused.reason;
+  }
   const start = performance.now();
   const end = start + options.seconds * 1000;
   let due = start;
