@@ -98,15 +98,15 @@ export interface RulePlan {
 
 /**
  * Builds a json-rules-engine Engine for the chosen rules of one pathway version, plus one rule
- * per askWhen so the same run says which questions apply. With `stopEarly`, the askWhen checks
+ * per askWhen so the same run says which questions apply. Given a plan, the askWhen checks
  * run first and the run stops as soon as an answer turns out stale or a decision rule fires:
  * every rule at or above the firing rule's priority has been evaluated by then, and those are
  * all that decide. The engine is never shared while it runs (EnginePool), so stop() touches
  * only this evaluation.
  *
  * json-rules-engine deep-copies each rule's conditions into its result. package.json has it use
- * fast-copy for that in place of `clone`, making decisions about 15% faster: the same copies
- * (Conditions still, sharing nothing), and the same decisions (see the README's Performance).
+ * packages/condition-clone for that in place of `clone`: the same copies (Conditions still,
+ * sharing nothing) for JSON-shaped rules, refusing anything else, and the same decisions.
  */
 export function buildEngine(
   version: PathwayVersion,
