@@ -67,7 +67,8 @@ t.test('50 concurrent requests with mixed answers decide exactly as one at a tim
 
 t.test('rule results are deep copies: a later run on the same engine changes no earlier result, and the rules keep none', async (t) => {
   // json-rules-engine copies each rule's conditions into its result (with `clone`, replaced in
-  // package.json by packages/condition-clone): the copies must share nothing, and keep the Condition methods.
+  // package.json by packages/condition-clone): the copies must share nothing, and keep the
+  // Condition methods.
   const objects = (node: unknown, into = new Set<object>()): Set<object> => {
     if (node !== null && typeof node === 'object' && !into.has(node)) {
       into.add(node);
