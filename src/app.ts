@@ -48,7 +48,7 @@ declare module 'fastify' {
     traces: TraceRepository;
     callbacks: CallbackService;
     releases: ReleaseService;
-    /** Every route with the staff access group it needs (none: public); the README's matrix. */
+    /** Every route with the staff access group it needs (none: public); the matrix in docs/security.md. */
     routeAccess(): { method: string; url: string; access?: Access }[];
   }
 }

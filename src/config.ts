@@ -4,7 +4,7 @@ import { RULE_EVALUATION_MODES } from './triage/engines.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** Every setting the service reads, with its default; the README's table mirrors this. */
+/** Every setting the service reads, with its default; docs/operations.md's table mirrors this. */
 export const ConfigSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),

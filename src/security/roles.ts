@@ -4,7 +4,7 @@ export type Role = (typeof ROLES)[number];
 
 /**
  * Which roles may use each group of staff routes: the single source of the access matrix (the
- * README's table and the test that walks it are both read from here).
+ * table in docs/security.md mirrors it; the test that walks it reads it).
  */
 export const ACCESS = {
   /** The callback queue: list, read (with contact details), claim and the other handler actions. */

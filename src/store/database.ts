@@ -18,7 +18,7 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Store {
   db: Kysely<Database>;
   dialect: Dialect;
-  /** Where the data lives, for logs and the README: a file path or host/database, never credentials. */
+  /** Where the data lives, for logs and the start-up line: a file path or host/database, never credentials. */
   location: string;
   /**
    * Every change goes through here: one all-or-nothing unit of work, durable when the promise
