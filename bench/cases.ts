@@ -1,6 +1,6 @@
 import { assessmentService } from '../src/assessments/service.js';
 import { callbackService } from '../src/callbacks/service.js';
-import { localDecider } from '../src/decisions/step.js';
+import { localDecider } from '../src/triage/step.js';
 import { loadScenarioFiles, scenarioAnswers, type Scenario } from '../src/rulesets/scenarios.js';
 import { ContactCipher, parseEncryptionKeys } from '../src/security/contact-crypto.js';
 import type { Store } from '../src/store/database.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_DECISION_WORKERS } from './decisions/pool.js';
+import { DEFAULT_DECISION_WORKERS } from './triage/decision-pool.js';
 import { RULE_EVALUATION_MODES } from './triage/engines.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Transaction } from 'kysely';
-import type { Decider, StepDecision } from '../decisions/step.js';
+import type { Decider, StepDecision } from '../triage/step.js';
 import { notFound, Problem } from '../problem.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import { assessmentRepository, type Assessment } from '../store/assessments.js';

@@ -42,13 +42,21 @@ export const ASK_WHEN_PRIORITY = 1;
 const PATHWAY_RULE_OFFSET = 1;
 const RED_FLAG_OFFSET = 1000;
 
+/**
+ * Where a rule ranks among all the rules a pathway version runs: global red flags above every
+ * pathway rule, then by priority. Decisions and lint both rank by this, so they cannot disagree.
+ */
+export function enginePriority(rule: Rule, scope: RuleScope): number {
+  return rule.priority + (scope === 'global_red_flag' ? RED_FLAG_OFFSET : PATHWAY_RULE_OFFSET);
+}
+
 export function preparePathwayVersion(definition: PathwayDefinition): PathwayVersion {
   const { pathway, redFlags } = definition;
   const canonical = canonicalJson(definition);
   const questions = [...redFlags.questions, ...pathway.questions];
   const ranked: RankedRule[] = [
-    ...redFlags.rules.map((rule) => rank(rule, 'global_red_flag', RED_FLAG_OFFSET, redFlags.outcomes)),
-    ...pathway.rules.map((rule) => rank(rule, 'pathway', PATHWAY_RULE_OFFSET, pathway.outcomes)),
+    ...redFlags.rules.map((rule) => rank(rule, 'global_red_flag', redFlags.outcomes)),
+    ...pathway.rules.map((rule) => rank(rule, 'pathway', pathway.outcomes)),
   ];
   // Array.prototype.sort is stable, so equal priorities keep file order.
   ranked.sort((a, b) => b.enginePriority - a.enginePriority);
@@ -70,12 +78,12 @@ export function preparePathwayVersion(definition: PathwayDefinition): PathwayVer
   };
 }
 
-function rank(rule: Rule, scope: RuleScope, offset: number, outcomes: Record<string, Outcome>): RankedRule {
+function rank(rule: Rule, scope: RuleScope, outcomes: Record<string, Outcome>): RankedRule {
   const outcome = outcomes[rule.outcome];
   if (!outcome) {
     throw new Error(`rule ${rule.id}: outcome ${rule.outcome} is not defined`);
   }
-  return { rule, scope, enginePriority: rule.priority + offset, outcome };
+  return { rule, scope, enginePriority: enginePriority(rule, scope), outcome };
 }
 
 /**

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { PathwayVersion } from '../rulesets/version.js';
 import { failSafeStep, type DecidedStep, type Decider, type FailSafe, type StepInput } from './step.js';
-import type { StepReply, StepTask, WorkerSettings } from './worker.js';
+import type { StepReply, StepTask, WorkerSettings } from './decision-worker.js';
 
 /** Decision threads by default: every core but the one the event loop runs on, up to four. */
 export const DEFAULT_DECISION_WORKERS = Math.max(0, Math.min(4, availableParallelism() - 1));
@@ -55,7 +55,7 @@ export class DecisionPool implements Decider {
   constructor(private readonly options: DecisionPoolOptions) {
     const settings: WorkerSettings = { timeoutMs: options.timeoutMs, ruleEvaluation: options.ruleEvaluation };
     this.pool = new Piscina({
-      filename: new URL('./worker.js', import.meta.url).href,
+      filename: new URL('./decision-worker.js', import.meta.url).href,
       minThreads: options.threads,
       maxThreads: options.threads,
       // Workers live as long as the pool: each holds engines built for the versions it has seen.

@@ -4,7 +4,7 @@ import { URGENCY } from '../rulesets/schema.js';
 import { applicabilityProblem } from '../triage/answers.js';
 import type { DecidedOutcome } from '../triage/decide.js';
 import type { Triage } from '../triage/triage.js';
-import type { TraceBody } from './trace.js';
+import type { TraceBody } from '../traces/trace.js';
 
 export type Movement = 'same' | 'up' | 'down' | 'sideways' | 'asks_more' | 'not_applicable' | 'pathway_removed';
 

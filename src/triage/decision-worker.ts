@@ -1,8 +1,8 @@
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { restorePathwayVersion } from '../rulesets/version.js';
-import type { RuleEvaluationMode } from '../triage/engines.js';
-import { Triage } from '../triage/triage.js';
+import type { RuleEvaluationMode } from './engines.js';
+import { Triage } from './triage.js';
 import { decideStep, type DecidedStep, type StepInput } from './step.js';
 
 /** How every worker decides: the same settings as the event loop would use. */

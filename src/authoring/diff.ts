@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { canonicalJson } from '../canonical.js';
-import type { RuleCatalog } from './loader.js';
-import type { PathwayFile, RedFlagsFile } from './schema.js';
+import type { RuleCatalog } from '../rulesets/loader.js';
+import type { PathwayFile, RedFlagsFile } from '../rulesets/schema.js';
 
 export interface FieldChange {
   field: string;

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { DecisionPool } from '../../src/decisions/pool.js';
-import { localDecider, type DecidedStep, type StepInput } from '../../src/decisions/step.js';
+import { DecisionPool } from '../../src/triage/decision-pool.js';
+import { localDecider, type DecidedStep, type StepInput } from '../../src/triage/step.js';
 import { loadRuleCatalog } from '../../src/rulesets/loader.js';
 import { loadScenarioFiles, scenarioAnswers } from '../../src/rulesets/scenarios.js';
 import type { PathwayVersion } from '../../src/rulesets/version.js';

@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import type { PathwayVersion } from '../rulesets/version.js';
 import { draftTrace, type TraceDraft } from '../traces/trace.js';
-import type { Answer, Patient } from '../triage/answers.js';
-import { failSafeDecision, type Decision, type FallbackCause } from '../triage/decide.js';
-import type { Triage } from '../triage/triage.js';
+import type { Answer, Patient } from './answers.js';
+import { failSafeDecision, type Decision, type FallbackCause } from './decide.js';
+import type { Triage } from './triage.js';
 
 /** What one step is decided on, and where its trace belongs. */
 export interface StepInput {

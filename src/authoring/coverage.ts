@@ -1,7 +1,7 @@
 import type { RuleCatalog } from '../rulesets/loader.js';
 import type { ScenarioFile } from '../rulesets/scenarios.js';
-import { runScenario, type ScenarioResult } from './scenario-runner.js';
-import type { Triage } from './triage.js';
+import { runScenario, type ScenarioResult } from '../triage/scenario-runner.js';
+import type { Triage } from '../triage/triage.js';
 
 export interface PathwayCoverage {
   pathway: string;

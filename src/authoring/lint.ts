@@ -1,6 +1,7 @@
 import { canonicalJson } from '../canonical.js';
-import { finding, type Finding, type ParsedFile, type RuleCatalog, type SourceFile } from './loader.js';
-import { SEXES, type ConditionNode, type PathwayFile, type Question, type RedFlagsFile, type Rule } from './schema.js';
+import { finding, type Finding, type ParsedFile, type RuleCatalog, type SourceFile } from '../rulesets/loader.js';
+import { SEXES, type ConditionNode, type PathwayFile, type Question, type RedFlagsFile, type Rule } from '../rulesets/schema.js';
+import { enginePriority } from '../rulesets/version.js';
 
 /**
  * Semantic checks beyond what loading refuses. Conditions range over small finite domains
@@ -54,8 +55,8 @@ function subjectOf(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedFla
     ],
     // Same order as decisions: red flags above pathway rules, then priority, then file order.
     rules: [
-      ...rf.rules.map((rule, index) => ({ rule, source: redFlags.source, index, rank: 1000 + rule.priority, global: true })),
-      ...p.rules.map((rule, index) => ({ rule, source: pathway.source, index, rank: rule.priority, global: false })),
+      ...rf.rules.map((rule, index) => ({ rule, source: redFlags.source, index, rank: enginePriority(rule, 'global_red_flag'), global: true })),
+      ...p.rules.map((rule, index) => ({ rule, source: pathway.source, index, rank: enginePriority(rule, 'pathway'), global: false })),
     ].sort((a, b) => b.rank - a.rank),
   };
 }
