@@ -14,14 +14,17 @@ import { storeBench } from './store.js';
  * The machines are shared and noisy, so every figure is the median of several runs, and HTTP
  * figures are also given as a ratio to a baseline route measured in the same run.
  *
- *   --quick        one short pass of everything (the smoke test)
+ *   --quick        one short pass of everything
+ *   --smoke        --quick, then exit 1 unless every section gave real figures and every
+ *                  request succeeded (the harness check; targets met or not do not matter)
  *   --runs N       runs per figure (default 3)
  *   --seconds S    seconds per HTTP run (default 5)
  *   --only LIST    some of engine,store,http,memory
  */
 const SECTIONS = ['engine', 'store', 'http', 'memory'] as const;
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, runs: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' } } });
-const quick = values.quick === true;
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, smoke: { type: 'boolean' }, runs: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' } } });
+const smoke = values.smoke === true;
+const quick = smoke || values.quick === true;
 const runs = quick ? 1 : Number(values.runs ?? 3);
 const seconds = quick ? 1 : Number(values.seconds ?? 5);
 const only = new Set(values.only ? values.only.split(',') : SECTIONS);
@@ -44,3 +47,9 @@ if (only.has('memory')) await memoryBench(table, cases, largest, quick ? 1_000 :
 
 console.log(`${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} cores, ${runs} run(s) of ${seconds} s, medians; ${CONNECTIONS} connections`);
 console.log(table.render());
+
+if (smoke) {
+  const faults = table.smokeFaults([...only]);
+  for (const fault of faults) console.error(`smoke: ${fault}`);
+  process.exit(faults.length ? 1 : 0);
+}

@@ -30,6 +30,21 @@ export class Table {
     this.rows.push(row);
   }
 
+  /**
+   * What makes a quick pass unfit to trust as a harness check: a section with no rows, a figure
+   * that is not a number, a request that failed.
+   */
+  smokeFaults(sections: string[]): string[] {
+    const faults = sections.filter((kind) => !this.rows.some((r) => r.kind === kind)).map((kind) => `no ${kind} figures`);
+    for (const r of this.rows) {
+      const figures = [r.throughput, r.median, r.p99, r.inServer, r.ratio].filter((x): x is string => x !== undefined);
+      if (!figures.length || figures.some((x) => /NaN|Infinity|undefined/.test(x))) faults.push(`${r.kind} ${r.what}: figures missing (${figures.join(', ')})`);
+      const failed = /\((\d+) non-2xx\)/.exec(r.what);
+      if (failed && failed[1] !== '0') faults.push(`${r.kind} ${r.what}: requests failed`);
+    }
+    return faults;
+  }
+
   render(): string {
     const header = ['kind', 'what', 'throughput', 'median / p50', 'p99', 'in the server: p50 / p99', 'load generator stalled', 'ratio to baseline', 'target'];
     const cells = this.rows.map((r) => [r.kind, r.what, r.throughput ?? '', r.median ?? '', r.p99 ?? '', r.inServer ?? '', r.generatorStall ?? '', r.ratio ?? '', r.target ? `${r.target.text}: ${r.target.met ? 'met' : 'NOT met'}` : '']);

@@ -1,3 +1,4 @@
+// @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import t, { type Test } from 'tap';
 import { asHandler, get, handlerIdOf, STAFF, logCapture, post, testApp, type TestApp } from '../helpers.js';
 

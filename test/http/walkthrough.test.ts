@@ -1,3 +1,4 @@
+// @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import t from 'tap';
 import { loadScenarioFiles, scenarioAnswers } from '../../src/rulesets/scenarios.js';
 import { BUNDLED_RULES, get, logCapture, post, testApp } from '../helpers.js';
@@ -59,6 +60,8 @@ for (const file of files) {
 }
 
 t.test('every pathway reaches all three kinds of outcome through the API', async (t) => {
+  // Walked at all: an empty map would otherwise pass without checking anything.
+  t.same([...outcomesReached.keys()].sort(), [...new Set(files.map((f) => f.pathway))].sort(), 'every pathway was walked');
   for (const [pathway, kinds] of outcomesReached) {
     t.same([...kinds].sort(), ['callback', 'escalate', 'self_care'], pathway);
   }

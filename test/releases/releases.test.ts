@@ -1,3 +1,4 @@
+// @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import { execFile } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

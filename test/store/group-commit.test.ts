@@ -1,3 +1,4 @@
+// @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import t, { type Test } from 'tap';
 import { statSync } from 'node:fs';
 import { sql } from 'kysely';

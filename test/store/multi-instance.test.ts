@@ -1,3 +1,4 @@
+// @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -77,7 +78,10 @@ t.test('two instances on one database', { skip: ON_POSTGRES ? false : 'runs in t
   t.same(verdict.body, { ok: true, verified: acknowledged.length }, `${acknowledged.length} traces, one gap-free chain`);
 
   // The console on A heard about requests added and claimed through B.
-  await new Promise((r) => setTimeout(r, 300));
+  const expected = [...callbacks.map((id) => `added:${id}`), ...callbacks.slice(0, 4).map((id) => `claimed:${id}`)];
+  for (const deadline = Date.now() + 5000; Date.now() < deadline && !expected.every((e) => heard.includes(e)); ) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
   controller.abort();
   await listening;
   for (const id of callbacks) t.ok(heard.includes(`added:${id}`), `A heard ${id.slice(0, 8)} added`);

@@ -1,3 +1,4 @@
+// @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import path from 'node:path';

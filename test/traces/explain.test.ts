@@ -1,3 +1,4 @@
+// @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import t from 'tap';
 import { loadScenarioFiles, scenarioAnswers } from '../../src/rulesets/scenarios.js';
 import { BUNDLED_RULES, get, post, testApp } from '../helpers.js';

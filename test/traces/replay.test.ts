@@ -1,3 +1,4 @@
+// @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import path from 'node:path';

@@ -1,3 +1,4 @@
+// @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import { Engine } from 'json-rules-engine';
 import t from 'tap';
 import { loadRuleCatalog } from '../../src/rulesets/loader.js';
