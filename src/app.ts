@@ -36,6 +36,7 @@ import traceRoutes from './http/routes/traces.js';
 import triageRoutes from './http/routes/triage.js';
 import { loadRuleCatalog } from './rulesets/loader.js';
 import { openStore, type Store } from './store/database.js';
+import { describeStoreError } from './store/faults.js';
 import { traceRepository, type TraceRepository } from './store/traces.js';
 import { Triage } from './triage/triage.js';
 import { SOFTWARE } from './version.js';
@@ -81,7 +82,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 5_000,
-    return503OnClosing: true,
+    // Requests arriving while closing get a problem+json 503 with Retry-After (below), not Fastify's own.
+    return503OnClosing: false,
     trustProxy: config.TRUST_PROXY === 'true',
   }).withTypeProvider<ZodTypeProvider>();
 
@@ -96,6 +98,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      throw new Problem(503, 'Shutting down', 'this instance is shutting down; try again and another instance will answer');
+    }
+  });
   // The API speaks JSON only: anything else is a 415, not a string handed to validation.
   app.removeContentTypeParser('text/plain');
   limitJsonDepth(app, MAX_JSON_DEPTH);
@@ -106,7 +118,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const settings = { timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS, ruleEvaluation: config.TRIAGE_RULE_EVALUATION };
   const triage = new Triage(catalog.versions.values(), { ...settings, onFailSafe });
   const decider = config.TRIAGE_WORKERS > 0 ? new DecisionPool({ ...settings, threads: config.TRIAGE_WORKERS, onFailSafe }) : localDecider(triage);
-  const store = await openStore(config.DATABASE_URL, (err) => app.log.warn({ err: { message: err.message } }, 'database connection error; reconnecting'));
+  const store = await openStore(config.DATABASE_URL, (err) => app.log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, describeStoreError(err)));
   app.decorate('store', store);
   app.decorate('triage', triage);
   app.decorate('assessments', assessmentService(store, triage, decider));

@@ -118,8 +118,14 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
   return {
     changes,
 
-    /** Starts hearing queue changes from every instance; call once at start-up. */
-    listen: () => store.notifier.subscribe(CHANNEL, (change) => changes.emit('change', change as QueueChange)),
+    /**
+     * Starts hearing queue changes from every instance; call once at start-up. Changes made while
+     * this instance could not hear were missed: consoles are then told to 'refresh' the whole queue.
+     */
+    listen: () => {
+      store.notifier.onReconnect(() => changes.emit('refresh'));
+      return store.notifier.subscribe(CHANNEL, (change) => changes.emit('change', change as QueueChange));
+    },
 
     /** A patient's request for a callback; the same assessment always maps to one request. */
     async request(assessmentId: string, contact: { name: string; phone: string; consent: boolean }): Promise<{ row: CallbackRow; created: boolean }> {

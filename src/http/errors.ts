@@ -1,10 +1,24 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from '@fastify/type-provider-zod';
 import { Problem, type FieldError } from '../problem.js';
+import { describeStoreError, storeFault, type StoreFaultKind } from '../store/faults.js';
 
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
 
+/** Every 503 says when to try again: long enough for a restart or a failover to finish. */
+export const RETRY_AFTER_SECONDS = 2;
+
+/** What a client is told when the database, or the disk under it, lets the service down. */
+const STORE_PROBLEMS: Record<StoreFaultKind, () => Problem> = {
+  unavailable: () => new Problem(503, 'Database unavailable', 'the database cannot be reached just now; try again shortly'),
+  disk_full: () => new Problem(507, 'Storage full', 'the database disk is full, so nothing from this request was stored; try again later'),
+  io: () => new Problem(507, 'Storage failure', 'the database disk reported an I/O error, so nothing from this request was stored; try again later'),
+};
+
 function send(reply: FastifyReply, request: FastifyRequest, problem: Problem): FastifyReply {
+  if (problem.status === 503) {
+    reply.header('retry-after', RETRY_AFTER_SECONDS);
+  }
   return reply
     .code(problem.status)
     .type(PROBLEM_TYPE)
@@ -28,8 +42,9 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; title: string }> =
 };
 
 /**
- * The one error handler: every 4xx is a problem document saying what was wrong and where;
- * anything else is logged in full and answered with a 500 that reveals nothing.
+ * The one error handler: every 4xx is a problem document saying what was wrong and where; a
+ * database out of reach is a 503 with Retry-After, a full or failing disk a 507, each logged
+ * by its cause; anything else is logged in full and answered with a 500 that reveals nothing.
  */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -50,6 +65,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return send(reply, request, new Problem(error.statusCode, 'Bad request', error.message));
+    }
+    const fault = storeFault(error);
+    if (fault) {
+      request.log.warn({ err: { message: error.message, code: error.code } }, describeStoreError(error));
+      return send(reply, request, STORE_PROBLEMS[fault]());
     }
     request.log.error({ err: error }, 'unhandled error');
     return send(reply, request, new Problem(500, 'Internal error', 'the service could not complete this request; it has been logged'));

@@ -169,10 +169,18 @@ export function releaseService(store: Store, triage: Triage, options: { requireS
       return release;
     },
 
-    /** At start-up: serve the database's active release if there is one, and follow changes. */
+    /**
+     * At start-up: serve the database's active release if there is one, and follow changes,
+     * reading it again whenever the notifier was deaf for a while (activations may have been missed).
+     */
     async follow(onError: (err: Error) => void): Promise<void> {
       await store.notifier.subscribe(CHANNEL, (message) => {
         serve((message as { releaseId: string }).releaseId).catch(onError);
+      });
+      store.notifier.onReconnect(() => {
+        this.current()
+          .then((id) => (id && id !== active ? serve(id) : undefined))
+          .catch(onError);
       });
       const current = await this.current();
       if (current) {

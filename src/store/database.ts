@@ -8,6 +8,8 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type SqliteDatab
 import pg from 'pg';
 import { GroupCommitter, type Write } from './group-commit.js';
 import type { CheckpointCommand, CheckpointRequest } from './checkpointer.js';
+import { diskReserve } from './disk-reserve.js';
+import { DiskWatch, type DiskFault } from './faults.js';
 import { migrations } from './migrations.js';
 import { appendTraces } from './traces.js';
 import type { TraceDraft } from '../traces/trace.js';
@@ -30,12 +32,20 @@ export interface Store {
   commits: GroupCommitter['stats'];
   /** Messages to every instance on this database (consoles on any instance hear every change). */
   notifier: Notifier;
+  /** The disk fault (full, failing) the last write met, until a write succeeds again. */
+  diskFault(): DiskFault | undefined;
+  /** A small real write, for readiness to learn whether writes succeed again. */
+  probe(): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface Notifier {
   publish(channel: string, payload: unknown): Promise<void>;
   subscribe(channel: string, handler: (payload: unknown) => void): Promise<void>;
+  /** Why messages from other instances may be missed just now (the listener is down), or undefined. */
+  deaf(): string | undefined;
+  /** Runs once listening again after an outage: whatever was published meanwhile was missed. */
+  onReconnect(handler: () => void): void;
   close(): Promise<void>;
 }
 
@@ -46,34 +56,78 @@ function localNotifier(): Notifier {
   return {
     publish: async (channel, payload) => void emitter.emit(channel, payload),
     subscribe: async (channel, handler) => void emitter.on(channel, handler),
+    deaf: () => undefined,
+    onReconnect: () => undefined,
     close: async () => void emitter.removeAllListeners(),
   };
 }
 
+/** How long a connection attempt to PostgreSQL may take before the request gets a 503. */
+const CONNECT_TIMEOUT_MS = 5000;
+/** The listener's reconnection backoff: quick at first, then once a second for as long as it takes. */
+const RELISTEN_FIRST_MS = 100;
+const RELISTEN_MAX_MS = 1000;
+
 /**
  * PostgreSQL LISTEN/NOTIFY: a dedicated connection listens; publishing is pg_notify. If the
- * listening connection drops (a failover, a restart), it reconnects and listens again.
+ * listening connection drops (a failover, a restart), it reconnects and listens again, with a
+ * capped backoff, for as long as it takes; then onReconnect handlers re-read what they may have
+ * missed, since a message published while nobody listened is gone.
  */
 function postgresNotifier(url: string, db: Kysely<Database>, onError: (err: Error) => void): Notifier {
   const handlers = new Map<string, ((payload: unknown) => void)[]>();
+  const reconnected: (() => void)[] = [];
   let client: pg.Client | undefined;
+  let down: string | undefined = 'not listening yet';
+  let retry: NodeJS.Timeout | undefined;
   let closed = false;
 
   async function connect(): Promise<void> {
-    const next = new pg.Client({ connectionString: url });
+    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     next.on('notification', (message) => {
       for (const h of handlers.get(message.channel) ?? []) h(JSON.parse(message.payload ?? 'null'));
     });
     next.on('error', (err) => {
-      onError(err);
-      if (client === next && !closed) {
-        client = undefined;
-        setTimeout(() => void connect().catch(onError), 1000).unref();
-      }
+      if (next === client) onError(err);
+      lost(next, err.message);
     });
-    await next.connect();
-    for (const channel of handlers.keys()) await next.query(`LISTEN ${next.escapeIdentifier(channel)}`);
+    next.on('end', () => lost(next, 'connection ended'));
+    try {
+      await next.connect();
+      for (const channel of handlers.keys()) await next.query(`LISTEN ${next.escapeIdentifier(channel)}`);
+    } catch (err) {
+      void next.end().catch(() => undefined);
+      throw err;
+    }
     client = next;
+    down = undefined;
+  }
+
+  function lost(which: pg.Client, why: string): void {
+    if (which !== client || closed) return;
+    client = undefined;
+    down = why;
+    void which.end().catch(() => undefined);
+    relisten(RELISTEN_FIRST_MS, true);
+  }
+
+  function relisten(delay: number, first: boolean): void {
+    retry = setTimeout(() => {
+      connect().then(
+        () => {
+          for (const handler of reconnected) handler();
+        },
+        (err: Error) => {
+          if (closed) return;
+          down = err.message;
+          // One line when an outage starts, not one a second while it lasts.
+          if (first) onError(err);
+          relisten(Math.min(delay * 2, RELISTEN_MAX_MS), false);
+        },
+      );
+    }, delay);
+    // A command that never closes its store must still be able to exit.
+    retry.unref();
   }
 
   return {
@@ -83,12 +137,22 @@ function postgresNotifier(url: string, db: Kysely<Database>, onError: (err: Erro
     async subscribe(channel, handler) {
       const fresh = !handlers.has(channel);
       handlers.set(channel, [...(handlers.get(channel) ?? []), handler]);
-      if (!client) await connect();
-      else if (fresh) await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
+      // The first subscription connects, and start-up fails if it cannot; while reconnecting,
+      // the new channel is listened to on reconnection.
+      if (client) {
+        if (fresh) await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
+      } else if (!retry) {
+        await connect();
+      }
     },
+    deaf: () => down,
+    onReconnect: (handler) => void reconnected.push(handler),
     async close() {
       closed = true;
-      await client?.end().catch(() => undefined);
+      clearTimeout(retry);
+      const last = client;
+      client = undefined;
+      await last?.end().catch(() => undefined);
     },
   };
 }
@@ -108,21 +172,29 @@ export function sqlitePath(url: string): string {
 
 export async function openStore(url: string, onError: (err: Error) => void = () => undefined): Promise<Store> {
   if (isPostgresUrl(url)) {
-    const pool = new pg.Pool({ connectionString: url, max: 10 });
-    // An idle connection the server drops must not crash the process; the pool replaces it.
-    pool.on('error', onError);
+    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    // A connection the server drops (a restart, a failover) must not crash the process. The pool
+    // listens for errors only while a connection is idle; one dropped while checked out, between
+    // the queries of a transaction, would emit an error nobody heard. So each connection gets a
+    // listener of its own for its whole life, and the pool's (idle) one need say nothing more.
+    pool.on('connect', (client) => client.on('error', onError));
+    pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     await migrate(db);
     const notifier = postgresNotifier(url, db, onError);
     const committer = new GroupCommitter(db, { appendTraces: (trx, drafts) => appendTraces(trx, 'postgres', drafts) });
+    const disk = new DiskWatch();
+    const write = <T>(work: Write<T>) => disk.watch(committer.write(work));
     return {
       db,
       dialect: 'postgres',
       location: describePostgres(url),
-      write: (work) => committer.write(work),
-      append: (draft) => committer.append(draft),
+      write,
+      append: (draft) => disk.watch(committer.append(draft)),
       commits: committer.stats,
       notifier,
+      diskFault: () => disk.fault,
+      probe: () => write(probe),
       close: async () => {
         await committer.drain();
         await notifier.close();
@@ -152,15 +224,30 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
   await migrate(db);
   const wal = file === ':memory:' ? undefined : await walSync(file);
   const committer = new GroupCommitter(db, { appendTraces: (trx, drafts) => appendTraces(trx, 'sqlite', drafts), sync: wal?.sync });
-  const checkpoints = file === ':memory:' ? undefined : checkpointThread(sqlite, file, committer, onError);
+  const reserve = file === ':memory:' ? undefined : diskReserve(file);
+  await reserve?.ensure();
+  const disk = new DiskWatch({
+    full: () => {
+      if (reserve?.release()) onError(new Error(`disk full: released the space reserved beside ${file} so the log can be copied into the database; free space on its file system`));
+      checkpoints?.reclaim();
+    },
+    succeeded: () => void reserve?.ensure(),
+  });
+  const checkpoints = file === ':memory:' ? undefined : checkpointThread(sqlite, file, committer, (err) => {
+    onError(err);
+    disk.failed(err);
+  });
+  const write = <T>(work: Write<T>) => disk.watch(committer.write(work));
   return {
     db,
     dialect: 'sqlite',
     location: file,
-    write: (work) => committer.write(work),
-    append: (draft) => committer.append(draft),
+    write,
+    append: (draft) => disk.watch(committer.append(draft)),
     commits: committer.stats,
     notifier: localNotifier(),
+    diskFault: () => disk.fault,
+    probe: () => write(probe),
     close: async () => {
       await committer.drain();
       await checkpoints?.stop();
@@ -176,7 +263,7 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
  * the line, on the event loop. Here they run on a thread of their own, with its own connection.
  * Should that thread ever stop, SQLite's own checkpoints take over again, so the log stays bounded.
  */
-function checkpointThread(sqlite: SQLite.Database, file: string, committer: GroupCommitter, onError: (err: Error) => void): { stop: () => Promise<void> } {
+function checkpointThread(sqlite: SQLite.Database, file: string, committer: GroupCommitter, onError: (err: Error) => void): { stop: () => Promise<void>; reclaim: () => void } {
   const workerData = { file, thresholdBytes: 4 * 1024 * 1024, restartBytes: 32 * 1024 * 1024, everyMs: 100 };
   const worker = new Worker(new URL('./checkpointer.js', import.meta.url), { workerData });
   // A command that never closes its store must still be able to exit.
@@ -191,7 +278,7 @@ function checkpointThread(sqlite: SQLite.Database, file: string, committer: Grou
     } else if ('resume' in message) {
       committer.resume();
     } else {
-      onError(new Error(`checkpoint: ${message.error}`));
+      onError(Object.assign(new Error(`checkpoint: ${message.error}`), { code: message.code }));
     }
   });
   worker.on('error', onError);
@@ -204,6 +291,10 @@ function checkpointThread(sqlite: SQLite.Database, file: string, committer: Grou
     }
   });
   return {
+    /** A full disk: hold writes and truncate the log once (see checkpointer.ts). */
+    reclaim: () => {
+      if (!stopping && !exited) command('reclaim');
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         stopping = true;
@@ -306,6 +397,16 @@ export async function migrate(db: Kysely<Database>, attempts = 5): Promise<void>
     await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 400));
   }
 }
+
+/** The write behind Store.probe: one row, rewritten. */
+const probe: Write<void> = async (trx) => {
+  const at = new Date().toISOString();
+  await trx
+    .insertInto('store_probe')
+    .values({ id: 'readiness', at })
+    .onConflict((oc) => oc.column('id').doUpdateSet({ at }))
+    .execute();
+};
 
 /** Cheap round trip for the readiness check. */
 export async function ping(db: Kysely<Database>): Promise<void> {

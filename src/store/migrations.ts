@@ -146,4 +146,10 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('release_activations_at').on('release_activations').columns(['at', 'id']).execute();
     },
   },
+  '2026-12-06-db-001-store-probe': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // One row readiness rewrites after a disk fault, to learn whether writes succeed again.
+      await db.schema.createTable('store_probe').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('at', 'text', (c) => c.notNull()).execute();
+    },
+  },
 };

@@ -11,6 +11,13 @@ export interface Database {
   callback_events: CallbackEventTable;
   releases: ReleaseTable;
   release_activations: ReleaseActivationTable;
+  store_probe: StoreProbeTable;
+}
+
+/** Readiness's probe write (Store.probe): one row, rewritten. */
+export interface StoreProbeTable {
+  id: string;
+  at: string;
 }
 
 export interface ReleaseTable {

@@ -126,19 +126,23 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/callbacks/events',
-    { schema: { tags: ['callbacks'], summary: 'Server-sent events: added, claimed, released, attempted, completed, cancelled' } },
+    { schema: { tags: ['callbacks'], summary: 'Server-sent events: added, claimed, released, attempted, completed, cancelled; refresh when changes may have been missed (reload the queue)' } },
     (request, reply) => {
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       raw.write(': connected\n\n');
       const send = (change: QueueChange) => raw.write(`event: ${change.type}\ndata: ${JSON.stringify(change)}\n\n`);
+      // Changes may have been missed (the instance could not hear the others): reload the queue.
+      const refresh = () => raw.write('event: refresh\ndata: {"type":"refresh"}\n\n');
       const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
       app.callbacks.changes.on('change', send);
+      app.callbacks.changes.on('refresh', refresh);
       streams.add(raw);
       request.raw.on('close', () => {
         clearInterval(heartbeat);
         app.callbacks.changes.off('change', send);
+        app.callbacks.changes.off('refresh', refresh);
         streams.delete(raw);
       });
     },

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ping } from '../../store/database.js';
+import { FAULT_NAMES } from '../../store/faults.js';
 
 const health: FastifyPluginAsyncZod = async (app) => {
   app.get(
@@ -15,7 +16,7 @@ const health: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['health'],
-        summary: 'Rules are loaded and the database answers: ready for patients',
+        summary: 'Rules are loaded, the database answers and takes writes, and this instance hears the others: ready for patients',
         response: {
           200: z.object({
             status: z.literal('ready'),
@@ -24,7 +25,7 @@ const health: FastifyPluginAsyncZod = async (app) => {
             release: z.string().nullable().describe('The active release, or null when serving the rule files directly'),
             pathways: z.array(z.object({ id: z.string(), version: z.string(), hash: z.string() })).describe('The rule-set version hashes this instance serves'),
           }),
-          503: z.object({ status: z.literal('not_ready'), reason: z.string() }),
+          503: z.object({ status: z.literal('not_ready'), reason: z.string().describe('database unreachable, listener down (this instance would miss other instances\' changes), disk full or disk I/O error (until a write succeeds), or no pathways loaded') }),
         },
       },
     },
@@ -34,6 +35,18 @@ const health: FastifyPluginAsyncZod = async (app) => {
         await ping(app.store.db);
       } catch {
         return reply.code(503).send({ status: 'not_ready', reason: 'database unreachable' });
+      }
+      const deaf = app.store.notifier.deaf();
+      if (deaf) {
+        return reply.code(503).send({ status: 'not_ready', reason: `listener down (reconnecting): ${deaf}` });
+      }
+      if (app.store.diskFault()) {
+        // Ready again as soon as a write succeeds: this one, or any other since.
+        await app.store.probe().catch(() => undefined);
+      }
+      const fault = app.store.diskFault();
+      if (fault) {
+        return reply.code(503).send({ status: 'not_ready', reason: `${FAULT_NAMES[fault.kind]} since ${fault.since}: ${fault.message}` });
       }
       if (pathways.length === 0) {
         return reply.code(503).send({ status: 'not_ready', reason: 'no pathways loaded' });
