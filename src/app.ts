@@ -112,7 +112,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate('assessments', assessmentService(store, triage, decider));
   app.decorate('traces', traceRepository(store.db));
   const security = await setUpSecurity(config);
-  const callbacks = callbackService(store, { leaseSeconds: config.CALLBACK_LEASE_SECONDS, cipher: security.cipher, now: options.now });
+  const callbacks = callbackService(store, {
+    leaseSeconds: config.CALLBACK_LEASE_SECONDS,
+    cipher: security.cipher,
+    dramaNumbers: config.NODE_ENV !== 'production',
+    now: options.now,
+  });
   await callbacks.listen();
   app.decorate('callbacks', callbacks);
   const releases = releaseService(store, triage, {
