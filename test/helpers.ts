@@ -103,6 +103,7 @@ export const SECURITY_ENV = {
   TRIAGE_API_KEYS: [...Object.entries(KEYS).map(([role, key]) => `${role}:${key}`), ...HANDLER_KEYS.map((key) => `call-handler:${key}`)].join(','),
   CONTACT_ENCRYPTION_KEYS: `k1:${ENCRYPTION_KEY}`,
   RATE_LIMIT_PER_MINUTE: '1000000',
+  STAFF_RATE_LIMIT_PER_MINUTE: '1000000',
 };
 export const STAFF = Object.fromEntries(Object.entries(KEYS).map(([role, key]) => [role, { 'x-api-key': key }])) as unknown as Record<Role, Record<string, string>>;
 export const asHandler = (i: number): Record<string, string> => ({ 'x-api-key': HANDLER_KEYS[i]! });
