@@ -153,7 +153,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const generated = [apiKeys && 'staff API keys', encryptionKey && 'the contact encryption key'].filter(Boolean);
     app.log.warn(
       { keysFile: file },
-      `development mode: ${generated.join(' and ')} ${generated.length > 1 ? 'were' : 'was'} generated, not configured, and kept in ${file} beside the database; never use this in production`,
+      `development mode: ${generated.join(' and ')} ${generated.length > 1 ? 'were' : 'was'} generated, not configured, and kept in ${file}; never use this in production`,
     );
     if (apiKeys && created) {
       // Shown once, when generated, on the terminal rather than in the logs.

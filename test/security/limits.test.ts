@@ -69,7 +69,7 @@ t.test('in development without CONTACT_ENCRYPTION_KEYS, one line at start says t
   t.equal(lines.length, 1, 'said once');
   t.match(JSON.parse(lines[0]!), {
     level: 40,
-    msg: `development mode: the contact encryption key was generated, not configured, and kept in ${keysFile} beside the database; never use this in production`,
+    msg: `development mode: the contact encryption key was generated, not configured, and kept in ${keysFile}; never use this in production`,
   });
   const { encryptionKey, apiKeys } = JSON.parse(readFileSync(keysFile, 'utf8')) as { encryptionKey: string; apiKeys: Record<string, string> };
   for (const secret of [encryptionKey, ...Object.values(apiKeys)]) {
