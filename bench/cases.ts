@@ -45,13 +45,13 @@ export function fullest(cases: Cases, pathwayId: string): Case {
  */
 export async function seedCallbacks(store: Store, triage: Triage, cases: Cases, count: number): Promise<void> {
   const assessments = assessmentService(store, triage, localDecider(triage));
-  const callbacks = callbackService(store, { leaseSeconds: 600, cipher: new ContactCipher(parseEncryptionKeys(ENCRYPTION_KEYS)) });
+  const callbacks = callbackService(store, { leaseSeconds: 600, cipher: new ContactCipher(parseEncryptionKeys(ENCRYPTION_KEYS)), dramaNumbers: true });
   const [pathwayId, scenario] = [...cases.scenarios].flatMap(([id, list]) => list.filter((s) => s.expect.kind === 'callback').map((s) => [id, s] as const))[0]!;
   const answers = scenarioAnswers(scenario);
   const one = async (i: number) => {
     const started = await assessments.start(pathwayId, scenario.patient);
     for (const a of answers) await assessments.answer(started.assessment.id, started.token, a.questionId, a.value);
-    await callbacks.request(started.assessment.id, { name: `Bench Patient ${i}`, phone: '07911 123456', consent: true });
+    await callbacks.request(started.assessment.id, { name: `Bench Patient ${i}`, phone: '07700 900123', consent: true });
   };
   // Many at a time, as many patients would: their writes share commits.
   for (let i = 0; i < count; i += 200) {

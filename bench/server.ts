@@ -54,6 +54,7 @@ export async function startServer(dir: string, database: string): Promise<BenchS
       RULES_DIR: RULES,
       BENCH_ECHO: 'true',
       RATE_LIMIT_PER_MINUTE: '1000000',
+      STAFF_RATE_LIMIT_PER_MINUTE: '1000000',
       TRIAGE_API_KEYS: `admin:${ADMIN_KEY},call-handler:${HANDLER_KEY}`,
       CONTACT_ENCRYPTION_KEYS: ENCRYPTION_KEYS,
     },

@@ -11,7 +11,7 @@ import {
 } from '@fastify/type-provider-zod';
 import fastifyCors from '@fastify/cors';
 import fastifyRateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
 import helmet from 'helmet';
 import type { DestinationStream } from 'pino';
 import { assessmentService, type AssessmentService } from './assessments/service.js';
@@ -62,6 +62,15 @@ export interface AppOptions {
   now?: () => Date;
 }
 
+/** How often Node looks for requests past their time: by default every 30 s, so up to 30 s late. */
+const REQUEST_TIMEOUT_CHECK_MS = 1_000;
+
+/** A 429 in the problem shape; Retry-After is set by the rate limiter. */
+const tooManyRequests =
+  (from: (request: FastifyRequest) => string) =>
+  (request: FastifyRequest, context: { max: number; ttl: number }): Problem =>
+    new Problem(429, 'Too many requests', `more than ${context.max} requests a minute from ${from(request)}; try again in ${Math.ceil(context.ttl / 1000)} seconds`);
+
 /** Paths pino must never print: credentials, and the assessment token once it exists. */
 export const REDACTED_LOG_PATHS = ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]', 'req.headers["x-assessment-token"]'];
 
@@ -80,7 +89,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     bodyLimit: 64 * 1024,
     connectionTimeout: 30_000,
-    requestTimeout: 30_000,
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    // Given to Node's server as well: Fastify sets requestTimeout only after creating it, beside
+    // the default headersTimeout (60 s), and with the headers' time the longer Node applies only
+    // that, so a slowly sent body stayed open 60 to 90 s.
+    http: { requestTimeout: config.REQUEST_TIMEOUT_MS, headersTimeout: config.REQUEST_TIMEOUT_MS, connectionsCheckingInterval: REQUEST_TIMEOUT_CHECK_MS },
     keepAliveTimeout: 5_000,
     // Requests arriving while closing get a problem+json 503 with Retry-After (below), not Fastify's own.
     return503OnClosing: false,
@@ -124,7 +137,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate('assessments', assessmentService(store, triage, decider));
   app.decorate('traces', traceRepository(store.db));
   const security = await setUpSecurity(config);
-  const callbacks = callbackService(store, { leaseSeconds: config.CALLBACK_LEASE_SECONDS, cipher: security.cipher, now: options.now });
+  const callbacks = callbackService(store, {
+    leaseSeconds: config.CALLBACK_LEASE_SECONDS,
+    cipher: security.cipher,
+    dramaNumbers: config.NODE_ENV !== 'production',
+    now: options.now,
+  });
   await callbacks.listen();
   app.decorate('callbacks', callbacks);
   const releases = releaseService(store, triage, {
@@ -142,13 +160,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await store.close();
   });
   if (security.devKeys) {
-    app.log.warn({ keysFile: security.devKeys.file }, 'development mode: staff API keys and the contact encryption key were generated, not configured; never use this in production');
-    if (security.devKeys.created) {
+    // One line at every start saying which generated keys are in use and where; never the keys.
+    const { file, created, apiKeys, encryptionKey } = security.devKeys;
+    const generated = [apiKeys && 'staff API keys', encryptionKey && 'the contact encryption key'].filter(Boolean);
+    app.log.warn(
+      { keysFile: file },
+      `development mode: ${generated.join(' and ')} ${generated.length > 1 ? 'were' : 'was'} generated, not configured, and kept in ${file}; never use this in production`,
+    );
+    if (apiKeys && created) {
       // Shown once, when generated, on the terminal rather than in the logs.
       process.stderr.write(
-        `\nDevelopment API keys (send as x-api-key), kept in ${security.devKeys.file}:\n` +
-          Object.entries(security.devKeys.apiKeys).map(([role, key]) => `  ${role.padEnd(12)} ${key}`).join('\n') +
-          '\n\n',
+        `\nDevelopment API keys (send as x-api-key), kept in ${file}:\n` + Object.entries(apiKeys).map(([role, key]) => `  ${role.padEnd(12)} ${key}`).join('\n') + '\n\n',
       );
     }
   }
@@ -211,8 +233,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         await publicRoutes.register(fastifyRateLimit, {
           max: config.RATE_LIMIT_PER_MINUTE,
           timeWindow: 60_000,
-          errorResponseBuilder: (_request, context) =>
-            new Problem(429, 'Too many requests', `more than ${context.max} requests a minute from this client; try again in ${Math.ceil(context.ttl / 1000)} seconds`),
+          errorResponseBuilder: tooManyRequests(() => 'this client'),
         });
         await publicRoutes.register(pathwayRoutes);
         await publicRoutes.register(assessmentRoutes);
@@ -225,12 +246,26 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         ['releases', releaseList],
         ['releaseActivation', releaseActivation],
       ];
-      for (const [access, routes] of staffScopes) {
-        await v1.register(async (staff) => {
-          staffOnly(staff, access, security);
-          await staff.register(routes);
+      await v1.register(async (staffRoutes) => {
+        // One limit per principal across every staff route, not per address: handlers share an
+        // office's address, and one credential used from many addresses is still one caller.
+        await staffRoutes.register(fastifyRateLimit, {
+          max: config.STAFF_RATE_LIMIT_PER_MINUTE,
+          timeWindow: 60_000,
+          // Route hooks run after the scopes' own, so the credential check has named the principal.
+          keyGenerator: (request) => {
+            if (!request.principal) throw new Error('the staff rate limit ran before the credential check: keep it a route hook');
+            return request.principal.id;
+          },
+          errorResponseBuilder: tooManyRequests((request) => request.principal!.id),
         });
-      }
+        for (const [access, routes] of staffScopes) {
+          await staffRoutes.register(async (staff) => {
+            staffOnly(staff, access, security);
+            await staff.register(routes);
+          });
+        }
+      });
     },
     { prefix: '/v1' },
   );

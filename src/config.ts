@@ -36,6 +36,10 @@ export const ConfigSchema = z.object({
   CORS_ORIGINS: z.string().default(''),
   /** Requests per minute per client on the public (patient) routes. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(120),
+  /** Requests per minute per staff principal (API key, or JWT issuer and subject) on the staff routes. */
+  STAFF_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  /** How long a client has to send a whole request, headers and body; then a 408 and the connection closes. */
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   /** Set when behind a load balancer, so rate limits see the client's address. */
   TRUST_PROXY: z.enum(['true', 'false']).default('false'),
   /** Refuse to activate a release without clinical safety officer sign-off (default: in production). */

@@ -7,6 +7,7 @@ import { REPO, SECURITY_ENV, tempDir } from './helpers.js';
 t.test('defaults: port 3000, a SQLite file under ./data, the bundled rules', async (t) => {
   const config = loadConfig({});
   t.match(config, { PORT: 3000, DATABASE_URL: 'sqlite:./data/triage.db', RULES_DIR: './rules', LOG_LEVEL: 'info' });
+  t.match(config, { REQUEST_TIMEOUT_MS: 30_000, RATE_LIMIT_PER_MINUTE: 120, STAFF_RATE_LIMIT_PER_MINUTE: 600 }, 'the documented limits');
 });
 
 t.test('a bad value is one clear line naming the variable', async (t) => {

@@ -103,11 +103,12 @@ export const SECURITY_ENV = {
   TRIAGE_API_KEYS: [...Object.entries(KEYS).map(([role, key]) => `${role}:${key}`), ...HANDLER_KEYS.map((key) => `call-handler:${key}`)].join(','),
   CONTACT_ENCRYPTION_KEYS: `k1:${ENCRYPTION_KEY}`,
   RATE_LIMIT_PER_MINUTE: '1000000',
+  STAFF_RATE_LIMIT_PER_MINUTE: '1000000',
 };
 export const STAFF = Object.fromEntries(Object.entries(KEYS).map(([role, key]) => [role, { 'x-api-key': key }])) as unknown as Record<Role, Record<string, string>>;
 export const asHandler = (i: number): Record<string, string> => ({ 'x-api-key': HANDLER_KEYS[i]! });
 /** The handler id the service derives from handler key i (role and a hash prefix, never the key). */
-export const handlerIdOf = (i: number): string => `call-handler-${createHash('sha256').update(HANDLER_KEYS[i]!).digest('hex').slice(0, 8)}`;
+export const handlerIdOf = (i: number): string => `key:call-handler:${createHash('sha256').update(HANDLER_KEYS[i]!).digest('hex').slice(0, 8)}`;
 
 /**
  * Like a patient's browser, the helpers keep each assessment's token and send it; and staff
@@ -178,4 +179,25 @@ export async function startServer(t: Test, env: Record<string, string>): Promise
     child.on('exit', (code) => reject(new Error(`server exited early (${code})`)));
   });
   return { child, base };
+}
+
+/** A chest pain assessment walked to a 1-hour callback outcome; returns its id. */
+export async function callbackAssessment(app: TestApp): Promise<string> {
+  const answers: Record<string, unknown> = { emergency_signs: ['none'], pain_now: false, pain_feel: 'burning', pain_spreads: ['none'], associated: ['none'], coughing_blood: false, injury: false, started: 'within_12h' };
+  const start = await post(app, '/v1/assessments', { pathwayId: 'chest-pain', patient: { ageYears: 52, sex: 'male' } });
+  let step = start.body;
+  while (step.status === 'in_progress') {
+    step = (await post(app, `/v1/assessments/${start.body.id}/answers`, { questionId: step.question.id, value: answers[step.question.id] })).body;
+  }
+  return start.body.id;
+}
+
+/** A callback outcome and the patient's request for it. */
+export async function callbackFor(
+  app: TestApp,
+  contact: { name: string; phone: string; consent: boolean } = { name: 'Test Patient', phone: '07700 900123', consent: true },
+): Promise<{ assessmentId: string; callbackId: string }> {
+  const assessmentId = await callbackAssessment(app);
+  const cb = await post(app, `/v1/assessments/${assessmentId}/callback`, contact);
+  return { assessmentId, callbackId: cb.body.id };
 }

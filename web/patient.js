@@ -165,7 +165,7 @@ function callbackForm() {
       h('input', { class: 'nhsuk-input', id: 'name', name: 'name', type: 'text', autocomplete: 'name' })),
     h('div', { class: 'nhsuk-form-group', id: 'phone-group' },
       h('label', { class: 'nhsuk-label', for: 'phone' }, 'UK phone number'),
-      h('div', { class: 'nhsuk-hint', id: 'phone-hint' }, 'For example, 07911 123456'),
+      h('div', { class: 'nhsuk-hint', id: 'phone-hint' }, 'For example, 07700 900123'),
       h('span', { class: 'nhsuk-error-message', id: 'phone-error', hidden: true }),
       h('input', { class: 'nhsuk-input nhsuk-input--width-20', id: 'phone', name: 'phone', type: 'tel', autocomplete: 'tel', 'aria-describedby': 'phone-hint' })),
     h('div', { class: 'nhsuk-form-group', id: 'consent-group' },

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
 import { notFound, Problem } from '../problem.js';
 import { durationSeconds } from '../rulesets/duration.js';
+import { checkUkPhone } from './phone.js';
 import { assessmentRepository } from '../store/assessments.js';
 import { callbackRepository, type CallbackEvent, type CallbackRow, type CallbackStatus } from '../store/callbacks.js';
 import type { Store } from '../store/database.js';
@@ -17,19 +17,12 @@ export const MAX_ATTEMPTS_BEFORE_REVIEW = 3;
 
 export type QueueChange = { type: 'added' | 'claimed' | 'released' | 'attempted' | 'completed' | 'cancelled' | 'renewed'; id: string; status: CallbackStatus };
 
-/** UK numbers only (GB and the Crown dependencies that share +44), normalised to E.164. */
-export function normaliseUkPhone(input: string): string | undefined {
-  const parsed = parsePhoneNumberFromString(input, 'GB');
-  if (!parsed || !parsed.isValid() || parsed.countryCallingCode !== '44') {
-    return undefined;
-  }
-  return parsed.number;
-}
-
 export interface CallbackServiceOptions {
   leaseSeconds: number;
   /** Seals name and phone before they are stored; the database alone never reveals them. */
   cipher: ContactCipher;
+  /** Accept Ofcom's drama numbers (development and tests; never production). */
+  dramaNumbers?: boolean;
   now?: () => Date;
 }
 
@@ -137,9 +130,10 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
         const what = assessment.status === 'complete' ? `its outcome is ${assessment.outcome?.kind}` : 'it is not complete';
         throw new Problem(409, 'No callback for this assessment', `assessment ${assessmentId} cannot have a callback: ${what}`);
       }
-      const phone = normaliseUkPhone(contact.phone);
+      const checked = checkUkPhone(contact.phone, { dramaNumbers: options.dramaNumbers ?? false });
+      const phone = checked.ok ? checked.e164 : undefined;
       const errors = [
-        ...(phone ? [] : [{ path: ['body', 'phone'], message: 'enter a UK mobile or landline number, like 07911 123456 or 020 7946 0000' }]),
+        ...(checked.ok ? [] : [{ path: ['body', 'phone'], message: checked.message }]),
         ...(contact.consent ? [] : [{ path: ['body', 'consent'], message: 'we need your consent to call you back' }]),
       ];
       if (errors.length) {

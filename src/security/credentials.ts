@@ -4,6 +4,15 @@ import { isRole, type Principal, type Role } from './roles.js';
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
 
+/**
+ * A principal's id says how it authenticated, so no credential can take another's id: a JWT whose
+ * `sub` spells an API key's id is still `jwt:…`, and a claim made by the key stays the key's.
+ */
+export const principalId = {
+  apiKey: (role: Role, hash: Buffer): string => `key:${role}:${hash.toString('hex').slice(0, 8)}`,
+  jwt: (issuer: string, subject: string): string => `jwt:${issuer}|${subject}`,
+};
+
 /** Parses `role:key` pairs (comma or newline separated); throws naming the bad entry. */
 export function parseApiKeys(text: string): { role: Role; key: string }[] {
   return text
@@ -31,8 +40,17 @@ export class ApiKeys {
   constructor(keys: { role: Role; key: string }[]) {
     this.entries = keys.map(({ role, key }) => {
       const hash = sha256(key);
-      return { hash, principal: { id: `${role}-${hash.toString('hex').slice(0, 8)}`, roles: [role], via: 'api-key' } };
+      return { hash, principal: { id: principalId.apiKey(role, hash), roles: [role], via: 'api-key' } };
     });
+    // Two different keys of one role whose hashes share a prefix would be one handler.
+    const byId = new Map<string, Buffer>();
+    for (const { hash, principal } of this.entries) {
+      const other = byId.get(principal.id);
+      if (other && !other.equals(hash)) {
+        throw new Error(`two API keys would both be ${principal.id}: replace one of them with a newly generated key`);
+      }
+      byId.set(principal.id, hash);
+    }
   }
 
   get size(): number {
@@ -75,7 +93,7 @@ export async function jwtVerifier(options: JwtOptions): Promise<(token: string) 
       const { payload } = await jwtVerify(token, keys, { issuer: options.issuer, audience: options.audience, requiredClaims: ['sub', 'exp'] });
       const claim = payload[options.rolesClaim];
       const roles = (Array.isArray(claim) ? claim : [claim]).filter(isRole);
-      return roles.length && payload.sub ? { id: payload.sub, roles, via: 'jwt' } : undefined;
+      return roles.length && payload.sub ? { id: principalId.jwt(options.issuer, payload.sub), roles, via: 'jwt' } : undefined;
     } catch {
       return undefined;
     }

@@ -20,6 +20,7 @@ export type Access = keyof typeof ACCESS;
 
 /** Who is calling: the handler id recorded in audit events comes from here, not the body. */
 export interface Principal {
+  /** `key:<role>:<hash prefix>` or `jwt:<issuer>|<subject>` (see principalId). */
   id: string;
   roles: Role[];
   via: 'api-key' | 'jwt';

@@ -10,8 +10,15 @@ export interface Security {
   apiKeys: ApiKeys;
   verifyJwt?: (token: string) => Promise<Principal | undefined>;
   cipher: ContactCipher;
-  /** Set in development when keys were generated: printed once, at start-up. */
-  devKeys?: { created: boolean; file: string; apiKeys: Record<Role, string> };
+  /** Set in development when keys in use were generated, not configured: told once, at start-up. */
+  devKeys?: {
+    created: boolean;
+    file: string;
+    /** The staff API keys, when none (and no JWT issuer) were configured. */
+    apiKeys?: Record<Role, string>;
+    /** Whether contact details are sealed with the generated key (no CONTACT_ENCRYPTION_KEYS). */
+    encryptionKey: boolean;
+  };
 }
 
 interface DevKeys {
@@ -45,15 +52,16 @@ export async function setUpSecurity(config: Config): Promise<Security> {
     const verifyJwt = config.AUTH_JWKS_URL
       ? await jwtVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_JWT_ISSUER!, audience: config.AUTH_JWT_AUDIENCE!, rolesClaim: config.AUTH_JWT_ROLES_CLAIM })
       : undefined;
-    const needDev = config.NODE_ENV !== 'production' && ((configuredKeys.length === 0 && !verifyJwt) || !config.CONTACT_ENCRYPTION_KEYS);
-    const dev = needDev ? devKeys(config.DEV_KEYS_FILE) : undefined;
-    const keys = configuredKeys.length || verifyJwt ? configuredKeys : Object.entries(dev!.keys.apiKeys).map(([role, key]) => ({ role: role as Role, key }));
-    const encryption = config.CONTACT_ENCRYPTION_KEYS ? parseEncryptionKeys(config.CONTACT_ENCRYPTION_KEYS) : [{ id: 'dev', key: Buffer.from(dev!.keys.encryptionKey, 'base64') }];
+    const devApiKeys = configuredKeys.length === 0 && !verifyJwt;
+    const devEncryption = !config.CONTACT_ENCRYPTION_KEYS;
+    const dev = config.NODE_ENV !== 'production' && (devApiKeys || devEncryption) ? devKeys(config.DEV_KEYS_FILE) : undefined;
+    const keys = devApiKeys ? Object.entries(dev!.keys.apiKeys).map(([role, key]) => ({ role: role as Role, key })) : configuredKeys;
+    const encryption = devEncryption ? [{ id: 'dev', key: Buffer.from(dev!.keys.encryptionKey, 'base64') }] : parseEncryptionKeys(config.CONTACT_ENCRYPTION_KEYS!);
     return {
       apiKeys: new ApiKeys(keys),
       verifyJwt,
       cipher: new ContactCipher(encryption),
-      devKeys: dev && !configuredKeys.length && !verifyJwt ? { created: dev.created, file: config.DEV_KEYS_FILE, apiKeys: dev.keys.apiKeys } : undefined,
+      devKeys: dev && { created: dev.created, file: config.DEV_KEYS_FILE, apiKeys: devApiKeys ? dev.keys.apiKeys : undefined, encryptionKey: devEncryption },
     };
   } catch (err) {
     if (err instanceof ConfigError) throw err;

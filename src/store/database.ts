@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -205,6 +205,9 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
   const file = sqlitePath(url);
   if (file !== ':memory:') {
     mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    // SQLite would create the file 0644, and its -wal and -shm take the database file's mode:
+    // created here first, all three are the owner's alone. An existing file keeps its mode.
+    closeSync(openSync(file, 'a', 0o600));
   }
   const sqlite = new SQLite(file);
   // WAL with synchronous=NORMAL, and the log synced by the group committer (walSync) after each

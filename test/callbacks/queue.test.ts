@@ -29,7 +29,7 @@ async function assessment(app: TestApp, answers: Record<string, unknown>): Promi
 const AMIR = handlerIdOf(0);
 const BEA = handlerIdOf(1);
 
-const contact = { name: 'Ada Lovelace', phone: '07911 123456', consent: true };
+const contact = { name: 'Ada Lovelace', phone: '07700 900123', consent: true };
 
 async function setup(t: Test) {
   const c = clock();
@@ -44,9 +44,9 @@ t.test('a callback request: E.164 phone, due at decision time plus the window, i
   const decidedAt = Date.parse((await get(app, `/v1/assessments/${id}`)).body.updatedAt);
   const first = await post(app, `/v1/assessments/${id}/callback`, contact);
   t.equal(first.status, 201);
-  t.match(first.body, { status: 'waiting', within: 'PT1H', phone: '+447911123456' });
+  t.match(first.body, { status: 'waiting', within: 'PT1H', phone: '+447700900123' });
   t.equal(Date.parse(first.body.dueAt), decidedAt + 3600_000);
-  const again = await post(app, `/v1/assessments/${id}/callback`, { ...contact, phone: '+44 7911 123456' });
+  const again = await post(app, `/v1/assessments/${id}/callback`, { ...contact, phone: '+44 7700 900123' });
   t.equal(again.status, 200, 'a repeat is not a second request');
   t.equal(again.body.id, first.body.id);
   const concurrent = await Promise.all(Array.from({ length: 10 }, () => post(app, `/v1/assessments/${id}/callback`, contact)));
@@ -178,7 +178,7 @@ t.test('completion with an outcome and notes; every action audited; contact deta
   t.equal((await post(app, `/v1/callbacks/${cb.id}/cancel`, { reason: 'late' }, asHandler(1))).status, 409, 'a completed request cannot be cancelled');
 
   const detail = (await get(app, `/v1/callbacks/${cb.id}`)).body;
-  t.match(detail, { name: 'Ada Lovelace', phone: '+447911123456', completion: { outcome: 'booked_gp_or_urgent_care', notes: 'Booked at Riverside surgery 16:40' } });
+  t.match(detail, { name: 'Ada Lovelace', phone: '+447700900123', completion: { outcome: 'booked_gp_or_urgent_care', notes: 'Booked at Riverside surgery 16:40' } });
   t.match(detail.answers[0], { question: { id: 'emergency_signs', text: String }, value: ['none'] });
   t.match(detail.explanation.summary, /^Clinician callback: .* because rule cp-recent-pain/);
   t.same(detail.history.map((e: { action: string; handlerId: string }) => `${e.action}:${e.handlerId ?? '-'}`), ['requested:-', `claim:${AMIR}`, `release:${AMIR}`, `claim:${BEA}`, `complete:${BEA}`]);
@@ -200,7 +200,7 @@ t.test('completion with an outcome and notes; every action audited; contact deta
   t.equal((await get(app, '/v1/callbacks/nope')).status, 404);
 
   const text = log.text();
-  for (const secret of ['Ada Lovelace', '7911123456', '7911 123456', 'Riverside']) {
+  for (const secret of ['Ada Lovelace', '7700900123', '7700 900123', 'Riverside']) {
     t.notOk(text.includes(secret), `${secret} is not in the logs`);
   }
 });

@@ -88,7 +88,7 @@ t.test('an assessment opens only with its token: 401 without one, 404 with a wro
   for (const [method, url, body] of [
     ['GET', `/v1/assessments/${id}`, undefined],
     ['POST', `/v1/assessments/${id}/answers`, { questionId: 'emergency', value: false }],
-    ['POST', `/v1/assessments/${id}/callback`, { name: 'A', phone: '07911 123456', consent: true }],
+    ['POST', `/v1/assessments/${id}/callback`, { name: 'A', phone: '07700 900123', consent: true }],
   ] as const) {
     const call = (headers: Record<string, string>) => (method === 'GET' ? get(app, url, headers) : post(app, url, body, headers));
     isProblem(t, await call({}), 401, /x-assessment-token/);

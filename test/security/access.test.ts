@@ -2,8 +2,10 @@
 import { createServer } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import t from 'tap';
+import { createHash, randomBytes } from 'node:crypto';
+import { ApiKeys } from '../../src/security/credentials.js';
 import { ACCESS, ROLES } from '../../src/security/roles.js';
-import { get, post, STAFF, testApp } from '../helpers.js';
+import { callbackFor, get, handlerIdOf, HANDLER_KEYS, post, STAFF, testApp } from '../helpers.js';
 
 /**
  * The access matrix, walked whole: every staff route refuses a request without credentials (401)
@@ -65,8 +67,8 @@ t.test('bearer JWTs from a JWKS: issuer, audience, expiry and roles are all chec
   const jwtApp = await testApp(t, {
     env: { AUTH_JWKS_URL: `http://127.0.0.1:${port}/jwks.json`, AUTH_JWT_ISSUER: 'https://idp.example.nhs.uk', AUTH_JWT_AUDIENCE: 'triage-service' },
   });
-  const token = (claims: Record<string, unknown>, { issuer = 'https://idp.example.nhs.uk', audience = 'triage-service', expires = '5m' } = {}) =>
-    new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'idp-1' }).setSubject('nurse.jones').setIssuer(issuer).setAudience(audience).setIssuedAt().setExpirationTime(expires).sign(privateKey);
+  const token = (claims: Record<string, unknown>, { issuer = 'https://idp.example.nhs.uk', audience = 'triage-service', expires = '5m', subject = 'nurse.jones' } = {}) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'idp-1' }).setSubject(subject).setIssuer(issuer).setAudience(audience).setIssuedAt().setExpirationTime(expires).sign(privateKey);
   const bearer = async (claims: Record<string, unknown>, options?: Parameters<typeof token>[1]) => ({ authorization: `Bearer ${await token(claims, options)}` });
 
   t.equal((await get(jwtApp, '/v1/traces', await bearer({ roles: ['auditor'] }))).status, 200, 'a valid token with an allowed role');
@@ -76,6 +78,33 @@ t.test('bearer JWTs from a JWKS: issuer, audience, expiry and roles are all chec
   t.equal((await get(jwtApp, '/v1/traces', await bearer({ roles: ['auditor'] }, { issuer: 'https://evil.example' }))).status, 401, 'wrong issuer');
   t.equal((await get(jwtApp, '/v1/traces', { authorization: 'Bearer not.a.jwt' })).status, 401, 'garbage');
   const me = await get(jwtApp, '/v1/callbacks/me', await bearer({ roles: ['call-handler'] }));
-  t.same(me.body, { id: 'nurse.jones', roles: ['call-handler'] }, 'the handler id is the token subject');
+  t.same(me.body, { id: 'jwt:https://idp.example.nhs.uk|nurse.jones', roles: ['call-handler'] }, 'the handler id is the issuer and the token subject');
   t.equal((await get(jwtApp, '/v1/traces', STAFF.auditor)).status, 200, 'API keys still work beside JWTs');
+
+  // Every handler sees a claim's holder as claimedBy: a token whose subject spells it is someone else.
+  const { callbackId } = await callbackFor(jwtApp);
+  const claim = await post(jwtApp, `/v1/callbacks/${callbackId}/claim`, {}, { 'x-api-key': HANDLER_KEYS[0]! });
+  t.equal(claim.body.claimedBy, handlerIdOf(0), 'claimed with an API key');
+  const impostor = await bearer({ roles: ['call-handler'] }, { subject: claim.body.claimedBy });
+  t.same((await get(jwtApp, '/v1/callbacks/me', impostor)).body.id, `jwt:https://idp.example.nhs.uk|${claim.body.claimedBy}`);
+  const taken = await post(jwtApp, `/v1/callbacks/${callbackId}/complete`, { outcome: 'advice_given' }, impostor);
+  t.match(taken.body, { status: 409, title: 'Claimed by someone else' }, 'the look-alike token cannot complete the key holder\'s claim');
+  t.equal((await get(jwtApp, `/v1/callbacks/${callbackId}`)).body.status, 'claimed');
+  t.equal((await post(jwtApp, `/v1/callbacks/${callbackId}/complete`, { outcome: 'advice_given' }, { 'x-api-key': HANDLER_KEYS[0]! })).status, 200, 'the key holder can');
+});
+
+t.test('two API keys of one role whose hashes share the id prefix are refused at start-up', async (t) => {
+  // About 2^16 random keys find two whose SHA-256 share their first 32 bits.
+  const seen = new Map<string, string>();
+  let pair: [string, string] | undefined;
+  while (!pair) {
+    const key = randomBytes(12).toString('hex');
+    const prefix = createHash('sha256').update(key).digest('hex').slice(0, 8);
+    const other = seen.get(prefix);
+    if (other) pair = [other, key];
+    seen.set(prefix, key);
+  }
+  t.throws(() => new ApiKeys(pair.map((key) => ({ role: 'call-handler' as const, key }))), { message: /two API keys would both be key:call-handler:[0-9a-f]{8}: replace one/ });
+  t.doesNotThrow(() => new ApiKeys([{ role: 'call-handler', key: pair[0] }, { role: 'clinician', key: pair[1] }]), 'different roles: different ids');
+  t.doesNotThrow(() => new ApiKeys([{ role: 'call-handler', key: pair[0] }, { role: 'call-handler', key: pair[0] }]), 'the same key twice is one handler');
 });

@@ -4,21 +4,10 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import t from 'tap';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { ENCRYPTION_KEY, get, logCapture, post, REPO, SECURITY_ENV, STAFF, tempDir, testApp, type TestApp } from '../helpers.js';
+import { callbackFor, ENCRYPTION_KEY, get, logCapture, post, REPO, SECURITY_ENV, STAFF, tempDir, testApp } from '../helpers.js';
 
 const patient = { ageYears: 52, sex: 'male' };
-const URGENT: Record<string, unknown> = { emergency_signs: ['none'], pain_now: false, pain_feel: 'burning', pain_spreads: ['none'], associated: ['none'], coughing_blood: false, injury: false, started: 'within_12h' };
-const contact = { name: 'Zebedee Quartermaine', phone: '07911 123456', consent: true };
-
-async function callbackFor(app: TestApp): Promise<{ assessmentId: string; callbackId: string }> {
-  const start = await post(app, '/v1/assessments', { pathwayId: 'chest-pain', patient });
-  let step = start.body;
-  while (step.status === 'in_progress') {
-    step = (await post(app, `/v1/assessments/${start.body.id}/answers`, { questionId: step.question.id, value: URGENT[step.question.id] })).body;
-  }
-  const cb = await post(app, `/v1/assessments/${start.body.id}/callback`, contact);
-  return { assessmentId: start.body.id, callbackId: cb.body.id };
-}
+const contact = { name: 'Zebedee Quartermaine', phone: '07700 900123', consent: true };
 
 t.test('public routes are rate limited per client with a 429 problem and Retry-After', async (t) => {
   const app = await testApp(t, { env: { RATE_LIMIT_PER_MINUTE: '5' } });
@@ -36,13 +25,13 @@ t.test('contact details are encrypted at rest; the database file alone does not 
   const dir = tempDir(t);
   const db = path.join(dir, 'triage.db');
   const app = await testApp(t, { env: { DATABASE_URL: db } });
-  const { callbackId } = await callbackFor(app);
+  const { callbackId } = await callbackFor(app, contact);
   await post(app, `/v1/callbacks/${callbackId}/claim`, {});
   await post(app, `/v1/callbacks/${callbackId}/complete`, { outcome: 'advice_given', notes: 'Zebedee feels better' });
-  t.match((await get(app, `/v1/callbacks/${callbackId}`)).body, { name: contact.name, phone: '+447911123456', completion: { notes: 'Zebedee feels better' } }, 'staff read them decrypted');
+  t.match((await get(app, `/v1/callbacks/${callbackId}`)).body, { name: contact.name, phone: '+447700900123', completion: { notes: 'Zebedee feels better' } }, 'staff read them decrypted');
   await app.close();
   const bytes = Buffer.concat([db, `${db}-wal`].flatMap((f) => { try { return [readFileSync(f)]; } catch { return []; } }));
-  for (const secret of ['Zebedee', 'Quartermaine', '7911123456', '7911 123456']) {
+  for (const secret of ['Zebedee', 'Quartermaine', '7700900123', '7700 900123']) {
     t.equal(bytes.indexOf(secret), -1, `"${secret}" is nowhere in the database files`);
   }
   const raw = new SQLite(db, { readonly: true });
@@ -54,12 +43,12 @@ t.test('contact details are encrypted at rest; the database file alone does not 
 t.test('keys rotate: the first key seals, older keys still open', async (t) => {
   const db = path.join(tempDir(t), 'triage.db');
   const first = await testApp(t, { env: { DATABASE_URL: db } });
-  const old = await callbackFor(first);
+  const old = await callbackFor(first, contact);
   await first.close();
   const newKey = Buffer.alloc(32, 9).toString('base64');
   const second = await testApp(t, { env: { DATABASE_URL: db, CONTACT_ENCRYPTION_KEYS: `k2:${newKey},k1:${ENCRYPTION_KEY}` } });
   t.equal((await get(second, `/v1/callbacks/${old.callbackId}`)).body.name, contact.name, 'a request sealed with k1 opens after rotation');
-  const fresh = await callbackFor(second);
+  const fresh = await callbackFor(second, contact);
   await second.close();
   const raw = new SQLite(db, { readonly: true });
   t.match(raw.prepare('select name from callback_requests where id = ?').get(fresh.callbackId), { name: /^v1:k2:/ }, 'new requests are sealed with k2');
@@ -104,12 +93,12 @@ t.test('bodies nested deeper than any request needs are a 400, not a crash', asy
 t.test('every route driven with recognisable personal data: none of it reaches the logs', async (t) => {
   const log = logCapture();
   const app = await testApp(t, { logStream: log.stream, env: { LOG_LEVEL: 'trace' } });
-  const { assessmentId, callbackId } = await callbackFor(app);
+  const { assessmentId, callbackId } = await callbackFor(app, contact);
   t.equal((await get(app, `/v1/assessments/${assessmentId}`)).status, 200, 'the patient reads their assessment, token and all');
-  await post(app, `/v1/assessments/${assessmentId}/callback`, { ...contact, phone: '07911 123456 Zebedee' });
+  await post(app, `/v1/assessments/${assessmentId}/callback`, { ...contact, phone: '07700 900123 Zebedee' });
   await post(app, '/v1/assessments', { pathwayId: 'chest-pain', patient: { ageYears: 'Zebedee Quartermaine', sex: 'male' } });
   await post(app, `/v1/callbacks/${callbackId}/claim`, {});
-  await post(app, `/v1/callbacks/${callbackId}/complete`, { outcome: 'advice_given', notes: 'Spoke to Zebedee Quartermaine on 07911 123456' });
+  await post(app, `/v1/callbacks/${callbackId}/complete`, { outcome: 'advice_given', notes: 'Spoke to Zebedee Quartermaine on 07700 900123' });
   await get(app, `/v1/callbacks/${callbackId}`);
   await get(app, '/v1/callbacks?status=completed');
   await get(app, `/v1/assessments/${assessmentId}/traces`);
@@ -119,9 +108,9 @@ t.test('every route driven with recognisable personal data: none of it reaches t
   await post(app, '/v1/triage', { pathwayId: 'chest-pain', patient, answers: { emergency_signs: ['Zebedee'] } });
   const text = log.text();
   t.ok(text.length > 1000, 'there were logs to look through');
-  // The phone number in full, every way it is written: a bare '7911' also turns up in pino's
-  // millisecond timestamps (1796117911...), which is not the patient's number.
-  for (const secret of ['Zebedee', 'Quartermaine', '07911 123456', '7911123456', 'burning', SECURITY_ENV.TRIAGE_API_KEYS.split(',')[0]!.split(':')[1]!]) {
+  // The phone number in full, every way it is written: a bare '7700' could turn up in pino's
+  // millisecond timestamps (17961177001...), which is not the patient's number.
+  for (const secret of ['Zebedee', 'Quartermaine', '07700 900123', '7700900123', 'burning', SECURITY_ENV.TRIAGE_API_KEYS.split(',')[0]!.split(':')[1]!]) {
     t.equal(text.indexOf(secret), -1, `${secret} is not in the logs`);
   }
   t.notOk(/"x-assessment-token":"[^[]/.test(text), 'assessment tokens are never logged');

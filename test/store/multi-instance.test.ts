@@ -56,7 +56,7 @@ t.test('two instances on one database', { skip: ON_POSTGRES ? false : 'runs in t
       acknowledged.push(res.body.traceId);
       step = res.body;
     }
-    const cb = await call(first.base, 'POST', `/v1/assessments/${start.body.id}/callback`, { name: 'Test Patient', phone: '07911 123456', consent: true }, { 'x-assessment-token': start.body.token });
+    const cb = await call(first.base, 'POST', `/v1/assessments/${start.body.id}/callback`, { name: 'Test Patient', phone: '07700 900123', consent: true }, { 'x-assessment-token': start.body.token });
     return cb.body.id as string;
   };
   const callbacks = await Promise.all(Array.from({ length: 12 }, (_, n) => walk(n)));

@@ -106,10 +106,10 @@ t.test('patient page: a pathway to a callback outcome, with Back, then the conta
   await page.getByRole('button', { name: 'Ask for a call back' }).click();
   t.match(await page.locator('#phone-error').textContent(), /enter a UK mobile or landline number/, 'the API\'s phone error shows by the field');
   t.equal(await page.getByLabel('UK phone number').getAttribute('aria-invalid'), 'true');
-  await page.getByLabel('UK phone number').fill('07911 123456');
+  await page.getByLabel('UK phone number').fill('07700 900123');
   await page.getByRole('button', { name: 'Ask for a call back' }).click();
   await page.locator('#callback-confirmed').waitFor();
-  t.match(await page.locator('#callback-confirmed').textContent(), /A nurse or doctor will call \+447911123456 by \d\d:\d\d/);
+  t.match(await page.locator('#callback-confirmed').textContent(), /A nurse or doctor will call \+447700900123 by \d\d:\d\d/);
   await page.screenshot({ path: path.join(SHOTS, 'patient-callback-requested.png'), fullPage: true });
 
   const queue = (await get(app, '/v1/callbacks')).body;
@@ -150,6 +150,7 @@ t.test('console: a new request appears live, is claimed, explained and completed
   t.match(await page.locator('#explanation').textContent(), /^Clinician callback: .*because rule cp-pain-12-to-72h/);
   t.match(await page.locator('#answers').textContent(), /Are you coughing up blood\?No/);
   t.match(await page.locator('#detail').textContent(), new RegExp(`Claimed by ${handlerIdOf(2)}`));
+  t.equal(await page.getByRole('link', { name: '+442079460000' }).getAttribute('href'), 'tel:+442079460000', 'the phone number is a tel: link');
   await page.screenshot({ path: path.join(SHOTS, 'console-claimed.png'), fullPage: true });
 
   await page.getByLabel('Outcome of the call').selectOption('booked_gp_or_urgent_care');

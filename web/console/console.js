@@ -85,7 +85,7 @@ async function showDetail(id) {
   });
   document.getElementById('detail').replaceChildren(h('div', {},
     h('dl', { class: 'nhsuk-summary-list' },
-      ...[['Name', c.name], ['Phone', c.phone], ['Status', c.status === 'claimed' ? `Claimed by ${c.claimedBy} until ${new Date(c.leaseUntil).toLocaleTimeString('en-GB')}` : c.status], ['Urgency', `${c.disposition}, due ${new Date(c.dueAt).toLocaleTimeString('en-GB')}`], ['Attempts', String(c.attempts)]]
+      ...[['Name', c.name], ['Phone', h('a', { href: `tel:${c.phone}` }, c.phone)], ['Status', c.status === 'claimed' ? `Claimed by ${c.claimedBy} until ${new Date(c.leaseUntil).toLocaleTimeString('en-GB')}` : c.status], ['Urgency', `${c.disposition}, due ${new Date(c.dueAt).toLocaleTimeString('en-GB')}`], ['Attempts', String(c.attempts)]]
         .map(([k, v]) => h('div', { class: 'nhsuk-summary-list__row' }, h('dt', { class: 'nhsuk-summary-list__key' }, k), h('dd', { class: 'nhsuk-summary-list__value' }, v)))),
     h('h3', {}, 'Why this callback'),
     h('p', { id: 'explanation' }, c.explanation?.summary ?? 'No explanation recorded.'),
