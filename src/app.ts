@@ -109,12 +109,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const store = await openStore(config.DATABASE_URL, (err) => app.log.warn({ err: { message: err.message } }, 'database connection error; reconnecting'));
   app.decorate('store', store);
   app.decorate('triage', triage);
-  app.decorate('assessments', assessmentService(store, triage, decider));
-  app.decorate('traces', traceRepository(store.db));
   const security = await setUpSecurity(config);
   const callbacks = callbackService(store, { leaseSeconds: config.CALLBACK_LEASE_SECONDS, cipher: security.cipher, now: options.now });
+  await callbacks.sealClearText();
   await callbacks.listen();
   app.decorate('callbacks', callbacks);
+  app.decorate('assessments', assessmentService(store, triage, decider, callbacks));
+  app.decorate('traces', traceRepository(store.db));
   const releases = releaseService(store, triage, {
     requireSignOff: (config.RELEASE_REQUIRE_SIGNOFF ?? (config.NODE_ENV === 'production' ? 'true' : 'false')) === 'true',
     onActivated: (id) => app.log.info({ release: id, pathways: triage.pathways().map((p) => `${p.id}@${p.hash.slice(0, 12)}`) }, 'release active'),
