@@ -18,6 +18,8 @@ try {
 }
 const files = [
   'dist/test/callbacks/queue.test.js',
+  'dist/test/callbacks/answers-changed.test.js',
+  'dist/test/callbacks/audit.test.js',
   'dist/test/traces/chain.test.js',
   'dist/test/traces/replay.test.js',
   'dist/test/traces/explain.test.js',
