@@ -44,8 +44,8 @@ export function fullest(cases: Cases, pathwayId: string): Case {
  * the real services, then a callback requested with (encrypted) contact details.
  */
 export async function seedCallbacks(store: Store, triage: Triage, cases: Cases, count: number): Promise<void> {
-  const assessments = assessmentService(store, triage, localDecider(triage));
   const callbacks = callbackService(store, { leaseSeconds: 600, cipher: new ContactCipher(parseEncryptionKeys(ENCRYPTION_KEYS)), dramaNumbers: true });
+  const assessments = assessmentService(store, triage, localDecider(triage), callbacks);
   const [pathwayId, scenario] = [...cases.scenarios].flatMap(([id, list]) => list.filter((s) => s.expect.kind === 'callback').map((s) => [id, s] as const))[0]!;
   const answers = scenarioAnswers(scenario);
   const one = async (i: number) => {

@@ -134,8 +134,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const store = await openStore(config.DATABASE_URL, (err) => app.log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, describeStoreError(err)));
   app.decorate('store', store);
   app.decorate('triage', triage);
-  app.decorate('assessments', assessmentService(store, triage, decider));
-  app.decorate('traces', traceRepository(store.db));
   const security = await setUpSecurity(config);
   const callbacks = callbackService(store, {
     leaseSeconds: config.CALLBACK_LEASE_SECONDS,
@@ -143,8 +141,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     dramaNumbers: config.NODE_ENV !== 'production',
     now: options.now,
   });
+  await callbacks.sealClearText();
   await callbacks.listen();
   app.decorate('callbacks', callbacks);
+  app.decorate('assessments', assessmentService(store, triage, decider, callbacks));
+  app.decorate('traces', traceRepository(store.db));
   const releases = releaseService(store, triage, {
     requireSignOff: (config.RELEASE_REQUIRE_SIGNOFF ?? (config.NODE_ENV === 'production' ? 'true' : 'false')) === 'true',
     onActivated: (id) => app.log.info({ release: id, pathways: triage.pathways().map((p) => `${p.id}@${p.hash.slice(0, 12)}`) }, 'release active'),

@@ -3,7 +3,8 @@
 import { api as call, h, showErrors, clearErrors } from './shared.js';
 
 const view = document.getElementById('view');
-const state = { assessmentId: null, token: null, history: [], answers: new Map(), question: null };
+// `callback`: the request once asked for, as the API last described it.
+const state = { assessmentId: null, token: null, history: [], answers: new Map(), question: null, callback: null };
 // The assessment token (from starting the assessment) is what lets this page read and answer it.
 const api = (method, url, body) => call(method, url, body, state.token ? { 'x-assessment-token': state.token } : {});
 
@@ -73,6 +74,7 @@ async function start() {
 }
 
 function show(step) {
+  if (step.callback) state.callback = step.callback;
   if (step.status === 'complete') return outcome(step.outcome);
   state.question = step.question;
   return question(step.question);
@@ -94,6 +96,9 @@ function question(q) {
   }
   const form = h('form', { novalidate: true },
     h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' }),
+    // Said before an answer can change: the request keeps the answers it was asked on in view.
+    state.callback ? h('div', { class: 'nhsuk-inset-text', id: 'change-warning' },
+      h('p', {}, 'You have asked for a call back. If you change an answer, the nurse or doctor who calls you will see the change.')) : null,
     formGroup('answer', q.text, q.help, control),
     h('button', { class: 'nhsuk-button', type: 'submit' }, 'Continue'));
   form.addEventListener('submit', async (event) => {
@@ -144,6 +149,7 @@ function backLink(currentId) {
 const CARE = { escalate: 'nhsuk-card--care--emergency', callback: 'nhsuk-card--care--urgent', self_care: 'nhsuk-card--care--non-urgent' };
 
 function outcome(o) {
+  const asked = state.callback;
   const card = h('div', { class: `nhsuk-card nhsuk-card--care ${CARE[o.kind]}`, id: 'outcome', 'data-kind': o.kind },
     h('div', { class: 'nhsuk-card--care__heading-container' },
       h('h1', { class: 'nhsuk-card--care__heading' }, o.title)),
@@ -152,7 +158,22 @@ function outcome(o) {
       o.safetyNetting ? h('div', { class: 'nhsuk-warning-callout', id: 'safety-netting' },
         h('h2', { class: 'nhsuk-warning-callout__label' }, 'Get help if things change'),
         h('p', {}, o.safetyNetting)) : null));
-  render(backLink(null), card, o.kind === 'callback' ? callbackForm() : null);
+  if (!asked) return render(backLink(null), card, o.kind === 'callback' ? callbackForm() : null);
+  // Already asked: an escalation since means not waiting for the call, in the outcome's own words.
+  const actNow = asked.actNow ? h('div', { class: 'nhsuk-warning-callout', id: 'act-now' },
+    h('h2', { class: 'nhsuk-warning-callout__label' }, 'Do not wait for our call back'),
+    h('p', {}, `Your answers have changed since you asked for a call back. ${asked.actNow.title}.`),
+    h('p', {}, asked.actNow.advice)) : null;
+  render(backLink(null), actNow, card, actNow ? null : callbackConfirmed(asked));
+}
+
+function callbackConfirmed(callback) {
+  const due = new Date(callback.dueAt).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
+  const who = callback.phone ? `call ${callback.phone}` : 'call you';
+  return h('div', { class: 'nhsuk-panel', id: 'callback-confirmed', tabindex: '-1' },
+    h('h2', {}, 'Call back requested'),
+    h('p', {}, `A nurse or doctor will ${who} by ${due}. Keep your phone with you.`),
+    callback.answersChanged ? h('p', {}, 'They will see the answers you changed.') : null);
 }
 
 function callbackForm() {
@@ -191,10 +212,8 @@ function callbackForm() {
       const fieldErrors = (res.errors ?? []).map((e) => ({ field: e.path[1], focus: e.path[1], message: e.message }));
       return showErrors(form, fieldErrors.length ? fieldErrors : [{ field: 'phone', focus: 'phone', message: res.detail }]);
     }
-    const due = new Date(res.dueAt).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
-    form.replaceWith(h('div', { class: 'nhsuk-panel', id: 'callback-confirmed' },
-      h('h2', {}, 'Call back requested'),
-      h('p', {}, `A nurse or doctor will call ${res.phone} by ${due}. Keep your phone with you.`)));
+    state.callback = res;
+    form.replaceWith(callbackConfirmed(res));
     document.getElementById('callback-confirmed').focus?.();
   });
   return form;

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Transaction } from 'kysely';
+import type { Followed } from '../callbacks/service.js';
 import type { Decider, StepDecision } from '../triage/step.js';
 import { notFound, Problem } from '../problem.js';
 import type { PathwayVersion } from '../rulesets/version.js';
@@ -16,6 +17,16 @@ export interface StepResult {
   assessment: Assessment;
   decision: StepDecision;
   traceId: string;
+  /** The assessment's callback request as this step left it, if the patient asked for one. */
+  callback?: Followed['row'];
+}
+
+/** What keeps an assessment's callback request in step with its answers (the callback service). */
+export interface CallbackFollower {
+  /** Runs inside the unit of work that stores the step. */
+  follow(trx: Transaction<Database>, assessment: Assessment): Promise<Followed | undefined>;
+  /** Runs once the step has committed. */
+  announceFollowed(followed: Followed): Promise<void>;
 }
 
 const hashToken = (token: string): Buffer => createHash('sha256').update(token).digest();
@@ -25,7 +36,7 @@ const hashToken = (token: string): Buffer => createHash('sha256').update(token).
  * in a decision worker), then the assessment's new state and the step's trace are committed in
  * one transaction before the caller is answered. Triage names the versions and checks patients.
  */
-export function assessmentService(store: Store, triage: Triage, decider: Decider) {
+export function assessmentService(store: Store, triage: Triage, decider: Decider, callbacks: CallbackFollower) {
   const { db } = store;
   const assessments = assessmentRepository(db);
   const traces = traceRepository(db);
@@ -104,17 +115,21 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
       const step = current.step + 1;
       const { decision, draft } = await decider.step(version, { patient: current.patient, answers, assessmentId: id, step });
       const assessment = stateOf({ ...current, step, updatedAt: new Date().toISOString() }, decision);
+      // The new state, its trace and the callback request asked on the old answers: one unit.
       const saved = await store.write(async (trx, chain) => {
         if (!(await assessments.update(trx, assessment, current.step))) {
           return false;
         }
         chain.append(draft);
-        return true;
+        return { followed: await callbacks.follow(trx, assessment) };
       });
       if (!saved) {
         throw new Problem(409, 'Assessment changed', `assessment ${id} was answered by another request at the same time; fetch it and answer the current question`);
       }
-      return { assessment, decision, traceId: draft.id };
+      if (saved.followed) {
+        await callbacks.announceFollowed(saved.followed);
+      }
+      return { assessment, decision, traceId: draft.id, callback: saved.followed?.row };
     },
 
     /** For staff routes (already authenticated) and, after `authorised`, the patient's own. */

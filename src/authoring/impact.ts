@@ -1,10 +1,9 @@
 import type { RuleCatalog } from '../rulesets/loader.js';
-import { durationSeconds } from '../rulesets/duration.js';
-import { URGENCY } from '../rulesets/schema.js';
 import { applicabilityProblem } from '../triage/answers.js';
 import type { DecidedOutcome } from '../triage/decide.js';
 import type { Triage } from '../triage/triage.js';
 import type { TraceBody } from '../traces/trace.js';
+import { compareUrgency } from '../triage/urgency.js';
 
 export type Movement = 'same' | 'up' | 'down' | 'sideways' | 'asks_more' | 'not_applicable' | 'pathway_removed';
 
@@ -27,13 +26,6 @@ export interface ImpactReport {
   pathways: PathwayImpact[];
   /** Decisions that were escalate or callback and would now be self-care. */
   safetyFindings: SafetyFinding[];
-}
-
-const seconds = (within: string | undefined): number => (within ? durationSeconds(within) : Number.POSITIVE_INFINITY);
-
-/** Urgency order: the kind first, then the sooner time frame. */
-export function compareUrgency(a: DecidedOutcome, b: DecidedOutcome): number {
-  return URGENCY[a.kind] - URGENCY[b.kind] || seconds(b.within) - seconds(a.within);
 }
 
 const summary = (o: DecidedOutcome) => ({ kind: o.kind, disposition: o.disposition, ruleId: o.ruleId });

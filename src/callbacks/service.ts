@@ -1,12 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { Transaction } from 'kysely';
 import { notFound, Problem } from '../problem.js';
 import { durationSeconds } from '../rulesets/duration.js';
-import { checkUkPhone } from './phone.js';
-import { assessmentRepository } from '../store/assessments.js';
-import { callbackRepository, type CallbackEvent, type CallbackRow, type CallbackStatus } from '../store/callbacks.js';
+import type { OutcomeKind } from '../rulesets/schema.js';
+import { assessmentRepository, type Assessment } from '../store/assessments.js';
+import { callbackRepository, type CallbackEvent, type CallbackRow, type CallbackStatus, type QueuePosition } from '../store/callbacks.js';
 import type { Store } from '../store/database.js';
+import type { Database } from '../store/schema.js';
 import type { ContactCipher } from '../security/contact-crypto.js';
+import { CANCEL_OVERRIDE, type Principal } from '../security/roles.js';
+import { compareUrgency, type Urgency } from '../triage/urgency.js';
+import { checkUkPhone } from './phone.js';
 
 /** How a call ended, from the fixed list call handlers choose from. */
 export const COMPLETION_OUTCOMES = ['advice_given', 'referred_999', 'referred_ae', 'booked_gp_or_urgent_care', 'no_further_action'] as const;
@@ -15,7 +20,46 @@ export type CompletionOutcome = (typeof COMPLETION_OUTCOMES)[number];
 /** After this many unanswered calls a request is flagged for clinical review (and stays queued). */
 export const MAX_ATTEMPTS_BEFORE_REVIEW = 3;
 
-export type QueueChange = { type: 'added' | 'claimed' | 'released' | 'attempted' | 'completed' | 'cancelled' | 'renewed'; id: string; status: CallbackStatus };
+/** Queue bands, read first in the queue's order: an escalation after asking goes above everything. */
+export const ESCALATED_BAND = 0;
+export const NORMAL_BAND = 1;
+
+export const QUEUE_CHANGES = ['added', 'claimed', 'released', 'attempted', 'completed', 'cancelled', 'renewed', 'urgency_raised', 'escalated', 'answers_changed'] as const;
+export type QueueChange = { type: (typeof QUEUE_CHANGES)[number]; id: string; status: CallbackStatus };
+
+/** A decision as a request's handler sees it beside another. */
+export interface DecisionSummary {
+  kind: OutcomeKind;
+  disposition: string;
+  within: string | null;
+  decidedAt: string;
+}
+
+/** The patient changed answers after asking: the decision asked on, and the latest one (none yet while still answering). */
+export interface AnswersChanged {
+  at: string;
+  whenAsked: DecisionSummary;
+  latest: DecisionSummary | null;
+}
+
+/** A request kept in step with a new step of its assessment, and what consoles are told once it commits. */
+export interface Followed {
+  row: CallbackRow;
+  change: QueueChange;
+}
+
+/** Who acts on the queue. */
+export type Actor = Pick<Principal, 'id' | 'roles'>;
+
+export const answersChangedOf = (row: Pick<CallbackRow, 'answers_changed'>): AnswersChanged | null =>
+  row.answers_changed ? (JSON.parse(row.answers_changed) as AnswersChanged) : null;
+
+/** The urgency a request holds now: an escalated request holds the escalation's. */
+const urgencyOf = (row: Pick<CallbackRow, 'queue_band' | 'within'>): Urgency => ({ kind: row.queue_band === ESCALATED_BAND ? 'escalate' : 'callback', within: row.within });
+
+const isOpen = (row: Pick<CallbackRow, 'status'>): boolean => row.status === 'waiting' || row.status === 'claimed';
+
+const dueAfter = (decidedAt: string, within: string): string => new Date(Date.parse(decidedAt) + durationSeconds(within) * 1000).toISOString();
 
 export interface CallbackServiceOptions {
   leaseSeconds: number;
@@ -52,7 +96,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
     const released = await store.write(async (trx) => {
       const rows = await callbacks.expireLeases(trx, now);
       for (const row of rows) {
-        await callbacks.record(trx, row, 'lease_expired', row.claimed_by, now, { leaseUntil: row.lease_until });
+        await record(trx, row, 'lease_expired', row.claimed_by, now, { leaseUntil: row.lease_until });
       }
       return rows;
     });
@@ -67,6 +111,20 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
     phone: options.cipher.open(row.phone),
     completion_notes: row.completion_notes === null ? null : options.cipher.open(row.completion_notes),
   });
+
+  /**
+   * Free text typed by staff (a cancel reason) is personal data like a phone number: it is
+   * sealed into the event's `sealed` field and opened only where contact details are shown.
+   */
+  const record = (trx: Transaction<Database>, row: Pick<CallbackRow, 'id' | 'assessment_id'>, action: string, handlerId: string | null, at: string, detail?: Record<string, unknown>, freeText?: Record<string, string>) =>
+    callbacks.record(trx, row, action, handlerId, at, freeText ? { ...detail, sealed: mapValues(freeText, (v) => options.cipher.seal(v)) } : detail);
+
+  const openEvent = (event: CallbackEvent): CallbackEvent => {
+    const sealed = event.detail?.sealed as Record<string, string> | undefined;
+    if (!sealed) return event;
+    const { sealed: _sealed, ...rest } = event.detail!;
+    return { ...event, detail: { ...rest, ...mapValues(sealed, (v) => options.cipher.open(v)) } };
+  };
 
   async function load(id: string): Promise<CallbackRow> {
     const row = await callbacks.get(id);
@@ -88,7 +146,15 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
   }
 
   /** Runs a handler action that needs the claim, records it, and announces it. */
-  async function heldAction(id: string, handlerId: string, action: string, change: QueueChange['type'], update: (row: CallbackRow, now: string) => Partial<CallbackRow>, detail?: Record<string, unknown>) {
+  async function heldAction(
+    id: string,
+    handlerId: string,
+    action: string,
+    change: QueueChange['type'],
+    update: (row: CallbackRow, now: string) => Partial<CallbackRow>,
+    detail?: Record<string, unknown>,
+    freeText?: Record<string, string>,
+  ) {
     const now = clock().toISOString();
     await expire(now);
     const row = await load(id);
@@ -97,7 +163,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
       if (!(await callbacks.updateHeld(trx, id, handlerId, now, changes))) {
         return false;
       }
-      await callbacks.record(trx, row, action, handlerId, now, detail);
+      await record(trx, row, action, handlerId, now, detail, freeText);
       return true;
     });
     if (!done) {
@@ -106,6 +172,56 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
     const after = await load(id);
     await announce({ type: change, id, status: after.status });
     return after;
+  }
+
+  /**
+   * Keeps an open request in step with a new step of its assessment, inside the unit of work
+   * that stores the step: the answers, the decision's trace and the request never disagree.
+   * Only steps after the request reach here: request() holds the assessment at the step it
+   * read, so an answer and a request never overlap. The request is never left less urgent
+   * than the most urgent decision since asking: a more urgent one moves the due time earlier
+   * (never later); an escalation also puts it at the top of the queue for clinical review; a
+   * less urgent one keeps the urgency, and the handler sees both decisions.
+   */
+  async function follow(trx: Transaction<Database>, assessment: Assessment): Promise<Followed | undefined> {
+    const row = await callbacks.forAssessment(assessment.id, trx);
+    if (!row || !isOpen(row)) {
+      return undefined;
+    }
+    const now = clock().toISOString();
+    const earlier = answersChangedOf(row);
+    const outcome = assessment.status === 'complete' ? assessment.outcome : null;
+    const latest = outcome ? { kind: outcome.kind, disposition: outcome.disposition, within: outcome.within ?? null, decidedAt: assessment.updatedAt } : (earlier?.latest ?? null);
+    const answersChanged: AnswersChanged = {
+      at: now,
+      whenAsked: earlier?.whenAsked ?? { kind: 'callback', disposition: row.disposition, within: row.within, decidedAt: row.decided_at },
+      latest,
+    };
+    const changes: Partial<CallbackRow> = { answers_changed: JSON.stringify(answersChanged) };
+    let type: QueueChange['type'] = 'answers_changed';
+    if (outcome && compareUrgency(outcome, urgencyOf(row)) > 0) {
+      // Every escalate and callback outcome has a time frame (the rule-set schema insists).
+      const within = outcome.within!;
+      const due = dueAfter(assessment.updatedAt, within);
+      Object.assign(changes, { disposition: outcome.disposition, within, decided_at: assessment.updatedAt, due_at: due < row.due_at ? due : row.due_at });
+      type = 'urgency_raised';
+      if (outcome.kind === 'escalate') {
+        Object.assign(changes, { queue_band: ESCALATED_BAND, needs_review: 1, review_reason: 'escalated' });
+        type = 'escalated';
+      }
+    }
+    if (!(await callbacks.updateOpen(trx, row.id, now, changes))) {
+      return undefined;
+    }
+    const after: CallbackRow = { ...row, ...changes, updated_at: now };
+    if (outcome) {
+      const held = { disposition: row.disposition, within: row.within, dueAt: row.due_at };
+      await record(trx, row, type, null, now, {
+        ...(type === 'answers_changed' ? { kept: held } : { from: held, to: { disposition: after.disposition, within: after.within, dueAt: after.due_at } }),
+        latest: { kind: outcome.kind, disposition: outcome.disposition, within: outcome.within ?? null },
+      });
+    }
+    return { row: after, change: { type, id: row.id, status: row.status } };
   }
 
   return {
@@ -126,10 +242,6 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
       if (!assessment) {
         throw notFound('assessment', assessmentId);
       }
-      if (assessment.status !== 'complete' || assessment.outcome?.kind !== 'callback' || !assessment.outcome.within) {
-        const what = assessment.status === 'complete' ? `its outcome is ${assessment.outcome?.kind}` : 'it is not complete';
-        throw new Problem(409, 'No callback for this assessment', `assessment ${assessmentId} cannot have a callback: ${what}`);
-      }
       const checked = checkUkPhone(contact.phone, { dramaNumbers: options.dramaNumbers ?? false });
       const phone = checked.ok ? checked.e164 : undefined;
       const errors = [
@@ -139,9 +251,14 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
       if (errors.length) {
         throw new Problem(422, 'Invalid contact details', errors.map((e) => e.message).join('; '), errors);
       }
+      // A repeat finds the request as it stands now, even after the answers have changed.
       const existing = await callbacks.forAssessment(assessmentId);
       if (existing) {
         return { row: reveal(existing), created: false };
+      }
+      if (assessment.status !== 'complete' || assessment.outcome?.kind !== 'callback' || !assessment.outcome.within) {
+        const what = assessment.status === 'complete' ? `its outcome is ${assessment.outcome?.kind}` : 'it is not complete';
+        throw new Problem(409, 'No callback for this assessment', `assessment ${assessmentId} cannot have a callback: ${what}`);
       }
       const now = clock().toISOString();
       const decidedAt = assessment.updatedAt;
@@ -154,7 +271,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
         disposition: assessment.outcome.disposition,
         within: assessment.outcome.within,
         decided_at: decidedAt,
-        due_at: new Date(Date.parse(decidedAt) + durationSeconds(assessment.outcome.within) * 1000).toISOString(),
+        due_at: dueAfter(decidedAt, assessment.outcome.within),
         created_at: now,
         updated_at: now,
         claimed_by: null,
@@ -164,11 +281,17 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
         completion_outcome: null,
         completion_notes: null,
         completed_at: null,
+        queue_band: NORMAL_BAND,
+        review_reason: null,
+        answers_changed: null,
       };
       try {
         await store.write(async (trx) => {
+          if (!(await assessments.holdStep(trx, assessmentId, assessment.step))) {
+            throw new Problem(409, 'Assessment changed', `assessment ${assessmentId} was answered again while the callback was asked for; fetch it to see its outcome`);
+          }
           await callbacks.insert(trx, row);
-          await callbacks.record(trx, row, 'requested', null, now, { dueAt: row.due_at, within: row.within });
+          await record(trx, row, 'requested', null, now, { dueAt: row.due_at, within: row.within });
         });
       } catch (err) {
         // Two identical submissions at once: the unique assessment id lets exactly one in.
@@ -182,12 +305,30 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
       return { row: { ...row, name: contact.name, phone: phone! }, created: true };
     },
 
-    async get(id: string): Promise<CallbackRow> {
-      await expire(clock().toISOString());
-      return load(id);
+    follow,
+
+    /** After a followed step commits: consoles hear of it. */
+    announceFollowed: (followed: Followed) => announce(followed.change),
+
+    /** The patient's own view of their request (no contact details), if they asked for one. */
+    forAssessment: (assessmentId: string) => callbacks.forAssessment(assessmentId),
+
+    /**
+     * A request with its contact details and its history in clear. Reading them is itself an
+     * audited action (who, when), committed before the details leave.
+     */
+    async read(id: string, readerId: string): Promise<{ row: CallbackRow; history: CallbackEvent[] }> {
+      const now = clock().toISOString();
+      await expire(now);
+      const row = await load(id);
+      await store.write(async (trx) => {
+        await callbacks.lock(trx, id);
+        await record(trx, row, 'contact_read', readerId, now);
+      });
+      return { row: await load(id), history: (await callbacks.history(row.assessment_id)).map(openEvent) };
     },
 
-    async queue(filter: { status?: CallbackStatus; overdue?: boolean; after?: { dueAt: string; createdAt: string; id: string }; limit: number }) {
+    async queue(filter: { status?: CallbackStatus; overdue?: boolean; after?: QueuePosition; limit: number }) {
       const now = clock().toISOString();
       await expire(now);
       const statuses: CallbackStatus[] = filter.status ? [filter.status] : ['waiting', 'claimed'];
@@ -204,7 +345,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
         if (!(await callbacks.claim(trx, id, handlerId, leaseUntil, now.toISOString()))) {
           return false;
         }
-        await callbacks.record(trx, row, 'claim', handlerId, now.toISOString(), { leaseUntil });
+        await record(trx, row, 'claim', handlerId, now.toISOString(), { leaseUntil });
         return true;
       });
       if (!won) {
@@ -226,7 +367,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
         claimed_by: null,
         lease_until: null,
         attempts: row.attempts + 1,
-        needs_review: row.attempts + 1 >= MAX_ATTEMPTS_BEFORE_REVIEW ? 1 : row.needs_review,
+        ...(row.attempts + 1 >= MAX_ATTEMPTS_BEFORE_REVIEW && !row.needs_review ? { needs_review: 1, review_reason: 'no_answer' as const } : {}),
       })),
 
     complete: (id: string, handlerId: string, outcome: CompletionOutcome, notes: string) =>
@@ -240,21 +381,56 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
         { outcome },
       ),
 
-    async cancel(id: string, handlerId: string, reason: string): Promise<CallbackRow> {
+    /**
+     * Cancelling needs the claim, like every action. A clinician or admin may instead override
+     * (a request someone else holds, or nobody has claimed); the history records the override
+     * and whose claim it overrode.
+     */
+    async cancel(id: string, actor: Actor, reason: string, override = false): Promise<CallbackRow> {
+      const closed = { status: 'cancelled' as const, claimed_by: null, lease_until: null };
+      if (!override) {
+        return heldAction(id, actor.id, 'cancel', 'cancelled', (_row, now) => ({ ...closed, completed_at: now }), undefined, { reason });
+      }
+      if (!actor.roles.some((r) => CANCEL_OVERRIDE.includes(r))) {
+        throw new Problem(403, 'Override not allowed', `only a ${CANCEL_OVERRIDE.join(' or ')} may cancel a request without holding its claim; claim it first`);
+      }
       const now = clock().toISOString();
-      const row = await load(id);
+      await expire(now);
       const done = await store.write(async (trx) => {
-        if (!(await callbacks.cancel(trx, id, now))) {
+        const row = await callbacks.get(id, trx);
+        if (!row || !(await callbacks.updateOpen(trx, id, now, { ...closed, completed_at: now }))) {
           return false;
         }
-        await callbacks.record(trx, row, 'cancel', handlerId, now, { reason });
+        await record(trx, row, 'cancel_override', actor.id, now, { heldBy: row.claimed_by }, { reason });
         return true;
       });
       if (!done) {
-        throw conflict(await load(id), handlerId, 'cancel');
+        throw conflict(await load(id), actor.id, 'cancel');
       }
       await announce({ type: 'cancelled', id, status: 'cancelled' });
       return load(id);
+    },
+
+    /**
+     * Cancel reasons recorded in clear before they were sealed: sealed once at start-up, so
+     * no free text stays readable in the database.
+     */
+    async sealClearText(): Promise<number> {
+      const events = await db.selectFrom('callback_events').select(['id', 'detail']).where('action', '=', 'cancel').where('detail', 'like', '%"reason"%').execute();
+      const clear = events.flatMap((e) => {
+        const detail = JSON.parse(e.detail!) as Record<string, unknown>;
+        return typeof detail.reason === 'string' ? [{ id: e.id, detail }] : [];
+      });
+      if (clear.length > 0) {
+        await store.write(async (trx) => {
+          for (const { id, detail } of clear) {
+            const { reason, ...rest } = detail;
+            const sealed = JSON.stringify({ ...rest, sealed: { reason: options.cipher.seal(reason as string) } });
+            await trx.updateTable('callback_events').set({ detail: sealed }).where('id', '=', id).execute();
+          }
+        });
+      }
+      return clear.length;
     },
 
     async stats() {
@@ -276,8 +452,11 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
       };
     },
 
+    /** Every event of an assessment's request in order, free text still sealed. */
     history: (assessmentId: string): Promise<CallbackEvent[]> => callbacks.history(assessmentId),
   };
 }
+
+const mapValues = (o: Record<string, string>, f: (v: string) => string): Record<string, string> => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]));
 
 export type CallbackService = ReturnType<typeof callbackService>;

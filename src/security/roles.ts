@@ -18,6 +18,12 @@ export const ACCESS = {
 } as const satisfies Record<string, readonly Role[]>;
 export type Access = keyof typeof ACCESS;
 
+/**
+ * Who may cancel a callback request another handler holds (or nobody has claimed), with an
+ * explicit override that the request's history records as one. Everyone else needs the claim.
+ */
+export const CANCEL_OVERRIDE: readonly Role[] = ['clinician', 'admin'];
+
 /** Who is calling: the handler id recorded in audit events comes from here, not the body. */
 export interface Principal {
   /** `key:<role>:<hash prefix>` or `jwt:<issuer>|<subject>` (see principalId). */

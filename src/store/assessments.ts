@@ -49,6 +49,20 @@ export function assessmentRepository(db: Kysely<Database>) {
       return Number(result.numUpdatedRows) === 1;
     },
 
+    /**
+     * Holds the assessment at `expectedStep` until the transaction ends (a no-op update takes
+     * the row lock on PostgreSQL): false if another step was saved since it was read.
+     */
+    async holdStep(trx: Transaction<Database>, id: string, expectedStep: number): Promise<boolean> {
+      const result = await trx
+        .updateTable('assessments')
+        .set((eb) => ({ step: eb.ref('step') }))
+        .where('id', '=', id)
+        .where('step', '=', expectedStep)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
     async get(id: string): Promise<Assessment | undefined> {
       const row = await db.selectFrom('assessments').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) {

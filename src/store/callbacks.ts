@@ -10,13 +10,36 @@ const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 export type CallbackStatus = CallbackRequestTable['status'];
 
 /** What a queue page shows of each request: never the contact details, read one request at a time. */
-const QUEUE_COLUMNS = ['id', 'assessment_id', 'status', 'disposition', 'within', 'due_at', 'created_at', 'attempts', 'needs_review', 'claimed_by', 'lease_until'] as const;
+const QUEUE_COLUMNS = [
+  'id',
+  'assessment_id',
+  'status',
+  'disposition',
+  'within',
+  'queue_band',
+  'due_at',
+  'created_at',
+  'attempts',
+  'needs_review',
+  'review_reason',
+  'answers_changed',
+  'claimed_by',
+  'lease_until',
+] as const;
 export type QueueRow = Pick<CallbackRow, (typeof QUEUE_COLUMNS)[number]>;
+
+/** A place in the queue's order: band (escalated first), due time, creation, id. */
+export interface QueuePosition {
+  band: number;
+  dueAt: string;
+  createdAt: string;
+  id: string;
+}
 
 export interface QueueFilter {
   statuses: CallbackStatus[];
   overdueAt?: string;
-  after?: { dueAt: string; createdAt: string; id: string };
+  after?: QueuePosition;
   limit: number;
 }
 
@@ -103,6 +126,29 @@ export function callbackRepository(db: Kysely<Database>) {
       return Number(result.numUpdatedRows) === 1;
     },
 
+    /** Changes a request while it is still open (waiting or claimed), whoever holds it. */
+    async updateOpen(trx: Transaction<Database>, id: string, now: string, changes: Partial<CallbackRow>): Promise<boolean> {
+      const result = await trx
+        .updateTable('callback_requests')
+        .set({ ...changes, updated_at: now })
+        .where('id', '=', id)
+        .where('status', 'in', ['waiting', 'claimed'])
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    /**
+     * Holds the request's row until the transaction ends (on PostgreSQL; SQLite has one writer),
+     * for an event that changes nothing else: events of one request are numbered one at a time.
+     */
+    async lock(trx: Transaction<Database>, id: string): Promise<void> {
+      await trx
+        .updateTable('callback_requests')
+        .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+        .where('id', '=', id)
+        .execute();
+    },
+
     async cancel(trx: Transaction<Database>, id: string, now: string): Promise<boolean> {
       const result = await trx
         .updateTable('callback_requests')
@@ -114,7 +160,7 @@ export function callbackRepository(db: Kysely<Database>) {
     },
 
     /**
-     * A page of the queue in due order. Each status is read in order from the (status, due_at,
+     * A page of the queue in order: escalated requests first, then by due time. Each status is read in order from the (status, due_at,
      * created_at, id) index, a page's worth at most, and the pages are merged here: one query
      * over several statuses would sort every open request, and a UNION ALL of the per-status
      * queries sorts its branches again (half of that query's cost). The reads share one
@@ -127,8 +173,8 @@ export function callbackRepository(db: Kysely<Database>) {
         if (filter.overdueAt) q = q.where('due_at', '<', filter.overdueAt);
         const after = filter.after;
         // A row-value comparison lets the index seek straight to the cursor.
-        if (after) q = q.where((eb) => eb(eb.refTuple('due_at', 'created_at', 'id'), '>', eb.tuple(after.dueAt, after.createdAt, after.id)));
-        return q.orderBy('due_at').orderBy('created_at').orderBy('id').limit(filter.limit).execute();
+        if (after) q = q.where((eb) => eb(eb.refTuple('queue_band', 'due_at', 'created_at', 'id'), '>', eb.tuple(after.band, after.dueAt, after.createdAt, after.id)));
+        return q.orderBy('queue_band').orderBy('due_at').orderBy('created_at').orderBy('id').limit(filter.limit).execute();
       };
       if (filter.statuses.length === 1) {
         return pageOf(db, filter.statuses[0]!);
@@ -145,7 +191,7 @@ export function callbackRepository(db: Kysely<Database>) {
       // plain strings is the order the database's index keeps.
       return pages
         .flat()
-        .sort((a, b) => compare(a.due_at, b.due_at) || compare(a.created_at, b.created_at) || compare(a.id, b.id))
+        .sort((a, b) => a.queue_band - b.queue_band || compare(a.due_at, b.due_at) || compare(a.created_at, b.created_at) || compare(a.id, b.id))
         .slice(0, filter.limit);
     },
 
@@ -154,14 +200,20 @@ export function callbackRepository(db: Kysely<Database>) {
       return db.selectFrom('callback_requests').select(['id', 'status', 'within', 'due_at', 'created_at']).where('status', 'in', ['waiting', 'claimed']).orderBy('created_at').execute();
     },
 
+    /**
+     * Adds an event to a request's history. Every caller has changed (or locked) the request's
+     * row in this transaction first, so no other transaction numbers an event of it meanwhile.
+     */
     async record(trx: Transaction<Database>, row: Pick<CallbackRow, 'id' | 'assessment_id'>, action: string, handlerId: string | null, at: string, detail?: Record<string, unknown>): Promise<CallbackEvent> {
-      const event = { id: randomUUID(), callback_id: row.id, assessment_id: row.assessment_id, action, handler_id: handlerId, at, detail: detail ? JSON.stringify(detail) : null };
+      const last = await trx.selectFrom('callback_events').select((eb) => eb.fn.max('seq').as('seq')).where('callback_id', '=', row.id).executeTakeFirst();
+      const seq = Number(last?.seq ?? 0) + 1;
+      const event = { id: randomUUID(), callback_id: row.id, assessment_id: row.assessment_id, action, handler_id: handlerId, at, detail: detail ? JSON.stringify(detail) : null, seq };
       await trx.insertInto('callback_events').values(event).execute();
       return { id: event.id, callbackId: row.id, assessmentId: row.assessment_id, action, handlerId, at, detail: detail ?? null };
     },
 
     async history(assessmentId: string): Promise<CallbackEvent[]> {
-      const rows = await db.selectFrom('callback_events').selectAll().where('assessment_id', '=', assessmentId).orderBy('at').orderBy('id').execute();
+      const rows = await db.selectFrom('callback_events').selectAll().where('assessment_id', '=', assessmentId).orderBy('seq').execute();
       return rows.map((r) => ({
         id: r.id,
         callbackId: r.callback_id,

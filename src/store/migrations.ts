@@ -1,4 +1,4 @@
-import type { Kysely, Migration } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 
 /**
  * Migrations live in code (not files found at run time) so the compiled service, the tests and
@@ -150,6 +150,30 @@ export const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>): Promise<void> {
       // One row readiness rewrites after a disk fault, to learn whether writes succeed again.
       await db.schema.createTable('store_probe').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('at', 'text', (c) => c.notNull()).execute();
+    },
+  },
+  '2026-12-06-cb-001-requests-follow-answers': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // A request follows the patient's later answers: an escalation after asking puts it in
+      // band 0, above every other request; the rest stay in band 1. The queue is read in
+      // (band, due time) order, so the index leads with the band.
+      await db.schema.alterTable('callback_requests').addColumn('queue_band', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+      // Why a request is flagged for clinical review: 'no_answer' (three failed calls) or 'escalated'.
+      await db.schema.alterTable('callback_requests').addColumn('review_reason', 'text').execute();
+      // JSON: when the answers changed after the request, the decision it was asked on, the latest one.
+      await db.schema.alterTable('callback_requests').addColumn('answers_changed', 'text').execute();
+      await sql`update callback_requests set review_reason = 'no_answer' where needs_review = 1`.execute(db);
+      await db.schema.dropIndex('callbacks_queue').execute();
+      await db.schema.createIndex('callbacks_queue_band').on('callback_requests').columns(['status', 'queue_band', 'due_at', 'created_at', 'id']).execute();
+
+      // History is ordered by a per-request sequence: two events can share a timestamp (a lease
+      // expiry and the claim that found it), and random ids do not order them. Existing events
+      // are numbered in the order they were listed until now.
+      await db.schema.alterTable('callback_events').addColumn('seq', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await sql`update callback_events set seq = (
+        select count(*) from callback_events e
+        where e.callback_id = callback_events.callback_id and (e.at < callback_events.at or (e.at = callback_events.at and e.id <= callback_events.id)))`.execute(db);
+      await db.schema.createIndex('callback_events_seq').unique().on('callback_events').columns(['callback_id', 'seq']).execute();
     },
   },
 };

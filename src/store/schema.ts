@@ -60,6 +60,11 @@ export interface CallbackRequestTable {
   completion_outcome: string | null;
   completion_notes: string | null;
   completed_at: string | null;
+  /** 0: escalated after the request, above every other request; 1: everything else. */
+  queue_band: number;
+  review_reason: 'no_answer' | 'escalated' | null;
+  /** JSON (AnswersChanged): set once the patient changes an answer after asking. */
+  answers_changed: string | null;
 }
 
 export interface CallbackEventTable {
@@ -70,6 +75,8 @@ export interface CallbackEventTable {
   handler_id: string | null;
   at: string;
   detail: string | null;
+  /** Order within the request's history (timestamps can tie). */
+  seq: number;
 }
 
 export interface TraceChainTable {

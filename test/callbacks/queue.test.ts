@@ -1,42 +1,7 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
-import t, { type Test } from 'tap';
-import { asHandler, get, handlerIdOf, STAFF, logCapture, post, testApp, type TestApp } from '../helpers.js';
-
-/** A clock the tests move forward, so due times and leases can pass without waiting. */
-function clock() {
-  let offsetMs = 0;
-  return { now: () => new Date(Date.now() + offsetMs), advance: (seconds: number) => (offsetMs += seconds * 1000) };
-}
-
-const patient = { ageYears: 52, sex: 'male' };
-const none = ['none'];
-// Chest pain walks ending in a 1-hour and a 6-hour callback, and one in a 999 escalation.
-const URGENT = { emergency_signs: none, pain_now: false, pain_feel: 'burning', pain_spreads: none, associated: none, coughing_blood: false, injury: false, started: 'within_12h' };
-const ROUTINE = { ...URGENT, pain_feel: 'aching_tender', worse_on_pressing: false, started: 'over_72h' };
-const ESCALATE = { emergency_signs: none, pain_now: true, pain_feel: 'crushing_heavy_tight' };
-
-async function assessment(app: TestApp, answers: Record<string, unknown>): Promise<string> {
-  const start = await post(app, '/v1/assessments', { pathwayId: 'chest-pain', patient });
-  const id = start.body.id as string;
-  let step = start.body;
-  while (step.status === 'in_progress') {
-    const questionId = step.question.id as string;
-    step = (await post(app, `/v1/assessments/${id}/answers`, { questionId, value: answers[questionId] })).body;
-  }
-  return id;
-}
-
-const AMIR = handlerIdOf(0);
-const BEA = handlerIdOf(1);
-
-const contact = { name: 'Ada Lovelace', phone: '07700 900123', consent: true };
-
-async function setup(t: Test) {
-  const c = clock();
-  const log = logCapture();
-  const app = await testApp(t, { now: c.now, logStream: log.stream });
-  return { app, clock: c, log };
-}
+import t from 'tap';
+import { asHandler, get, STAFF, post } from '../helpers.js';
+import { actions, AMIR, assessment, BEA, contact, ESCALATE, patient, ROUTINE, setup, URGENT } from './walks.js';
 
 t.test('a callback request: E.164 phone, due at decision time plus the window, idempotent', async (t) => {
   const { app } = await setup(t);
@@ -146,8 +111,7 @@ t.test('a lease that is neither renewed nor completed returns the request to the
   t.equal((await get(app, `/v1/callbacks/${cb.id}`)).body.status, 'waiting', 'back in the queue after the lease');
   t.equal((await post(app, `/v1/callbacks/${cb.id}/complete`, { outcome: 'advice_given' }, asHandler(0))).status, 409, 'the lapsed holder cannot complete');
   t.equal((await post(app, `/v1/callbacks/${cb.id}/claim`, {}, asHandler(1))).status, 200, 'someone else can claim it');
-  const history = (await get(app, `/v1/callbacks/${cb.id}`)).body.history.map((e: { action: string; handlerId: string }) => `${e.action}:${e.handlerId ?? '-'}`);
-  t.same(history, ['requested:-', `claim:${AMIR}`, `renew:${AMIR}`, `lease_expired:${AMIR}`, `claim:${BEA}`]);
+  t.same(actions((await get(app, `/v1/callbacks/${cb.id}`)).body.history), ['requested:-', `claim:${AMIR}`, `renew:${AMIR}`, `lease_expired:${AMIR}`, `claim:${BEA}`]);
 });
 
 t.test('no answer three times: flagged for clinical review, still in the queue', async (t) => {
@@ -181,11 +145,11 @@ t.test('completion with an outcome and notes; every action audited; contact deta
   t.match(detail, { name: 'Ada Lovelace', phone: '+447700900123', completion: { outcome: 'booked_gp_or_urgent_care', notes: 'Booked at Riverside surgery 16:40' } });
   t.match(detail.answers[0], { question: { id: 'emergency_signs', text: String }, value: ['none'] });
   t.match(detail.explanation.summary, /^Clinician callback: .* because rule cp-recent-pain/);
-  t.same(detail.history.map((e: { action: string; handlerId: string }) => `${e.action}:${e.handlerId ?? '-'}`), ['requested:-', `claim:${AMIR}`, `release:${AMIR}`, `claim:${BEA}`, `complete:${BEA}`]);
+  t.same(actions(detail.history), ['requested:-', `claim:${AMIR}`, `release:${AMIR}`, `claim:${BEA}`, `complete:${BEA}`]);
   t.notOk(JSON.stringify(detail.history).includes('Riverside'), 'notes stay out of the audit events');
   const history = (await get(app, `/v1/assessments/${assessmentId}/history`)).body.events as { kind: string; summary: string; handlerId?: string }[];
   t.match(history[0], { kind: 'decision', summary: 'step 0: asked emergency_signs' });
-  t.same(history.filter((e) => e.kind === 'callback').map((e) => `${e.summary}:${e.handlerId ?? '-'}`), [
+  t.same(history.filter((e) => e.kind === 'callback' && e.summary !== 'callback contact_read').map((e) => `${e.summary}:${e.handlerId ?? '-'}`), [
     'callback requested:-',
     `callback claim:${AMIR}`,
     `callback release:${AMIR}`,
@@ -196,6 +160,7 @@ t.test('completion with an outcome and notes; every action audited; contact deta
   t.equal((await get(app, '/v1/callbacks?status=completed')).body.items.length, 1);
 
   const other = (await post(app, `/v1/assessments/${await assessment(app, URGENT)}/callback`, contact)).body;
+  await post(app, `/v1/callbacks/${other.id}/claim`, {}, asHandler(1));
   t.match((await post(app, `/v1/callbacks/${other.id}/cancel`, { reason: 'patient called 999' }, asHandler(1))).body, { status: 'cancelled' });
   t.equal((await get(app, '/v1/callbacks/nope')).status, 404);
 
@@ -232,4 +197,27 @@ t.test('server-sent events tell consoles about changes as they happen', async (t
   t.same(received, ['added', 'claimed', 'completed']);
   controller.abort();
   await app.close();
+});
+
+t.test('cancel needs the claim; a clinician or admin may override, recorded as an override', async (t) => {
+  const { app } = await setup(t);
+  const clinician = (await get(app, '/v1/callbacks/me', STAFF.clinician)).body.id as string;
+  const cb = (await post(app, `/v1/assessments/${await assessment(app, URGENT)}/callback`, contact)).body;
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/cancel`, { reason: 'duplicate' }, asHandler(0))).status, 409, 'not without a claim');
+  await post(app, `/v1/callbacks/${cb.id}/claim`, {}, asHandler(0));
+  t.match((await post(app, `/v1/callbacks/${cb.id}/cancel`, { reason: 'duplicate' }, asHandler(1))).body, { status: 409, title: 'Claimed by someone else' });
+  t.match((await post(app, `/v1/callbacks/${cb.id}/cancel`, { reason: 'duplicate' }, STAFF.clinician)).body, { status: 409, title: 'Claimed by someone else' }, 'a clinician too, without the override');
+  t.match((await post(app, `/v1/callbacks/${cb.id}/cancel`, { reason: 'duplicate', override: true }, asHandler(1))).body, { status: 403 }, 'a call handler cannot override');
+  t.equal((await get(app, `/v1/callbacks/${cb.id}`)).body.status, 'claimed', 'the holder still holds it');
+  const overridden = await post(app, `/v1/callbacks/${cb.id}/cancel`, { reason: 'duplicate', override: true }, STAFF.clinician);
+  t.match(overridden.body, { status: 'cancelled' });
+  t.match((await post(app, `/v1/callbacks/${cb.id}/complete`, { outcome: 'advice_given' }, asHandler(0))).body, { status: 409, title: 'Callback closed' });
+  const history = (await get(app, `/v1/callbacks/${cb.id}`)).body.history;
+  t.same(actions(history), ['requested:-', `claim:${AMIR}`, `cancel_override:${clinician}`]);
+  t.match(history.find((e: { action: string }) => e.action === 'cancel_override'), { detail: { heldBy: AMIR, reason: 'duplicate' } });
+
+  const mine = (await post(app, `/v1/assessments/${await assessment(app, URGENT)}/callback`, contact)).body;
+  await post(app, `/v1/callbacks/${mine.id}/claim`, {}, asHandler(1));
+  t.match((await post(app, `/v1/callbacks/${mine.id}/cancel`, { reason: 'called 999 themselves' }, asHandler(1))).body, { status: 'cancelled', claimedBy: null });
+  t.same(actions((await get(app, `/v1/callbacks/${mine.id}`)).body.history), ['requested:-', `claim:${BEA}`, `cancel:${BEA}`]);
 });

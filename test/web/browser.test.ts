@@ -114,6 +114,24 @@ t.test('patient page: a pathway to a callback outcome, with Back, then the conta
 
   const queue = (await get(app, '/v1/callbacks')).body;
   t.match(queue.items, [{ status: 'waiting', within: 'PT1H', disposition: 'CB-URGENT' }], 'the request is in the queue');
+
+  // Back after asking: the page says the clinician will see a change before one can be made.
+  await page.getByRole('link', { name: 'Back' }).click();
+  t.equal(await heading(page, 'When did the pain start?'), 'When did the pain start?');
+  t.match(await page.locator('#change-warning').textContent(), /You have asked for a call back\. If you change an answer, the nurse or doctor who calls you will see the change\./);
+  await page.screenshot({ path: path.join(SHOTS, 'patient-change-after-callback.png'), fullPage: true });
+  for (const question of ['Did the pain start after an injury to your chest, like a fall or a blow?', 'Are you coughing up blood?']) {
+    await page.getByRole('link', { name: 'Back' }).click();
+    t.equal(await heading(page, question), question);
+  }
+  t.ok(await page.locator('#change-warning').isVisible(), 'on every question');
+  await choose(page, 'Yes');
+  await next(page);
+  t.equal(await heading(page, 'Go to A&E now'), 'Go to A&E now');
+  t.match(await page.locator('#act-now').textContent(), /Do not wait for our call back.*Go to A&E now\..*Go to A&E now\. Do not drive yourself/s, 'what to do now, in the outcome\'s words');
+  t.equal(await page.locator('#callback-form').count(), 0, 'no second request form');
+  await page.screenshot({ path: path.join(SHOTS, 'patient-escalated-after-callback.png'), fullPage: true });
+  t.match((await get(app, '/v1/callbacks')).body.items, [{ disposition: 'ED-AE', needsReview: true, reviewReason: 'escalated', answersChanged: true }], 'flagged for review');
   await page.close();
 });
 
@@ -159,7 +177,17 @@ t.test('console: a new request appears live, is claimed, explained and completed
   await page.locator(`#queue tr[data-id="${requested.body.id}"]`).waitFor({ state: 'detached' });
   const done = (await get(app, `/v1/callbacks/${requested.body.id}`)).body;
   t.match(done, { status: 'completed', completion: { outcome: 'booked_gp_or_urgent_care', notes: 'Booked for 17:10' } });
-  t.same(done.history.map((e: { action: string; handlerId: string }) => `${e.action}:${e.handlerId ?? '-'}`), ['requested:-', `claim:${handlerIdOf(2)}`, `complete:${handlerIdOf(2)}`]);
+  const history = done.history.map((e: { action: string; handlerId: string }) => `${e.action}:${e.handlerId ?? '-'}`);
+  t.same(history.filter((e: string) => !e.startsWith('contact_read:')), ['requested:-', `claim:${handlerIdOf(2)}`, `complete:${handlerIdOf(2)}`]);
+  t.ok(history.includes(`contact_read:${handlerIdOf(2)}`), "the console's reads of the contact details are in the history");
   await page.screenshot({ path: path.join(SHOTS, 'console-completed.png'), fullPage: true });
+
+  // The patient's request that escalated after asking: at the top, flagged, both decisions shown.
+  const escalated = page.locator('#queue tr').first();
+  t.match(await escalated.textContent(), /ED-AE.*Escalated since the request: clinical review.*Answers changed/s);
+  await escalated.getByRole('button', { name: 'Claim' }).click();
+  await page.locator('#answers-changed').waitFor();
+  t.match(await page.locator('#answers-changed').textContent(), /Answers changed after the request.*When asked.*Callback: CB-URGENT \(within 1h\).*Latest.*Escalation: ED-AE \(within 1h\)/s);
+  await page.screenshot({ path: path.join(SHOTS, 'console-answers-changed.png'), fullPage: true });
   await page.close();
 });

@@ -23,6 +23,17 @@ function minutes(seconds) {
   return m >= 60 ? `${Math.floor(m / 60)}h ${m % 60}m` : `${m}m`;
 }
 
+const REVIEW = { escalated: 'Escalated since the request: clinical review', no_answer: 'Clinical review: no answer 3 times' };
+
+/** A decision in a line: its kind, disposition and time frame. */
+function decisionText(d) {
+  const kind = { escalate: 'Escalation', callback: 'Callback', self_care: 'Self-care' }[d.kind];
+  return `${kind}: ${d.disposition}${d.within ? ` (within ${d.within.replace('PT', '').toLowerCase()})` : ''}`;
+}
+
+const summaryRow = ([key, value]) =>
+  h('div', { class: 'nhsuk-summary-list__row' }, h('dt', { class: 'nhsuk-summary-list__key' }, key), h('dd', { class: 'nhsuk-summary-list__value' }, value));
+
 function notice(text) {
   document.getElementById('stats').textContent = text;
 }
@@ -48,7 +59,9 @@ async function refresh() {
     return h('tr', { class: `nhsuk-table__row${item.overdueBySeconds !== undefined ? ' overdue' : ''}`, 'data-id': item.id },
       h('td', { class: 'nhsuk-table__cell' }, due),
       h('td', { class: 'nhsuk-table__cell' }, `${item.disposition} (${item.within})`),
-      h('td', { class: 'nhsuk-table__cell' }, item.status === 'claimed' ? `Claimed by ${item.claimedBy}` : 'Waiting', item.needsReview ? h('strong', { class: 'nhsuk-tag nhsuk-tag--red' }, 'Clinical review') : null),
+      h('td', { class: 'nhsuk-table__cell' }, item.status === 'claimed' ? `Claimed by ${item.claimedBy}` : 'Waiting',
+        item.needsReview ? h('strong', { class: 'nhsuk-tag nhsuk-tag--red' }, REVIEW[item.reviewReason] ?? 'Clinical review') : null,
+        item.answersChanged ? h('strong', { class: 'nhsuk-tag nhsuk-tag--orange' }, 'Answers changed') : null),
       h('td', { class: 'nhsuk-table__cell' }, String(item.attempts)),
       h('td', { class: 'nhsuk-table__cell' }, item.status === 'waiting' ? claim : view));
   }));
@@ -86,7 +99,16 @@ async function showDetail(id) {
   document.getElementById('detail').replaceChildren(h('div', {},
     h('dl', { class: 'nhsuk-summary-list' },
       ...[['Name', c.name], ['Phone', h('a', { href: `tel:${c.phone}` }, c.phone)], ['Status', c.status === 'claimed' ? `Claimed by ${c.claimedBy} until ${new Date(c.leaseUntil).toLocaleTimeString('en-GB')}` : c.status], ['Urgency', `${c.disposition}, due ${new Date(c.dueAt).toLocaleTimeString('en-GB')}`], ['Attempts', String(c.attempts)]]
-        .map(([k, v]) => h('div', { class: 'nhsuk-summary-list__row' }, h('dt', { class: 'nhsuk-summary-list__key' }, k), h('dd', { class: 'nhsuk-summary-list__value' }, v)))),
+        .map(summaryRow)),
+    c.needsReview ? h('p', { class: 'nhsuk-tag nhsuk-tag--red', id: 'review' }, REVIEW[c.reviewReason] ?? 'Clinical review') : null,
+    c.sinceRequest ? h('div', { class: 'nhsuk-warning-callout', id: 'answers-changed' },
+      h('h3', { class: 'nhsuk-warning-callout__label' }, 'Answers changed after the request'),
+      h('dl', { class: 'nhsuk-summary-list' },
+        ...[['When asked', decisionText(c.sinceRequest.whenAsked)],
+          ['Latest', c.sinceRequest.latest ? decisionText(c.sinceRequest.latest) : 'Not finished answering'],
+          ['Urgency kept', `${c.disposition}: the most urgent decision since the request`]]
+          .map(summaryRow)),
+      c.sinceRequest.stillAnswering ? h('p', {}, 'The patient is changing answers now.') : null) : null,
     h('h3', {}, 'Why this callback'),
     h('p', { id: 'explanation' }, c.explanation?.summary ?? 'No explanation recorded.'),
     c.explanation?.ruledOut.length ? h('details', { class: 'nhsuk-details' },

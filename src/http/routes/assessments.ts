@@ -1,18 +1,49 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { z } from 'zod';
 import type { StepResult } from '../../assessments/service.js';
+import type { Assessment } from '../../store/assessments.js';
+import type { CallbackRow } from '../../store/callbacks.js';
 import { AnswerValueSchema, OutcomeViewSchema, PatientSchema, QuestionViewSchema, StepSchema, outcomeView, problems, questionView } from '../schemas.js';
 
 const IdParams = z.object({ id: z.string().max(100) });
 const TokenHeaders = z.object({
   'x-assessment-token': z.string().max(200).optional().describe('The token returned when the assessment was created'),
 });
-const CallbackRequestSchema = z.object({ id: z.string(), status: z.enum(['waiting', 'claimed', 'completed', 'cancelled']), dueAt: z.string(), within: z.string(), phone: z.string() });
+/** The patient's view of their callback request: never less urgent than their latest answers. */
+const PatientCallbackSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(['waiting', 'claimed', 'completed', 'cancelled']),
+    dueAt: z.string(),
+    within: z.string(),
+    answersChanged: z.boolean().describe('Answers changed after asking: the clinician who calls sees the change'),
+    actNow: z
+      .object({ title: z.string(), advice: z.string() })
+      .optional()
+      .describe("Present when the answers now need emergency care: the escalation's own words; do not wait for the call"),
+  })
+  .meta({ id: 'PatientCallback' });
+const CallbackRequestSchema = PatientCallbackSchema.extend({ phone: z.string() });
+const StepWithCallbackSchema = z.intersection(StepSchema, z.object({ callback: PatientCallbackSchema.optional().describe('The callback request, once asked for') }));
 
-function stepView({ assessment, decision, traceId }: StepResult): z.infer<typeof StepSchema> {
-  return decision.status === 'complete'
-    ? { id: assessment.id, status: 'complete', outcome: outcomeView(decision.outcome), traceId }
-    : { id: assessment.id, status: 'in_progress', question: questionView(decision.question), traceId };
+function callbackView(row: CallbackRow, assessment: Assessment): z.infer<typeof PatientCallbackSchema> {
+  const outcome = assessment.status === 'complete' ? assessment.outcome : null;
+  return {
+    id: row.id,
+    status: row.status,
+    dueAt: row.due_at,
+    within: row.within,
+    answersChanged: row.answers_changed !== null,
+    ...(outcome?.kind === 'escalate' ? { actNow: { title: outcome.title, advice: outcome.advice } } : {}),
+  };
+}
+
+function stepView({ assessment, decision, traceId, callback }: StepResult): z.infer<typeof StepWithCallbackSchema> {
+  const step: z.infer<typeof StepSchema> =
+    decision.status === 'complete'
+      ? { id: assessment.id, status: 'complete', outcome: outcomeView(decision.outcome), traceId }
+      : { id: assessment.id, status: 'in_progress', question: questionView(decision.question), traceId };
+  return callback ? { ...step, callback: callbackView(callback, assessment) } : step;
 }
 
 const assessments: FastifyPluginAsyncZod = async (app) => {
@@ -44,7 +75,7 @@ const assessments: FastifyPluginAsyncZod = async (app) => {
         params: IdParams,
         headers: TokenHeaders,
         body: z.strictObject({ questionId: z.string().max(100), value: AnswerValueSchema }),
-        response: { 200: StepSchema, ...problems(400, 401, 404, 409, 413, 415, 422, 429) },
+        response: { 200: StepWithCallbackSchema, ...problems(400, 401, 404, 409, 413, 415, 422, 429) },
       },
     },
     async (request) =>
@@ -56,7 +87,7 @@ const assessments: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['assessments'],
-        summary: 'Ask for the clinician callback the assessment earned (idempotent: a repeat returns the same request)',
+        summary: 'Ask for the clinician callback the assessment earned (idempotent: a repeat returns the same request, as changed answers left it)',
         params: IdParams,
         headers: TokenHeaders,
         body: z.strictObject({ name: z.string().trim().min(1).max(100), phone: z.string().trim().min(1).max(40), consent: z.boolean() }),
@@ -66,7 +97,8 @@ const assessments: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       await app.assessments.authorised(request.params.id, request.headers['x-assessment-token']);
       const { row, created } = await app.callbacks.request(request.params.id, request.body);
-      return reply.code(created ? 201 : 200).send({ id: row.id, status: row.status, dueAt: row.due_at, within: row.within, phone: row.phone });
+      const { assessment } = await app.assessments.get(request.params.id);
+      return reply.code(created ? 201 : 200).send({ ...callbackView(row, assessment), phone: row.phone });
     },
   );
 
@@ -89,6 +121,7 @@ const assessments: FastifyPluginAsyncZod = async (app) => {
             answers: z.array(z.object({ questionId: z.string(), value: AnswerValueSchema })),
             question: QuestionViewSchema.optional(),
             outcome: OutcomeViewSchema.optional(),
+            callback: PatientCallbackSchema.optional(),
             createdAt: z.string(),
             updatedAt: z.string(),
           }),
@@ -100,6 +133,7 @@ const assessments: FastifyPluginAsyncZod = async (app) => {
       await app.assessments.authorised(request.params.id, request.headers['x-assessment-token']);
       const { assessment, version } = await app.assessments.get(request.params.id);
       const question = assessment.questionId ? version.questionById.get(assessment.questionId) : undefined;
+      const callback = await app.callbacks.forAssessment(assessment.id);
       return {
         id: assessment.id,
         pathwayId: assessment.pathwayId,
@@ -110,6 +144,7 @@ const assessments: FastifyPluginAsyncZod = async (app) => {
         answers: assessment.answers,
         question: question ? questionView(question) : undefined,
         outcome: assessment.outcome ? outcomeView(assessment.outcome) : undefined,
+        callback: callback && callbackView(callback, assessment),
         createdAt: assessment.createdAt,
         updatedAt: assessment.updatedAt,
       };

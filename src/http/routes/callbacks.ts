@@ -1,9 +1,11 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { COMPLETION_OUTCOMES, type QueueChange } from '../../callbacks/service.js';
+import { answersChangedOf, COMPLETION_OUTCOMES, QUEUE_CHANGES, type QueueChange } from '../../callbacks/service.js';
+import { OUTCOME_KINDS } from '../../rulesets/schema.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { CallbackRow, QueueRow } from '../../store/callbacks.js';
+import { CANCEL_OVERRIDE, type Principal } from '../../security/roles.js';
 import { explain } from '../../traces/explain.js';
 import { problems, questionView, QuestionViewSchema } from '../schemas.js';
 
@@ -21,11 +23,15 @@ const CallbackSummarySchema = z
     timeLeftSeconds: z.number().optional().describe('Present while not yet due'),
     overdueBySeconds: z.number().optional().describe('Present once the due time has passed'),
     attempts: z.number(),
-    needsReview: z.boolean().describe('Flagged for clinical review after 3 unanswered calls'),
+    needsReview: z.boolean().describe('Flagged for clinical review: 3 unanswered calls, or an escalation after the request'),
+    reviewReason: z.enum(['no_answer', 'escalated']).nullable().describe('escalated: the answers escalated after the request (the request sits at the top of the queue)'),
+    answersChanged: z.boolean().describe('The patient changed answers after asking for the callback'),
     claimedBy: z.string().nullable(),
     leaseUntil: z.string().nullable(),
   })
   .meta({ id: 'CallbackSummary' });
+
+const DecisionSummarySchema = z.object({ kind: z.enum(OUTCOME_KINDS), disposition: z.string(), within: z.string().nullable(), decidedAt: z.string() });
 
 const CallbackDetailSchema = CallbackSummarySchema.extend({
   name: z.string(),
@@ -33,7 +39,16 @@ const CallbackDetailSchema = CallbackSummarySchema.extend({
   completion: z.object({ outcome: z.enum(COMPLETION_OUTCOMES), notes: z.string(), at: z.string() }).nullable(),
   answers: z.array(z.object({ question: QuestionViewSchema, value: z.unknown() })),
   explanation: z.object({ summary: z.string(), ruledOut: z.array(z.string()), setAside: z.array(z.string()) }).nullable(),
-  history: z.array(z.object({ action: z.string(), handlerId: z.string().nullable(), at: z.string(), detail: z.unknown() })),
+  sinceRequest: z
+    .object({
+      at: z.string(),
+      whenAsked: DecisionSummarySchema.describe('The decision the callback was asked on'),
+      latest: DecisionSummarySchema.nullable().describe('The latest decision since; null while the patient has not finished answering'),
+      stillAnswering: z.boolean().describe('The patient is part-way through changing answers now'),
+    })
+    .nullable()
+    .describe('Answers changed after the request: the request keeps the more urgent of the decisions'),
+  history: z.array(z.object({ action: z.string(), handlerId: z.string().nullable(), at: z.string(), detail: z.unknown() })).describe('In order, including every read of the contact details'),
 }).meta({ id: 'CallbackDetail' });
 
 function summary(row: QueueRow, now: number): z.infer<typeof CallbackSummarySchema> {
@@ -50,13 +65,15 @@ function summary(row: QueueRow, now: number): z.infer<typeof CallbackSummarySche
     ...(open ? (left >= 0 ? { timeLeftSeconds: left } : { overdueBySeconds: -left }) : {}),
     attempts: row.attempts,
     needsReview: row.needs_review === 1,
+    reviewReason: row.review_reason,
+    answersChanged: row.answers_changed !== null,
     claimedBy: row.claimed_by,
     leaseUntil: row.lease_until,
   };
 }
 
-/** Queue position: due time, then creation, then id (the queue's order). */
-const QueuePosition = z.tuple([z.string(), z.string(), z.string()]).transform(([dueAt, createdAt, id]) => ({ dueAt, createdAt, id }));
+/** Queue position: band (escalated first), due time, creation, id (the queue's order). */
+const QueuePosition = z.tuple([z.number().int(), z.string(), z.string(), z.string()]).transform(([band, dueAt, createdAt, id]) => ({ band, dueAt, createdAt, id }));
 
 const IdParams = z.object({ id: z.string().max(100) });
 
@@ -72,7 +89,7 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['callbacks'],
-        summary: 'The queue: most urgent first (due time, then creation)',
+        summary: 'The queue: escalated after the request first, then most urgent (due time, then creation)',
         querystring: z.strictObject({
           status: z.enum(STATUSES).optional().describe('Default: waiting and claimed'),
           overdue: z.enum(['true', 'false']).optional(),
@@ -87,7 +104,7 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
       const { rows, now } = await app.callbacks.queue({ status, overdue: overdue === 'true', after: cursor ? decodeCursor(cursor, QueuePosition) : undefined, limit: limit + 1 });
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
-      return { items: page.map((r) => summary(r, Date.parse(now))), nextCursor: rows.length > limit && last ? encodeCursor([last.due_at, last.created_at, last.id]) : null };
+      return { items: page.map((r) => summary(r, Date.parse(now))), nextCursor: rows.length > limit && last ? encodeCursor([last.queue_band, last.due_at, last.created_at, last.id]) : null };
     },
   );
 
@@ -126,7 +143,7 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/callbacks/events',
-    { schema: { tags: ['callbacks'], summary: 'Server-sent events: added, claimed, released, attempted, completed, cancelled; refresh when changes may have been missed (reload the queue)' } },
+    { schema: { tags: ['callbacks'], summary: `Server-sent events: ${QUEUE_CHANGES.join(', ')}; refresh when changes may have been missed (reload the queue)` } },
     (request, reply) => {
       reply.hijack();
       const raw = reply.raw;
@@ -153,14 +170,15 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['callbacks'],
-        summary: "A request with the assessment's answers and the explanation of its decision",
+        summary: "A request with its contact details, the assessment's answers and the explanation of its decision (the read is audited)",
         params: IdParams,
         response: { 200: CallbackDetailSchema, ...problems(401, 403, 404) },
       },
     },
     async (request) => {
-      const row = await app.callbacks.get(request.params.id);
+      const { row, history } = await app.callbacks.read(request.params.id, request.principal!.id);
       const { assessment, version } = await app.assessments.get(row.assessment_id);
+      const changed = answersChangedOf(row);
       const traces = await app.traces.forAssessment(row.assessment_id);
       const last = traces[traces.length - 1];
       const explanation = last ? explain(last) : null;
@@ -174,13 +192,14 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
           return q ? [{ question: questionView(q), value: a.value }] : [];
         }),
         explanation: explanation && { summary: explanation.summary, ruledOut: explanation.ruledOut, setAside: explanation.setAside },
-        history: (await app.callbacks.history(row.assessment_id)).map((e) => ({ action: e.action, handlerId: e.handlerId, at: e.at, detail: e.detail })),
+        sinceRequest: changed && { ...changed, stillAnswering: assessment.status === 'in_progress' },
+        history: history.map((e) => ({ action: e.action, handlerId: e.handlerId, at: e.at, detail: e.detail })),
       };
     },
   );
 
   // The acting handler is the authenticated principal, never a field of the request body.
-  const action = <B extends z.ZodRawShape>(path: string, summaryText: string, body: B, run: (id: string, handlerId: string, b: z.infer<z.ZodObject<B>>) => Promise<CallbackRow>) =>
+  const action = <B extends z.ZodRawShape>(path: string, summaryText: string, body: B, run: (id: string, actor: Principal, b: z.infer<z.ZodObject<B>>) => Promise<CallbackRow>) =>
     app.post(
       `/callbacks/:id/${path}`,
       {
@@ -193,17 +212,25 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
           response: { 200: CallbackSummarySchema, ...problems(400, 401, 403, 404, 409) },
         },
       },
-      async (request) => summary(await run(request.params.id, request.principal!.id, (request.body ?? {}) as z.infer<z.ZodObject<B>>), Date.now()),
+      async (request) => summary(await run(request.params.id, request.principal!, (request.body ?? {}) as z.infer<z.ZodObject<B>>), Date.now()),
     );
 
-  action('claim', 'Claim a request; 409 says who holds it and until when', {}, (id, handler) => app.callbacks.claim(id, handler));
-  action('renew', 'Extend your claim by another lease', {}, (id, handler) => app.callbacks.renew(id, handler));
-  action('release', 'Put a request you hold back in the queue', {}, (id, handler) => app.callbacks.release(id, handler));
-  action('attempts', 'Record a call with no answer; the request is re-queued (flagged for review after 3)', {}, (id, handler) => app.callbacks.attempt(id, handler));
-  action('complete', 'Complete a request you hold, with its outcome and notes', { outcome: z.enum(COMPLETION_OUTCOMES), notes: z.string().max(5000).default('') }, (id, handler, b) =>
-    app.callbacks.complete(id, handler, b.outcome, b.notes),
+  action('claim', 'Claim a request; 409 says who holds it and until when', {}, (id, actor) => app.callbacks.claim(id, actor.id));
+  action('renew', 'Extend your claim by another lease', {}, (id, actor) => app.callbacks.renew(id, actor.id));
+  action('release', 'Put a request you hold back in the queue', {}, (id, actor) => app.callbacks.release(id, actor.id));
+  action('attempts', 'Record a call with no answer; the request is re-queued (flagged for review after 3)', {}, (id, actor) => app.callbacks.attempt(id, actor.id));
+  action('complete', 'Complete a request you hold, with its outcome and notes', { outcome: z.enum(COMPLETION_OUTCOMES), notes: z.string().max(5000).default('') }, (id, actor, b) =>
+    app.callbacks.complete(id, actor.id, b.outcome, b.notes),
   );
-  action('cancel', 'Cancel a request that is no longer needed', { reason: z.string().trim().min(1).max(500) }, (id, handler, b) => app.callbacks.cancel(id, handler, b.reason));
+  action(
+    'cancel',
+    `Cancel a request you hold that is no longer needed (403 for an override by anyone but a ${CANCEL_OVERRIDE.join(' or ')})`,
+    {
+      reason: z.string().trim().min(1).max(500).describe('Free text: stored sealed, like contact details'),
+      override: z.boolean().default(false).describe(`Cancel without holding the claim (a ${CANCEL_OVERRIDE.join(' or ')} only); recorded as an override`),
+    },
+    (id, actor, b) => app.callbacks.cancel(id, actor, b.reason, b.override),
+  );
 };
 
 export default callbacks;
