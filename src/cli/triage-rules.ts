@@ -333,11 +333,18 @@ async function recordRelease({ format, positionals, values }: Options): Promise<
   });
 }
 
-async function signOffRelease({ format, positionals }: Options): Promise<number> {
+/** The id a release subcommand acts on. */
+function releaseId({ positionals }: Options): string {
   const id = positionals[1];
   if (!id) {
-    throw new UsageError('release sign-off needs the release id');
+    throw new UsageError(`release ${positionals[0]} needs the release id (release list shows them)`);
   }
+  return id;
+}
+
+async function signOffRelease(options: Options): Promise<number> {
+  const id = releaseId(options);
+  const { format } = options;
   return withReleases(async (releases, _store, config) => {
     const release = await releases.signOff(id, await caller(config, 'releaseSignOff'));
     print(format, { ok: true, release }, () => [`release ${id} signed off by ${release.approver} at ${release.signedOffAt}`, nextSteps(id)[1]!]);
@@ -345,11 +352,9 @@ async function signOffRelease({ format, positionals }: Options): Promise<number>
   });
 }
 
-async function activateRelease({ format, positionals }: Options): Promise<number> {
-  const id = positionals[1];
-  if (!id) {
-    throw new UsageError('release activate needs the release id (release list shows them)');
-  }
+async function activateRelease(options: Options): Promise<number> {
+  const id = releaseId(options);
+  const { format } = options;
   return withReleases(async (releases, _store, config) => {
     const release = await releases.activate(id, (await caller(config, 'releaseActivation')).id);
     print(format, { ok: true, active: id, pathways: release.pathways }, () => [`release ${id} is active: every running instance switches to it within seconds`, releases.filesAgain()]);
