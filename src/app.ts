@@ -29,8 +29,8 @@ import callbackRoutes from './http/routes/callbacks.js';
 import benchEcho from './http/routes/bench-echo.js';
 import healthRoutes from './http/routes/health.js';
 import pageRoutes from './http/routes/pages.js';
-import { releaseActivation, releaseList } from './http/routes/releases.js';
-import { releaseService, type ReleaseService } from './releases/service.js';
+import { releaseActivation, releaseList, releaseSignOff } from './http/routes/releases.js';
+import { releaseService, requiresSignOff, type ReleaseService } from './releases/service.js';
 import pathwayRoutes from './http/routes/pathways.js';
 import traceRoutes from './http/routes/traces.js';
 import triageRoutes from './http/routes/triage.js';
@@ -147,14 +147,25 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate('assessments', assessmentService(store, triage, decider, callbacks));
   app.decorate('traces', traceRepository(store.db));
   const releases = releaseService(store, triage, {
-    requireSignOff: (config.RELEASE_REQUIRE_SIGNOFF ?? (config.NODE_ENV === 'production' ? 'true' : 'false')) === 'true',
-    onActivated: (id) => app.log.info({ release: id, pathways: triage.pathways().map((p) => `${p.id}@${p.hash.slice(0, 12)}`) }, 'release active'),
+    requireSignOff: requiresSignOff(config),
+    files: [...catalog.versions.values()],
+    onActivated: (id) =>
+      app.log.info({ release: id, pathways: triage.pathways().map((p) => `${p.id}@${p.hash.slice(0, 12)}`) }, id ? 'release active' : `serving the rule files in ${config.RULES_DIR}`),
   });
-  // Serve the database's active release if one was ever activated; otherwise the rule files.
+  // Serve the database's active release if one is active; otherwise the rule files.
   await releases.follow((err) => app.log.error({ err: { message: err.message } }, 'could not switch release; the current one keeps serving'));
+  const live = await releases.current();
+  if (live) {
+    // Said once, at start-up: edits to the rule files do not go live while a release serves.
+    app.log.warn(
+      { release: live.releaseId, activatedAt: live.at, activatedBy: live.by, rulesDir: config.RULES_DIR },
+      `serving release ${live.releaseId} (activated ${live.at} by ${live.by}), not the rule files in ${config.RULES_DIR}; ${releases.filesAgain()}`,
+    );
+  }
   app.decorate('releases', releases);
   app.decorateRequest('principal', null);
   app.addHook('onClose', async () => {
+    releases.stop();
     // Decisions still in workers are finished first: their writes then reach the store's queue
     // before it drains and closes.
     await decider.close();
@@ -245,6 +256,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         ['traces', traceRoutes],
         ['callbacks', callbackRoutes],
         ['releases', releaseList],
+        ['releaseSignOff', releaseSignOff],
         ['releaseActivation', releaseActivation],
       ];
       await v1.register(async (staffRoutes) => {

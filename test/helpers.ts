@@ -159,9 +159,9 @@ export async function get(app: TestApp, url: string, headers?: Record<string, st
 
 /**
  * Starts the real server (dist/src/server.js) as a child process with the test credentials, and
- * resolves once it listens. Killed when the test ends if it is still running.
+ * resolves once it listens; output() is all it has written to stdout so far. Killed when the test ends if it is still running.
  */
-export async function startServer(t: Test, env: Record<string, string>): Promise<{ child: ChildProcess; base: string }> {
+export async function startServer(t: Test, env: Record<string, string>): Promise<{ child: ChildProcess; base: string; output: () => string }> {
   const child = spawn(process.execPath, [path.join(REPO, 'dist/src/server.js')], {
     env: { ...process.env, ...SECURITY_ENV, PORT: '0', RULES_DIR: BUNDLED_RULES, LOG_LEVEL: 'info', ...env },
     cwd: REPO,
@@ -169,8 +169,8 @@ export async function startServer(t: Test, env: Record<string, string>): Promise
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
+  let out = '';
   const base = await new Promise<string>((resolve, reject) => {
-    let out = '';
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
@@ -178,7 +178,7 @@ export async function startServer(t: Test, env: Record<string, string>): Promise
     });
     child.on('exit', (code) => reject(new Error(`server exited early (${code})`)));
   });
-  return { child, base };
+  return { child, base, output: () => out };
 }
 
 /** A chest pain assessment walked to a 1-hour callback outcome; returns its id. */

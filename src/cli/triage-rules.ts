@@ -4,13 +4,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
+import { loadConfig, type Config } from '../config.js';
 import { formatFinding, loadRuleCatalog, RuleSetLoadError, type Finding, type RuleCatalog } from '../rulesets/loader.js';
 import { diffCatalogs } from '../authoring/diff.js';
 import { lintCatalog } from '../authoring/lint.js';
 import { loadScenarioFiles } from '../rulesets/scenarios.js';
-import { releaseService } from '../releases/service.js';
-import { openStore } from '../store/database.js';
+import { releaseService, requiresSignOff, type ReleaseService } from '../releases/service.js';
+import { unbumpedChanges } from '../releases/version-bump.js';
+import { authorise, type Access, type Principal } from '../security/roles.js';
+import { identify, setUpSecurity } from '../security/setup.js';
+import { openStore, type Store } from '../store/database.js';
 import { traceRepository } from '../store/traces.js';
 import { explain } from '../traces/explain.js';
 import { impact } from '../authoring/impact.js';
@@ -36,9 +39,17 @@ const USAGE = `usage: triage-rules <command> [options]
   impact <candidate-dir> [--since D]   replay past decisions (DATABASE_URL) on a candidate rule set
   explain <pathway> --answers JSON --age N --sex female|male [--dir dir]
                                        the decision and its explanation, as the API would give it
-  release <dir> --author A --approver B --summary S [--hazards H-01,H-02] [--acknowledge-impact]
-                                       check everything (lint, scenarios, coverage, impact) and record
-                                       a release in the database (DATABASE_URL) for activation
+  release <dir> --summary S [--hazards H-01,H-02] [--acknowledge-impact]
+                                       check everything (lint, scenarios, coverage, impact, version
+                                       bumps) and record a release in the database (DATABASE_URL),
+                                       authored by the clinician whose credential is given
+  release sign-off <id>                sign a release off as clinical safety officer (a clinician,
+                                       not its author)
+  release activate <id>                go live with a release, or roll back to an earlier one (admin)
+  release deactivate                   serve the rule files again (admin)
+  release list                         releases with sign-off, status and activation history
+release commands that record who did something take the caller's own credential from
+TRIAGE_API_KEY (an API key) or TRIAGE_TOKEN (a bearer token), checked as the API checks it
 options: --format text|json (default text); dir defaults to ./rules`;
 
 class UsageError extends Error {}
@@ -231,10 +242,48 @@ function hazardIds(file: string): Set<string> {
   return new Set([...readFileSync(file, 'utf8').matchAll(/^\|\s*(H-\d+)\s*\|/gm)].map((m) => m[1]!));
 }
 
-async function releaseCommand({ format, positionals, values }: Options): Promise<number> {
+/**
+ * The person running a release command, by their own credential checked exactly as the API checks
+ * it (the service's TRIAGE_API_KEYS, TRIAGE_API_KEYS_FILE or AUTH_JWKS_URL), with the role the
+ * matching API route needs.
+ */
+async function caller(config: Config, access: Access): Promise<Principal> {
+  const credential = { apiKey: process.env.TRIAGE_API_KEY, bearer: process.env.TRIAGE_TOKEN };
+  const principal = await identify(await setUpSecurity(config), credential);
+  if (!principal) {
+    const given = credential.apiKey ? 'the key in TRIAGE_API_KEY is not one this service accepts' : credential.bearer ? 'the token in TRIAGE_TOKEN is not valid here' : 'neither is set';
+    throw new Problem(401, 'Unauthorised', `this needs your own staff credential: set TRIAGE_API_KEY to your API key, or TRIAGE_TOKEN to a bearer token from the identity provider (${given})`);
+  }
+  return authorise(principal, access);
+}
+
+/** Runs a release subcommand on the database (DATABASE_URL), closing it afterwards. */
+async function withReleases<T>(work: (releases: ReleaseService, store: Store, config: Config) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const store = await openStore(config.DATABASE_URL);
+  try {
+    // This process serves nothing: activation here is checked and recorded, and the running
+    // instances switch (PostgreSQL NOTIFY, or a SQLite instance polling the database).
+    return await work(releaseService(store, new Triage([], { timeoutMs: 2000 }), { requireSignOff: requiresSignOff(config), files: [] }), store, config);
+  } finally {
+    await store.close();
+  }
+}
+
+const nextSteps = (id: string) => [
+  `sign it off (a clinical safety officer, not the author): TRIAGE_API_KEY=<their clinician key> npm run rules -- release sign-off ${id}`,
+  `then go live (an admin): TRIAGE_API_KEY=<admin key> npm run rules -- release activate ${id}`,
+];
+
+async function recordRelease({ format, positionals, values }: Options): Promise<number> {
   const dir = positionals[0];
-  if (!dir || !values.author || !values.summary) {
-    throw new UsageError('release needs <dir> --author A --summary S (and --approver B to sign off)');
+  if (values.approver !== undefined || values.author !== undefined) {
+    throw new UsageError(
+      '--author and --approver are no longer accepted: the author is whoever records the release with their credential (TRIAGE_API_KEY or TRIAGE_TOKEN), and a clinical safety officer signs it off with theirs (release sign-off <id>)',
+    );
+  }
+  if (!dir || !values.summary) {
+    throw new UsageError('release needs <dir> --summary S');
   }
   const hazards = (values.hazards ?? '').split(',').map((h) => h.trim()).filter(Boolean);
   const known = hazardIds(values['hazard-log'] ?? 'docs/hazard-log.md');
@@ -242,20 +291,19 @@ async function releaseCommand({ format, positionals, values }: Options): Promise
   if (unknownHazards.length) {
     throw new UsageError(`not in the hazard log: ${unknownHazards.join(', ')}`);
   }
-  const rulesPath = rulesDir(dir);
-  const catalog = await loadRuleCatalog(rulesPath);
-  const triage = new Triage(catalog.versions.values(), { timeoutMs: 2000 });
-  const reasons: string[] = [];
-  const lintFindings = lintCatalog(catalog);
-  reasons.push(...lintFindings.filter((f) => f.severity === 'error').map((f) => `lint: ${formatFinding(f)}`));
-  const cov = await coverage(catalog, triage, await loadScenarioFiles(rulesPath));
-  reasons.push(...cov.scenarioFailures.map((f) => `scenario fails: ${f.pathway}: ${f.name}`));
-  reasons.push(...cov.pathways.flatMap((p) => p.failures.map((f) => `coverage: ${p.pathway}: ${f}`)));
-  reasons.push(...cov.globalRedFlags.missed.map((id) => `coverage: global red flag ${id} is not covered`));
-
-  const config = loadConfig();
-  const store = await openStore(config.DATABASE_URL);
-  try {
+  return withReleases(async (releases, store, config) => {
+    const author = await caller(config, 'releaseSignOff');
+    const rulesPath = rulesDir(dir);
+    const catalog = await loadRuleCatalog(rulesPath);
+    const triage = new Triage(catalog.versions.values(), { timeoutMs: 2000 });
+    const reasons: string[] = [];
+    const lintFindings = lintCatalog(catalog);
+    reasons.push(...lintFindings.filter((f) => f.severity === 'error').map((f) => `lint: ${formatFinding(f)}`));
+    const cov = await coverage(catalog, triage, await loadScenarioFiles(rulesPath));
+    reasons.push(...cov.scenarioFailures.map((f) => `scenario fails: ${f.pathway}: ${f.name}`));
+    reasons.push(...cov.pathways.flatMap((p) => p.failures.map((f) => `coverage: ${p.pathway}: ${f}`)));
+    reasons.push(...cov.globalRedFlags.missed.map((id) => `coverage: global red flag ${id} is not covered`));
+    reasons.push(...(await unbumpedChanges(store.db, catalog)).map((r) => `version: ${r}`));
     const report = await impact(traceRepository(store.db).bodies({}), catalog, triage);
     if (report.safetyFindings.length && values['acknowledge-impact'] === undefined) {
       reasons.push(`impact: ${report.safetyFindings.length} past decisions would move from escalate or callback to self-care; review them (triage-rules impact) and pass --acknowledge-impact to record the release anyway`);
@@ -264,13 +312,11 @@ async function releaseCommand({ format, positionals, values }: Options): Promise
       print(format, { ok: false, reasons }, () => ['release refused:', ...reasons.map((r) => `  ${r}`)]);
       return 1;
     }
-    const releases = releaseService(store, new Triage([], { timeoutMs: 2000 }), { requireSignOff: false });
     const record = await releases.record({
-      author: values.author,
-      approver: values.approver,
-      summary: values.summary,
+      author,
+      catalog,
+      summary: values.summary!,
       hazards,
-      versions: [...catalog.versions.values()],
       checks: {
         lintWarnings: lintFindings.filter((f) => f.severity === 'warning').map(formatFinding),
         scenarios: cov.pathways.map((p) => ({ pathway: p.pathway, rulePercent: p.rulePercent })),
@@ -279,15 +325,75 @@ async function releaseCommand({ format, positionals, values }: Options): Promise
       },
     });
     print(format, { ok: true, release: record }, () => [
-      `recorded release ${record.id}${record.approver ? `, signed off by ${record.approver}` : ' (NOT signed off: it cannot go live where sign-off is required)'}`,
+      `recorded release ${record.id} by ${record.author} (not signed off yet)`,
       ...record.pathways.map((p) => `  ${p.id} ${p.version} ${p.hash.slice(0, 12)}`),
-      `activate it: POST /v1/admin/releases/${record.id}/activate (admin), or write the id to RELEASE_ID_FILE and send SIGHUP`,
+      ...nextSteps(record.id),
     ]);
     return 0;
-  } finally {
-    await store.close();
-  }
+  });
 }
+
+/** The id a release subcommand acts on. */
+function releaseId({ positionals }: Options): string {
+  const id = positionals[1];
+  if (!id) {
+    throw new UsageError(`release ${positionals[0]} needs the release id (release list shows them)`);
+  }
+  return id;
+}
+
+async function signOffRelease(options: Options): Promise<number> {
+  const id = releaseId(options);
+  const { format } = options;
+  return withReleases(async (releases, _store, config) => {
+    const release = await releases.signOff(id, await caller(config, 'releaseSignOff'));
+    print(format, { ok: true, release }, () => [`release ${id} signed off by ${release.approver} at ${release.signedOffAt}`, nextSteps(id)[1]!]);
+    return 0;
+  });
+}
+
+async function activateRelease(options: Options): Promise<number> {
+  const id = releaseId(options);
+  const { format } = options;
+  return withReleases(async (releases, _store, config) => {
+    const release = await releases.activate(id, (await caller(config, 'releaseActivation')).id);
+    print(format, { ok: true, active: id, pathways: release.pathways }, () => [`release ${id} is active: every running instance switches to it within seconds`, releases.filesAgain()]);
+    return 0;
+  });
+}
+
+async function deactivateRelease({ format }: Options): Promise<number> {
+  return withReleases(async (releases, _store, config) => {
+    const ended = await releases.deactivate((await caller(config, 'releaseActivation')).id);
+    print(format, { ok: true, active: null, deactivated: ended }, () => [`release ${ended} deactivated: every running instance serves its rule files again within seconds`]);
+    return 0;
+  });
+}
+
+async function listReleases({ format }: Options): Promise<number> {
+  return withReleases(async (releases) => {
+    const list = (await releases.list()).map(({ checks: _checks, ...r }) => r);
+    print(format, { releases: list }, () =>
+      list.length === 0
+        ? ['no releases recorded']
+        : list.map(
+            (r) =>
+              `${r.active ? '*' : ' '} ${r.id} ${r.createdAt} by ${r.author}, ${r.signedOff ? `signed off by ${r.approver}` : 'NOT signed off'}: ${r.summary}` +
+              (r.activations.length ? `\n    ${r.activations.map((a) => `${a.action}d ${a.at} by ${a.by}`).join('; ')}` : ''),
+          ),
+    );
+    return 0;
+  });
+}
+
+const RELEASE_SUBCOMMANDS: Record<string, (o: Options) => Promise<number>> = {
+  'sign-off': signOffRelease,
+  activate: activateRelease,
+  deactivate: deactivateRelease,
+  list: listReleases,
+};
+
+const releaseCommand = (options: Options): Promise<number> => (RELEASE_SUBCOMMANDS[options.positionals[0] ?? ''] ?? recordRelease)(options);
 
 const COMMANDS: Record<string, (o: Options) => Promise<number>> = {
   validate,

@@ -1,7 +1,7 @@
-import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { Problem } from '../problem.js';
-import { ACCESS, type Access, type Principal } from '../security/roles.js';
-import type { Security } from '../security/setup.js';
+import { authorise, type Access, type Principal } from '../security/roles.js';
+import { identify, type Security } from '../security/setup.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -13,18 +13,6 @@ declare module 'fastify' {
   }
 }
 
-async function identify(request: FastifyRequest, security: Security): Promise<Principal | undefined> {
-  const apiKey = request.headers['x-api-key'];
-  if (typeof apiKey === 'string' && apiKey) {
-    return security.apiKeys.verify(apiKey);
-  }
-  const authorization = request.headers.authorization;
-  if (authorization?.startsWith('Bearer ') && security.verifyJwt) {
-    return security.verifyJwt(authorization.slice('Bearer '.length).trim());
-  }
-  return undefined;
-}
-
 /**
  * Staff routes: a credential (an API key in `x-api-key`, or a bearer JWT) is required, and its
  * role must be allowed for the group. 401 without a valid credential, 403 with the wrong role.
@@ -34,16 +22,17 @@ export function staffOnly(app: FastifyInstance, access: Access, security: Securi
     route.config = { ...route.config, access };
   });
   const check: onRequestHookHandler = async (request, reply) => {
-    const principal = await identify(request, security);
+    const apiKey = request.headers['x-api-key'];
+    const authorization = request.headers.authorization;
+    const principal = await identify(security, {
+      apiKey: typeof apiKey === 'string' ? apiKey : undefined,
+      bearer: authorization?.startsWith('Bearer ') ? authorization.slice('Bearer '.length).trim() : undefined,
+    });
     if (!principal) {
       reply.header('www-authenticate', security.verifyJwt ? 'Bearer, ApiKey header="x-api-key"' : 'ApiKey header="x-api-key"');
       throw new Problem(401, 'Unauthorised', 'this route needs a staff credential: an API key in x-api-key, or a bearer token');
     }
-    const allowed: readonly string[] = ACCESS[access];
-    if (!principal.roles.some((role) => allowed.includes(role))) {
-      throw new Problem(403, 'Forbidden', `the ${principal.roles.join(', ')} role may not use this route (needs ${allowed.join(' or ')})`);
-    }
-    request.principal = principal;
+    request.principal = authorise(principal, access);
   };
   app.addHook('onRequest', check);
 }

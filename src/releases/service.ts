@@ -1,16 +1,24 @@
 import { randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
+import type { Config } from '../config.js';
 import { Problem, notFound } from '../problem.js';
+import type { RuleCatalog } from '../rulesets/loader.js';
 import { preparePathwayVersion, type PathwayDefinition, type PathwayVersion } from '../rulesets/version.js';
 import { PathwayFileSchema, RedFlagsFileSchema } from '../rulesets/schema.js';
+import { authorise, type Principal } from '../security/roles.js';
 import type { Store } from '../store/database.js';
+import type { ReleaseAction, ReleaseTable } from '../store/schema.js';
 import { traceRepository } from '../store/traces.js';
 import type { Triage } from '../triage/triage.js';
+import { unbumpedChanges } from './version-bump.js';
 
 export interface ReleaseRecord {
   id: string;
   createdAt: string;
   author: string;
   approver: string | null;
+  signedOffAt: string | null;
+  approverClaimed: string | null;
   summary: string;
   hazards: string[];
   pathways: { id: string; version: string; hash: string }[];
@@ -18,22 +26,38 @@ export interface ReleaseRecord {
 }
 
 export interface NewRelease {
-  author: string;
-  approver?: string;
+  /** Who records it: its author, who can never sign it off. */
+  author: Principal;
+  catalog: RuleCatalog;
   summary: string;
   hazards: string[];
-  versions: PathwayVersion[];
   checks: Record<string, unknown>;
+}
+
+/** An activation (or a switch back to the rule files) as recorded. */
+export interface Activation {
+  releaseId: string;
+  at: string;
+  by: string;
+  action: ReleaseAction;
 }
 
 const CHANNEL = 'release_changes';
 
-function toRecord(row: { id: string; created_at: string; author: string; approver: string | null; summary: string; hazards: string; pathways: string; checks: string }): ReleaseRecord {
+/** How often a SQLite instance looks for a switch made by another process (the CLI). */
+const SQLITE_POLL_MS = 1000;
+
+/** Whether activation needs sign-off: RELEASE_REQUIRE_SIGNOFF, by default only in production. */
+export const requiresSignOff = (config: Config): boolean => (config.RELEASE_REQUIRE_SIGNOFF ?? (config.NODE_ENV === 'production' ? 'true' : 'false')) === 'true';
+
+function toRecord(row: Selectable<ReleaseTable>): ReleaseRecord {
   return {
     id: row.id,
     createdAt: row.created_at,
     author: row.author,
     approver: row.approver,
+    signedOffAt: row.signed_off_at,
+    approverClaimed: row.approver_claimed,
     summary: row.summary,
     hazards: JSON.parse(row.hazards) as string[],
     pathways: JSON.parse(row.pathways) as ReleaseRecord['pathways'],
@@ -42,14 +66,20 @@ function toRecord(row: { id: string; created_at: string; author: string; approve
 }
 
 /**
- * Releases: recorded with their sign-off, activated atomically on every instance. Activation
- * swaps which versions new assessments use; requests in flight and assessments in progress keep
- * the version they started with, because they hold it (or its hash) already.
+ * Releases: recorded by their author, signed off by another clinician, activated atomically on
+ * every instance. Activation swaps which versions new assessments use; requests in flight and
+ * assessments in progress keep the version they started with, because they hold it (or its hash)
+ * already. Deactivation goes back to the rule files the instance started with.
  */
-export function releaseService(store: Store, triage: Triage, options: { requireSignOff: boolean; onActivated?: (id: string) => void }) {
+export function releaseService(
+  store: Store,
+  triage: Triage,
+  options: { requireSignOff: boolean; files: PathwayVersion[]; onActivated?: (id: string | null) => void },
+) {
   const { db } = store;
   const traces = traceRepository(db);
   let active: string | null = null;
+  let poll: NodeJS.Timeout | undefined;
 
   async function get(id: string): Promise<ReleaseRecord> {
     const row = await db.selectFrom('releases').selectAll().where('id', '=', id).executeTakeFirst();
@@ -88,33 +118,63 @@ export function releaseService(store: Store, triage: Triage, options: { requireS
     return versions;
   }
 
-  /** Serves a release on this instance: all of its versions at once, or none. */
-  async function serve(id: string): Promise<void> {
-    triage.activate(await versionsOf(await get(id)));
+  /** Serves a release on this instance, all of its versions at once or none; null: the rule files. */
+  async function serve(id: string | null): Promise<void> {
+    triage.activate(id === null ? options.files : await versionsOf(await get(id)));
     active = id;
     options.onActivated?.(id);
+  }
+
+  /** The last switch recorded on this database, if any. */
+  async function lastSwitch(): Promise<Activation | null> {
+    const last = await db.selectFrom('release_activations').selectAll().orderBy('at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
+    return last ? { releaseId: last.release_id, at: last.at, by: last.by, action: last.action } : null;
+  }
+
+  /** Records a switch, serves it here, and tells every other instance. */
+  async function switchTo(releaseId: string, action: ReleaseAction, by: string): Promise<void> {
+    await db.insertInto('release_activations').values({ id: randomUUID(), release_id: releaseId, at: new Date().toISOString(), by, action }).execute();
+    const id = action === 'activate' ? releaseId : null;
+    // This instance switches before answering; the others hear it from the notifier.
+    await serve(id);
+    await store.notifier.publish(CHANNEL, { releaseId: id });
   }
 
   return {
     activeRelease: () => active,
 
+    /** What to do to serve the rule files again, for the start-up message and refusals. */
+    filesAgain: (): string =>
+      options.requireSignOff
+        ? 'this service only serves signed-off releases (RELEASE_REQUIRE_SIGNOFF), so to serve the rule files again record them as a release (npm run rules -- release <dir>), have it signed off and activate it'
+        : 'to serve the rule files again, an admin runs: npm run rules -- release deactivate (or POST /v1/admin/releases/deactivate); to roll back instead: npm run rules -- release activate <earlier id>',
+
+    /**
+     * Records a release by its author after checking that no file changed without a version bump.
+     * It is not signed off: another clinician does that (signOff).
+     */
     async record(release: NewRelease): Promise<ReleaseRecord> {
-      if (release.approver && release.approver.trim().toLowerCase() === release.author.trim().toLowerCase()) {
-        throw new Problem(422, 'Invalid sign-off', 'the clinical safety officer who signs off must be a different person from the author');
+      const author = authorise(release.author, 'releaseSignOff');
+      const unbumped = await unbumpedChanges(db, release.catalog);
+      if (unbumped.length) {
+        throw new Problem(409, 'Version not bumped', unbumped.join('; '));
       }
+      const versions = [...release.catalog.versions.values()];
       const now = new Date().toISOString();
       const record: ReleaseRecord = {
         id: randomUUID(),
         createdAt: now,
-        author: release.author,
-        approver: release.approver ?? null,
+        author: author.id,
+        approver: null,
+        signedOffAt: null,
+        approverClaimed: null,
         summary: release.summary,
         hazards: release.hazards,
-        pathways: release.versions.map((v) => ({ id: v.id, version: v.version, hash: v.hash })),
+        pathways: versions.map((v) => ({ id: v.id, version: v.version, hash: v.hash })),
         checks: release.checks,
       };
       await store.write(async (trx) => {
-        for (const version of release.versions) {
+        for (const version of versions) {
           await traces.rememberVersion(trx, version, now);
         }
         await trx
@@ -123,7 +183,9 @@ export function releaseService(store: Store, triage: Triage, options: { requireS
             id: record.id,
             created_at: now,
             author: record.author,
-            approver: record.approver,
+            approver: null,
+            signed_off_at: null,
+            approver_claimed: null,
             summary: record.summary,
             hazards: JSON.stringify(record.hazards),
             pathways: JSON.stringify(record.pathways),
@@ -134,22 +196,38 @@ export function releaseService(store: Store, triage: Triage, options: { requireS
       return record;
     },
 
-    async list(): Promise<(ReleaseRecord & { signedOff: boolean; active: boolean; activations: { at: string; by: string }[] })[]> {
+    /** Clinical safety officer sign-off: a clinician who is not the author, recorded by their id. */
+    async signOff(id: string, by: Principal): Promise<ReleaseRecord> {
+      const officer = authorise(by, 'releaseSignOff');
+      const release = await get(id);
+      if (release.author === officer.id) {
+        throw new Problem(403, 'Author cannot sign off', `${officer.id} recorded release ${id}; its sign-off must come from another clinician, the clinical safety officer`);
+      }
+      const at = new Date().toISOString();
+      const { numUpdatedRows } = await db.updateTable('releases').set({ approver: officer.id, signed_off_at: at }).where('id', '=', id).where('signed_off_at', 'is', null).executeTakeFirst();
+      if (numUpdatedRows === 0n) {
+        const signed = await get(id);
+        throw new Problem(409, 'Already signed off', `release ${id} was signed off by ${signed.approver} at ${signed.signedOffAt}`);
+      }
+      return { ...release, approver: officer.id, signedOffAt: at };
+    },
+
+    async list(): Promise<(ReleaseRecord & { signedOff: boolean; active: boolean; activations: Omit<Activation, 'releaseId'>[] })[]> {
       const rows = await db.selectFrom('releases').selectAll().orderBy('created_at', 'desc').execute();
       const activations = await db.selectFrom('release_activations').selectAll().orderBy('at').execute();
       const current = await this.current();
       return rows.map((row) => ({
         ...toRecord(row),
-        signedOff: row.approver !== null,
-        active: row.id === current,
-        activations: activations.filter((a) => a.release_id === row.id).map((a) => ({ at: a.at, by: a.by })),
+        signedOff: row.signed_off_at !== null,
+        active: row.id === current?.releaseId,
+        activations: activations.filter((a) => a.release_id === row.id).map((a) => ({ at: a.at, by: a.by, action: a.action })),
       }));
     },
 
-    /** The release most recently activated on this database, if any. */
-    async current(): Promise<string | null> {
-      const last = await db.selectFrom('release_activations').select('release_id').orderBy('at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
-      return last?.release_id ?? null;
+    /** The activation of the release this database serves, if any (none: the rule files). */
+    async current(): Promise<Activation | null> {
+      const last = await lastSwitch();
+      return last?.action === 'activate' ? last : null;
     },
 
     /**
@@ -158,34 +236,73 @@ export function releaseService(store: Store, triage: Triage, options: { requireS
      */
     async activate(id: string, by: string): Promise<ReleaseRecord> {
       const release = await get(id);
-      if (options.requireSignOff && !release.approver) {
+      if (options.requireSignOff && !release.signedOffAt) {
         throw new Problem(409, 'Release not signed off', `release ${id} has no clinical safety officer sign-off, which this service requires`);
       }
       await versionsOf(release);
-      await db.insertInto('release_activations').values({ id: randomUUID(), release_id: id, at: new Date().toISOString(), by }).execute();
-      // This instance switches before answering; the others hear it from the notifier.
-      await serve(id);
-      await store.notifier.publish(CHANNEL, { releaseId: id });
+      await switchTo(id, 'activate', by);
       return release;
+    },
+
+    /** Back to the rule files each instance started with; refused where only signed-off releases may serve. */
+    async deactivate(by: string): Promise<string> {
+      const current = await this.current();
+      if (!current) {
+        throw new Problem(409, 'No release is active', 'the rule files are already being served');
+      }
+      if (options.requireSignOff) {
+        throw new Problem(409, 'Sign-off required', this.filesAgain());
+      }
+      await switchTo(current.releaseId, 'deactivate', by);
+      return current.releaseId;
     },
 
     /**
      * At start-up: serve the database's active release if there is one, and follow changes,
-     * reading it again whenever the notifier was deaf for a while (activations may have been missed).
+     * reading it again whenever the notifier was deaf for a while (activations may have been
+     * missed). On SQLite the notifier reaches this process only, so a switch made by the CLI is polled for.
      */
     async follow(onError: (err: Error) => void): Promise<void> {
       await store.notifier.subscribe(CHANNEL, (message) => {
-        serve((message as { releaseId: string }).releaseId).catch(onError);
+        serve((message as { releaseId: string | null }).releaseId).catch(onError);
       });
       store.notifier.onReconnect(() => {
         this.current()
-          .then((id) => (id && id !== active ? serve(id) : undefined))
+          .then((now) => {
+            const id = now?.releaseId ?? null;
+            return id !== active ? serve(id) : undefined;
+          })
           .catch(onError);
       });
       const current = await this.current();
       if (current) {
-        await serve(current);
+        await serve(current.releaseId);
       }
+      if (store.dialect === 'sqlite') {
+        let failed: string | null | undefined; // the switch that could not be served, not retried
+        poll = setInterval(() => {
+          // A switch made in this process while the query ran is newer than what it read.
+          const before = active;
+          this.current().then(
+            (now) => {
+              const id = now?.releaseId ?? null;
+              if (active === before && id !== active && id !== failed) {
+                serve(id).catch((err: Error) => {
+                  failed = id;
+                  onError(err);
+                });
+              }
+            },
+            (err: Error) => onError(err),
+          );
+        }, SQLITE_POLL_MS);
+        poll.unref();
+      }
+    },
+
+    /** Stops following switches (before the store closes). */
+    stop(): void {
+      clearInterval(poll);
     },
   };
 }

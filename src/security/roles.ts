@@ -1,3 +1,5 @@
+import { Problem } from '../problem.js';
+
 /** Staff roles, as an identity provider or an API key grants them. */
 export const ROLES = ['call-handler', 'clinician', 'auditor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -13,7 +15,9 @@ export const ACCESS = {
   traces: ['clinician', 'auditor', 'admin'],
   /** Rule-set releases: the list, with sign-off and activation history. */
   releases: ['clinician', 'auditor', 'admin'],
-  /** Switching the live release (and rolling back). */
+  /** Recording a release (its author) and signing one off as clinical safety officer (never the author). */
+  releaseSignOff: ['clinician'],
+  /** Switching the live release (and rolling back, or back to the rule files). */
   releaseActivation: ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Access = keyof typeof ACCESS;
@@ -33,3 +37,12 @@ export interface Principal {
 }
 
 export const isRole = (value: unknown): value is Role => typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+
+/** The principal, if one of its roles is allowed in the access group; a 403 otherwise. */
+export function authorise(principal: Principal, access: Access): Principal {
+  const allowed: readonly Role[] = ACCESS[access];
+  if (!principal.roles.some((role) => allowed.includes(role))) {
+    throw new Problem(403, 'Forbidden', `the ${principal.roles.join(', ')} role may not do this (it needs ${allowed.join(' or ')})`);
+  }
+  return principal;
+}

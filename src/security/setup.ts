@@ -68,3 +68,14 @@ export async function setUpSecurity(config: Config): Promise<Security> {
     throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
   }
 }
+
+/** Whose credential this is (an API key, or a bearer JWT): one check for the API and the CLI. */
+export async function identify(security: Security, credential: { apiKey?: string; bearer?: string }): Promise<Principal | undefined> {
+  if (credential.apiKey) {
+    return security.apiKeys.verify(credential.apiKey);
+  }
+  if (credential.bearer && security.verifyJwt) {
+    return security.verifyJwt(credential.bearer);
+  }
+  return undefined;
+}

@@ -176,4 +176,21 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('callback_events_seq').unique().on('callback_events').columns(['callback_id', 'seq']).execute();
     },
   },
+  '2026-12-06-rel-001-authenticated-sign-off': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Sign-off is now an authenticated clinician's act, recorded with that principal's id and
+      // time. A name typed before that (free text, checked by nobody) is kept apart as a claim
+      // and no longer counts as sign-off.
+      await db.schema.alterTable('releases').addColumn('signed_off_at', 'text').execute();
+      await db.schema.alterTable('releases').addColumn('approver_claimed', 'text').execute();
+      const raw = db as unknown as Kysely<{ releases: { approver: string | null; approver_claimed: string | null } }>;
+      await raw.updateTable('releases').set((eb) => ({ approver_claimed: eb.ref('approver'), approver: null })).execute();
+    },
+  },
+  '2026-12-06-rel-002-deactivation': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // A switch back to the rule files is a row like an activation, naming the release it ended.
+      await db.schema.alterTable('release_activations').addColumn('action', 'text', (c) => c.notNull().defaultTo('activate')).execute();
+    },
+  },
 };

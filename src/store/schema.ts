@@ -1,3 +1,5 @@
+import type { ColumnType } from 'kysely';
+
 /**
  * Table shapes. JSON is stored as text and times as ISO 8601 text so that the same queries
  * serve SQLite and PostgreSQL; ISO text in UTC sorts in time order.
@@ -23,8 +25,13 @@ export interface StoreProbeTable {
 export interface ReleaseTable {
   id: string;
   created_at: string;
+  /** The principal who recorded it (before 2026-12-06: a name typed on the command line). */
   author: string;
+  /** The clinician principal who signed it off, never the author. */
   approver: string | null;
+  signed_off_at: string | null;
+  /** A name typed as approver before sign-off was authenticated: history, not a sign-off. */
+  approver_claimed: string | null;
   summary: string;
   /** JSON: hazard-log ids this release's changes touch. */
   hazards: string;
@@ -39,7 +46,11 @@ export interface ReleaseActivationTable {
   release_id: string;
   at: string;
   by: string;
+  /** 'deactivate': back to the rule files, ending release_id. */
+  action: ColumnType<ReleaseAction, ReleaseAction | undefined, never>;
 }
+
+export type ReleaseAction = 'activate' | 'deactivate';
 
 export interface CallbackRequestTable {
   id: string;

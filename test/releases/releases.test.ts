@@ -1,57 +1,19 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
-import { execFile } from 'node:child_process';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import t, { type Test } from 'tap';
+import { sql } from 'kysely';
+import t from 'tap';
 import { loadRuleCatalog } from '../../src/rulesets/loader.js';
-import { BASIC_RULES, freshDatabaseUrl, get, post, rawSql, REPO, STAFF, startServer, tempDir, testApp, type TestApp } from '../helpers.js';
-
-const exec = promisify(execFile);
-const CLI = path.join(REPO, 'dist/src/cli/triage-rules.js');
-const adult = { ageYears: 30, sex: 'female' };
-const SELF_CARE_ANSWERS = { emergency: false, severe: false, kind: 'dull', days: 2 };
-
-/**
- * A copy of the basic rules with one edit, self-care only for pain under `days` days, and the
- * scenarios a release needs (the red flag covered, and the self-care rule).
- */
-function rulesWith(t: Test, days: number): string {
-  const dir = tempDir(t);
-  cpSync(BASIC_RULES, dir, { recursive: true });
-  const file = path.join(dir, 'sample.yaml');
-  writeFileSync(file, readFileSync(file, 'utf8').replace('{ fact: days, operator: lessThan, value: 3 }', `{ fact: days, operator: lessThan, value: ${days} }`));
-  writeFileSync(
-    path.join(dir, 'sample.scenarios.yaml'),
-    [
-      'pathway: sample',
-      'scenarios:',
-      '  - name: emergency',
-      '    patient: { ageYears: 30, sex: female }',
-      '    answers: [{ emergency: true }]',
-      '    expect: { kind: escalate, disposition: ED-999, ruleId: rf-emergency }',
-      '  - name: short dull pain',
-      '    patient: { ageYears: 30, sex: female }',
-      '    answers: [{ emergency: false }, { severe: false }, { kind: dull }, { days: 0 }]',
-      '    expect: { kind: self_care, disposition: SC-REST, ruleId: s-short-dull }',
-    ].join('\n'),
-  );
-  return dir;
-}
-
-async function record(app: TestApp, dir: string, approver: string | null = 'Dr Safety Officer') {
-  const catalog = await loadRuleCatalog(dir);
-  return app.releases.record({ author: 'Nurse Author', approver: approver ?? undefined, summary: `self-care threshold from ${dir}`, hazards: ['H-05'], versions: [...catalog.versions.values()], checks: {} });
-}
-
-const activate = (app: TestApp, id: string, headers = STAFF.admin) => post(app, `/v1/admin/releases/${id}/activate`, {}, headers);
+import { openStore } from '../../src/store/database.js';
+import { BASIC_RULES, freshDatabaseUrl, get, post, rawSql, STAFF, testApp } from '../helpers.js';
+import { activate, adult, ADMIN, AUTHOR, KEYS_ENV, OFFICER, record, rulesWith, SELF_CARE_ANSWERS, signedOff, signOff } from './support.js';
 
 t.test('going live, refusing unsigned and invalid releases, and rolling back', async (t) => {
-  const app = await testApp(t, { rulesDir: BASIC_RULES, env: { RELEASE_REQUIRE_SIGNOFF: 'true' } });
+  const app = await testApp(t, { rulesDir: BASIC_RULES, env: { RELEASE_REQUIRE_SIGNOFF: 'true', ...KEYS_ENV } });
   t.equal((await get(app, '/health/ready')).body.release, null, 'serving the rule files before any release');
-  const v1 = await record(app, rulesWith(t, 3));
-  const v2 = await record(app, rulesWith(t, 1));
-  const unsigned = await record(app, rulesWith(t, 5), null);
+  const v1 = await signedOff(app, rulesWith(t, 3));
+  const v2 = await signedOff(app, rulesWith(t, 1));
+  const unsigned = await record(app, rulesWith(t, 5));
 
   t.equal((await activate(app, v1.id, STAFF.clinician)).status, 403, 'only an admin activates');
   t.match((await activate(app, unsigned.id)).body, { status: 409, detail: /no clinical safety officer sign-off/ });
@@ -66,7 +28,7 @@ t.test('going live, refusing unsigned and invalid releases, and rolling back', a
   t.match((await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: SELF_CARE_ANSWERS })).body.outcome, { kind: 'callback' }, 'v2 is live');
 
   // An invalid release (its stored content altered) is refused; v2 keeps serving.
-  const broken = await record(app, rulesWith(t, 7));
+  const broken = await signedOff(app, rulesWith(t, 7));
   await rawSql(app, `update rule_set_versions set content = replace(content, '"lessThan"', '"lessThanX"') where hash = '${broken.pathways[0]!.hash}'`);
   t.match((await activate(app, broken.id)).body, { status: 422, detail: /cannot serve/ });
   t.equal((await get(app, '/health/ready')).body.release, v2.id, 'the current release keeps serving');
@@ -75,19 +37,63 @@ t.test('going live, refusing unsigned and invalid releases, and rolling back', a
   t.match((await activate(app, v1.id)).body, { active: v1.id });
   t.match((await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: SELF_CARE_ANSWERS })).body.outcome, { kind: 'self_care' });
 
+  // Where sign-off is required, the unsigned rule files cannot be served again by deactivating.
+  t.match((await post(app, '/v1/admin/releases/deactivate', {}, STAFF.admin)).body, { status: 409, title: 'Sign-off required', detail: /record them as a release/ });
+
   const list = (await get(app, '/v1/admin/releases', STAFF.auditor)).body;
   t.equal(list.active, v1.id);
   const v1Entry = list.releases.find((r: { id: string }) => r.id === v1.id);
-  t.match(v1Entry, { signedOff: true, approver: 'Dr Safety Officer', hazards: ['H-05'], active: true });
-  t.equal(v1Entry.activations.length, 2, 'each activation is recorded');
-  t.match(list.releases.find((r: { id: string }) => r.id === unsigned.id), { signedOff: false, active: false, activations: [] });
+  t.match(v1Entry, { signedOff: true, author: AUTHOR.id, approver: OFFICER.id, signedOffAt: String, hazards: ['H-05'], active: true });
+  t.same(v1Entry.activations.map((a: { action: string; by: string }) => [a.action, a.by]), [['activate', ADMIN.id], ['activate', ADMIN.id]], 'each activation is recorded, by the admin principal');
+  t.match(list.releases.find((r: { id: string }) => r.id === unsigned.id), { signedOff: false, approver: null, active: false, activations: [] });
   t.equal((await get(app, '/v1/admin/releases', STAFF['call-handler'])).status, 403);
 });
 
-t.test('the author cannot sign off their own release', async (t) => {
+t.test('sign-off: by an authenticated clinician other than the author, recorded with their principal', async (t) => {
+  const app = await testApp(t, { rulesDir: BASIC_RULES, env: KEYS_ENV });
+  const release = await record(app, rulesWith(t, 3));
+  t.equal(release.author, AUTHOR.id, 'the author is the principal who recorded it');
+
+  t.equal((await signOff(app, release.id, {})).status, 401, 'no credential');
+  t.match((await signOff(app, release.id, STAFF.admin)).body, { status: 403, detail: /needs clinician/ });
+  t.match((await signOff(app, release.id, STAFF.clinician)).body, { status: 403, title: 'Author cannot sign off', detail: new RegExp(`${AUTHOR.id} recorded release ${release.id}; its sign-off must come from another clinician`) });
+  t.equal((await signOff(app, 'nope')).status, 404);
+  t.match((await get(app, '/v1/admin/releases', STAFF.auditor)).body.releases[0], { signedOff: false, approver: null }, 'refusals leave it unsigned');
+
+  const signed = await signOff(app, release.id);
+  t.match(signed.body, { id: release.id, author: AUTHOR.id, approver: OFFICER.id, signedOffAt: String });
+  t.match((await signOff(app, release.id)).body, { status: 409, detail: new RegExp(`signed off by ${OFFICER.id}`) }, 'signed off once');
+  t.match((await get(app, '/v1/admin/releases', STAFF.auditor)).body.releases[0], { signedOff: true, approver: OFFICER.id, signedOffAt: signed.body.signedOffAt });
+});
+
+t.test('a pathway whose content changed without a version bump is refused, naming the file and both hashes', async (t) => {
   const app = await testApp(t, { rulesDir: BASIC_RULES });
-  const refused = await record(app, rulesWith(t, 3), 'nurse author').catch((e: unknown) => e);
-  t.match(refused, { status: 422, detail: /different person/ });
+  // The rule files served a decision: sample 1.0.0 is stored with its content.
+  const served = (await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: SELF_CARE_ANSWERS })).body;
+  const servedHash = (await get(app, `/v1/traces/${served.traceId}`)).body.pathway.hash as string;
+  const edited = rulesWith(t, 1, '1.0.0');
+  const editedHash = (await loadRuleCatalog(edited)).versions.get('sample')!.hash;
+  const refused = await record(app, edited).catch((e: unknown) => e);
+  t.match(refused, {
+    status: 409,
+    title: 'Version not bumped',
+    detail: `${path.relative(process.cwd(), path.join(edited, 'sample.yaml'))}: pathway sample version 1.0.0 changed without a version bump (recorded before as hash ${servedHash}; this content hashes to ${editedHash}): bump its version`,
+  });
+
+  // Against a release: 1.0.1 recorded, then different content as 1.0.1 again.
+  const first = await record(app, rulesWith(t, 1));
+  const again = rulesWith(t, 2, '1.0.1');
+  t.match(await record(app, again).catch((e: unknown) => e), { status: 409, detail: new RegExp(`sample\\.yaml: pathway sample version 1\\.0\\.1 .*hash ${first.pathways[0]!.hash}; this content hashes to ${(await loadRuleCatalog(again)).versions.get('sample')!.hash}`) });
+  t.ok(await record(app, rulesWith(t, 1)), 'the same content at the same version is no change');
+
+  // The global red flags are part of every pathway version: changed, their version must move.
+  const redFlags = rulesWith(t, 1);
+  const file = path.join(redFlags, 'red-flags.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('text: Any emergency?', 'text: Any emergency at all?'));
+  t.match(await record(app, redFlags).catch((e: unknown) => e), { status: 409, detail: /red-flags\.yaml: global red flags version 1\.0\.0 changed without a version bump \(pathway sample 1\.0\.1 was recorded before as hash [0-9a-f]{64}; this content hashes to [0-9a-f]{64}\): bump their version/ });
+  writeFileSync(file, readFileSync(file, 'utf8').replace('version: 1.0.0', 'version: 1.1.0'));
+  t.ok(await record(app, redFlags), 'with the red flags version bumped it records');
+  t.equal((await get(app, '/v1/admin/releases', STAFF.auditor)).body.releases.length, 3, 'nothing stored for the refusals');
 });
 
 t.test('under load: every request during a switch succeeds, traced with the version it used; assessments keep theirs', async (t) => {
@@ -126,57 +132,20 @@ t.test('under load: every request during a switch succeeds, traced with the vers
   t.ok(traces.every((x) => x.pathway.hash === v1.pathways[0]!.hash), 'every step traced with v1');
 });
 
-t.test('triage-rules release: checks everything, refuses with reasons, records what passes', async (t) => {
-  const db = await freshDatabaseUrl(t);
-  const env = { ...process.env, DATABASE_URL: db };
-  const run = (args: string[]) => exec(process.execPath, [CLI, ...args], { env, cwd: REPO }).then((r) => ({ code: 0, ...r }), (e: { code: number; stdout: string; stderr: string }) => e);
 
-  const good = await run(['release', 'rules', '--author', 'A Clinician', '--approver', 'B Officer', '--summary', 'first release', '--hazards', 'H-01,H-04', '--format', 'json']);
-  t.equal(good.code, 0, good.stderr);
-  const recorded = JSON.parse(good.stdout).release;
-  t.match(recorded, { author: 'A Clinician', approver: 'B Officer', hazards: ['H-01', 'H-04'] });
-  t.ok(recorded.pathways.length >= 14);
+t.test('a typed approver from before sign-off was authenticated is kept as a claim, not a sign-off', async (t) => {
+  const url = await freshDatabaseUrl(t);
+  // A database as it was before: the sign-off migrations undone, a release with a typed approver.
+  const before = await openStore(url);
+  await sql`delete from kysely_migration where name like '2026-12-06-rel-%'`.execute(before.db);
+  await before.db.schema.alterTable('releases').dropColumn('signed_off_at').execute();
+  await before.db.schema.alterTable('releases').dropColumn('approver_claimed').execute();
+  await before.db.schema.alterTable('release_activations').dropColumn('action').execute();
+  await sql`insert into releases (id, created_at, author, approver, summary, hazards, pathways, checks) values ('legacy', '2026-11-30T00:00:00.000Z', 'Nurse Author', 'Dr Typed Name', 'old', '[]', '[]', '{}')`.execute(before.db);
+  await before.close();
 
-  t.equal((await run(['release', 'rules', '--author', 'A', '--summary', 's', '--hazards', 'H-99'])).code, 2, 'an unknown hazard is a usage error');
-  const self = await run(['release', 'rules', '--author', 'Same Person', '--approver', 'same person', '--summary', 's']);
-  t.equal(self.code, 1);
-  t.match(self.stderr + self.stdout, /different person/);
-
-  const failing = tempDir(t);
-  cpSync(path.join(REPO, 'rules'), failing, { recursive: true });
-  const scenarios = path.join(failing, 'chest-pain.scenarios.yaml');
-  writeFileSync(scenarios, readFileSync(scenarios, 'utf8').replace('ruleId: cp-crushing-pain-now }', 'ruleId: cp-pain-spreading }'));
-  const refused = await run(['release', failing, '--author', 'A', '--approver', 'B', '--summary', 's']);
-  t.equal(refused.code, 1);
-  t.match(refused.stdout, /release refused:\n  scenario fails: chest-pain: crushing pain now is a possible heart attack/);
-
-  // Past decisions that the candidate would move to self-care must be acknowledged.
-  const app = await testApp(t, { rulesDir: BASIC_RULES, env: { DATABASE_URL: db } });
-  t.match((await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: { ...SELF_CARE_ANSWERS, days: 4 } })).body.outcome, { kind: 'callback' });
-  await app.close();
-  const risky = rulesWith(t, 5);
-  const unacknowledged = await run(['release', risky, '--author', 'A', '--approver', 'B', '--summary', 'wider self-care']);
-  t.equal(unacknowledged.code, 1);
-  t.match(unacknowledged.stdout, /impact: 1 past decisions would move from escalate or callback to self-care/);
-  const acknowledged = await run(['release', risky, '--author', 'A', '--approver', 'B', '--summary', 'wider self-care', '--acknowledge-impact', '--hazards', 'H-05']);
-  t.equal(acknowledged.code, 0, acknowledged.stdout);
-});
-
-t.test('SIGHUP activates the release named in RELEASE_ID_FILE without a restart', async (t) => {
-  const dir = tempDir(t);
-  const db = path.join(dir, 'x.db');
-  const idFile = path.join(dir, 'release-id');
-  const { child, base } = await startServer(t, { DATABASE_URL: db, RULES_DIR: BASIC_RULES, RELEASE_ID_FILE: idFile, RELEASE_REQUIRE_SIGNOFF: 'true' });
-  const recorded = await exec(process.execPath, [CLI, 'release', rulesWith(t, 3), '--author', 'A', '--approver', 'B', '--summary', 'via SIGHUP', '--format', 'json'], { env: { ...process.env, DATABASE_URL: db }, cwd: REPO }).catch((e: { stdout: string }) => e);
-  const id = JSON.parse(recorded.stdout).release.id as string;
-  writeFileSync(idFile, `${id}\n`);
-  child.kill('SIGHUP');
-  let release: string | null = null;
-  for (let i = 0; i < 50 && release !== id; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    release = ((await (await fetch(`${base}/health/ready`)).json()) as { release: string | null }).release;
-  }
-  t.equal(release, id, 'the running service switched to the release');
-  const list = (await (await fetch(`${base}/v1/admin/releases`, { headers: STAFF.admin })).json()) as { releases: { activations: { by: string }[] }[] };
-  t.same(list.releases[0]!.activations.map((a) => a.by), ['SIGHUP']);
+  const app = await testApp(t, { rulesDir: BASIC_RULES, env: { DATABASE_URL: url, RELEASE_REQUIRE_SIGNOFF: 'true', ...KEYS_ENV } });
+  t.match((await get(app, '/v1/admin/releases', STAFF.auditor)).body.releases, [{ id: 'legacy', author: 'Nurse Author', approver: null, approverClaimed: 'Dr Typed Name', signedOff: false }]);
+  t.match((await activate(app, 'legacy')).body, { status: 409, detail: /no clinical safety officer sign-off/ });
+  t.match((await signOff(app, 'legacy')).body, { approver: OFFICER.id });
 });

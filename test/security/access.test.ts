@@ -22,7 +22,7 @@ function call(method: string, url: string, headers: Record<string, string>) {
 }
 
 t.test('staff routes are the trace, callback and release routes', async (t) => {
-  t.same([...new Set(staffRoutes.map((r) => r.access))].sort(), ['callbacks', 'releaseActivation', 'releases', 'traces']);
+  t.same([...new Set(staffRoutes.map((r) => r.access))].sort(), ['callbacks', 'releaseActivation', 'releaseSignOff', 'releases', 'traces']);
   t.ok(staffRoutes.length >= 16, `${staffRoutes.length} staff routes`);
   const publicRoutes = app.routeAccess().filter((r) => !r.access && r.url.startsWith('/v1')).map((r) => `${r.method} ${r.url}`);
   t.same(publicRoutes.sort(), [

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { asHandler, freshDatabaseUrl, ON_POSTGRES, REPO, STAFF, startServer } from '../helpers.js';
+import { asHandler, freshDatabaseUrl, ON_POSTGRES, REPO, SECURITY_ENV, STAFF, startServer } from '../helpers.js';
 
 /**
  * Two server processes on different ports, one PostgreSQL database: concurrent assessments and
@@ -90,8 +90,8 @@ t.test('two instances on one database', { skip: ON_POSTGRES ? false : 'runs in t
   // A release activated through A goes live on B within seconds; each reports what it serves.
   // Asynchronously: blocking this process for the seconds the release checks take would stop
   // fetch from retiring keep-alive sockets the servers have since closed.
-  const cli = await promisify(execFile)(process.execPath, [path.join(REPO, 'dist/src/cli/triage-rules.js'), 'release', 'rules', '--author', 'A', '--approver', 'B', '--summary', 'fleet', '--format', 'json'], {
-    env: { ...process.env, DATABASE_URL: db },
+  const cli = await promisify(execFile)(process.execPath, [path.join(REPO, 'dist/src/cli/triage-rules.js'), 'release', 'rules', '--summary', 'fleet', '--format', 'json'], {
+    env: { ...process.env, ...SECURITY_ENV, DATABASE_URL: db, TRIAGE_API_KEY: STAFF.clinician['x-api-key'] },
     cwd: REPO,
     encoding: 'utf8',
   });

@@ -2,18 +2,23 @@ import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { z } from 'zod';
 import { problems } from '../schemas.js';
 
+const PathwaysSchema = z.array(z.object({ id: z.string(), version: z.string(), hash: z.string() }));
+const ReleaseParams = z.object({ id: z.string().max(100) });
+
 const ReleaseSchema = z
   .object({
     id: z.string(),
     createdAt: z.string(),
-    author: z.string(),
-    approver: z.string().nullable().describe('The clinical safety officer who signed it off'),
+    author: z.string().describe('The principal who recorded it'),
+    approver: z.string().nullable().describe('The clinician principal who signed it off as clinical safety officer (never the author)'),
+    signedOffAt: z.string().nullable(),
+    approverClaimed: z.string().nullable().describe('A name typed as approver before sign-off was authenticated: history only, not a sign-off'),
     signedOff: z.boolean(),
     summary: z.string(),
     hazards: z.array(z.string()).describe('Hazard-log entries the change touches'),
-    pathways: z.array(z.object({ id: z.string(), version: z.string(), hash: z.string() })),
+    pathways: PathwaysSchema,
     active: z.boolean(),
-    activations: z.array(z.object({ at: z.string(), by: z.string() })),
+    activations: z.array(z.object({ at: z.string(), by: z.string(), action: z.enum(['activate', 'deactivate']) })),
   })
   .meta({ id: 'Release' });
 
@@ -34,6 +39,27 @@ export const releaseList: FastifyPluginAsyncZod = async (app) => {
   );
 };
 
+export const releaseSignOff: FastifyPluginAsyncZod = async (app) => {
+  app.post(
+    '/admin/releases/:id/sign-off',
+    {
+      schema: {
+        tags: ['releases'],
+        summary: 'Sign a release off as clinical safety officer: a clinician other than its author, recorded by their credential',
+        params: ReleaseParams,
+        response: {
+          200: z.object({ id: z.string(), author: z.string(), approver: z.string(), signedOffAt: z.string(), pathways: PathwaysSchema }),
+          ...problems(401, 403, 404, 409),
+        },
+      },
+    },
+    async (request) => {
+      const release = await app.releases.signOff(request.params.id, request.principal!);
+      return { id: release.id, author: release.author, approver: release.approver!, signedOffAt: release.signedOffAt!, pathways: release.pathways };
+    },
+  );
+};
+
 export const releaseActivation: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/admin/releases/:id/activate',
@@ -41,9 +67,9 @@ export const releaseActivation: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['releases'],
         summary: 'Go live with a release on every instance (or roll back to an earlier one); refused if unsigned or invalid',
-        params: z.object({ id: z.string().max(100) }),
+        params: ReleaseParams,
         response: {
-          200: z.object({ active: z.string(), pathways: z.array(z.object({ id: z.string(), version: z.string(), hash: z.string() })) }),
+          200: z.object({ active: z.string(), pathways: PathwaysSchema }),
           ...problems(401, 403, 404, 409, 422),
         },
       },
@@ -52,5 +78,16 @@ export const releaseActivation: FastifyPluginAsyncZod = async (app) => {
       const release = await app.releases.activate(request.params.id, request.principal!.id);
       return { active: release.id, pathways: release.pathways };
     },
+  );
+  app.post(
+    '/admin/releases/deactivate',
+    {
+      schema: {
+        tags: ['releases'],
+        summary: 'Serve the rule files again on every instance; refused where only signed-off releases may serve',
+        response: { 200: z.object({ active: z.null(), deactivated: z.string() }), ...problems(401, 403, 409) },
+      },
+    },
+    async (request) => ({ active: null, deactivated: await app.releases.deactivate(request.principal!.id) }),
   );
 };

@@ -1,0 +1,40 @@
+import type { Kysely } from 'kysely';
+import { canonicalJson } from '../canonical.js';
+import type { RuleCatalog } from '../rulesets/loader.js';
+import type { PathwayDefinition } from '../rulesets/version.js';
+import type { Database } from '../store/schema.js';
+
+/**
+ * Files whose content changed while their version stayed the same, measured against every
+ * version the database has stored (recorded in a release, or used for a decision). A version
+ * number then names two different contents, and a trace or release saying "1.0.0" no longer says
+ * which one: each finding names the file to bump, with the old and the new content hash.
+ *
+ * A pathway version is the pathway file together with the global red flags, so both are checked:
+ * the pathway file against earlier content of the same pathway version, the red flags against
+ * earlier content of the same red-flags version.
+ */
+export async function unbumpedChanges(db: Kysely<Database>, catalog: RuleCatalog): Promise<string[]> {
+  const found: string[] = [];
+  let redFlagsReported = false;
+  const redFlags = catalog.redFlags.content;
+  for (const { source, content: pathway } of catalog.pathways) {
+    const version = catalog.versions.get(pathway.id)!;
+    const stored = await db.selectFrom('rule_set_versions').select(['hash', 'content']).where('pathway_id', '=', pathway.id).where('hash', '!=', version.hash).orderBy('first_used_at').execute();
+    for (const row of stored) {
+      const old = JSON.parse(row.content) as PathwayDefinition;
+      const was = `hash ${row.hash}; this content hashes to ${version.hash}`;
+      if (old.pathway.version === pathway.version && canonicalJson(old.pathway) !== canonicalJson(pathway)) {
+        found.push(`${source.file}: pathway ${pathway.id} version ${pathway.version} changed without a version bump (recorded before as ${was}): bump its version`);
+        break;
+      }
+      if (!redFlagsReported && old.redFlags.version === redFlags.version && canonicalJson(old.redFlags) !== canonicalJson(redFlags)) {
+        found.push(
+          `${catalog.redFlags.source.file}: global red flags version ${redFlags.version} changed without a version bump (pathway ${pathway.id} ${pathway.version} was recorded before as ${was}): bump their version`,
+        );
+        redFlagsReported = true;
+      }
+    }
+  }
+  return found;
+}
