@@ -37,6 +37,7 @@ import triageRoutes from './http/routes/triage.js';
 import { loadRuleCatalog } from './rulesets/loader.js';
 import { openStore, type Store } from './store/database.js';
 import { traceRepository, type TraceRepository } from './store/traces.js';
+import { verificationService, type VerificationService } from './traces/verification.js';
 import { Triage } from './triage/triage.js';
 import { SOFTWARE } from './version.js';
 
@@ -46,6 +47,7 @@ declare module 'fastify' {
     triage: Triage;
     assessments: AssessmentService;
     traces: TraceRepository;
+    verifications: VerificationService;
     callbacks: CallbackService;
     releases: ReleaseService;
     /** Every route with the staff access group it needs (none: public); the README's matrix. */
@@ -111,6 +113,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate('triage', triage);
   app.decorate('assessments', assessmentService(store, triage, decider));
   app.decorate('traces', traceRepository(store.db));
+  const verifications = verificationService(store, config.DATABASE_URL);
+  app.decorate('verifications', verifications);
   const security = await setUpSecurity(config);
   const callbacks = callbackService(store, { leaseSeconds: config.CALLBACK_LEASE_SECONDS, cipher: security.cipher, now: options.now });
   await callbacks.listen();
@@ -127,6 +131,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Decisions still in workers are finished first: their writes then reach the store's queue
     // before it drains and closes.
     await decider.close();
+    await verifications.close();
     await store.close();
   });
   if (security.devKeys) {

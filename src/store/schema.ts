@@ -11,6 +11,7 @@ export interface Database {
   callback_events: CallbackEventTable;
   releases: ReleaseTable;
   release_activations: ReleaseActivationTable;
+  trace_verifications: TraceVerificationTable;
 }
 
 export interface ReleaseTable {
@@ -110,4 +111,21 @@ export interface TraceTable {
   body: string;
   hash: string;
   prev_hash: string;
+}
+
+export interface TraceVerificationTable {
+  id: string;
+  state: 'running' | 'done' | 'failed';
+  from_seq: number;
+  to_seq: number;
+  /** SEQ:HASH, when the request named an anchor. */
+  anchor: string | null;
+  verified: number;
+  started_at: string;
+  updated_at: string;
+  finished_at: string | null;
+  /** JSON: the ChainVerdict, once done. */
+  verdict: string | null;
+  /** Why it could not finish (not a finding about the chain: that is the verdict). */
+  error: string | null;
 }

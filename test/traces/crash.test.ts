@@ -1,6 +1,6 @@
 import t from 'tap';
 import path from 'node:path';
-import { STAFF, startServer, tempDir } from '../helpers.js';
+import { followVerification, STAFF, startServer, tempDir } from '../helpers.js';
 
 /**
  * Crash consistency: a real server process is killed with SIGKILL in the middle of load. Every
@@ -92,7 +92,10 @@ t.test('SIGKILL mid-load loses no acknowledged decision and leaves a verifiable 
     if (state.answers.length < step) behind += 1;
   }
   t.equal(behind, 0, 'no assessment lost an acknowledged answer');
-  const verdict = await (await fetch(`${base}/v1/traces/verify`, { headers: STAFF.auditor })).json();
+  const { verdict } = await followVerification(async (url) => {
+    const res = await fetch(`${base}${url}`, { headers: STAFF.auditor });
+    return { status: res.status, body: await res.json(), headers: Object.fromEntries(res.headers) };
+  });
   t.match(verdict, { ok: true });
   t.ok((verdict as { verified: number }).verified >= acknowledged.length, 'the chain holds at least every acknowledged trace');
 });
