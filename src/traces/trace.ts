@@ -181,12 +181,13 @@ export function sealedContent(row: StoredTrace): TraceBody {
     throw new TraceAltered(seq, row.id, 'has been altered: its content no longer matches its hash');
   }
   let body: TraceBody;
+  let sealed: Record<string, unknown>;
   try {
     body = JSON.parse(row.body) as TraceBody;
+    sealed = { ...traceColumns(body), seq: body.seq, prev_hash: body.prevHash };
   } catch {
-    throw new TraceAltered(seq, row.id, 'is not valid JSON');
+    throw new TraceAltered(seq, row.id, 'is not a trace: its content is not the JSON of one');
   }
-  const sealed: Record<string, unknown> = { ...traceColumns(body), seq: body.seq, prev_hash: body.prevHash };
   const stored: Record<string, unknown> = { ...row, seq };
   // PostgreSQL and SQLite both give integers back as numbers here, and nulls as null.
   const edited = Object.keys(sealed).filter((column) => sealed[column] !== (stored[column] ?? null));
