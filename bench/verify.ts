@@ -40,8 +40,10 @@ export async function verifyBench(table: Table, versions: PathwayVersion[], case
     const full = fullest(cases, largest.id);
     const triage = new Triage(versions, { timeoutMs: 10_000 });
     const seedStore = await openStore(`sqlite:${database}`);
-    const decision = await triage.decide(largest, full.patient, full.answers);
-    await seedTraces(seedStore, { version: largest, assessmentId: null, step: null, patient: full.patient, answers: full.answers, decision, startedAt: Date.now(), durationMs: 1 }, traces);
+    // Traces of a middling size (an assessment's fourth step, about 9 KB), as the store bench's.
+    const typical = cases.byPathway.get(largest.id)![3]!;
+    const decision = await triage.decide(largest, typical.patient, typical.answers);
+    await seedTraces(seedStore, { version: largest, assessmentId: null, step: null, patient: typical.patient, answers: typical.answers, decision, startedAt: Date.now(), durationMs: 1 }, traces);
     await seedStore.close();
 
     const server = await startServer(dir, database);
