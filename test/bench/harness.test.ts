@@ -7,7 +7,7 @@ import { REPO } from '../helpers.js';
 const NUMBER = '[1-9][\\d,.]*';
 
 /** Keeps the benchmark harness working: one quick pass, and every figure is a real number. */
-t.test('npm run bench, quick: a table with engine, store, HTTP and memory figures', async (t) => {
+t.test('npm run bench, quick: a table with engine, store, HTTP, memory and verify figures', async (t) => {
   const { stdout } = await promisify(execFile)(process.execPath, [path.join(REPO, 'dist/bench/run.js'), '--quick'], { cwd: REPO, timeout: 150_000 });
   const row = (kind: string, what: string) => stdout.split('\n').find((line) => line.startsWith(`| ${kind} `) && line.includes(what));
   t.match(stdout, /Node v\d+.*\d+ cores/);
@@ -30,6 +30,12 @@ t.test('npm run bench, quick: a table with engine, store, HTTP and memory figure
     t.match(line, new RegExp(`\\| ${NUMBER}/s\\s+\\| \\d+ ms\\s+\\| \\d+ ms\\s+\\| \\d+\\.\\d / \\d+\\.\\d ms\\s+\\| \\d+ ms\\s+\\| \\d+\\.\\d\\d`), route);
     t.notMatch(line, /non-2xx/, `${route}: every response a success`);
   }
+  for (const what of ['no verification running', 'while verifying 2,000 traces']) {
+    const line = row('verify', what);
+    t.match(line, new RegExp(`\\| ${NUMBER}/s\\s+\\| \\d+ ms\\s+\\| \\d+ ms\\s+\\| p99 \\d+\\.\\d ms`), what);
+    t.notMatch(line, /non-2xx/, `${what}: every response a success`);
+  }
+  t.match(row('verify', 'GET /v1/traces/verify, 2,000 traces'), new RegExp(`\\| ${NUMBER} traces/s\\s+\\| \\d+\\.\\d s`));
   t.match(row('memory', 'RSS before / after 1,000 assessments (0 non-2xx)'), /\d+ MiB \/ \d+ MiB/);
   t.match(row('memory', 'soak'), /growth < 10%/);
 });
