@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sha256 } from '../canonical.js';
 import { Problem } from '../problem.js';
+import type { TraceTable } from '../store/schema.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import type { Answer, Patient } from '../triage/answers.js';
 import type { DecidedOutcome, Decision, Evaluation } from '../triage/decide.js';
@@ -112,18 +113,7 @@ export function sealTrace(draft: TraceDraft, seq: number, prevHash: string): { t
  * content, derived here for writing and for checking: a column that disagrees with the content
  * has been edited behind the service's back.
  */
-export interface TraceColumns {
-  id: string;
-  assessment_id: string | null;
-  step: number | null;
-  created_at: string;
-  pathway_id: string;
-  version_hash: string;
-  status: TraceResult['status'];
-  outcome_kind: string | null;
-  disposition: string | null;
-  rule_id: string | null;
-}
+export type TraceColumns = Omit<TraceTable, 'seq' | 'body' | 'hash' | 'prev_hash'>;
 
 export function traceColumns(trace: Pick<TraceBody, 'id' | 'assessmentId' | 'step' | 'at' | 'pathway' | 'result'>): TraceColumns {
   const outcome = trace.result.status === 'complete' ? trace.result.outcome : undefined;
@@ -142,14 +132,9 @@ export function traceColumns(trace: Pick<TraceBody, 'id' | 'assessmentId' | 'ste
 }
 
 /** A trace as stored: its columns, its sealed text, the text's hash and the hash before it. */
-export interface StoredTrace extends TraceColumns {
-  seq: number;
-  body: string;
-  hash: string;
-  prev_hash: string;
-}
+export type StoredTrace = TraceTable;
 
-export const STORED_TRACE_COLUMNS = ['seq', 'id', 'assessment_id', 'step', 'created_at', 'pathway_id', 'version_hash', 'status', 'outcome_kind', 'disposition', 'rule_id', 'body', 'hash', 'prev_hash'] as const;
+export const STORED_TRACE_COLUMNS = ['seq', 'id', 'assessment_id', 'step', 'created_at', 'pathway_id', 'version_hash', 'status', 'outcome_kind', 'disposition', 'rule_id', 'body', 'hash', 'prev_hash'] as const satisfies readonly (keyof TraceTable)[];
 
 /**
  * A stored trace that no longer agrees with itself. Reads refuse it rather than serve values
