@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { assessmentService } from '../src/assessments/service.js';
 import { callbackService } from '../src/callbacks/service.js';
 import { localDecider } from '../src/triage/step.js';
 import { loadScenarioFiles, scenarioAnswers, type Scenario } from '../src/rulesets/scenarios.js';
 import { ContactCipher, parseEncryptionKeys } from '../src/security/contact-crypto.js';
 import type { Store } from '../src/store/database.js';
+import { traceRepository } from '../src/store/traces.js';
+import { draftTrace } from '../src/traces/trace.js';
 import type { Answer, Patient } from '../src/triage/answers.js';
 import type { Triage } from '../src/triage/triage.js';
 import { ENCRYPTION_KEYS, RULES } from './server.js';
@@ -56,5 +59,19 @@ export async function seedCallbacks(store: Store, triage: Triage, cases: Cases, 
   // Many at a time, as many patients would: their writes share commits.
   for (let i = 0; i < count; i += 200) {
     await Promise.all(Array.from({ length: Math.min(200, count - i) }, (_, j) => one(i + j)));
+  }
+}
+
+/**
+ * `count` traces of one decision appended straight through the store, a thousand to a commit:
+ * a chain of a realistic size in seconds, where deciding each would take minutes.
+ */
+export async function seedTraces(store: Store, decided: Parameters<typeof draftTrace>[0], count: number): Promise<void> {
+  await store.write((trx) => traceRepository(store.db).rememberVersion(trx, decided.version, new Date().toISOString()));
+  const template = draftTrace(decided);
+  for (let i = 0; i < count; i += 1000) {
+    await store.write(async (_trx, chain) => {
+      for (let j = i; j < Math.min(count, i + 1000); j++) chain.append({ ...template, id: randomUUID() });
+    });
   }
 }

@@ -8,6 +8,7 @@ import { memoryBench } from './memory.js';
 import { RULES } from './server.js';
 import { Table } from './stats.js';
 import { storeBench } from './store.js';
+import { VERIFY_TRACES, verifyBench } from './verify.js';
 
 /**
  * npm run bench: engine, store, HTTP and memory figures from one process tree on this machine.
@@ -19,9 +20,9 @@ import { storeBench } from './store.js';
  *                  request succeeded (the harness check; targets met or not do not matter)
  *   --runs N       runs per figure (default 3)
  *   --seconds S    seconds per HTTP run (default 5)
- *   --only LIST    some of engine,store,http,memory
+ *   --only LIST    some of engine,store,http,memory,verify
  */
-const SECTIONS = ['engine', 'store', 'http', 'memory'] as const;
+const SECTIONS = ['engine', 'store', 'http', 'memory', 'verify'] as const;
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, smoke: { type: 'boolean' }, runs: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' } } });
 const smoke = values.smoke === true;
 const quick = smoke || values.quick === true;
@@ -43,6 +44,7 @@ const table = new Table();
 if (only.has('engine')) await engineBench(table, quick ? [largest] : versions, cases, runs, seconds / 4, largest);
 if (only.has('store')) await storeBench(table, versions, cases, runs, seconds / 2, largest);
 if (only.has('http')) await httpBench(table, versions, cases, runs, seconds, largest, quick ? 500 : 10_000);
+if (only.has('verify')) await verifyBench(table, versions, cases, runs, seconds, largest, quick ? 2_000 : VERIFY_TRACES);
 if (only.has('memory')) await memoryBench(table, cases, largest, quick ? 1_000 : 100_000, quick ? 3 : 60);
 
 console.log(`${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} cores, ${runs} run(s) of ${seconds} s, medians; ${CONNECTIONS} connections`);

@@ -38,6 +38,7 @@ import { loadRuleCatalog } from './rulesets/loader.js';
 import { openStore, type Store } from './store/database.js';
 import { describeStoreError } from './store/faults.js';
 import { traceRepository, type TraceRepository } from './store/traces.js';
+import { verificationService, type VerificationService } from './traces/verification.js';
 import { Triage } from './triage/triage.js';
 import { SOFTWARE } from './version.js';
 
@@ -47,6 +48,7 @@ declare module 'fastify' {
     triage: Triage;
     assessments: AssessmentService;
     traces: TraceRepository;
+    verifications: VerificationService;
     callbacks: CallbackService;
     releases: ReleaseService;
     /** Every route with the staff access group it needs (none: public); the matrix in docs/security.md. */
@@ -134,6 +136,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const store = await openStore(config.DATABASE_URL, (err) => app.log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, describeStoreError(err)));
   app.decorate('store', store);
   app.decorate('triage', triage);
+  const verifications = verificationService(store, config.DATABASE_URL);
+  app.decorate('verifications', verifications);
   const security = await setUpSecurity(config);
   const callbacks = callbackService(store, {
     leaseSeconds: config.CALLBACK_LEASE_SECONDS,
@@ -169,6 +173,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Decisions still in workers are finished first: their writes then reach the store's queue
     // before it drains and closes.
     await decider.close();
+    await verifications.close();
     await store.close();
   });
   if (security.devKeys) {

@@ -201,3 +201,25 @@ export async function callbackFor(
   const cb = await post(app, `/v1/assessments/${assessmentId}/callback`, contact);
   return { assessmentId, callbackId: cb.body.id };
 }
+
+/**
+ * Verifies the trace chain as an auditor's tooling would: starts a verification (202, with a
+ * Location), then follows it until it is no longer running; the last state read. `read` GETs a
+ * path with staff credentials.
+ */
+export async function followVerification(read: (path: string) => Promise<Pick<Reply, 'status' | 'body' | 'headers'>>, query = ''): Promise<Reply['body']> {
+  let started = await read(`/v1/traces/verify${query}`);
+  // Another range being verified on this instance: wait for it, as a client would.
+  while (started.status === 409) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    started = await read(`/v1/traces/verify${query}`);
+  }
+  if (started.status !== 202) {
+    throw new Error(`GET /v1/traces/verify${query}: ${started.status} ${JSON.stringify(started.body)}`);
+  }
+  for (;;) {
+    const job = await read(String(started.headers.location));
+    if (job.body.state !== 'running') return job.body;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

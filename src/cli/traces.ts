@@ -6,15 +6,19 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { openStore } from '../store/database.js';
 import { traceRepository } from '../store/traces.js';
+import { Problem } from '../problem.js';
 import { replay, versionResolver } from '../traces/replay.js';
+import { formatAnchor, parseAnchor } from '../traces/trace.js';
 import { Triage } from '../triage/triage.js';
+import { progress } from './progress.js';
 import { exitWith } from './run.js';
 
 /**
- * npm run traces -- verify | export --from <iso> --to <iso> [--out file] | replay <traceId>
+ * npm run traces -- verify [range] | head | export --from <iso> --to <iso> [--out file] | replay <traceId>
  * Reads the database named by DATABASE_URL. Exit codes: 0 ok, 1 a finding, 2 usage.
  */
-const USAGE = `usage: traces verify
+const USAGE = `usage: traces verify [--from <seq>] [--to <seq>] [--anchor <SEQ:HASH> [--since-anchor]]
+       traces head      (the SEQ:HASH to keep elsewhere, for verify --anchor)
        traces export [--from <ISO date-time>] [--to <ISO date-time>] [--pathway <id>] [--out <file>]
        traces replay <traceId>`;
 
@@ -24,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { from: { type: 'string' }, to: { type: 'string' }, pathway: { type: 'string' }, out: { type: 'string' } },
+      options: { from: { type: 'string' }, to: { type: 'string' }, pathway: { type: 'string' }, out: { type: 'string' }, anchor: { type: 'string' }, 'since-anchor': { type: 'boolean' } },
     });
   } catch (err) {
     console.error(`${(err as Error).message}\n${USAGE}`);
@@ -32,13 +36,20 @@ async function main(argv: string[]): Promise<number> {
   }
   const [command, id] = parsed.positionals;
   const { from, to, pathway, out } = parsed.values;
+  // verify's --from and --to are sequence numbers; export's are date-times.
+  const bound = command === 'verify' ? { test: (v: string) => /^\d+$/.test(v), what: 'a sequence number' } : { test: (v: string) => !Number.isNaN(Date.parse(v)), what: 'an ISO date-time' };
   for (const [name, value] of [['--from', from], ['--to', to]] as const) {
-    if (value !== undefined && Number.isNaN(Date.parse(value))) {
-      console.error(`${name} ${value} is not an ISO date-time\n${USAGE}`);
+    if (value !== undefined && !bound.test(value)) {
+      console.error(`${name} ${value} is not ${bound.what}\n${USAGE}`);
       return 2;
     }
   }
-  if (!command || !['verify', 'export', 'replay'].includes(command) || (command === 'replay' && !id)) {
+  const anchor = parsed.values.anchor === undefined ? undefined : parseAnchor(parsed.values.anchor);
+  if (parsed.values.anchor !== undefined && !anchor) {
+    console.error(`--anchor ${parsed.values.anchor} is not SEQ:HASH (a sequence number, a colon, 64 hex digits)\n${USAGE}`);
+    return 2;
+  }
+  if (!command || !['verify', 'head', 'export', 'replay'].includes(command) || (command === 'replay' && !id)) {
     console.error(USAGE);
     return 2;
   }
@@ -48,13 +59,34 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'verify': {
-        const verdict = await traces.verify();
+        let range;
+        try {
+          range = await traces.range({ from: from === undefined ? undefined : Number(from), to: to === undefined ? undefined : Number(to), anchor, sinceAnchor: parsed.values['since-anchor'] });
+        } catch (err) {
+          if (!(err instanceof Problem)) throw err;
+          console.error(`${err.detail}\n${USAGE}`);
+          return 2;
+        }
+        const bar = progress('verifying', range.to - range.from + 1);
+        const verdict = await traces.walk(range, (p) => bar.update(p.verified));
+        bar.end();
+        const span = range.from > 1 || range.headHash === undefined ? ` (traces ${range.from} to ${range.to})` : '';
         if (verdict.ok) {
-          console.log(`ok: ${verdict.verified} traces verified, chain intact`);
+          console.log(`ok: ${verdict.verified} traces verified${span}, chain intact${anchor ? `, anchor ${anchor.seq} reached` : ''}`);
           return 0;
         }
         console.log(`BROKEN at sequence ${verdict.brokenAt}: ${verdict.reason} (${verdict.verified} verified before it)`);
         return 1;
+      }
+      case 'head': {
+        const head = await traces.head();
+        if (!head) {
+          console.error('the chain is empty: no traces yet');
+          return 1;
+        }
+        console.log(formatAnchor(head));
+        console.error(`the chain head: trace ${head.seq}. Keep this line outside this database; later, \`traces verify --anchor ${head.seq}:...\` fails if the chain no longer reaches it.`);
+        return 0;
       }
       case 'export': {
         const sink: Writable = out ? createWriteStream(out) : process.stdout;

@@ -49,6 +49,11 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; title: string }> =
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof Problem) {
+      if (error.status >= 500) {
+        // The service's own fault (an altered trace, say): an incident to look into. Problems
+        // name no patient data, so the detail is logged as it is.
+        request.log.error({ problem: error.type, detail: error.detail }, error.title);
+      }
       return send(reply, request, error);
     }
     if (hasZodFastifySchemaValidationErrors(error)) {

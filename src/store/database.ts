@@ -261,6 +261,25 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
 }
 
 /**
+ * A connection of its own for one long read on another thread (a verification of the trace
+ * chain): it writes nothing, and the store's connection and its queue of writes never wait on it.
+ */
+export async function openReader(url: string): Promise<{ db: Kysely<Database>; close: () => Promise<void> }> {
+  let db: Kysely<Database>;
+  if (isPostgresUrl(url)) {
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    // A dropped connection fails the query in progress, and so the read; it must not crash.
+    pool.on('error', () => undefined);
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  } else {
+    const sqlite = new SQLite(sqlitePath(url), { readonly: true, fileMustExist: true });
+    sqlite.pragma('busy_timeout = 5000');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  }
+  return { db, close: () => db.destroy() };
+}
+
+/**
  * Checkpoints (copying the log's pages into the database file, then syncing it) take a few
  * milliseconds every thousand pages or so; SQLite would run them inside whichever COMMIT crossed
  * the line, on the event loop. Here they run on a thread of their own, with its own connection.

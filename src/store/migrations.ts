@@ -193,4 +193,24 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('release_activations').addColumn('action', 'text', (c) => c.notNull().defaultTo('activate')).execute();
     },
   },
+  '2026-12-06-tv-001-trace-verifications': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Verifications of the trace chain, run in the background: any instance can report on
+      // one, whichever started it. A running one's updated_at is its heartbeat.
+      await db.schema
+        .createTable('trace_verifications')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('from_seq', 'bigint', (c) => c.notNull())
+        .addColumn('to_seq', 'bigint', (c) => c.notNull())
+        .addColumn('anchor', 'text')
+        .addColumn('verified', 'bigint', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .addColumn('verdict', 'text')
+        .addColumn('error', 'text')
+        .execute();
+    },
+  },
 };

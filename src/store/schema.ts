@@ -14,6 +14,7 @@ export interface Database {
   releases: ReleaseTable;
   release_activations: ReleaseActivationTable;
   store_probe: StoreProbeTable;
+  trace_verifications: TraceVerificationTable;
 }
 
 /** Readiness's probe write (Store.probe): one row, rewritten. */
@@ -135,4 +136,21 @@ export interface TraceTable {
   body: string;
   hash: string;
   prev_hash: string;
+}
+
+export interface TraceVerificationTable {
+  id: string;
+  state: 'running' | 'done' | 'failed';
+  from_seq: number;
+  to_seq: number;
+  /** SEQ:HASH, when the request named an anchor. */
+  anchor: string | null;
+  verified: number;
+  started_at: string;
+  updated_at: string;
+  finished_at: string | null;
+  /** JSON: the ChainVerdict, once done. */
+  verdict: string | null;
+  /** Why it could not finish (not a finding about the chain: that is the verdict). */
+  error: string | null;
 }

@@ -1,6 +1,20 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Dialect } from './database.js';
-import { ChainVerifier, sealTrace, type ChainVerdict, type TraceBody, type TraceDraft } from '../traces/trace.js';
+import { Problem } from '../problem.js';
+import {
+  ChainVerifier,
+  GENESIS_HASH,
+  sealedContent,
+  sealTrace,
+  STORED_TRACE_COLUMNS,
+  traceColumns,
+  type ChainAnchor,
+  type ChainVerdict,
+  type StoredTrace,
+  type TraceBody,
+  type TraceDraft,
+  type VerifyRange,
+} from '../traces/trace.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import type { Database } from './schema.js';
 
@@ -34,6 +48,21 @@ export interface TraceSummary {
   ruleId: string | null;
 }
 
+/** What a verification is asked to cover: the whole chain unless told otherwise. */
+export interface VerifyRequest {
+  from?: number;
+  to?: number;
+  /** A point the chain reached once (`traces head`): the chain must still reach it, with that hash. */
+  anchor?: ChainAnchor;
+  /** Only the traces appended after the anchor. */
+  sinceAnchor?: boolean;
+}
+
+export interface VerifyProgress {
+  verified: number;
+  lastSeq: number;
+}
+
 /** Rows a statement may insert at once: SQLite allows 32,766 parameters, and a trace has 14. */
 const ROWS_PER_INSERT = 500;
 
@@ -52,23 +81,7 @@ export async function appendTraces(trx: Transaction<Database>, dialect: Dialect,
   const rows = drafts.map((draft) => {
     seq += 1;
     const { text, hash } = sealTrace(draft, seq, prevHash);
-    const outcome = draft.result.status === 'complete' ? draft.result.outcome : undefined;
-    const row = {
-      seq,
-      id: draft.id,
-      assessment_id: draft.assessmentId,
-      step: draft.step,
-      created_at: draft.at,
-      pathway_id: draft.pathway.id,
-      version_hash: draft.pathway.hash,
-      status: draft.result.status,
-      outcome_kind: outcome?.kind ?? null,
-      disposition: outcome?.disposition ?? null,
-      rule_id: outcome?.ruleId ?? null,
-      body: text,
-      hash,
-      prev_hash: prevHash,
-    };
+    const row: StoredTrace = { seq, ...traceColumns(draft), body: text, hash, prev_hash: prevHash };
     prevHash = hash;
     return row;
   });
@@ -96,19 +109,21 @@ export function traceRepository(db: Kysely<Database>) {
     },
 
     async get(id: string): Promise<TraceBody | undefined> {
-      const row = await db.selectFrom('traces').select('body').where('id', '=', id).executeTakeFirst();
-      return row ? (JSON.parse(row.body) as TraceBody) : undefined;
+      const row = await db.selectFrom('traces').select(STORED_TRACE_COLUMNS).where('id', '=', id).executeTakeFirst();
+      return row ? sealedContent(row) : undefined;
     },
 
     async forAssessment(assessmentId: string): Promise<TraceBody[]> {
-      const rows = await db.selectFrom('traces').select('body').where('assessment_id', '=', assessmentId).orderBy('seq').execute();
-      return rows.map((r) => JSON.parse(r.body) as TraceBody);
+      const rows = await db.selectFrom('traces').select(STORED_TRACE_COLUMNS).where('assessment_id', '=', assessmentId).orderBy('seq').execute();
+      return rows.map(sealedContent);
     },
 
+    /**
+     * The filters run on the indexed columns; what is served comes from each row's sealed
+     * content, and a row whose columns disagree with it is refused (TraceAltered), never served.
+     */
     async list(filter: TraceFilter): Promise<TraceSummary[]> {
-      let q = db
-        .selectFrom('traces')
-        .select(['seq', 'id', 'assessment_id', 'step', 'created_at', 'pathway_id', 'version_hash', 'status', 'outcome_kind', 'disposition', 'rule_id']);
+      let q = db.selectFrom('traces').select(STORED_TRACE_COLUMNS);
       if (filter.pathwayId) q = q.where('pathway_id', '=', filter.pathwayId);
       if (filter.outcomeKind) q = q.where('outcome_kind', '=', filter.outcomeKind);
       if (filter.disposition) q = q.where('disposition', '=', filter.disposition);
@@ -117,32 +132,36 @@ export function traceRepository(db: Kysely<Database>) {
       if (filter.to) q = q.where('created_at', '<', filter.to);
       if (filter.afterSeq !== undefined) q = q.where('seq', '>', filter.afterSeq);
       const rows = await q.orderBy('seq').limit(filter.limit).execute();
-      return rows.map((r) => ({
-        seq: Number(r.seq),
-        id: r.id,
-        assessmentId: r.assessment_id,
-        step: r.step,
-        at: r.created_at,
-        pathwayId: r.pathway_id,
-        versionHash: r.version_hash,
-        status: r.status,
-        outcomeKind: r.outcome_kind,
-        disposition: r.disposition,
-        ruleId: r.rule_id,
-      }));
+      return rows.map((row) => {
+        const body = sealedContent(row);
+        const c = traceColumns(body);
+        return {
+          seq: body.seq,
+          id: c.id,
+          assessmentId: c.assessment_id,
+          step: c.step,
+          at: c.created_at,
+          pathwayId: c.pathway_id,
+          versionHash: c.version_hash,
+          status: c.status,
+          outcomeKind: c.outcome_kind,
+          disposition: c.disposition,
+          ruleId: c.rule_id,
+        };
+      });
     },
 
     /** Streams full bodies in sequence order, a page at a time (export, impact replay). */
     async *bodies(filter: Omit<TraceFilter, 'limit' | 'afterSeq'>, pageSize = 500): AsyncGenerator<TraceBody> {
       let afterSeq = 0;
       for (;;) {
-        let q = db.selectFrom('traces').select(['seq', 'body']).where('seq', '>', afterSeq);
+        let q = db.selectFrom('traces').select(STORED_TRACE_COLUMNS).where('seq', '>', afterSeq);
         if (filter.pathwayId) q = q.where('pathway_id', '=', filter.pathwayId);
         if (filter.from) q = q.where('created_at', '>=', filter.from);
         if (filter.to) q = q.where('created_at', '<', filter.to);
         const rows = await q.orderBy('seq').limit(pageSize).execute();
         for (const row of rows) {
-          yield JSON.parse(row.body) as TraceBody;
+          yield sealedContent(row);
         }
         if (rows.length < pageSize) {
           return;
@@ -151,37 +170,89 @@ export function traceRepository(db: Kysely<Database>) {
       }
     },
 
-    /** Walks the whole chain and checks it against the chain head. */
-    async verify(pageSize = 1000): Promise<ChainVerdict> {
-      const verifier = new ChainVerifier();
-      let afterSeq = 0;
-      for (;;) {
+    /** The chain head as recorded: the anchor an auditor keeps elsewhere (undefined while empty). */
+    async head(): Promise<ChainAnchor | undefined> {
+      const head = await chainHead(db);
+      return head.seq > 0 ? head : undefined;
+    },
+
+    /**
+     * What a verification request covers, checked before any work starts (a Problem when it
+     * makes no sense). The whole chain by default; from/to sequence numbers; or, with an
+     * anchor, just what was appended after it. A range starting after trace 1 takes the hash
+     * before it from the anchor when that is where it starts, or else trusts the stored one.
+     */
+    async range(request: VerifyRequest = {}): Promise<VerifyRange> {
+      const head = await chainHead(db);
+      const { anchor } = request;
+      const bad = (detail: string) => new Problem(400, 'Invalid request', detail);
+      if (request.sinceAnchor && (!anchor || request.from !== undefined)) {
+        throw bad('sinceAnchor needs an anchor (SEQ:HASH, as `traces head` prints it) and no from');
+      }
+      // An anchor past the head (the end cut off) leaves nothing to walk: the verdict says so.
+      const from = request.sinceAnchor ? Math.min(anchor!.seq, head.seq) + 1 : (request.from ?? 1);
+      const to = request.to ?? head.seq;
+      if (from < 1 || from > to + 1) {
+        throw bad(`from ${from} and to ${to} make no range of the chain (it holds ${head.seq} traces)`);
+      }
+      if (anchor && (anchor.seq < from - 1 || (request.to !== undefined && anchor.seq > to))) {
+        throw bad(`the anchor at ${anchor.seq} lies outside the range ${from}..${to}, so it could not be checked`);
+      }
+      let startHash = GENESIS_HASH;
+      if (anchor && anchor.seq === from - 1) {
+        startHash = anchor.hash;
+      } else if (from > 1) {
+        const before = await db.selectFrom('traces').select('hash').where('seq', '=', from - 1).executeTakeFirst();
+        if (!before) {
+          throw bad(`trace ${from - 1}, just before the range, is not stored: verify from an anchor or the whole chain`);
+        }
+        startHash = before.hash;
+      }
+      return { from, to, startHash, headHash: to === head.seq ? head.hash : undefined, anchor };
+    },
+
+    /**
+     * Walks a range of the chain a page at a time, telling `onProgress` after each page and
+     * giving the thread back between pages (see traces/verification.ts for running it off the
+     * request thread).
+     */
+    async walk(range: VerifyRange, onProgress?: (progress: VerifyProgress) => void, pageSize = 1000): Promise<ChainVerdict> {
+      const verifier = new ChainVerifier(range);
+      let afterSeq = range.from - 1;
+      while (afterSeq < range.to) {
         const rows = await db
           .selectFrom('traces')
-          .select(['seq', 'body', 'hash', 'prev_hash'])
+          .select(STORED_TRACE_COLUMNS)
           .where('seq', '>', afterSeq)
+          .where('seq', '<=', range.to)
           .orderBy('seq')
           .limit(pageSize)
           .execute();
         for (const row of rows) {
-          if (!verifier.add({ seq: Number(row.seq), body: row.body, hash: row.hash, prevHash: row.prev_hash })) {
+          if (!verifier.add(row)) {
             return verifier.verdict();
           }
         }
+        onProgress?.(verifier.progress);
         if (rows.length < pageSize) {
           break;
         }
         afterSeq = Number(rows[rows.length - 1]!.seq);
+        await new Promise((resolve) => setImmediate(resolve));
       }
-      const verdict = verifier.verdict();
-      const head = await db.selectFrom('trace_chain').select(['seq', 'hash']).where('id', '=', CHAIN).executeTakeFirst();
-      if (verdict.ok && head && (Number(head.seq) !== (verdict.lastSeq ?? 0) || head.hash !== verdict.headHash)) {
-        const missing = (verdict.lastSeq ?? 0) + 1;
-        return { ok: false, verified: verdict.verified, brokenAt: missing, reason: `the chain head records ${Number(head.seq)} traces, but trace ${missing} onwards is missing` };
-      }
-      return verdict;
+      return verifier.verdict();
+    },
+
+    /** The whole chain, or the part a request names, in one call (the CLI, tests). */
+    async verify(request: VerifyRequest = {}, onProgress?: (progress: VerifyProgress) => void): Promise<ChainVerdict> {
+      return this.walk(await this.range(request), onProgress);
     },
   };
+}
+
+async function chainHead(db: Kysely<Database>): Promise<ChainAnchor> {
+  const head = await db.selectFrom('trace_chain').select(['seq', 'hash']).where('id', '=', CHAIN).executeTakeFirstOrThrow();
+  return { seq: Number(head.seq), hash: head.hash };
 }
 
 export type TraceRepository = ReturnType<typeof traceRepository>;

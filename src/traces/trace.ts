@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sha256 } from '../canonical.js';
+import { Problem } from '../problem.js';
+import type { TraceTable } from '../store/schema.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import type { Answer, Patient } from '../triage/answers.js';
 import type { DecidedOutcome, Decision, Evaluation } from '../triage/decide.js';
@@ -106,61 +108,176 @@ export function sealTrace(draft: TraceDraft, seq: number, prevHash: string): { t
   return { text, hash: sha256(text) };
 }
 
-/** A stored link of the chain as the verifier sees it. */
-export interface ChainLink {
+/**
+ * The columns a trace is stored, filtered and found by. Each is a copy of a member of the sealed
+ * content, derived here for writing and for checking: a column that disagrees with the content
+ * has been edited behind the service's back.
+ */
+export type TraceColumns = Omit<TraceTable, 'seq' | 'body' | 'hash' | 'prev_hash'>;
+
+export function traceColumns(trace: Pick<TraceBody, 'id' | 'assessmentId' | 'step' | 'at' | 'pathway' | 'result'>): TraceColumns {
+  const outcome = trace.result.status === 'complete' ? trace.result.outcome : undefined;
+  return {
+    id: trace.id,
+    assessment_id: trace.assessmentId,
+    step: trace.step,
+    created_at: trace.at,
+    pathway_id: trace.pathway.id,
+    version_hash: trace.pathway.hash,
+    status: trace.result.status,
+    outcome_kind: outcome?.kind ?? null,
+    disposition: outcome?.disposition ?? null,
+    rule_id: outcome?.ruleId ?? null,
+  };
+}
+
+/** A trace as stored: its columns, its sealed text, the text's hash and the hash before it. */
+export type StoredTrace = TraceTable;
+
+export const STORED_TRACE_COLUMNS = ['seq', 'id', 'assessment_id', 'step', 'created_at', 'pathway_id', 'version_hash', 'status', 'outcome_kind', 'disposition', 'rule_id', 'body', 'hash', 'prev_hash'] as const satisfies readonly (keyof TraceTable)[];
+
+/**
+ * A stored trace that no longer agrees with itself. Reads refuse it rather than serve values
+ * an auditor could not trust: a server-side fault (500), logged, naming the trace.
+ */
+export class TraceAltered extends Problem {
+  constructor(
+    readonly seq: number,
+    readonly traceId: string,
+    readonly reason: string,
+  ) {
+    super(500, 'Trace altered', `trace ${seq} (id ${traceId}) ${reason}; it is not served. Run \`npm run traces -- verify\` and treat this as an incident.`);
+  }
+
+  /** The finding alone, as verify reports it. */
+  get finding(): string {
+    return `trace ${this.seq} (id ${this.traceId}) ${this.reason}`;
+  }
+}
+
+/**
+ * The sealed content of one stored trace, once the row is checked against itself: the text
+ * against its hash, and every column against the text. What this cannot see (a row rewritten
+ * with a fresh hash, a row deleted) is the chain's to find; see ChainVerifier.
+ */
+export function sealedContent(row: StoredTrace): TraceBody {
+  const seq = Number(row.seq);
+  if (sha256(row.body) !== row.hash) {
+    throw new TraceAltered(seq, row.id, 'has been altered: its content no longer matches its hash');
+  }
+  let body: TraceBody;
+  let sealed: Record<string, unknown>;
+  try {
+    body = JSON.parse(row.body) as TraceBody;
+    sealed = { ...traceColumns(body), seq: body.seq, prev_hash: body.prevHash };
+  } catch {
+    throw new TraceAltered(seq, row.id, 'is not a trace: its content is not the JSON of one');
+  }
+  const stored: Record<string, unknown> = { ...row, seq };
+  // PostgreSQL and SQLite both give integers back as numbers here, and nulls as null.
+  const edited = Object.keys(sealed).filter((column) => sealed[column] !== (stored[column] ?? null));
+  if (edited.length > 0) {
+    throw new TraceAltered(seq, body.id, `has been altered: its stored ${edited.join(', ')} ${edited.length > 1 ? 'disagree' : 'disagrees'} with its sealed content`);
+  }
+  return body;
+}
+
+/** An auditor's note of a point the chain reached: `SEQ:HASH`, as `traces head` prints it. */
+export interface ChainAnchor {
   seq: number;
-  body: string;
   hash: string;
-  prevHash: string;
+}
+
+export const formatAnchor = (anchor: ChainAnchor): string => `${anchor.seq}:${anchor.hash}`;
+
+export const ANCHOR_PATTERN = /^([1-9]\d*):([0-9a-f]{64})$/;
+
+/** Reads `SEQ:HASH`; undefined when the text is not one. */
+export function parseAnchor(text: string): ChainAnchor | undefined {
+  const m = ANCHOR_PATTERN.exec(text.trim());
+  return m ? { seq: Number(m[1]), hash: m[2]! } : undefined;
+}
+
+/** Which part of the chain one verification walks, and from which hash. */
+export interface VerifyRange {
+  from: number;
+  to: number;
+  /** The hash trace `from` must name as its previous: genesis, an anchor's, or the stored one. */
+  startHash: string;
+  /** Set when `to` is the chain head: the last trace's hash must be this one. */
+  headHash?: string;
+  anchor?: ChainAnchor;
 }
 
 export type ChainVerdict =
   | { ok: true; verified: number; lastSeq: number | null; headHash: string }
-  | { ok: false; verified: number; brokenAt: number; reason: string };
+  | { ok: false; verified: number; brokenAt: number; traceId?: string; reason: string };
 
 /**
- * Walks links in sequence order and names the first that does not hold: an altered body,
- * a deleted row (a gap), or rows reordered or swapped (a prev-hash that does not match).
+ * Walks stored traces in sequence order and names the first that does not hold: a row edited
+ * (its text, or a column against its text), a deleted row (a gap), rows reordered or swapped
+ * (a previous hash that does not match), an end cut off (short of the chain head or of an
+ * anchor kept elsewhere), or a chain rewritten through an anchor.
  */
 export class ChainVerifier {
-  private expectedSeq = 1;
-  private prevHash = GENESIS_HASH;
+  private expectedSeq: number;
+  private prevHash: string;
   private verified = 0;
-  private failure: { brokenAt: number; reason: string } | undefined;
+  private failure: { brokenAt: number; traceId?: string; reason: string } | undefined;
 
-  add(link: ChainLink): boolean {
+  constructor(private readonly range: VerifyRange = { from: 1, to: Number.MAX_SAFE_INTEGER, startHash: GENESIS_HASH }) {
+    this.expectedSeq = range.from;
+    this.prevHash = range.startHash;
+  }
+
+  get progress(): { verified: number; lastSeq: number } {
+    return { verified: this.verified, lastSeq: this.expectedSeq - 1 };
+  }
+
+  add(row: StoredTrace): boolean {
     if (this.failure) {
       return false;
     }
-    const fail = (reason: string): boolean => {
-      this.failure = { brokenAt: link.seq === this.expectedSeq ? link.seq : this.expectedSeq, reason };
+    const seq = Number(row.seq);
+    const fail = (reason: string, traceId: string | undefined = row.id): boolean => {
+      this.failure = { brokenAt: seq === this.expectedSeq ? seq : this.expectedSeq, traceId, reason };
       return false;
     };
-    if (link.seq !== this.expectedSeq) {
-      return fail(`expected sequence number ${this.expectedSeq}, found ${link.seq}: a trace is missing or out of order`);
+    if (seq !== this.expectedSeq) {
+      return fail(`expected sequence number ${this.expectedSeq}, found ${seq}: a trace is missing or out of order`, undefined);
     }
-    if (link.prevHash !== this.prevHash) {
-      return fail(`trace ${link.seq} does not follow trace ${link.seq - 1}: its previous hash does not match`);
+    if (row.prev_hash !== this.prevHash) {
+      return fail(`trace ${seq} does not follow trace ${seq - 1}: its previous hash does not match`);
     }
-    if (sha256(link.body) !== link.hash) {
-      return fail(`trace ${link.seq} has been altered: its content no longer matches its hash`);
-    }
-    let body: TraceBody;
     try {
-      body = JSON.parse(link.body) as TraceBody;
-    } catch {
-      return fail(`trace ${link.seq} is not valid JSON`);
+      sealedContent(row);
+    } catch (err) {
+      if (err instanceof TraceAltered) return fail(err.finding, err.traceId);
+      throw err;
     }
-    if (body.seq !== link.seq || body.prevHash !== link.prevHash) {
-      return fail(`trace ${link.seq} has been altered: its columns disagree with its sealed content`);
+    const { anchor } = this.range;
+    if (anchor && seq === anchor.seq && row.hash !== anchor.hash) {
+      return fail(`trace ${seq} is not the one anchored at ${formatAnchor(anchor)}: the chain has been rewritten up to here`);
     }
-    this.prevHash = link.hash;
+    this.prevHash = row.hash;
     this.expectedSeq += 1;
     this.verified += 1;
     return true;
   }
 
+  /** The verdict once every row of the range has been added. */
   verdict(): ChainVerdict {
+    if (!this.failure) {
+      const { to, headHash, anchor } = this.range;
+      const lastSeq = this.expectedSeq - 1;
+      if (lastSeq < to) {
+        this.failure = { brokenAt: lastSeq + 1, reason: headHash !== undefined ? `the chain head records ${to} traces, but trace ${lastSeq + 1} onwards is missing` : `trace ${lastSeq + 1} onwards is missing` };
+      } else if (headHash !== undefined && this.prevHash !== headHash) {
+        this.failure = { brokenAt: lastSeq, reason: `trace ${lastSeq} is not the chain head: the head records another hash` };
+      } else if (anchor && lastSeq < anchor.seq) {
+        this.failure = { brokenAt: lastSeq + 1, reason: `the chain ends at trace ${lastSeq} and no longer reaches the anchor ${formatAnchor(anchor)}: traces have been removed from its end` };
+      }
+    }
     if (this.failure) {
       return { ok: false, verified: this.verified, ...this.failure };
     }

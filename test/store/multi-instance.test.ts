@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { asHandler, freshDatabaseUrl, ON_POSTGRES, REPO, SECURITY_ENV, STAFF, startServer } from '../helpers.js';
+import { asHandler, followVerification, freshDatabaseUrl, ON_POSTGRES, REPO, SECURITY_ENV, STAFF, startServer } from '../helpers.js';
 
 /**
  * Two server processes on different ports, one PostgreSQL database: concurrent assessments and
@@ -16,7 +16,7 @@ async function call(base: string, method: string, url: string, body?: unknown, h
     headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as any };
+  return { status: res.status, body: (await res.json()) as any, headers: Object.fromEntries(res.headers) };
 }
 
 const URGENT: Record<string, unknown> = { emergency_signs: ['none'], pain_now: false, pain_feel: 'burning', pain_spreads: ['none'], associated: ['none'], coughing_blood: false, injury: false, started: 'within_12h' };
@@ -74,8 +74,14 @@ t.test('two instances on one database', { skip: ON_POSTGRES ? false : 'runs in t
     const res = await call(i % 2 ? a.base : b.base, 'GET', `/v1/traces/${traceId}`, undefined, STAFF.auditor);
     if (res.status !== 200) t.fail(`trace ${traceId} is missing`);
   }
-  const verdict = await call(b.base, 'GET', '/v1/traces/verify', undefined, STAFF.auditor);
-  t.same(verdict.body, { ok: true, verified: acknowledged.length }, `${acknowledged.length} traces, one gap-free chain`);
+  // Started on B, followed on A: any instance reports on a verification.
+  let via = b.base;
+  const verification = await followVerification((url) => {
+    const res = call(via, 'GET', url, undefined, STAFF.auditor);
+    via = a.base;
+    return res;
+  });
+  t.match(verification.verdict, { ok: true, verified: acknowledged.length }, `${acknowledged.length} traces, one gap-free chain`);
 
   // The console on A heard about requests added and claimed through B.
   const expected = [...callbacks.map((id) => `added:${id}`), ...callbacks.slice(0, 4).map((id) => `claimed:${id}`)];

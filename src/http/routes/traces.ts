@@ -5,7 +5,7 @@ import { decodeCursor, encodeCursor } from '../cursor.js';
 import { OUTCOME_KINDS } from '../../rulesets/schema.js';
 import { explain } from '../../traces/explain.js';
 import { replay } from '../../traces/replay.js';
-import type { TraceBody } from '../../traces/trace.js';
+import { ANCHOR_PATTERN, parseAnchor, type TraceBody } from '../../traces/trace.js';
 import { problems } from '../schemas.js';
 
 // Traces are nested records of everything evaluated; documented by their top-level fields.
@@ -40,6 +40,30 @@ const TraceSummarySchema = z.object({
   disposition: z.string().nullable(),
   ruleId: z.string().nullable(),
 });
+
+const VerificationSchema = z
+  .object({
+    id: z.string(),
+    state: z.enum(['running', 'done', 'failed']).describe('failed: the verification could not finish (see error); a broken chain is `done` with verdict.ok false'),
+    range: z.object({ from: z.number(), to: z.number() }),
+    anchor: z.string().nullable(),
+    progress: z.object({ verified: z.number(), total: z.number() }),
+    startedAt: z.string(),
+    finishedAt: z.string().nullable(),
+    verdict: z
+      .object({
+        ok: z.boolean(),
+        verified: z.number(),
+        lastSeq: z.number().nullable().optional(),
+        headHash: z.string().optional().describe('When ok: the hash of the last trace verified'),
+        brokenAt: z.number().optional().describe('When not ok: the sequence number of the first link that does not hold'),
+        traceId: z.string().optional(),
+        reason: z.string().optional(),
+      })
+      .nullable(),
+    error: z.string().nullable(),
+  })
+  .meta({ id: 'TraceVerification' });
 
 const TracePosition = z.object({ seq: z.number().int().min(0) });
 
@@ -86,15 +110,41 @@ const traces: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['traces'],
-        summary: 'Walk the hash chain: the count verified, or the first broken link',
-        response: {
-          200: z.object({ ok: z.boolean(), verified: z.number(), brokenAt: z.number().optional(), reason: z.string().optional() }),
-        },
+        summary: 'Start verifying the hash chain (or join the same verification running): answered at once, with the verification to follow',
+        description:
+          'The whole chain by default; `from`/`to` sequence numbers for part of it; `anchor` (SEQ:HASH, from `traces head`) to require that the chain still reaches that point with that hash, and with `sinceAnchor=true` only what was appended after it. The verification runs off the request thread; follow it at the Location given (GET /v1/traces/verify/{id}) until its state is no longer `running`.',
+        querystring: z.strictObject({
+          from: z.coerce.number().int().min(1).optional().describe('First sequence number to verify (default 1)'),
+          to: z.coerce.number().int().min(0).optional().describe('Last sequence number to verify (default: the chain head)'),
+          anchor: z.string().regex(ANCHOR_PATTERN, 'SEQ:HASH, as `traces head` prints it').optional(),
+          sinceAnchor: z.enum(['true', 'false']).optional().describe('Verify only the traces after the anchor'),
+        }),
+        response: { 202: VerificationSchema, ...problems(400, 409) },
       },
     },
-    async () => {
-      const verdict = await app.traces.verify();
-      return verdict.ok ? { ok: true, verified: verdict.verified } : verdict;
+    async (request, reply) => {
+      const { anchor, sinceAnchor, ...range } = request.query;
+      const verification = await app.verifications.start({ ...range, anchor: anchor === undefined ? undefined : parseAnchor(anchor), sinceAnchor: sinceAnchor === 'true' });
+      return reply.code(202).header('location', `/v1/traces/verify/${verification.id}`).send(verification);
+    },
+  );
+
+  app.get(
+    '/traces/verify/:id',
+    {
+      schema: {
+        tags: ['traces'],
+        summary: "A verification's progress, then its verdict: the count verified, or the first broken link",
+        params: IdParams,
+        response: { 200: VerificationSchema, ...problems(404) },
+      },
+    },
+    async (request) => {
+      const verification = await app.verifications.get(request.params.id);
+      if (!verification) {
+        throw notFound('verification', request.params.id);
+      }
+      return verification;
     },
   );
 
