@@ -1,3 +1,4 @@
+// @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import { existsSync } from 'node:fs';
 import t from 'tap';
 import { formatAnchor } from '../../src/traces/trace.js';

@@ -1,3 +1,4 @@
+// @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import t from 'tap';
 import { get, rawSql } from '../helpers.js';
 import { appWithDb, traces, verifyOnline, walk } from './chain-helpers.js';

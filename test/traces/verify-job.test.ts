@@ -1,3 +1,4 @@
+// @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import t from 'tap';
 import { seedTraces } from '../../bench/cases.js';
 import { BASIC_RULES, get, post, testApp } from '../helpers.js';
