@@ -137,7 +137,9 @@ t.test('a typed approver from before sign-off was authenticated is kept as a cla
   const url = await freshDatabaseUrl(t);
   // A database as it was before: the sign-off migrations undone, a release with a typed approver.
   const before = await openStore(url);
-  await sql`delete from kysely_migration where name like '2026-12-06-rel-%'`.execute(before.db);
+  // Kysely applies migrations in name order only, so the ones named after them are undone too.
+  await sql`delete from kysely_migration where name like '2026-12-06-rel-%' or name like '2026-12-06-tv-%'`.execute(before.db);
+  await before.db.schema.dropTable('trace_verifications').execute();
   await before.db.schema.alterTable('releases').dropColumn('signed_off_at').execute();
   await before.db.schema.alterTable('releases').dropColumn('approver_claimed').execute();
   await before.db.schema.alterTable('release_activations').dropColumn('action').execute();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { DecisionLoad } from '../decision-load.js';
-import { REPO, STAFF, startServer } from '../helpers.js';
+import { REPO, SECURITY_ENV, STAFF, startServer } from '../helpers.js';
 import { privatePostgres, privatePostgresMissing } from './private-postgres.js';
 
 /**
@@ -71,8 +71,8 @@ t.test('after a restart between two activations, both instances serve the databa
   const db = await cluster.database();
   const [a, b] = await Promise.all([startServer(t, { DATABASE_URL: db }), startServer(t, { DATABASE_URL: db })]);
   const release = async (summary: string) => {
-    const cli = await promisify(execFile)(process.execPath, [path.join(REPO, 'dist/src/cli/triage-rules.js'), 'release', 'rules', '--author', 'A', '--approver', 'B', '--summary', summary, '--format', 'json'], {
-      env: { ...process.env, DATABASE_URL: db },
+    const cli = await promisify(execFile)(process.execPath, [path.join(REPO, 'dist/src/cli/triage-rules.js'), 'release', 'rules', '--summary', summary, '--format', 'json'], {
+      env: { ...process.env, ...SECURITY_ENV, DATABASE_URL: db, TRIAGE_API_KEY: STAFF.clinician['x-api-key'] },
       cwd: REPO,
       encoding: 'utf8',
     });
