@@ -1,6 +1,8 @@
 import { Engine, Fact, Operator, type RuleProperties, type RuleResult } from 'json-rules-engine';
 import { OPERATORS, PATIENT_FACTS, type ConditionNode } from '../rulesets/schema.js';
 import { ASK_WHEN_PRIORITY, type PathwayVersion } from '../rulesets/version.js';
+import { knownValue } from './kleene.js';
+import type { DecisionSemantics } from './settled.js';
 
 export const RULE_EVENT = 'decide';
 export const ASK_WHEN_EVENT = 'ask';
@@ -13,8 +15,8 @@ export type ExtraOperators = Operator[];
 
 /**
  * How many rules json-rules-engine evaluates for a decision:
- * - `needed` (the default): only rules that can still fire with the questions answered so far,
- *   and none below the priority at which a rule has fired;
+ * - `needed` (the default): only rules whose value the answers so far can bear on (first-fire-v1:
+ *   only rules that can still fire), and none below the priority at which a rule has fired;
  * - `all`: every rule and every askWhen, every time (the reference the differential test checks
  *   `needed` against, and a switch for operators who want it).
  */
@@ -36,6 +38,17 @@ export function canHold(node: ConditionNode, known: ReadonlySet<string>, falseWh
     return node.any.some((child) => canHold(child, known, falseWhenUnanswered));
   }
   return known.has(node.fact) || !falseWhenUnanswered.has(node.operator);
+}
+
+/**
+ * Whether a condition names a known fact (settled-v2): only then does json-rules-engine have
+ * anything to evaluate. A condition naming none is unknown, or false where the questions it
+ * names can no longer be asked, and that follows from the askWhen checks alone.
+ */
+export function namesKnown(node: ConditionNode, known: ReadonlySet<string>): boolean {
+  if ('all' in node) return node.all.some((child) => namesKnown(child, known));
+  if ('any' in node) return node.any.some((child) => namesKnown(child, known));
+  return known.has(node.fact);
 }
 
 /** Why a run ended before json-rules-engine reached every rule it holds. */
@@ -96,6 +109,14 @@ export interface RulePlan {
   pool: EnginePool;
 }
 
+/** What a planned engine is built for: the rules it holds and the facts known when it runs. */
+interface PlanSpec {
+  rules: ReadonlySet<string>;
+  askWhen: ReadonlySet<string>;
+  known: ReadonlySet<string>;
+  semantics: DecisionSemantics;
+}
+
 /**
  * Builds a json-rules-engine Engine for the chosen rules of one pathway version, plus one rule
  * per askWhen so the same run says which questions apply. Given a plan, the askWhen checks
@@ -111,7 +132,7 @@ export interface RulePlan {
 export function buildEngine(
   version: PathwayVersion,
   extraOperators: ExtraOperators = [],
-  plan?: { rules: ReadonlySet<string>; askWhen: ReadonlySet<string>; known: ReadonlySet<string> },
+  plan?: PlanSpec,
 ): LentEngine {
   const engine = new Engine([], { allowUndefinedFacts: true });
   const lent = new LentEngine(engine);
@@ -144,8 +165,11 @@ export function buildEngine(
     } as RuleProperties);
   }
   if (plan) {
+    // settled-v2 stops only at a rule the known facts alone make true: json-rules-engine's own
+    // verdict counts a deployment's operator that is true on an unanswered question.
+    const fires = plan.semantics === 'settled-v2' ? (result: RuleResult) => knownValue(result.conditions, plan.known) === true : () => true;
     engine.on('success', (event, _almanac, result) => {
-      if (event.type === RULE_EVENT && lent.stop === null) {
+      if (event.type === RULE_EVENT && lent.stop === null && fires(result)) {
         lent.stop = { reason: 'decided', priority: result.priority as number };
         engine.stop();
       }
@@ -188,11 +212,11 @@ export class VersionPlans {
   }
 
   /** The plan for an evaluation whose answered questions are `answeredIds`. */
-  plan(answeredIds: ReadonlySet<string>): RulePlan {
+  plan(answeredIds: ReadonlySet<string>, semantics: DecisionSemantics): RulePlan {
     if (this.everything) {
       return this.everything;
     }
-    const key = this.version.questions.map((q) => (answeredIds.has(q.id) ? '1' : '0')).join('');
+    const key = `${semantics}:${this.version.questions.map((q) => (answeredIds.has(q.id) ? '1' : '0')).join('')}`;
     const cached = this.plans.get(key);
     if (cached) {
       // Most recently used last, so the oldest is the one evicted.
@@ -201,10 +225,11 @@ export class VersionPlans {
       return cached;
     }
     const known = new Set<string>([...PATIENT_FACTS, ...answeredIds]);
-    const holds = (c: ConditionNode) => canHold(c, known, this.falseWhenUnanswered);
-    const rules = new Set(this.version.rules.filter((r) => holds(r.rule.conditions)).map((r) => r.rule.id));
-    const askWhen = new Set(this.version.questions.filter((q) => q.askWhen && holds(q.askWhen)).map((q) => q.id));
-    const plan: RulePlan = { rules, askWhen, pool: new EnginePool(() => buildEngine(this.version, this.extraOperators, { rules, askWhen, known }), 2) };
+    const needs = semantics === 'settled-v2' ? (c: ConditionNode) => namesKnown(c, known) : (c: ConditionNode) => canHold(c, known, this.falseWhenUnanswered);
+    const rules = new Set(this.version.rules.filter((r) => needs(r.rule.conditions)).map((r) => r.rule.id));
+    const askWhen = new Set(this.version.questions.filter((q) => q.askWhen && needs(q.askWhen)).map((q) => q.id));
+    const spec: PlanSpec = { rules, askWhen, known, semantics };
+    const plan: RulePlan = { rules, askWhen, pool: new EnginePool(() => buildEngine(this.version, this.extraOperators, spec), 2) };
     this.plans.set(key, plan);
     if (this.plans.size > MAX_PLANS_PER_VERSION) {
       this.plans.delete(this.plans.keys().next().value!);

@@ -5,6 +5,7 @@ import { decodeCursor, encodeCursor } from '../cursor.js';
 import { OUTCOME_KINDS } from '../../rulesets/schema.js';
 import { explain } from '../../traces/explain.js';
 import { replay } from '../../traces/replay.js';
+import { DECISION_SEMANTICS } from '../../triage/settled.js';
 import type { TraceBody } from '../../traces/trace.js';
 import { problems } from '../schemas.js';
 
@@ -125,12 +126,13 @@ const traces: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['traces'],
-        summary: 'Re-run the stored answers on the stored rule-set version; identical, or the differences',
+        summary: 'Re-run the stored answers on the stored rule-set version, with the decision semantics the trace was made with; identical, or the differences',
         params: IdParams,
         response: {
           200: z.object({
             traceId: z.string(),
             versionHash: z.string(),
+            semantics: z.enum(DECISION_SEMANTICS).describe('How the trace was decided, and replayed (first-fire-v1 for traces that name none)'),
             identical: z.boolean(),
             differences: z.array(z.string()),
             original: z.unknown(),
