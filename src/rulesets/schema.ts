@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationSeconds } from './duration.js';
+import { durationSeconds, durationWords } from './duration.js';
 
 /**
  * The shape of the files clinicians write in rules/. One zod schema per idea; the loader
@@ -35,6 +35,14 @@ export const PRIORITY_BANDS: readonly PriorityBand[] = [
   { name: 'longer', min: 200, max: 399, kind: 'callback' },
   { name: 'self-care', min: 1, max: 199, kind: 'self_care' },
 ];
+
+/** What an outcome would mean for the patient, in plain words ("you need to be seen within 1 hour"). */
+export function outcomeNeed(outcome: { kind: OutcomeKind; within?: string }): string {
+  if (outcome.kind === 'self_care') return 'you can look after yourself at home';
+  const soon = outcome.within ? durationSeconds(outcome.within) : 0;
+  if (outcome.kind === 'escalate') return soon === 0 ? 'you need to call 999 now' : `you need to go to A&E or urgent care within ${durationWords(outcome.within!)}`;
+  return `you need to be seen within ${durationWords(outcome.within ?? 'PT0M')}`;
+}
 
 /** The band an outcome belongs in: its kind, then how soon. */
 export function priorityBand(outcome: { kind: OutcomeKind; within?: string }): PriorityBand {

@@ -62,8 +62,11 @@ export interface Evaluation {
   dropped: Answer[];
   rules: RuleEvaluation[];
   askWhen: AskWhenEvaluation[];
-  /** settled-v2: the question's askWhen, and the unsettled rule it is asked for. */
-  next: { questionId: string; askWhen: ConditionTrace | null; askedFor?: AskedFor } | null;
+  /**
+   * The question's askWhen; settled-v2 adds the unsettled rule it is asked for, and every
+   * unanswered question the unsettled rules need now, this one first.
+   */
+  next: { questionId: string; askWhen: ConditionTrace | null; askedFor?: AskedFor; stillNeeded?: string[] } | null;
   decidedBy: { ruleId: string } | { fallback: FallbackCause; detail: string };
   /** settled-v2, for an outcome: every rule ranked above the deciding one (every rule, for the fallback) and how it was settled false. */
   settled?: SettledRule[];
@@ -140,7 +143,7 @@ type RunRecord = Omit<Evaluation, 'next' | 'decidedBy' | 'settled'>;
 /** settled-v2: the verdict of the three-valued reading as a decision. */
 function concludeSettled(version: PathwayVersion, answers: Answer[], record: RunRecord, verdict: ReturnType<typeof settle>): Decision {
   if ('ask' in verdict) {
-    const next = { questionId: verdict.ask.id, askWhen: verdict.askWhen, askedFor: verdict.askedFor };
+    const next = { questionId: verdict.ask.id, askWhen: verdict.askWhen, askedFor: verdict.askedFor, stillNeeded: verdict.stillNeeded };
     return { status: 'needs_answer', question: verdict.ask, answers, evaluation: { ...record, next, decidedBy: { fallback: 'no_rule_decided', detail: '' } } };
   }
   if ('fallback' in verdict) {

@@ -123,7 +123,7 @@ export function readSettled(version: PathwayVersion, plan: RulePlan, results: Ru
 /** What a three-valued run decides: a rule, a question to ask, or the fallback. */
 export type Verdict =
   | { decider: RankedRule; settled: SettledRule[] }
-  | { ask: Question; askWhen: ConditionTrace | null; askedFor: AskedFor }
+  | { ask: Question; askWhen: ConditionTrace | null; askedFor: AskedFor; stillNeeded: string[] }
   | { fallback: true; settled: SettledRule[] };
 
 /**
@@ -143,6 +143,7 @@ export function settle(version: PathwayVersion, read: SettledRead): Verdict {
         ask: next.question,
         askWhen: read.askTraces.get(next.question.id) ?? null,
         askedFor: { ruleId: rule.id, title: rule.title, kind: outcome.kind, ...(outcome.within ? { within: outcome.within } : {}) },
+        stillNeeded: next.stillNeeded,
       };
     }
   }
@@ -150,8 +151,11 @@ export function settle(version: PathwayVersion, read: SettledRead): Verdict {
   return first < 0 ? { fallback: true, settled } : { decider: version.rules[first]!, settled };
 }
 
-/** The first open question in file order that an unsettled rule needs, and the highest such rule. */
-function nextQuestion(version: PathwayVersion, unknown: RankedRule[], read: SettledRead): { question: Question; rule: RankedRule } | undefined {
+/**
+ * The first open question in file order that an unsettled rule needs, the highest such rule, and
+ * every open question they need now (answers to come can make some unneeded, or need others).
+ */
+function nextQuestion(version: PathwayVersion, unknown: RankedRule[], read: SettledRead): { question: Question; rule: RankedRule; stillNeeded: string[] } | undefined {
   const neededBy = new Map<string, RankedRule>();
   for (const ranked of unknown) {
     const facts = new Set<string>();
@@ -163,11 +167,9 @@ function nextQuestion(version: PathwayVersion, unknown: RankedRule[], read: Sett
     }
     for (const fact of facts) if (!neededBy.has(fact)) neededBy.set(fact, ranked);
   }
-  for (const question of version.questions) {
-    const rule = neededBy.get(question.id);
-    if (rule && read.status.get(question.id) === 'open') return { question, rule };
-  }
-  return undefined;
+  const open = version.questions.filter((q) => neededBy.has(q.id) && read.status.get(q.id) === 'open');
+  const question = open[0];
+  return question && { question, rule: neededBy.get(question.id)!, stillNeeded: open.map((q) => q.id) };
 }
 
 /** False by the answers alone, or only because a question it needs does not apply. */
