@@ -1,7 +1,7 @@
 import { Engine, Fact, Operator, type RuleProperties, type RuleResult } from 'json-rules-engine';
 import { OPERATORS, PATIENT_FACTS, type ConditionNode } from '../rulesets/schema.js';
 import { ASK_WHEN_PRIORITY, type PathwayVersion } from '../rulesets/version.js';
-import { knownValue } from './kleene.js';
+import { knownPart, mergeTrace } from './kleene.js';
 import type { DecisionSemantics } from './settled.js';
 
 export const RULE_EVENT = 'decide';
@@ -40,16 +40,6 @@ export function canHold(node: ConditionNode, known: ReadonlySet<string>, falseWh
   return known.has(node.fact) || !falseWhenUnanswered.has(node.operator);
 }
 
-/**
- * Whether a condition names a known fact (settled-v2): only then does json-rules-engine have
- * anything to evaluate. A condition naming none is unknown, or false where the questions it
- * names can no longer be asked, and that follows from the askWhen checks alone.
- */
-export function namesKnown(node: ConditionNode, known: ReadonlySet<string>): boolean {
-  if ('all' in node) return node.all.some((child) => namesKnown(child, known));
-  if ('any' in node) return node.any.some((child) => namesKnown(child, known));
-  return known.has(node.fact);
-}
 
 /** Why a run ended before json-rules-engine reached every rule it holds. */
 export type EarlyStop = { reason: 'decided'; priority: number } | { reason: 'stale'; questionId: string };
@@ -107,6 +97,11 @@ export interface RulePlan {
   rules: ReadonlySet<string>;
   askWhen: ReadonlySet<string>;
   pool: EnginePool;
+  /**
+   * settled-v2 plans: the facts known. Its engines hold only the part of each condition that
+   * names one (knownPart); the results are read back against the whole condition (mergeTrace).
+   */
+  known?: ReadonlySet<string>;
 }
 
 /** What a planned engine is built for: the rules it holds and the facts known when it runs. */
@@ -144,12 +139,16 @@ export function buildEngine(
     engine.addOperator(operator);
   }
   const askWhenPriority = plan ? Math.max(ASK_WHEN_PRIORITY, ...version.rules.map((r) => r.enginePriority)) + 1 : ASK_WHEN_PRIORITY;
+  // settled-v2 hands json-rules-engine only what it can evaluate: the leaves on known facts.
+  const evaluable = plan?.semantics === 'settled-v2' ? (c: ConditionNode) => knownPart(c, plan.known)! : (c: ConditionNode) => c;
+  const conditionsOf = new Map<string, ConditionNode>();
   for (const { rule, enginePriority } of version.rules) {
     if (plan && !plan.rules.has(rule.id)) continue;
+    conditionsOf.set(rule.id, rule.conditions);
     engine.addRule({
       name: rule.id,
       priority: enginePriority,
-      conditions: rule.conditions,
+      conditions: evaluable(rule.conditions),
       // No params: json-rules-engine deep-clones the event into every rule result, and the rule's
       // name already says which rule it is.
       event: { type: RULE_EVENT },
@@ -160,14 +159,17 @@ export function buildEngine(
     engine.addRule({
       name: askWhenRuleName(question.id),
       priority: askWhenPriority,
-      conditions: question.askWhen,
+      conditions: evaluable(question.askWhen),
       event: { type: ASK_WHEN_EVENT },
     } as RuleProperties);
   }
   if (plan) {
     // settled-v2 stops only at a rule the known facts alone make true: json-rules-engine's own
     // verdict counts a deployment's operator that is true on an unanswered question.
-    const fires = plan.semantics === 'settled-v2' ? (result: RuleResult) => knownValue(result.conditions, plan.known) === true : () => true;
+    const fires =
+      plan.semantics === 'settled-v2'
+        ? (result: RuleResult) => mergeTrace(conditionsOf.get(result.name as string)!, result.conditions, plan.known, (fact, r) => (plan.known.has(fact) ? (r ?? null) : null)).result === true
+        : () => true;
     engine.on('success', (event, _almanac, result) => {
       if (event.type === RULE_EVENT && lent.stop === null && fires(result)) {
         lent.stop = { reason: 'decided', priority: result.priority as number };
@@ -225,11 +227,11 @@ export class VersionPlans {
       return cached;
     }
     const known = new Set<string>([...PATIENT_FACTS, ...answeredIds]);
-    const needs = semantics === 'settled-v2' ? (c: ConditionNode) => namesKnown(c, known) : (c: ConditionNode) => canHold(c, known, this.falseWhenUnanswered);
+    const needs = semantics === 'settled-v2' ? (c: ConditionNode) => knownPart(c, known) !== undefined : (c: ConditionNode) => canHold(c, known, this.falseWhenUnanswered);
     const rules = new Set(this.version.rules.filter((r) => needs(r.rule.conditions)).map((r) => r.rule.id));
     const askWhen = new Set(this.version.questions.filter((q) => q.askWhen && needs(q.askWhen)).map((q) => q.id));
     const spec: PlanSpec = { rules, askWhen, known, semantics };
-    const plan: RulePlan = { rules, askWhen, pool: new EnginePool(() => buildEngine(this.version, this.extraOperators, spec), 2) };
+    const plan: RulePlan = { rules, askWhen, pool: new EnginePool(() => buildEngine(this.version, this.extraOperators, spec), 2), ...(semantics === 'settled-v2' ? { known } : {}) };
     this.plans.set(key, plan);
     if (this.plans.size > MAX_PLANS_PER_VERSION) {
       this.plans.delete(this.plans.keys().next().value!);

@@ -54,6 +54,73 @@ export function traceCondition(node: unknown, leaf: LeafValue = asEvaluated): Co
   return { fact, operator: c.operator ?? '', expected: c.value, actual: c.factResult, result: leaf(fact, c.result) };
 }
 
+/**
+ * The part of a condition that names a known fact: all json-rules-engine needs to evaluate
+ * (settled-v2). Every other leaf is unknown, or false where its question can no longer be asked,
+ * whatever the engine would make of it. Undefined when no leaf names a known fact.
+ */
+export function knownPart(node: ConditionNode, known: ReadonlySet<string>): ConditionNode | undefined {
+  if (!namesKnown(node, known)) return undefined;
+  if ('all' in node || 'any' in node) {
+    const parts = ('all' in node ? node.all : node.any).map((c) => knownPart(c, known)).filter((c) => c !== undefined);
+    return parts.length === 0 ? undefined : 'all' in node ? { all: parts } : { any: parts };
+  }
+  return known.has(node.fact) ? node : undefined;
+}
+
+/** The facts a condition names, worked out once per condition (rule sets are immutable). */
+const factsByNode = new WeakMap<ConditionNode, readonly string[]>();
+function factsIn(node: ConditionNode): readonly string[] {
+  let facts = factsByNode.get(node);
+  if (!facts) {
+    facts = 'all' in node ? node.all.flatMap(factsIn) : 'any' in node ? node.any.flatMap(factsIn) : [node.fact];
+    factsByNode.set(node, facts);
+  }
+  return facts;
+}
+
+const namesKnown = (node: ConditionNode, known: ReadonlySet<string>): boolean => factsIn(node).some((f) => known.has(f));
+
+/**
+ * A condition traced from json-rules-engine's evaluation of its known part (knownPart): the
+ * leaves it evaluated where they are, every other leaf valued by `leaf` without a result.
+ */
+export function mergeTrace(node: ConditionNode, evaluated: unknown, known: ReadonlySet<string>, leaf: LeafValue): ConditionTrace {
+  const e = evaluated as EngineCondition;
+  if ('all' in node || 'any' in node) {
+    const children = 'all' in node ? node.all : node.any;
+    const done = ('all' in node ? e.all : e.any) ?? [];
+    let next = 0;
+    const parts = children.map((c) => (namesKnown(c, known) ? mergeTrace(c, done[next++], known, leaf) : staticTrace(c, (fact) => leaf(fact, undefined))));
+    const results = parts.map((x) => x.result);
+    return 'all' in node ? { all: parts, result: all(results) } : { any: parts, result: any(results) };
+  }
+  return { fact: node.fact, operator: node.operator, expected: e.value, actual: e.factResult, result: leaf(node.fact, e.result) };
+}
+
+/** The value of a condition no answer given bears on, leaf by leaf (staticTrace without the trace). */
+export function staticValue(node: ConditionNode, leaf: (fact: string) => Kleene): Kleene {
+  if ('all' in node) {
+    let result: Kleene = true;
+    for (const c of node.all) {
+      const r = staticValue(c, leaf);
+      if (r === false) return false;
+      if (r === null) result = null;
+    }
+    return result;
+  }
+  if ('any' in node) {
+    let result: Kleene = false;
+    for (const c of node.any) {
+      const r = staticValue(c, leaf);
+      if (r === true) return true;
+      if (r === null) result = null;
+    }
+    return result;
+  }
+  return leaf(node.fact);
+}
+
 /** A condition no answer given bears on, valued leaf by leaf without json-rules-engine. */
 export function staticTrace(node: ConditionNode, leaf: (fact: string) => Kleene): ConditionTrace {
   if ('all' in node) {
@@ -67,10 +134,6 @@ export function staticTrace(node: ConditionNode, leaf: (fact: string) => Kleene)
   return { fact: node.fact, operator: node.operator, expected: node.value, actual: undefined, result: leaf(node.fact) };
 }
 
-/** The value of a condition with only its leaves on `known` facts counted (the rest unknown). */
-export function knownValue(node: unknown, known: ReadonlySet<string>): Kleene {
-  return traceCondition(node, (fact, result) => (known.has(fact) ? (result ?? null) : null)).result;
-}
 
 /** A traced condition revalued with some leaves' results replaced (for "how was it settled"). */
 export function revalue(trace: ConditionTrace, leaf: (c: Extract<ConditionTrace, { fact: string }>) => Kleene): Kleene {
@@ -83,9 +146,9 @@ export function revalue(trace: ConditionTrace, leaf: (c: Extract<ConditionTrace,
  * The facts whose answers could still settle a condition: the leaves still unknown, inside
  * parts still unknown (a part already settled needs nothing more).
  */
-export function unknownFacts(trace: ConditionTrace, out: Set<string>): void {
+export function unknownFacts(trace: ConditionTrace, found: (fact: string) => void): void {
   if (trace.result !== null) return;
-  if ('all' in trace) trace.all.forEach((x) => unknownFacts(x, out));
-  else if ('any' in trace) trace.any.forEach((x) => unknownFacts(x, out));
-  else out.add(trace.fact);
+  if ('all' in trace) for (const x of trace.all) unknownFacts(x, found);
+  else if ('any' in trace) for (const x of trace.any) unknownFacts(x, found);
+  else found(trace.fact);
 }

@@ -3,7 +3,8 @@ import type { OutcomeKind, Question } from '../rulesets/schema.js';
 import type { PathwayVersion, RankedRule } from '../rulesets/version.js';
 import type { AskWhenEvaluation, RuleEvaluation, RuleRecord } from './decide.js';
 import { askWhenRuleName, type EarlyStop, type RulePlan } from './engines.js';
-import { revalue, staticTrace, traceCondition, unknownFacts, type ConditionTrace, type Kleene } from './kleene.js';
+import { mergeTrace, revalue, staticTrace, staticValue, traceCondition, unknownFacts, type ConditionTrace, type Kleene } from './kleene.js';
+import type { ConditionNode } from '../rulesets/schema.js';
 
 /**
  * The ways decisions have been made; each trace names the one it was decided with, and replay
@@ -49,8 +50,8 @@ export interface SettledRead {
   /** Answered questions whose askWhen does not hold: their answers no longer apply. */
   stale: string[];
   status: Map<string, QuestionStatus>;
-  /** Each rule's conditions, and each askWhen (by question id), valued three-way. */
-  ruleTraces: Map<string, ConditionTrace>;
+  /** Each rule's conditions (by rule id) and each askWhen (by question id), valued three-way. */
+  ruleTrace: (ranked: RankedRule) => ConditionTrace;
   askTraces: Map<string, ConditionTrace>;
 }
 
@@ -66,6 +67,8 @@ export function readSettled(version: PathwayVersion, plan: RulePlan, results: Ru
   const status = new Map<string, QuestionStatus>();
   const leaf = (fact: string, result: boolean | undefined): Kleene => (known.has(fact) ? (result ?? null) : status.get(fact) === 'never' ? false : null);
   const unanswered = (fact: string): Kleene => leaf(fact, undefined);
+  // A planned engine evaluated only the known part of each condition; `all` evaluated the whole.
+  const traced = (node: ConditionNode, evaluated: unknown) => (plan.known ? mergeTrace(node, evaluated, known, leaf) : traceCondition(evaluated, leaf));
   const askWhen: AskWhenEvaluation[] = [];
   const askTraces = new Map<string, ConditionTrace>();
   const stale: string[] = [];
@@ -75,7 +78,7 @@ export function readSettled(version: PathwayVersion, plan: RulePlan, results: Ru
       const r = byName.get(askWhenRuleName(question.id));
       let trace: ConditionTrace;
       if (r) {
-        trace = traceCondition(r.conditions, leaf);
+        trace = traced(question.askWhen, r.conditions);
         askWhen.push({ questionId: question.id, held: trace.result, conditions: trace });
       } else if (!plan.askWhen.has(question.id)) {
         trace = staticTrace(question.askWhen, unanswered);
@@ -94,22 +97,22 @@ export function readSettled(version: PathwayVersion, plan: RulePlan, results: Ru
     }
   }
   const ruleTraces = new Map<string, ConditionTrace>();
+  // A rule no answer bears on is traced only if its trace is needed (few are).
+  const ruleTrace = ({ rule }: RankedRule) => ruleTraces.get(rule.id) ?? staticTrace(rule.conditions, unanswered);
   const rules: RuleEvaluation[] = [];
   if (stale.length > 0) {
     // decide() drops the stale answers and runs again; this run's rules do not count.
-    return { rules, askWhen, stale, status, ruleTraces, askTraces };
+    return { rules, askWhen, stale, status, ruleTrace, askTraces };
   }
   for (const { rule, scope, enginePriority } of version.rules) {
     const record: RuleRecord = { ruleId: rule.id, title: rule.title, scope, redFlag: scope === 'global_red_flag' || rule.redFlag === true, priority: enginePriority };
     const r = byName.get(rule.id);
     if (r) {
-      const trace = traceCondition(r.conditions, leaf);
+      const trace = traced(rule.conditions, r.conditions);
       ruleTraces.set(rule.id, trace);
       rules.push(Object.assign(record, { fired: trace.result, conditions: trace }));
     } else if (!plan.rules.has(rule.id)) {
-      const trace = staticTrace(rule.conditions, unanswered);
-      ruleTraces.set(rule.id, trace);
-      rules.push(Object.assign(record, { fired: trace.result as false | null, notEvaluated: 'unanswered' } as const));
+      rules.push(Object.assign(record, { fired: staticValue(rule.conditions, unanswered) as false | null, notEvaluated: 'unanswered' } as const));
     } else if (stop?.reason === 'decided' && enginePriority < stop.priority) {
       rules.push(Object.assign(record, { fired: null, notEvaluated: 'decided_above' } as const));
     } else {
@@ -117,7 +120,7 @@ export function readSettled(version: PathwayVersion, plan: RulePlan, results: Ru
       throw new Error(`rule ${rule.id} was not evaluated`);
     }
   }
-  return { rules, askWhen, stale, status, ruleTraces, askTraces };
+  return { rules, askWhen, stale, status, ruleTrace, askTraces };
 }
 
 /** What a three-valued run decides: a rule, a question to ask, or the fallback. */
@@ -147,7 +150,7 @@ export function settle(version: PathwayVersion, read: SettledRead): Verdict {
       };
     }
   }
-  const settled = above.map(({ rule }) => ({ ruleId: rule.id, by: unknown.some((u) => u.rule.id === rule.id) ? 'unaskable' : settlement(read, rule.id) }) as SettledRule);
+  const settled = above.map((ranked) => ({ ruleId: ranked.rule.id, by: unknown.includes(ranked) ? 'unaskable' : settlement(read, ranked) }) as SettledRule);
   return first < 0 ? { fallback: true, settled } : { decider: version.rules[first]!, settled };
 }
 
@@ -156,16 +159,17 @@ export function settle(version: PathwayVersion, read: SettledRead): Verdict {
  * every open question they need now (answers to come can make some unneeded, or need others).
  */
 function nextQuestion(version: PathwayVersion, unknown: RankedRule[], read: SettledRead): { question: Question; rule: RankedRule; stillNeeded: string[] } | undefined {
+  // Each question that an unsettled rule needs, with the first (highest-ranked) rule that needs it.
   const neededBy = new Map<string, RankedRule>();
   for (const ranked of unknown) {
-    const facts = new Set<string>();
-    unknownFacts(read.ruleTraces.get(ranked.rule.id)!, facts);
-    // A question whose askWhen is still unknown needs the questions that askWhen names first.
-    for (const fact of facts) {
+    const need = (fact: string) => {
+      if (neededBy.has(fact)) return;
+      neededBy.set(fact, ranked);
+      // A question whose askWhen is still unknown needs the questions that askWhen names first.
       const askWhen = read.askTraces.get(fact);
-      if (askWhen?.result === null) unknownFacts(askWhen, facts);
-    }
-    for (const fact of facts) if (!neededBy.has(fact)) neededBy.set(fact, ranked);
+      if (askWhen?.result === null) unknownFacts(askWhen, need);
+    };
+    unknownFacts(read.ruleTrace(ranked), need);
   }
   const open = version.questions.filter((q) => neededBy.has(q.id) && read.status.get(q.id) === 'open');
   const question = open[0];
@@ -173,7 +177,7 @@ function nextQuestion(version: PathwayVersion, unknown: RankedRule[], read: Sett
 }
 
 /** False by the answers alone, or only because a question it needs does not apply. */
-function settlement(read: SettledRead, ruleId: string): Settlement {
-  const trace = read.ruleTraces.get(ruleId)!;
+function settlement(read: SettledRead, ranked: RankedRule): Settlement {
+  const trace = read.ruleTrace(ranked);
   return revalue(trace, (c) => (read.status.get(c.fact) === 'never' ? null : c.result)) === false ? 'answers' : 'not_asked';
 }
