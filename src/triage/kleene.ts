@@ -100,20 +100,13 @@ export function mergeTrace(node: ConditionNode, evaluated: unknown, known: Reado
 
 /** The value of a condition no answer given bears on, leaf by leaf (staticTrace without the trace). */
 export function staticValue(node: ConditionNode, leaf: (fact: string) => Kleene): Kleene {
-  if ('all' in node) {
-    let result: Kleene = true;
-    for (const c of node.all) {
+  if ('all' in node || 'any' in node) {
+    // One false part settles an `all`, one true part an `any`.
+    const [parts, settles] = 'all' in node ? [node.all, false] : [node.any, true];
+    let result: Kleene = !settles;
+    for (const c of parts) {
       const r = staticValue(c, leaf);
-      if (r === false) return false;
-      if (r === null) result = null;
-    }
-    return result;
-  }
-  if ('any' in node) {
-    let result: Kleene = false;
-    for (const c of node.any) {
-      const r = staticValue(c, leaf);
-      if (r === true) return true;
+      if (r === settles) return settles;
       if (r === null) result = null;
     }
     return result;
