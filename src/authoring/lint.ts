@@ -1,6 +1,6 @@
 import { canonicalJson } from '../canonical.js';
 import { finding, type Finding, type ParsedFile, type RuleCatalog, type SourceFile } from '../rulesets/loader.js';
-import { SEXES, type ConditionNode, type PathwayFile, type Question, type RedFlagsFile, type Rule } from '../rulesets/schema.js';
+import { priorityBand, SEXES, type ConditionNode, type Outcome, type PathwayFile, type Question, type RedFlagsFile, type Rule } from '../rulesets/schema.js';
 import { enginePriority } from '../rulesets/version.js';
 
 /**
@@ -16,7 +16,7 @@ type Assignment = Map<string, Value>;
 interface Subject {
   source: SourceFile;
   questions: { question: Question; source: SourceFile; index: number }[];
-  rules: { rule: Rule; source: SourceFile; index: number; rank: number; global: boolean }[];
+  rules: { rule: Rule; source: SourceFile; index: number; rank: number; global: boolean; outcome: Outcome | undefined }[];
 }
 
 /** Past this many combinations a check is skipped rather than slowing the linter down. */
@@ -55,8 +55,8 @@ function subjectOf(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedFla
     ],
     // Same order as decisions: red flags above pathway rules, then priority, then file order.
     rules: [
-      ...rf.rules.map((rule, index) => ({ rule, source: redFlags.source, index, rank: enginePriority(rule, 'global_red_flag'), global: true })),
-      ...p.rules.map((rule, index) => ({ rule, source: pathway.source, index, rank: enginePriority(rule, 'pathway'), global: false })),
+      ...rf.rules.map((rule, index) => ({ rule, source: redFlags.source, index, rank: enginePriority(rule, 'global_red_flag'), global: true, outcome: rf.outcomes[rule.outcome] })),
+      ...p.rules.map((rule, index) => ({ rule, source: pathway.source, index, rank: enginePriority(rule, 'pathway'), global: false, outcome: p.outcomes[rule.outcome] })),
     ].sort((a, b) => b.rank - a.rank),
   };
 }
@@ -97,6 +97,37 @@ function lintPathway(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedF
     } else {
       alive.add(rule.id);
     }
+  }
+
+  // Priority means urgency: a rule outside its outcome's band decides before (or after) rules
+  // for more (or less) urgent outcomes.
+  for (const { rule, source, index, outcome } of subject.rules) {
+    const band = outcome && priorityBand(outcome);
+    if (band && (rule.priority < band.min || rule.priority > band.max)) {
+      out.push(
+        finding(source, ['rules', index, 'priority'], 'priority-band', `rule ${rule.id} has priority ${rule.priority}, outside the ${band.name} band (${band.min}-${band.max}) of its outcome ${rule.outcome}`, 'warning'),
+      );
+    }
+  }
+
+  // Conditions that only wait for a question to be asked: true whatever the answer, false only
+  // while it is unanswered. A rule already waits until every rule ranked above it is settled.
+  for (const { rule, source, index } of subject.rules) {
+    if (!('all' in rule.conditions) || rule.conditions.all.length < 2) continue;
+    rule.conditions.all.forEach((part, p) => {
+      const waitsFor = [...new Set(factsOf(part))].filter((f) => questions.has(f));
+      if (waitsFor.length > 0 && enumerate(domains, questions, [part], (a) => !holds(part, a), true) === 'none') {
+        out.push(
+          finding(
+            source,
+            ['rules', index, 'conditions', 'all', p],
+            'waits-for-answer',
+            `rule ${rule.id}: this condition holds whatever the answer to ${waitsFor.join(' and ')}, so it only waits for it to be asked; every rule already waits for the rules ranked above it: remove it`,
+            'warning',
+          ),
+        );
+      }
+    });
   }
 
   // Identical conditions with different outcomes; and rules always beaten by a higher one.
@@ -222,9 +253,11 @@ function numberPoints(constants: number[], min: number, max: number, integer: bo
 /**
  * Tries every combination of the facts the conditions depend on (and the askWhen facts of those
  * questions, transitively). An answer only counts where its question's askWhen holds, since
- * answers to questions that no longer apply are dropped before rules run.
+ * answers to questions that no longer apply are dropped before rules run. `complete`: only
+ * combinations where every question that applies is answered, which is where an outcome is
+ * decided (a walk reaches the outcome of its complete answers).
  */
-function enumerate(domains: DomainBuilder, questions: Map<string, Question>, roots: ConditionNode[], wanted: (a: Assignment) => boolean): 'some' | 'none' | 'too-many' {
+function enumerate(domains: DomainBuilder, questions: Map<string, Question>, roots: ConditionNode[], wanted: (a: Assignment) => boolean, complete = false): 'some' | 'none' | 'too-many' {
   const facts = new Set<string>();
   const visit = (node: ConditionNode) =>
     factsOf(node).forEach((f) => {
@@ -241,8 +274,10 @@ function enumerate(domains: DomainBuilder, questions: Map<string, Question>, roo
   const walk = (i: number): boolean => {
     if (i === ordered.length) {
       for (const [fact, v] of a) {
-        const askWhen = questions.get(fact)?.askWhen;
-        if (v !== undefined && askWhen && !holds(askWhen, a)) return false;
+        const question = questions.get(fact);
+        const applies = !question?.askWhen || holds(question.askWhen, a);
+        if (v !== undefined && !applies) return false;
+        if (complete && v === undefined && question && applies) return false;
       }
       return wanted(a);
     }

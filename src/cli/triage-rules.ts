@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config.js';
 import { formatFinding, loadRuleCatalog, RuleSetLoadError, type Finding, type RuleCatalog } from '../rulesets/loader.js';
+import { outcomeNeed } from '../rulesets/schema.js';
 import { diffCatalogs } from '../authoring/diff.js';
 import { lintCatalog } from '../authoring/lint.js';
 import { loadScenarioFiles } from '../rulesets/scenarios.js';
@@ -16,7 +17,7 @@ import { identify, setUpSecurity } from '../security/setup.js';
 import { openStore, type Store } from '../store/database.js';
 import { traceRepository } from '../store/traces.js';
 import { explain } from '../traces/explain.js';
-import { impact } from '../authoring/impact.js';
+import { impact, type OutcomeSummary } from '../authoring/impact.js';
 import { draftTrace, GENESIS_HASH, sealTrace, type TraceBody } from '../traces/trace.js';
 import { givenAnswers, type Answer, type Patient } from '../triage/answers.js';
 import { Problem } from '../problem.js';
@@ -36,7 +37,7 @@ const USAGE = `usage: triage-rules <command> [options]
   test [dir]                           run every scenario through the decision code the API uses
   coverage [dir] [--min-rules N]       rules, questions and outcomes the scenarios reach
   diff <old> <new>                     what changed between two rule directories or git revisions
-  impact <candidate-dir> [--since D]   replay past decisions (DATABASE_URL) on a candidate rule set
+  impact <candidate-dir> [--since D]   replay past assessments (DATABASE_URL) step by step on a candidate
   explain <pathway> --answers JSON --age N --sex female|male [--dir dir]
                                        the decision and its explanation, as the API would give it
   release <dir> --summary S [--hazards H-01,H-02] [--acknowledge-impact]
@@ -182,23 +183,30 @@ async function impactCommand({ format, positionals, values }: Options): Promise<
   try {
     const traces = traceRepository(store.db).bodies({ from: since ? new Date(since).toISOString() : undefined });
     const report = await impact(traces, candidate, new Triage(candidate.versions.values(), { timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS }));
+    const outcome = (o: OutcomeSummary | null) => (o ? `${o.kind} ${o.disposition} (${o.ruleId ?? 'fallback'})` : 'more questions');
+    const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
     print(format, { ok: report.safetyFindings.length === 0, ...report }, () => [
       ...report.pathways.map(
         (p) =>
           `${p.pathway}: ${p.replayed} decisions replayed; ${p.counts.same} keep their outcome, ${p.counts.up} move up, ${p.counts.down} move down` +
           (p.counts.sideways ? `, ${p.counts.sideways} change at the same urgency` : '') +
-          (p.counts.asks_more ? `, ${p.counts.asks_more} would need more answers` : '') +
+          (p.counts.asks_more ? `, ${p.counts.asks_more} would ask more questions` : '') +
           (p.counts.not_applicable ? `, ${p.counts.not_applicable} no longer apply` : '') +
           (p.counts.pathway_removed ? `, ${p.counts.pathway_removed} on a removed pathway` : '') +
-          Object.entries(p.examples)
-            .filter(([m]) => m !== 'same')
-            .map(([m, ids]) => `\n  e.g. ${m}: ${ids.join(', ')}`)
-            .join(''),
+          p.moves.map((m) => `\n  ${m.movement} ${m.count}: ${outcome(m.before)} -> ${outcome(m.after)}, e.g. ${m.examples.join(', ')}`).join(''),
+      ),
+      ...report.moreQuestions.map(
+        (f) =>
+          `MORE QUESTIONS ${f.pathway}: ${f.assessmentId ? `assessment ${f.assessmentId}` : 'decision'} (trace ${f.traceId}) ended ${outcome(f.before)}; ` +
+          `the candidate would ask ${plural(f.wouldAsk.length, 'more question')} (${f.wouldAsk.join(', ')})` +
+          (f.askedFor ? `, for rule ${f.askedFor.ruleId}: it could still mean ${outcomeNeed(f.askedFor)}` : ''),
       ),
       ...report.safetyFindings.map(
         (f) => `SAFETY ${f.pathway}: trace ${f.traceId} was ${f.before.kind} ${f.before.disposition} (${f.before.ruleId ?? 'fallback'}), would be self_care ${f.after.disposition} (${f.after.ruleId})`,
       ),
-      report.pathways.length ? `${report.safetyFindings.length} safety finding${report.safetyFindings.length === 1 ? '' : 's'}` : 'no decisions to replay',
+      report.pathways.length
+        ? `${plural(report.safetyFindings.length, 'safety finding')}, ${plural(report.moreQuestions.length, 'decision')} that would ask more questions`
+        : 'no decisions to replay',
     ]);
     return report.safetyFindings.length ? 1 : 0;
   } finally {
@@ -233,7 +241,7 @@ async function explainCommand({ format, positionals, values }: Options): Promise
   const draft = draftTrace({ version, assessmentId: null, step: null, patient, answers, decision, startedAt: Date.now(), durationMs: 0 });
   const explanation = explain(JSON.parse(sealTrace(draft, 0, GENESIS_HASH).text) as TraceBody);
   const result = decision.status === 'complete' ? { status: decision.status, outcome: decision.outcome } : { status: decision.status, question: decision.question };
-  print(format, { ...result, explanation }, () => [explanation.summary, ...explanation.ruledOut, ...explanation.setAside]);
+  print(format, { ...result, explanation }, () => [explanation.summary, ...explanation.ruledOut, ...explanation.settled, ...explanation.setAside]);
   return 0;
 }
 

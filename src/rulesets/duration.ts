@@ -6,3 +6,16 @@ export function durationSeconds(duration: string): number {
   }
   return Number(m[1] ?? 0) * 86400 + Number(m[2] ?? 0) * 3600 + Number(m[3] ?? 0) * 60;
 }
+
+/** A duration in words, for explanations: "1 hour", "6 hours", "30 minutes", "1 day". */
+export function durationWords(duration: string): string {
+  let left = durationSeconds(duration);
+  if (left === 0) return 'now';
+  const parts: string[] = [];
+  for (const [unit, size] of [['day', 86400], ['hour', 3600], ['minute', 60]] as const) {
+    const n = Math.floor(left / size);
+    left -= n * size;
+    if (n > 0) parts.push(`${n} ${unit}${n === 1 ? '' : 's'}`);
+  }
+  return parts.join(' ');
+}

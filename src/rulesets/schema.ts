@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { durationSeconds, durationWords } from './duration.js';
 
 /**
  * The shape of the files clinicians write in rules/. One zod schema per idea; the loader
@@ -10,6 +11,44 @@ export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
 
 /** Urgency order, least urgent first: used to compare outcomes (impact, lint, tests). */
 export const URGENCY: Record<OutcomeKind, number> = { self_care: 0, callback: 1, escalate: 2 };
+
+/** A range of rule priorities and the outcomes that belong in it. */
+export interface PriorityBand {
+  name: string;
+  min: number;
+  max: number;
+  kind: OutcomeKind;
+  /** The longest time frame (`within`, in seconds) of the outcomes in the band. */
+  withinAtMost?: number;
+}
+
+/**
+ * Priority means urgency: a rule decides only once every rule ranked above it is settled, so a
+ * rule's priority must sit in its outcome's band, most urgent first (the bands the bundled
+ * content uses; lint warns about a rule outside its band).
+ */
+export const PRIORITY_BANDS: readonly PriorityBand[] = [
+  { name: '999', min: 900, max: 999, kind: 'escalate', withinAtMost: 0 },
+  { name: 'A&E', min: 700, max: 899, kind: 'escalate' },
+  { name: '1 hour', min: 600, max: 699, kind: 'callback', withinAtMost: 3600 },
+  { name: '2 hours', min: 400, max: 599, kind: 'callback', withinAtMost: 7200 },
+  { name: 'longer', min: 200, max: 399, kind: 'callback' },
+  { name: 'self-care', min: 1, max: 199, kind: 'self_care' },
+];
+
+/** What an outcome would mean for the patient, in plain words ("you need to be seen within 1 hour"). */
+export function outcomeNeed(outcome: { kind: OutcomeKind; within?: string }): string {
+  if (outcome.kind === 'self_care') return 'you can look after yourself at home';
+  const soon = outcome.within ? durationSeconds(outcome.within) : 0;
+  if (outcome.kind === 'escalate') return soon === 0 ? 'you need to call 999 now' : `you need to go to A&E or urgent care within ${durationWords(outcome.within!)}`;
+  return `you need to be seen within ${durationWords(outcome.within ?? 'PT0M')}`;
+}
+
+/** The band an outcome belongs in: its kind, then how soon. */
+export function priorityBand(outcome: { kind: OutcomeKind; within?: string }): PriorityBand {
+  const seconds = outcome.within ? durationSeconds(outcome.within) : Number.POSITIVE_INFINITY;
+  return PRIORITY_BANDS.find((b) => b.kind === outcome.kind && seconds <= (b.withinAtMost ?? Number.POSITIVE_INFINITY))!;
+}
 
 export const SEXES = ['female', 'male'] as const;
 export type Sex = (typeof SEXES)[number];

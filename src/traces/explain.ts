@@ -1,4 +1,4 @@
-import type { OutcomeKind } from '../rulesets/schema.js';
+import { outcomeNeed, type OutcomeKind } from '../rulesets/schema.js';
 import type { ConditionTrace, RuleEvaluation } from '../triage/decide.js';
 import type { TraceBody } from './trace.js';
 
@@ -9,6 +9,8 @@ export interface Explanation {
   summary: string;
   /** The red-flag rules that did not fire, each with the answer that ruled it out. */
   ruledOut: string[];
+  /** The other rules ranked above the decision, each with how it was ruled out first. */
+  settled: string[];
   /** Answers set aside because a changed answer made their question no longer apply. */
   setAside: string[];
 }
@@ -70,9 +72,17 @@ export function explain(trace: TraceBody): Explanation {
   let summary: string;
   if (result.status === 'needs_answer') {
     const next = evaluation.next;
-    summary = next?.askWhen
-      ? `No rule has decided yet; asking ${result.questionId} next, because ${decisive(next.askWhen, true).join('; ')}.`
-      : `No rule has decided yet; asking ${result.questionId} next, the first unanswered question.`;
+    const applies = next?.askWhen ? decisive(next.askWhen, true).join('; ') : '';
+    if (next?.askedFor) {
+      const { ruleId, title } = next.askedFor;
+      summary =
+        `No rule has decided yet; we ask about ${result.questionId} because it could still mean ${outcomeNeed(next.askedFor)}: ` +
+        `rule ${ruleId} '${title}' is not settled yet${applies ? `. It applies because ${applies}` : ''}.`;
+    } else {
+      summary = applies
+        ? `No rule has decided yet; asking ${result.questionId} next, because ${applies}.`
+        : `No rule has decided yet; asking ${result.questionId} next, the first unanswered question.`;
+    }
   } else {
     const outcome = result.outcome;
     const head = `${KIND_VERB[outcome.kind]}: ${outcome.title}`;
@@ -91,6 +101,14 @@ export function explain(trace: TraceBody): Explanation {
   const ruledOut = evaluation.rules.flatMap((r) =>
     r.redFlag && r.notEvaluated === undefined && r.fired === false ? [`Ruled out ${ruleName(r)}: ${decisive(r.conditions, false).join('; ') || 'its conditions did not hold'}.`] : [],
   );
+  const listed = new Set(evaluation.rules.filter((r) => r.redFlag && r.notEvaluated === undefined && r.fired === false).map((r) => r.ruleId));
+  const settled = (evaluation.settled ?? []).flatMap(({ ruleId, by }) => {
+    const rule = evaluation.rules.find((r) => r.ruleId === ruleId);
+    if (!rule || listed.has(ruleId)) return [];
+    if (by === 'unaskable') return [`Treated ${ruleName(rule)} as ruled out: nothing left could be asked to settle it.`];
+    const why = by === 'answers' && rule.notEvaluated === undefined ? decisive(rule.conditions, false).join('; ') : 'a question it needs does not apply';
+    return [`Checked first and ruled out: ${ruleName(rule)}: ${why}.`];
+  });
   const setAside = evaluation.dropped.map((a) => `Set aside the answer ${value(a.value)} to ${a.questionId}: that question no longer applies after a changed answer.`);
-  return { traceId: trace.id, summary, ruledOut, setAside };
+  return { traceId: trace.id, summary, ruledOut, settled, setAside };
 }

@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { restorePathwayVersion, type PathwayVersion } from '../rulesets/version.js';
 import type { TraceRepository } from '../store/traces.js';
 import type { Decision, RuleEvaluation } from '../triage/decide.js';
+import { ORIGINAL_SEMANTICS, type DecisionSemantics } from '../triage/settled.js';
 import type { Triage } from '../triage/triage.js';
 import type { TraceBody, TraceResult } from './trace.js';
 
@@ -28,6 +29,8 @@ export function versionResolver(triage: Triage, traces: TraceRepository): (hash:
 export interface ReplayReport {
   traceId: string;
   versionHash: string;
+  /** The semantics the trace was decided with, and replayed with. */
+  semantics: DecisionSemantics;
   identical: boolean;
   differences: string[];
   original: TraceResult;
@@ -48,9 +51,13 @@ function firedRules(rules: RuleEvaluation[], other: RuleEvaluation[]): string[] 
   return rules.filter((r) => r.fired === true && evaluatedInOther.has(r.ruleId)).map((r) => r.ruleId);
 }
 
-/** Re-runs a trace's answers on the rule-set version that made it, and says what differs. */
+/**
+ * Re-runs a trace's answers on the rule-set version that made it, with the decision semantics
+ * it was made with, and says what differs.
+ */
 export async function replay(trace: TraceBody, version: PathwayVersion, triage: Triage): Promise<ReplayReport> {
-  const decision = await triage.decide(version, trace.patient, trace.answers);
+  const semantics = trace.evaluation.semantics ?? ORIGINAL_SEMANTICS;
+  const decision = await triage.decide(version, trace.patient, trace.answers, semantics);
   const replayed = resultOf(decision);
   const differences: string[] = [];
   if (!isDeepStrictEqual(replayed, trace.result)) {
@@ -64,5 +71,5 @@ export async function replay(trace: TraceBody, version: PathwayVersion, triage: 
   if (!isDeepStrictEqual(trace.evaluation.facts, decision.evaluation.facts)) {
     differences.push('facts evaluated differ');
   }
-  return { traceId: trace.id, versionHash: version.hash, identical: differences.length === 0, differences, original: trace.result, replayed };
+  return { traceId: trace.id, versionHash: version.hash, semantics, identical: differences.length === 0, differences, original: trace.result, replayed };
 }

@@ -1,8 +1,12 @@
 import type { RuleResult } from 'json-rules-engine';
-import type { Outcome, OutcomeKind, Question } from '../rulesets/schema.js';
+import { PATIENT_FACTS, type Outcome, type OutcomeKind, type Question } from '../rulesets/schema.js';
 import type { PathwayVersion, RuleScope } from '../rulesets/version.js';
 import type { Answer, Patient } from './answers.js';
 import { askWhenRuleName, type EarlyStop, type RulePlan, type VersionPlans } from './engines.js';
+import { traceCondition, type ConditionTrace } from './kleene.js';
+import { CURRENT_SEMANTICS, readSettled, settle, type AskedFor, type DecisionSemantics, type SettledRule } from './settled.js';
+
+export type { ConditionTrace } from './kleene.js';
 
 /** What a patient is told: the outcome plus which rule produced it. */
 export interface DecidedOutcome {
@@ -20,13 +24,7 @@ export interface DecidedOutcome {
 
 export type FallbackCause = 'no_rule_decided' | 'engine_error' | 'timeout';
 
-/** A condition as it was evaluated: for a leaf, the fact, operator, expected and actual value. */
-export type ConditionTrace =
-  | { all: ConditionTrace[]; result: boolean | null }
-  | { any: ConditionTrace[]; result: boolean | null }
-  | { fact: string; operator: string; expected: unknown; actual: unknown; result: boolean | null };
-
-interface RuleRecord {
+export interface RuleRecord {
   ruleId: string;
   title: string;
   scope: RuleScope;
@@ -36,32 +34,42 @@ interface RuleRecord {
 
 /**
  * A rule as json-rules-engine evaluated it, or why it was not handed to the engine: it could
- * not fire with its questions still unanswered, or a rule of higher priority had already fired
- * and decided (so whether this one would have fired is unknown: `fired` is null). Its
- * conditions are in the stored rule-set version the trace names.
+ * not fire with its questions still unanswered (settled-v2: no question it names is answered,
+ * so it is unknown, or false where those questions can no longer be asked), or a rule of higher
+ * priority had already fired (so whether this one would have fired is unknown: `fired` is null).
+ * Under settled-v2 `fired` is three-valued: null while a question it needs is still to be asked.
+ * Its conditions are in the stored rule-set version the trace names.
  */
 export type RuleEvaluation = RuleRecord &
   (
-    | { fired: boolean; notEvaluated?: undefined; conditions: ConditionTrace }
-    | { fired: false; notEvaluated: 'unanswered' }
+    | { fired: boolean | null; notEvaluated?: undefined; conditions: ConditionTrace }
+    | { fired: false | null; notEvaluated: 'unanswered' }
     | { fired: null; notEvaluated: 'decided_above' }
   );
 
-/** An askWhen as evaluated, or one that could not hold with its questions unanswered. */
+/** An askWhen as evaluated, or one naming no answered question (held false, or null: unknown). */
 export type AskWhenEvaluation = { questionId: string } & (
-  | { held: boolean; notEvaluated?: undefined; conditions: ConditionTrace }
-  | { held: false; notEvaluated: 'unanswered' }
+  | { held: boolean | null; notEvaluated?: undefined; conditions: ConditionTrace }
+  | { held: false | null; notEvaluated: 'unanswered' }
 );
 
 /** Everything an auditor needs to know about how one decision was reached. */
 export interface Evaluation {
+  /** How it was decided; traces made before there was a choice name none (first-fire-v1). */
+  semantics?: DecisionSemantics;
   facts: Record<string, unknown>;
   /** Answers dropped because the question they answer no longer applies (a changed answer). */
   dropped: Answer[];
   rules: RuleEvaluation[];
   askWhen: AskWhenEvaluation[];
-  next: { questionId: string; askWhen: ConditionTrace | null } | null;
+  /**
+   * The question's askWhen; settled-v2 adds the unsettled rule it is asked for, and every
+   * unanswered question the unsettled rules need now, this one first.
+   */
+  next: { questionId: string; askWhen: ConditionTrace | null; askedFor?: AskedFor; stillNeeded?: string[] } | null;
   decidedBy: { ruleId: string } | { fallback: FallbackCause; detail: string };
+  /** settled-v2, for an outcome: every rule ranked above the deciding one (every rule, for the fallback) and how it was settled false. */
+  settled?: SettledRule[];
   engineRuns: number;
 }
 
@@ -79,9 +87,9 @@ export interface DecideOptions {
 class EvaluationTimeout extends Error {}
 
 /**
- * Decides the next step for a patient on one pathway version: the highest-priority rule that
- * fires decides; otherwise the first unanswered question whose askWhen holds; otherwise the
- * fallback. Any failure to evaluate also gives the fallback, which is never self-care.
+ * Decides the next step for a patient on one pathway version, with the semantics given (the
+ * current ones unless replaying a trace made with older ones; see DECISION_SEMANTICS). Any
+ * failure to evaluate gives the fallback, which is never self-care.
  */
 export async function decide(
   version: PathwayVersion,
@@ -89,6 +97,7 @@ export async function decide(
   patient: Patient,
   answers: Answer[],
   options: DecideOptions,
+  semantics: DecisionSemantics = CURRENT_SEMANTICS,
 ): Promise<Decision> {
   const deadline = Date.now() + options.timeoutMs;
   const dropped: Answer[] = [];
@@ -99,29 +108,57 @@ export async function decide(
     for (;;) {
       facts = factsOf(patient, current);
       runs += 1;
-      const plan = plans.plan(new Set(current.map((a) => a.questionId)));
-      const result = await runEngine(version, plan, facts, deadline);
-      const askResults = new Map(result.askWhen.map((a) => [a.questionId, a]));
+      const answered = new Set(current.map((a) => a.questionId));
+      const plan = plans.plan(answered, semantics);
+      const { results, stop } = await runEngine(plan, facts, deadline);
+      const record = { semantics, facts, dropped, engineRuns: runs };
+      let decision: Decision | undefined;
+      let staleIds: string[];
+      if (semantics === 'first-fire-v1') {
+        const read = readResults(version, plan, results, stop);
+        staleIds = read.askWhen.filter((a) => a.held === false && answered.has(a.questionId)).map((a) => a.questionId);
+        if (staleIds.length === 0) decision = conclude(version, current, { ...record, rules: read.rules, askWhen: read.askWhen });
+      } else {
+        const read = readSettled(version, plan, results, stop, new Set<string>([...PATIENT_FACTS, ...answered]));
+        staleIds = read.stale;
+        if (staleIds.length === 0) decision = concludeSettled(version, current, { ...record, rules: read.rules, askWhen: read.askWhen }, settle(version, read));
+      }
+      if (decision) return decision;
       // An answer applies only while its question's askWhen holds; drop the rest and re-run,
       // since dropping one answer can make another question's askWhen fail in turn.
-      const stale = current.filter((a) => askResults.get(a.questionId)?.held === false);
-      if (stale.length > 0) {
-        dropped.push(...stale);
-        current = current.filter((a) => !stale.includes(a));
-        continue;
-      }
-      return conclude(version, current, { facts, dropped, rules: result.rules, askWhen: result.askWhen, engineRuns: runs });
+      const stale = current.filter((a) => staleIds.includes(a.questionId));
+      dropped.push(...stale);
+      current = current.filter((a) => !stale.includes(a));
     }
   } catch (err) {
     const cause: FallbackCause = err instanceof EvaluationTimeout ? 'timeout' : 'engine_error';
     const detail = err instanceof Error ? err.message : String(err);
     options.onFailSafe?.(cause, detail);
-    return fallback(version, current, { facts, dropped, rules: [], askWhen: [], engineRuns: runs }, cause, detail);
+    return fallback(version, current, { semantics, facts, dropped, rules: [], askWhen: [], engineRuns: runs }, cause, detail);
   }
 }
 
-type RunRecord = Omit<Evaluation, 'next' | 'decidedBy'>;
+type RunRecord = Omit<Evaluation, 'next' | 'decidedBy' | 'settled'>;
 
+/** settled-v2: the verdict of the three-valued reading as a decision. */
+function concludeSettled(version: PathwayVersion, answers: Answer[], record: RunRecord, verdict: ReturnType<typeof settle>): Decision {
+  if ('ask' in verdict) {
+    const next = { questionId: verdict.ask.id, askWhen: verdict.askWhen, askedFor: verdict.askedFor, stillNeeded: verdict.stillNeeded };
+    return { status: 'needs_answer', question: verdict.ask, answers, evaluation: { ...record, next, decidedBy: { fallback: 'no_rule_decided', detail: '' } } };
+  }
+  if ('fallback' in verdict) {
+    return fallback(version, answers, { ...record, settled: verdict.settled }, 'no_rule_decided', 'no rule fired and no question is left to ask');
+  }
+  const { rule, outcome } = verdict.decider;
+  return {
+    status: 'complete',
+    outcome: toOutcome(outcome, rule.id, rule.title),
+    answers,
+    evaluation: { ...record, next: null, decidedBy: { ruleId: rule.id }, settled: verdict.settled },
+  };
+}
+
+/** first-fire-v1: the highest-priority rule that fires decides; else the first unanswered question whose askWhen holds. */
 function conclude(version: PathwayVersion, answers: Answer[], record: RunRecord): Decision {
   const fired = new Set(record.rules.filter((r) => r.fired).map((r) => r.ruleId));
   const decider = version.rules.find((r) => fired.has(r.rule.id));
@@ -152,12 +189,14 @@ function conclude(version: PathwayVersion, answers: Answer[], record: RunRecord)
   return fallback(version, answers, record, 'no_rule_decided', 'no rule fired and no question is left to ask');
 }
 
-function fallback(version: PathwayVersion, answers: Answer[], record: RunRecord, cause: FallbackCause, detail: string): Decision {
+function fallback(version: PathwayVersion, answers: Answer[], record: RunRecord & Pick<Evaluation, 'settled'>, cause: FallbackCause, detail: string): Decision {
+  const { settled, ...rest } = record;
+  // The settled rules come after what decided, as in a decision by a rule.
   return {
     status: 'complete',
     outcome: toOutcome(version.fallback.outcome, null, 'fallback'),
     answers,
-    evaluation: { ...record, next: null, decidedBy: { fallback: cause, detail } },
+    evaluation: { ...rest, next: null, decidedBy: { fallback: cause, detail }, ...(settled ? { settled } : {}) },
   };
 }
 
@@ -166,7 +205,7 @@ function fallback(version: PathwayVersion, answers: Answer[], record: RunRecord,
  * failed, for example in a decision worker): the pathway's fallback, with the cause on record.
  */
 export function failSafeDecision(version: PathwayVersion, answers: Answer[], patient: Patient, cause: FallbackCause, detail: string): Decision {
-  return fallback(version, answers, { facts: factsOf(patient, answers), dropped: [], rules: [], askWhen: [], engineRuns: 0 }, cause, detail);
+  return fallback(version, answers, { semantics: CURRENT_SEMANTICS, facts: factsOf(patient, answers), dropped: [], rules: [], askWhen: [], engineRuns: 0 }, cause, detail);
 }
 
 function toOutcome(outcome: Outcome, ruleId: string | null, reason: string): DecidedOutcome {
@@ -181,12 +220,7 @@ function factsOf(patient: Patient, answers: Answer[]): Record<string, unknown> {
   return facts;
 }
 
-async function runEngine(
-  version: PathwayVersion,
-  plan: RulePlan,
-  facts: Record<string, unknown>,
-  deadline: number,
-): Promise<{ rules: RuleEvaluation[]; askWhen: AskWhenEvaluation[] }> {
+async function runEngine(plan: RulePlan, facts: Record<string, unknown>, deadline: number): Promise<{ results: RuleResult[]; stop: EarlyStop | null }> {
   const lent = plan.pool.acquire();
   // The engine goes back to the pool only once its run has settled, even after a timeout,
   // so a late-finishing run can never share an engine with a new one.
@@ -209,7 +243,7 @@ async function runEngine(
   if (Date.now() > deadline) {
     throw new EvaluationTimeout('evaluation exceeded its time budget');
   }
-  return readResults(version, plan, result.results, result.stop);
+  return result;
 }
 
 function readResults(version: PathwayVersion, plan: RulePlan, results: RuleResult[], stop: EarlyStop | null): { rules: RuleEvaluation[]; askWhen: AskWhenEvaluation[] } {
@@ -246,31 +280,4 @@ function readResults(version: PathwayVersion, plan: RulePlan, results: RuleResul
     }
   }
   return { rules, askWhen };
-}
-
-interface EngineCondition {
-  all?: EngineCondition[];
-  any?: EngineCondition[];
-  fact?: string;
-  operator?: string;
-  value?: unknown;
-  factResult?: unknown;
-  result?: boolean;
-}
-
-function traceCondition(node: unknown): ConditionTrace {
-  const c = node as EngineCondition;
-  // json-rules-engine records results on leaves only; groups are derived from their children.
-  if (c.all) {
-    const all = c.all.map(traceCondition);
-    const results = all.map((x) => x.result);
-    return { all, result: results.includes(false) ? false : results.every((r) => r === true) ? true : null };
-  }
-  if (c.any) {
-    const any = c.any.map(traceCondition);
-    const results = any.map((x) => x.result);
-    return { any, result: results.includes(true) ? true : results.every((r) => r === false) ? false : null };
-  }
-  // A condition json-rules-engine skipped (an `all` already false) has no result: null.
-  return { fact: c.fact ?? '', operator: c.operator ?? '', expected: c.value, actual: c.factResult, result: c.result ?? null };
 }

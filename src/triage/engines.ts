@@ -1,6 +1,8 @@
 import { Engine, Fact, Operator, type RuleProperties, type RuleResult } from 'json-rules-engine';
 import { OPERATORS, PATIENT_FACTS, type ConditionNode } from '../rulesets/schema.js';
 import { ASK_WHEN_PRIORITY, type PathwayVersion } from '../rulesets/version.js';
+import { knownPart, mergeTrace } from './kleene.js';
+import type { DecisionSemantics } from './settled.js';
 
 export const RULE_EVENT = 'decide';
 export const ASK_WHEN_EVENT = 'ask';
@@ -13,8 +15,8 @@ export type ExtraOperators = Operator[];
 
 /**
  * How many rules json-rules-engine evaluates for a decision:
- * - `needed` (the default): only rules that can still fire with the questions answered so far,
- *   and none below the priority at which a rule has fired;
+ * - `needed` (the default): only rules whose value the answers so far can bear on (first-fire-v1:
+ *   only rules that can still fire), and none below the priority at which a rule has fired;
  * - `all`: every rule and every askWhen, every time (the reference the differential test checks
  *   `needed` against, and a switch for operators who want it).
  */
@@ -37,6 +39,7 @@ export function canHold(node: ConditionNode, known: ReadonlySet<string>, falseWh
   }
   return known.has(node.fact) || !falseWhenUnanswered.has(node.operator);
 }
+
 
 /** Why a run ended before json-rules-engine reached every rule it holds. */
 export type EarlyStop = { reason: 'decided'; priority: number } | { reason: 'stale'; questionId: string };
@@ -94,6 +97,19 @@ export interface RulePlan {
   rules: ReadonlySet<string>;
   askWhen: ReadonlySet<string>;
   pool: EnginePool;
+  /**
+   * settled-v2 plans: the facts known. Its engines hold only the part of each condition that
+   * names one (knownPart); the results are read back against the whole condition (mergeTrace).
+   */
+  known?: ReadonlySet<string>;
+}
+
+/** What a planned engine is built for: the rules it holds and the facts known when it runs. */
+interface PlanSpec {
+  rules: ReadonlySet<string>;
+  askWhen: ReadonlySet<string>;
+  known: ReadonlySet<string>;
+  semantics: DecisionSemantics;
 }
 
 /**
@@ -111,7 +127,7 @@ export interface RulePlan {
 export function buildEngine(
   version: PathwayVersion,
   extraOperators: ExtraOperators = [],
-  plan?: { rules: ReadonlySet<string>; askWhen: ReadonlySet<string>; known: ReadonlySet<string> },
+  plan?: PlanSpec,
 ): LentEngine {
   const engine = new Engine([], { allowUndefinedFacts: true });
   const lent = new LentEngine(engine);
@@ -123,12 +139,16 @@ export function buildEngine(
     engine.addOperator(operator);
   }
   const askWhenPriority = plan ? Math.max(ASK_WHEN_PRIORITY, ...version.rules.map((r) => r.enginePriority)) + 1 : ASK_WHEN_PRIORITY;
+  // settled-v2 hands json-rules-engine only what it can evaluate: the leaves on known facts.
+  const evaluable = plan?.semantics === 'settled-v2' ? (c: ConditionNode) => knownPart(c, plan.known)! : (c: ConditionNode) => c;
+  const conditionsOf = new Map<string, ConditionNode>();
   for (const { rule, enginePriority } of version.rules) {
     if (plan && !plan.rules.has(rule.id)) continue;
+    conditionsOf.set(rule.id, rule.conditions);
     engine.addRule({
       name: rule.id,
       priority: enginePriority,
-      conditions: rule.conditions,
+      conditions: evaluable(rule.conditions),
       // No params: json-rules-engine deep-clones the event into every rule result, and the rule's
       // name already says which rule it is.
       event: { type: RULE_EVENT },
@@ -139,13 +159,19 @@ export function buildEngine(
     engine.addRule({
       name: askWhenRuleName(question.id),
       priority: askWhenPriority,
-      conditions: question.askWhen,
+      conditions: evaluable(question.askWhen),
       event: { type: ASK_WHEN_EVENT },
     } as RuleProperties);
   }
   if (plan) {
+    // settled-v2 stops only at a rule the known facts alone make true: json-rules-engine's own
+    // verdict counts a deployment's operator that is true on an unanswered question.
+    const fires =
+      plan.semantics === 'settled-v2'
+        ? (result: RuleResult) => mergeTrace(conditionsOf.get(result.name as string)!, result.conditions, plan.known, (fact, r) => (plan.known.has(fact) ? (r ?? null) : null)).result === true
+        : () => true;
     engine.on('success', (event, _almanac, result) => {
-      if (event.type === RULE_EVENT && lent.stop === null) {
+      if (event.type === RULE_EVENT && lent.stop === null && fires(result)) {
         lent.stop = { reason: 'decided', priority: result.priority as number };
         engine.stop();
       }
@@ -188,11 +214,11 @@ export class VersionPlans {
   }
 
   /** The plan for an evaluation whose answered questions are `answeredIds`. */
-  plan(answeredIds: ReadonlySet<string>): RulePlan {
+  plan(answeredIds: ReadonlySet<string>, semantics: DecisionSemantics): RulePlan {
     if (this.everything) {
       return this.everything;
     }
-    const key = this.version.questions.map((q) => (answeredIds.has(q.id) ? '1' : '0')).join('');
+    const key = `${semantics}:${this.version.questions.map((q) => (answeredIds.has(q.id) ? '1' : '0')).join('')}`;
     const cached = this.plans.get(key);
     if (cached) {
       // Most recently used last, so the oldest is the one evicted.
@@ -201,10 +227,11 @@ export class VersionPlans {
       return cached;
     }
     const known = new Set<string>([...PATIENT_FACTS, ...answeredIds]);
-    const holds = (c: ConditionNode) => canHold(c, known, this.falseWhenUnanswered);
-    const rules = new Set(this.version.rules.filter((r) => holds(r.rule.conditions)).map((r) => r.rule.id));
-    const askWhen = new Set(this.version.questions.filter((q) => q.askWhen && holds(q.askWhen)).map((q) => q.id));
-    const plan: RulePlan = { rules, askWhen, pool: new EnginePool(() => buildEngine(this.version, this.extraOperators, { rules, askWhen, known }), 2) };
+    const needs = semantics === 'settled-v2' ? (c: ConditionNode) => knownPart(c, known) !== undefined : (c: ConditionNode) => canHold(c, known, this.falseWhenUnanswered);
+    const rules = new Set(this.version.rules.filter((r) => needs(r.rule.conditions)).map((r) => r.rule.id));
+    const askWhen = new Set(this.version.questions.filter((q) => q.askWhen && needs(q.askWhen)).map((q) => q.id));
+    const spec: PlanSpec = { rules, askWhen, known, semantics };
+    const plan: RulePlan = { rules, askWhen, pool: new EnginePool(() => buildEngine(this.version, this.extraOperators, spec), 2), ...(semantics === 'settled-v2' ? { known } : {}) };
     this.plans.set(key, plan);
     if (this.plans.size > MAX_PLANS_PER_VERSION) {
       this.plans.delete(this.plans.keys().next().value!);

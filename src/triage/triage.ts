@@ -3,6 +3,7 @@ import type { PathwayVersion } from '../rulesets/version.js';
 import { applicabilityProblem, type Answer, type Patient } from './answers.js';
 import { decide, type DecideOptions, type Decision } from './decide.js';
 import { EngineRegistry, type ExtraOperators, type RuleEvaluationMode } from './engines.js';
+import type { DecisionSemantics } from './settled.js';
 
 export interface TriageOptions extends DecideOptions {
   extraOperators?: ExtraOperators;
@@ -64,7 +65,8 @@ export class Triage {
     }
   }
 
-  decide(version: PathwayVersion, patient: Patient, answers: Answer[]): Promise<Decision> {
-    return decide(version, this.engines.plansFor(version), patient, answers, this.options);
+  /** Decides with the current semantics, or with the ones a trace being replayed was made with. */
+  decide(version: PathwayVersion, patient: Patient, answers: Answer[], semantics?: DecisionSemantics): Promise<Decision> {
+    return decide(version, this.engines.plansFor(version), patient, answers, this.options, semantics);
   }
 }

@@ -61,6 +61,10 @@ t.test('lint: every kind of semantic finding, located, with a code and a severit
   t.same(byCode('never-fires').map((f) => f.message.split(' ')[1]), ['f-contradiction', 'f-left-but-dull'], 'self-contradiction and contradiction with askWhen');
   t.match(byCode('shadowed-rule'), [{ message: /f-severe-recent can never decide: f-severe \(higher priority\) fires whenever it does/ }]);
   t.match(byCode('conflicting-rules'), [{ message: /f-long-a and f-long-b have identical conditions but different outcomes/ }]);
+  t.same(byCode('priority-band').map((f) => f.message.split(' ')[1]).sort(), ['f-contradiction', 'f-left-but-dull', 'f-long-a', 'f-severe-recent', 'rf-emergency'], 'priorities outside their outcome\'s band');
+  t.match(byCode('priority-band'), [{ severity: 'warning', message: /rf-emergency has priority 1, outside the 999 band \(900-999\) of its outcome call-999/ }]);
+  const waits = text.findIndex((l) => l.includes('- id: f-waits'));
+  t.match(byCode('waits-for-answer'), [{ severity: 'warning', line: waits + 9, message: /rule f-waits: this condition holds whatever the answer to days, so it only waits for it to be asked/ }]);
   t.notOk(findings.some((f) => /f-sharp-right|f-severe\b[^-]/.test(f.message) && f.code !== 'shadowed-rule'), 'sound rules raise nothing');
   const human = await cli(['lint', LINT_RULES]);
   t.match(human.stdout, /test\/fixtures\/lint-rules\/findings\.yaml:\d+:\d+: error shadowed-rule: /);
@@ -112,7 +116,7 @@ t.test('coverage: rules, questions and outcomes per pathway; thresholds fail it'
 
   // A threshold: from the command line, or from the rule file.
   const basic = copyRules(t);
-  writeFileSync(path.join(basic, 'sample.scenarios.yaml'), 'pathway: sample\nscenarios:\n  - name: severe\n    patient: { ageYears: 30, sex: female }\n    answers:\n      - emergency: false\n      - severe: true\n    expect: { kind: callback, disposition: CB-2H, ruleId: s-severe }\n');
+  writeFileSync(path.join(basic, 'sample.scenarios.yaml'), 'pathway: sample\nscenarios:\n  - name: severe\n    patient: { ageYears: 30, sex: female }\n    answers:\n      - emergency: false\n      - severe: true\n      - kind: dull\n    expect: { kind: callback, disposition: CB-2H, ruleId: s-severe }\n');
   t.equal((await cli(['coverage', basic])).code, 1, 'the uncovered global red flag fails it');
   const cmd = await cli(['coverage', basic, '--min-rules', '50']);
   t.match(cmd.stdout, /sample: rules 1\/4 \(25%\)/);
@@ -179,14 +183,21 @@ t.test('impact: past decisions replayed on a candidate; a move to self-care is a
   const risky = await cli(['impact', candidate, '--format', 'json'], { env });
   t.equal(risky.code, 1, 'a safety finding exits 1');
   const report = JSON.parse(risky.stdout);
-  t.match(report.pathways, [{ pathway: 'chest-pain', counts: { down: 2, same: file!.scenarios.length - 2 } }], 'the two over-40 muscle-like pains move down');
-  t.match(report.safetyFindings, [
-    { pathway: 'chest-pain', before: { kind: 'callback', ruleId: 'cp-older-pain' }, after: { kind: 'self_care', ruleId: 'cp-muscle-strain' } },
-    { pathway: 'chest-pain', before: { kind: 'callback', ruleId: null }, after: { kind: 'self_care', ruleId: 'cp-muscle-strain' } },
+  t.match(report.pathways, [{ pathway: 'chest-pain', counts: { down: 1, asks_more: 1, same: file!.scenarios.length - 2 } }]);
+  // What moved, by outcome, not only by trace id.
+  t.match(report.pathways[0].moves, [
+    { movement: 'asks_more', before: { kind: 'callback', disposition: 'CB-ROUTINE', ruleId: 'cp-older-pain' }, after: null, count: 1 },
+    { movement: 'down', before: { kind: 'callback', ruleId: null }, after: { kind: 'self_care', ruleId: 'cp-muscle-strain' }, count: 1 },
   ]);
-  t.equal(report.safetyFindings.length, 2);
+  t.match(report.safetyFindings, [{ pathway: 'chest-pain', before: { kind: 'callback', ruleId: null }, after: { kind: 'self_care', ruleId: 'cp-muscle-strain' } }]);
+  t.equal(report.safetyFindings.length, 1);
+  // The over-40 sore chest was never asked what the candidate's muscle-strain rule needs: a finding of its own.
+  t.match(report.moreQuestions, [{ pathway: 'chest-pain', before: { ruleId: 'cp-older-pain' }, wouldAsk: Array }]);
   const human = await cli(['impact', candidate], { env });
-  t.match(human.stdout, /SAFETY chest-pain: trace [0-9a-f-]{36} was callback CB-ROUTINE \(cp-older-pain\), would be self_care SC-MUSCLE-STRAIN \(cp-muscle-strain\)/);
+  t.match(human.stdout, /down 1: callback CB-URGENT \(fallback\) -> self_care SC-MUSCLE-STRAIN \(cp-muscle-strain\), e\.g\. [0-9a-f-]{36}/);
+  t.match(human.stdout, /SAFETY chest-pain: trace [0-9a-f-]{36} was callback CB-URGENT \(fallback\), would be self_care SC-MUSCLE-STRAIN \(cp-muscle-strain\)/);
+  t.match(human.stdout, /MORE QUESTIONS chest-pain: decision \(trace [0-9a-f-]{36}\) ended callback CB-ROUTINE \(cp-older-pain\); the candidate would ask \d+ more questions? \(/);
+  t.match(human.stdout, /1 safety finding, 1 decision that would ask more questions$/m);
 
   // A candidate that escalates more moves decisions up, which is not a safety finding.
   const cautious = copyRules(t, BUNDLED_RULES);
@@ -204,7 +215,7 @@ t.test('explain: the decision and its explanation, as the API gives it', async (
   t.match(res.stdout, /^Escalated: Call 999 now - this could be a heart attack, because rule cp-crushing-pain-now 'Crushing or heavy chest pain now' fired: pain_now is 'yes'/);
   t.match(res.stdout, /Ruled out rule rf-stroke-signs 'Signs of a stroke': emergency_signs is 'none'/);
   const json = await cli(['explain', 'chest-pain', '--age', '58', '--sex', 'male', '--answers', '{"emergency_signs":["none"]}', '--format', 'json']);
-  t.match(JSON.parse(json.stdout), { status: 'needs_answer', question: { id: 'pain_now' }, explanation: { summary: /asking pain_now next/ } });
+  t.match(JSON.parse(json.stdout), { status: 'needs_answer', question: { id: 'pain_now' }, explanation: { summary: /^No rule has decided yet; we ask about pain_now because it could still mean you need to call 999 now: rule cp-crushing-pain-now/ } });
   t.equal((await cli(['explain', 'chest-pain', '--age', '58', '--sex', 'male', '--answers', '{"pain_now":"maybe"}'])).code, 2);
   t.equal((await cli(['explain', 'nope', '--age', '58', '--sex', 'male', '--answers', '{}'])).code, 1);
 });

@@ -39,7 +39,21 @@ t.test('a pending question explains why it is asked', async (t) => {
   const { explanation } = await explanationOf('chest-pain', { ageYears: 30, sex: 'male' }, {
     emergency_signs: ['none'], pain_now: true, pain_feel: 'aching_tender', pain_spreads: ['none'], associated: ['none'], coughing_blood: false, injury: false,
   });
-  t.equal(explanation.summary, "No rule has decided yet; asking worse_on_pressing next, because pain_feel is 'aching_tender' (rule expects 'aching_tender').");
+  t.equal(
+    explanation.summary,
+    "No rule has decided yet; we ask about worse_on_pressing because it could still mean you need to be seen within 1 hour: rule cp-recent-pain 'Chest pain in the last 12 hours' is not settled yet. " +
+      "It applies because pain_feel is 'aching_tender' (rule expects 'aching_tender').",
+  );
+});
+
+t.test('an outcome lists the rules ranked above it that were checked first', async (t) => {
+  const { explanation } = await explanationOf('fever-adult', { ageYears: 70, sex: 'male' }, {
+    emergency_signs: ['none'], sepsis_signs: ['none'], immunity: ['none'], has_thermometer: true, temperature: 39.2, moderate_signs: ['behaviour_change'],
+  });
+  t.match(explanation.summary, /^Clinician callback: .*, because rule fa-sepsis-moderate-risk /);
+  t.ok(explanation.settled.includes("Checked first and ruled out: rule fa-low-temperature 'Temperature below 36C': temperature is 39.2 (rule expects less than 36)."));
+  t.ok(explanation.settled.includes("Checked first and ruled out: rule fa-pregnancy 'Fever in pregnancy or in the 6 weeks after': sex is 'male' (rule expects 'female')."));
+  t.notOk(explanation.settled.some((line: string) => line.includes('rf-')), 'red flags are listed once, as ruled out');
 });
 
 for (const file of files) {

@@ -5,7 +5,11 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { BASIC_RULES, freshDatabaseUrl, get, post, REPO, tempDir, testApp } from '../helpers.js';
+import { loadRuleCatalog } from '../../src/rulesets/loader.js';
+import { draftTrace, sealTrace, type TraceBody } from '../../src/traces/trace.js';
+import { givenAnswers, type Patient } from '../../src/triage/answers.js';
+import { Triage } from '../../src/triage/triage.js';
+import { BASIC_RULES, freshDatabaseUrl, get, post, rawSql, REPO, tempDir, testApp } from '../helpers.js';
 
 const run = promisify(execFile);
 const adult = { ageYears: 30, sex: 'female' };
@@ -54,7 +58,7 @@ t.test('a trace replays identically on its version, even after the rule file has
 t.test('replay reports the differences when a stored trace no longer matches', async (t) => {
   const db = await freshDatabaseUrl(t);
   const app = await testApp(t, { rulesDir: BASIC_RULES, env: { DATABASE_URL: db } });
-  const decided = await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: { emergency: false, severe: true } });
+  const decided = await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: { emergency: false, severe: true, kind: 'dull' } });
   // Simulate a trace recorded by a faulty build: it claims a different deciding rule, sealed as
   // such (an edit after the fact is refused before replay; see tamper.test.ts).
   const row = await app.store.db.selectFrom('traces').select('body').where('id', '=', decided.body.traceId).executeTakeFirstOrThrow();
@@ -68,4 +72,31 @@ t.test('replay reports the differences when a stored trace no longer matches', a
   t.equal((cli as { code?: number }).code, 1);
   t.match(cli.stdout, /^DIFFERENT/);
   t.equal((await post(app, '/v1/traces/unknown/replay', {})).status, 404);
+});
+
+t.test('a trace made before traces named their semantics replays identically with the semantics it was made with', async (t) => {
+  const db = await freshDatabaseUrl(t);
+  const app = await testApp(t, { rulesDir: BASIC_RULES, env: { DATABASE_URL: db } });
+  // Severe pain alone: the current semantics first ask what kind (a sharp one would mean A&E)...
+  const answers = { emergency: false, severe: true };
+  const now = await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers });
+  t.match(now.body, { status: 'needs_answer', question: { id: 'kind' } });
+  const stored = (await get(app, `/v1/traces/${now.body.traceId}`)).body;
+  t.equal(stored.evaluation.semantics, 'settled-v2', 'a new trace names its semantics');
+  t.match((await post(app, `/v1/traces/${now.body.traceId}/replay`, {})).body, { identical: true, semantics: 'settled-v2' });
+
+  // ...while the original semantics decided a callback at once. Store that trace as the code before
+  // this change wrote it: the same content, without a semantics field.
+  const version = (await loadRuleCatalog(BASIC_RULES)).versions.get('sample')!;
+  const given = givenAnswers(version, answers);
+  const triage = new Triage([version], { timeoutMs: 1000 });
+  const decision = await triage.decide(version, adult as Patient, given, 'first-fire-v1');
+  const draft = draftTrace({ version, assessmentId: null, step: null, patient: adult as Patient, answers: given, decision, startedAt: Date.now(), durationMs: 0 });
+  const old = JSON.parse(sealTrace(draft, stored.seq, stored.prevHash).text) as TraceBody;
+  delete old.evaluation.semantics;
+  const body = JSON.stringify({ ...old, id: stored.id });
+  await rawSql(app, `update traces set body = '${body.replaceAll("'", "''")}' where id = '${stored.id}'`);
+
+  const report = (await post(app, `/v1/traces/${stored.id}/replay`, {})).body;
+  t.match(report, { identical: true, semantics: 'first-fire-v1', replayed: { status: 'complete', outcome: { kind: 'callback', ruleId: 's-severe' } } });
 });

@@ -51,8 +51,8 @@ t.test('a global red flag decides before any pathway rule, whatever their priori
       ['rf-emergency', true, 'evaluated'],
       ['s-severe-sharp', null, 'decided_above'],
       ['s-severe', null, 'decided_above'],
-      ['s-left', false, 'unanswered'],
-      ['s-short-dull', false, 'unanswered'],
+      ['s-left', null, 'unanswered'],
+      ['s-short-dull', null, 'decided_above'],
     ],
   );
   // ...unless every rule is asked for, when the trace shows all that fired.
@@ -62,9 +62,42 @@ t.test('a global red flag decides before any pathway rule, whatever their priori
   t.ok(all.evaluation.rules.every((r) => r.notEvaluated === undefined));
 });
 
+t.test('a rule that fires waits while a more urgent rule is unknown, asking what that rule needs', async (t) => {
+  const tr = triage();
+  // Severe: s-severe (callback) fires, but s-severe-sharp (A&E) still depends on the kind of pain.
+  const pending = await tr.decide(sample, adult, [a('emergency', false), a('severe', true)]);
+  t.equal(summary(pending), 'ask:kind', 'severe alone: the kind of pain is asked before any callback');
+  t.same(pending.evaluation.next?.askedFor, { ruleId: 's-severe-sharp', title: 'Severe sharp pain', kind: 'escalate', within: 'PT1H' });
+  t.same(pending.evaluation.rules.slice(1, 3).map((r) => [r.ruleId, r.fired]), [['s-severe-sharp', null], ['s-severe', true]], 'unknown, not false, above a rule that fires');
+  t.equal(summary(await tr.decide(sample, adult, [a('emergency', false), a('severe', true), a('kind', 'dull')])), 'callback:s-severe', 'severe and dull: callback');
+  // The original semantics decided at once, on file order: what replaying its traces still gives.
+  t.equal(summary(await tr.decide(sample, adult, [a('emergency', false), a('severe', true)], 'first-fire-v1')), 'callback:s-severe');
+});
+
+t.test('a decision records every rule ranked above it and how each was settled', async (t) => {
+  const d = await triage().decide(sample, adult, [a('emergency', false), a('severe', false), a('kind', 'dull'), a('days', 1)]);
+  t.equal(summary(d), 'self_care:s-short-dull');
+  t.same(d.evaluation.settled, [
+    { ruleId: 'rf-emergency', by: 'answers' },
+    { ruleId: 's-severe-sharp', by: 'answers' },
+    { ruleId: 's-severe', by: 'answers' },
+    { ruleId: 's-left', by: 'not_asked' },
+  ], 's-left is settled because sharp_where is not asked for dull pain');
+  t.equal(d.evaluation.semantics, 'settled-v2');
+});
+
+t.test('fail-safe: a rule nothing can be asked to settle is settled false, and the trace says so', async (t) => {
+  // The schema refuses a fact that is no question; this stands for anything that slipped past it.
+  const odd = { ...sample, hash: 'e'.repeat(64), rules: sample.rules.map((r) => (r.rule.id === 's-severe-sharp' ? { ...r, rule: { ...r.rule, conditions: { all: [{ fact: 'mystery', operator: 'equal' as const, value: true }] } } } : r)) };
+  const tr = triage();
+  tr.register(odd);
+  const d = await tr.decide(odd, adult, [a('emergency', false), a('severe', true)]);
+  t.equal(summary(d), 'callback:s-severe', 'the walk does not get stuck');
+  t.same(d.evaluation.settled, [{ ruleId: 'rf-emergency', by: 'answers' }, { ruleId: 's-severe-sharp', by: 'unaskable' }]);
+});
+
 t.test('the highest-priority rule that fires decides', async (t) => {
   const tr = triage();
-  t.equal(summary(await tr.decide(sample, adult, [a('emergency', false), a('severe', true)])), 'callback:s-severe', 'severe alone: callback');
   t.equal(
     summary(await tr.decide(sample, adult, [a('emergency', false), a('severe', true), a('kind', 'sharp')])),
     'escalate:s-severe-sharp',
@@ -93,8 +126,8 @@ t.test('a condition on an unanswered question never fires a rule (notEqual inclu
   }
   const needed = await triage().decide(sample, adult, []);
   t.ok(
-    needed.evaluation.rules.every((r) => r.notEvaluated === 'unanswered' && r.fired === false),
-    'with nothing answered no rule can fire, so none is handed to the engine',
+    needed.evaluation.rules.every((r) => r.notEvaluated === 'unanswered' && r.fired === null),
+    'with nothing answered every rule is unknown, and none is handed to the engine',
   );
 });
 
@@ -115,9 +148,9 @@ t.test('Back: changing an earlier answer drops later answers that no longer appl
   const tr = triage();
   let answers = [a('emergency', false), a('severe', false), a('kind', 'sharp'), a('sharp_where', 'right')];
   let d = await tr.decide(sample, adult, answers);
-  t.equal(summary(d), 'ask:days');
+  t.equal(summary(d), 'callback:fallback', 'every rule is settled false: days is not needed');
   // The person goes back to "What kind?" and changes it to dull: sharp_where no longer applies.
-  answers = applyAnswer(sample, d.answers, 'days', 'kind', 'dull');
+  answers = applyAnswer(sample, d.answers, null, 'kind', 'dull');
   d = await tr.decide(sample, adult, answers);
   t.equal(summary(d), 'ask:days');
   t.same(d.answers.map((x) => x.questionId), ['emergency', 'severe', 'kind'], 'sharp_where was dropped');
@@ -184,6 +217,6 @@ t.test('the engine pool reuses engines and never shares one between concurrent e
   const results = await Promise.all(runs);
   t.ok(results.every((d) => summary(d) === 'escalate:s-severe-sharp'));
   const record = (d: Decision) => JSON.stringify(d.evaluation.rules.map((r) => [r.ruleId, r.fired, r.notEvaluated]));
-  t.equal(record(results[0]!), JSON.stringify([['rf-emergency', false, null], ['s-severe-sharp', true, null], ['s-severe', null, 'decided_above'], ['s-left', false, 'unanswered'], ['s-short-dull', false, 'unanswered']]));
+  t.equal(record(results[0]!), JSON.stringify([['rf-emergency', false, null], ['s-severe-sharp', true, null], ['s-severe', null, 'decided_above'], ['s-left', null, 'unanswered'], ['s-short-dull', null, 'decided_above']]));
   t.ok(results.every((d) => record(d) === record(results[0]!)), 'every run evaluated the same rules with the same results');
 });

@@ -6,6 +6,7 @@ import { OUTCOME_KINDS } from '../../rulesets/schema.js';
 import { explain } from '../../traces/explain.js';
 import { replay } from '../../traces/replay.js';
 import { ANCHOR_PATTERN, parseAnchor, type TraceBody } from '../../traces/trace.js';
+import { DECISION_SEMANTICS } from '../../triage/settled.js';
 import { problems } from '../schemas.js';
 
 // Traces are nested records of everything evaluated; documented by their top-level fields.
@@ -162,7 +163,7 @@ const traces: FastifyPluginAsyncZod = async (app) => {
         summary: 'The trace in plain sentences',
         params: IdParams,
         response: {
-          200: z.object({ traceId: z.string(), summary: z.string(), ruledOut: z.array(z.string()), setAside: z.array(z.string()) }),
+          200: z.object({ traceId: z.string(), summary: z.string(), ruledOut: z.array(z.string()), settled: z.array(z.string()).describe('Other rules ranked above the decision, and how each was ruled out first'), setAside: z.array(z.string()) }),
           ...problems(404),
         },
       },
@@ -175,12 +176,13 @@ const traces: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['traces'],
-        summary: 'Re-run the stored answers on the stored rule-set version; identical, or the differences',
+        summary: 'Re-run the stored answers on the stored rule-set version, with the decision semantics the trace was made with; identical, or the differences',
         params: IdParams,
         response: {
           200: z.object({
             traceId: z.string(),
             versionHash: z.string(),
+            semantics: z.enum(DECISION_SEMANTICS).describe('How the trace was decided, and replayed (first-fire-v1 for traces that name none)'),
             identical: z.boolean(),
             differences: z.array(z.string()),
             original: z.unknown(),
