@@ -6,7 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { loadRuleCatalog } from '../../src/rulesets/loader.js';
-import { draftTrace, sealTrace, type TraceBody } from '../../src/traces/trace.js';
+import { draftTrace, sealTrace, traceColumns, type TraceBody } from '../../src/traces/trace.js';
 import { givenAnswers, type Patient } from '../../src/triage/answers.js';
 import { Triage } from '../../src/triage/triage.js';
 import { BASIC_RULES, freshDatabaseUrl, get, post, rawSql, REPO, tempDir, testApp } from '../helpers.js';
@@ -94,8 +94,11 @@ t.test('a trace made before traces named their semantics replays identically wit
   const draft = draftTrace({ version, assessmentId: null, step: null, patient: adult as Patient, answers: given, decision, startedAt: Date.now(), durationMs: 0 });
   const old = JSON.parse(sealTrace(draft, stored.seq, stored.prevHash).text) as TraceBody;
   delete old.evaluation.semantics;
-  const body = JSON.stringify({ ...old, id: stored.id });
-  await rawSql(app, `update traces set body = '${body.replaceAll("'", "''")}' where id = '${stored.id}'`);
+  const sealed = { ...old, id: stored.id };
+  const body = JSON.stringify(sealed);
+  // Sealed and indexed as that code stored it: reads refuse a row edited after the fact.
+  const hash = createHash('sha256').update(body).digest('hex');
+  await app.store.db.updateTable('traces').set({ body, hash, ...traceColumns(sealed) }).where('id', '=', stored.id).execute();
 
   const report = (await post(app, `/v1/traces/${stored.id}/replay`, {})).body;
   t.match(report, { identical: true, semantics: 'first-fire-v1', replayed: { status: 'complete', outcome: { kind: 'callback', ruleId: 's-severe' } } });
