@@ -9,7 +9,7 @@ import { loadRuleCatalog } from '../../src/rulesets/loader.js';
 import { draftTrace, sealTrace, traceColumns, type TraceBody } from '../../src/traces/trace.js';
 import { givenAnswers, type Patient } from '../../src/triage/answers.js';
 import { Triage } from '../../src/triage/triage.js';
-import { BASIC_RULES, freshDatabaseUrl, get, post, rawSql, REPO, tempDir, testApp } from '../helpers.js';
+import { BASIC_RULES, freshDatabaseUrl, get, post, REPO, tempDir, testApp } from '../helpers.js';
 
 const run = promisify(execFile);
 const adult = { ageYears: 30, sex: 'female' };
