@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { BASIC_RULES, freshDatabaseUrl, get, post, REPO, tempDir, testApp } from '../helpers.js';
+import { BASIC_RULES, freshDatabaseUrl, get, post, REPO, tempDir, testApp, withRawDatabase } from '../helpers.js';
 
 const run = promisify(execFile);
 const adult = { ageYears: 30, sex: 'female' };
@@ -57,10 +57,10 @@ t.test('replay reports the differences when a stored trace no longer matches', a
   const decided = await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: { emergency: false, severe: true } });
   // Simulate a trace recorded by a faulty build: it claims a different deciding rule, sealed as
   // such (an edit after the fact is refused before replay; see tamper.test.ts).
-  const row = await app.store.db.selectFrom('traces').select('body').where('id', '=', decided.body.traceId).executeTakeFirstOrThrow();
+  const row = await app.store.read.selectFrom('traces').select('body').where('id', '=', decided.body.traceId).executeTakeFirstOrThrow();
   const body = row.body.replaceAll('"ruleId":"s-severe"', '"ruleId":"s-left"');
   const hash = createHash('sha256').update(body).digest('hex');
-  await app.store.db.updateTable('traces').set({ body, hash, rule_id: 's-left' }).where('id', '=', decided.body.traceId).execute();
+  await withRawDatabase(db, (raw) => raw.updateTable('traces').set({ body, hash, rule_id: 's-left' }).where('id', '=', decided.body.traceId).execute());
   const report = (await post(app, `/v1/traces/${decided.body.traceId}/replay`, {})).body;
   t.equal(report.identical, false);
   t.match(report.differences.join('\n'), /result: was .*s-left.*now .*s-severe/);
