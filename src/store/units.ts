@@ -70,14 +70,17 @@ class GuardedDriver implements Driver {
   destroy = () => this.inner.destroy();
 }
 
+/** Raw SQL that reads: a select, or a SQLite pragma asked for its value (none set). */
+const READING = /^\s*(select\b|pragma\s+[\w.]+\s*;?\s*$)/i;
+
 /**
  * Makes a Kysely instance read-only (store.read, the verification thread's reader): selects,
- * and raw SQL that starts with `select`, only. Every change goes through store.write, whose
+ * and raw SQL that reads (READING), only. Every change goes through store.write, whose
  * commit is synced before anyone hears back; a write around it would skip that sync.
  */
 export const readOnly: KyselyPlugin = {
   transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
-    if (node.kind === 'SelectQueryNode' || (node.kind === 'RawNode' && /^\s*select\b/i.test(node.sqlFragments[0] ?? ''))) {
+    if (node.kind === 'SelectQueryNode' || (node.kind === 'RawNode' && READING.test(node.sqlFragments.join('?')))) {
       return node;
     }
     throw new Error(`store.read is read-only and this is a ${node.kind.replace(/Node$/, '')}: make changes in a unit of work (store.write), whose commit is durable before anyone hears back`);
