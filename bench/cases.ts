@@ -4,8 +4,8 @@ import { callbackService } from '../src/callbacks/service.js';
 import { localDecider } from '../src/triage/step.js';
 import { loadScenarioFiles, scenarioAnswers, type Scenario } from '../src/rulesets/scenarios.js';
 import { ContactCipher, parseEncryptionKeys } from '../src/security/contact-crypto.js';
-import type { Store } from '../src/store/database.js';
-import { traceRepository } from '../src/store/traces.js';
+import type { Store } from '../src/store/store.js';
+import { versionRepository } from '../src/store/versions.js';
 import { draftTrace } from '../src/traces/trace.js';
 import type { Answer, Patient } from '../src/triage/answers.js';
 import type { Triage } from '../src/triage/triage.js';
@@ -67,7 +67,7 @@ export async function seedCallbacks(store: Store, triage: Triage, cases: Cases, 
  * a chain of a realistic size in seconds, where deciding each would take minutes.
  */
 export async function seedTraces(store: Store, decided: Parameters<typeof draftTrace>[0], count: number): Promise<void> {
-  await store.write((trx) => traceRepository(store.db).rememberVersion(trx, decided.version, new Date().toISOString()));
+  await store.write((trx) => versionRepository().remember(trx, decided.version, new Date().toISOString()));
   const template = draftTrace(decided);
   for (let i = 0; i < count; i += 1000) {
     await store.write(async (_trx, chain) => {

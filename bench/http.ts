@@ -4,7 +4,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import type { PathwayVersion } from '../src/rulesets/version.js';
-import { openStore } from '../src/store/database.js';
+import { openStore } from '../src/store/store.js';
 import { Triage } from '../src/triage/triage.js';
 import { fullest, seedCallbacks, type Case, type Cases } from './cases.js';
 import { openLoop, type HttpRequest, type OpenLoopResult } from './open-loop.js';

@@ -4,8 +4,9 @@ import path from 'node:path';
 import { callbackService } from '../src/callbacks/service.js';
 import type { PathwayVersion } from '../src/rulesets/version.js';
 import { ContactCipher, parseEncryptionKeys } from '../src/security/contact-crypto.js';
-import { openStore, type Store } from '../src/store/database.js';
+import { openStore, type Store } from '../src/store/store.js';
 import { traceRepository } from '../src/store/traces.js';
+import { versionRepository } from '../src/store/versions.js';
 import { draftTrace } from '../src/traces/trace.js';
 import { Triage } from '../src/triage/triage.js';
 import { seedCallbacks, type Cases } from './cases.js';
@@ -55,11 +56,11 @@ export async function storeBench(table: Table, versions: PathwayVersion[], cases
     let batch = 0;
     for (let run = 0; run < runs; run++) {
       await withStore(async (store) => {
-        await store.write((trx) => traceRepository(store.db).rememberVersion(trx, largest, new Date().toISOString()));
+        await store.write((trx) => versionRepository().remember(trx, largest, new Date().toISOString()));
         const one = append(store);
         rates.push(await sustained(writers, seconds, one));
         batch = store.commits.writes / store.commits.commits;
-        const verdict = await traceRepository(store.db).verify();
+        const verdict = await traceRepository().verify(store.read);
         if (!verdict.ok) throw new Error(`the trace chain broke under the benchmark: ${verdict.reason}`);
       });
     }
@@ -101,7 +102,7 @@ export async function storeBench(table: Table, versions: PathwayVersion[], cases
       rates.push(claimed / ((performance.now() - start) / 1000));
       if (claimed !== queued) throw new Error(`${claimed} of ${queued} requests were claimed`);
       conflicts.push(lost);
-      const twice = await store.db
+      const twice = await store.read
         .selectFrom('callback_events')
         .select('callback_id')
         .where('action', '=', 'claim')

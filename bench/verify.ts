@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { PathwayVersion } from '../src/rulesets/version.js';
-import { openStore } from '../src/store/database.js';
+import { openStore } from '../src/store/store.js';
 import { Triage } from '../src/triage/triage.js';
 import { fullest, seedTraces, type Cases } from './cases.js';
 import { openLoop, type HttpRequest, type OpenLoopResult } from './open-loop.js';

@@ -35,7 +35,7 @@ import pathwayRoutes from './http/routes/pathways.js';
 import traceRoutes from './http/routes/traces.js';
 import triageRoutes from './http/routes/triage.js';
 import { loadRuleCatalog } from './rulesets/loader.js';
-import { openStore, type Store } from './store/database.js';
+import { openStore, type Store } from './store/store.js';
 import { describeStoreError } from './store/faults.js';
 import { traceRepository, type TraceRepository } from './store/traces.js';
 import { verificationService, type VerificationService } from './traces/verification.js';
@@ -149,7 +149,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await callbacks.listen();
   app.decorate('callbacks', callbacks);
   app.decorate('assessments', assessmentService(store, triage, decider, callbacks));
-  app.decorate('traces', traceRepository(store.db));
+  app.decorate('traces', traceRepository());
   const releases = releaseService(store, triage, {
     requireSignOff: requiresSignOff(config),
     files: [...catalog.versions.values()],

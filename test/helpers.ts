@@ -4,12 +4,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { sql } from 'kysely';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import type { Test } from 'tap';
 import { buildApp, type AppOptions } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import type { Role } from '../src/security/roles.js';
+import { isPostgresUrl } from '../src/store/postgres.js';
+import type { Database } from '../src/store/schema.js';
+import { sqlitePath } from '../src/store/sqlite.js';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
 export const BUNDLED_RULES = path.join(REPO, 'rules');
@@ -62,9 +66,28 @@ export async function freshDatabaseUrl(t: Test): Promise<string> {
   return url.toString();
 }
 
-/** Runs SQL straight against an app's database, behind the service's back (tamper tests). */
+/**
+ * A connection of the test's own to a database, to change it behind the service's back (tamper
+ * tests, a database as an older version left it): the store has no writable handle to lend.
+ * Closed once `work` is done.
+ */
+export async function withRawDatabase<T>(url: string, work: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+  const dialect = isPostgresUrl(url) ? new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) : new SqliteDialect({ database: new SQLite(sqlitePath(url)) });
+  const db = new Kysely<Database>({ dialect });
+  try {
+    return await work(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** The database each test app was opened on. */
+const databaseUrls = new WeakMap<object, string>();
+export const databaseUrlOf = (app: TestApp): string => databaseUrls.get(app)!;
+
+/** Runs SQL straight against an app's database, on a connection of its own (see withRawDatabase). */
 export async function rawSql(app: TestApp, statement: string): Promise<void> {
-  await sql.raw(statement).execute(app.store.db);
+  await withRawDatabase(databaseUrlOf(app), (db) => sql.raw(statement).execute(db));
 }
 
 /** A real app on a real database of its own (see freshDatabaseUrl), closed when the test ends. */
@@ -85,6 +108,7 @@ export async function testApp(
     ...options.env,
   });
   app = await buildApp({ config, logStream: options.logStream, now: options.now });
+  databaseUrls.set(app, config.DATABASE_URL);
   return app;
 }
 

@@ -5,10 +5,9 @@ import type { Decider, StepDecision } from '../triage/step.js';
 import { notFound, Problem } from '../problem.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import { assessmentRepository, type Assessment } from '../store/assessments.js';
-import type { Store } from '../store/database.js';
 import type { Database } from '../store/schema.js';
-import { traceRepository } from '../store/traces.js';
-import { versionResolver } from '../traces/replay.js';
+import type { Store } from '../store/store.js';
+import { versionRepository, versionResolver } from '../store/versions.js';
 import type { TraceDraft } from '../traces/trace.js';
 import { applyAnswer, givenAnswers, type Patient } from '../triage/answers.js';
 import type { Triage } from '../triage/triage.js';
@@ -37,12 +36,12 @@ const hashToken = (token: string): Buffer => createHash('sha256').update(token).
  * one transaction before the caller is answered. Triage names the versions and checks patients.
  */
 export function assessmentService(store: Store, triage: Triage, decider: Decider, callbacks: CallbackFollower) {
-  const { db } = store;
-  const assessments = assessmentRepository(db);
-  const traces = traceRepository(db);
+  const { read } = store;
+  const assessments = assessmentRepository();
+  const versions = versionRepository();
 
   /** The version an assessment started on, even after the rule files have changed. */
-  const versionFor = versionResolver(triage, traces);
+  const versionFor = versionResolver(triage, read);
 
   // Versions are content-addressed and never deleted: once a commit has stored one, later
   // decisions on it need not send its content again.
@@ -55,7 +54,7 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
     }
     const known = storedVersions.has(version.hash);
     await store.write(async (trx, chain) => {
-      if (!known) await traces.rememberVersion(trx, version, draft.at);
+      if (!known) await versions.remember(trx, version, draft.at);
       await change?.(trx);
       chain.append(draft);
     });
@@ -85,7 +84,7 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
           { path: ['headers', 'x-assessment-token'], message: 'required' },
         ]);
       }
-      const assessment = await assessments.get(id);
+      const assessment = await assessments.get(read, id);
       const stored = assessment?.tokenHash ? Buffer.from(assessment.tokenHash, 'hex') : undefined;
       if (!assessment || !stored || !timingSafeEqual(stored, hashToken(token))) {
         throw notFound('assessment', id);
@@ -134,7 +133,7 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
 
     /** For staff routes (already authenticated) and, after `authorised`, the patient's own. */
     async get(id: string): Promise<{ assessment: Assessment; version: PathwayVersion }> {
-      const assessment = await assessments.get(id);
+      const assessment = await assessments.get(read, id);
       if (!assessment) {
         throw notFound('assessment', id);
       }

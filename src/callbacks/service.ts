@@ -6,7 +6,7 @@ import { durationSeconds } from '../rulesets/duration.js';
 import type { OutcomeKind } from '../rulesets/schema.js';
 import { assessmentRepository, type Assessment } from '../store/assessments.js';
 import { callbackRepository, type CallbackEvent, type CallbackRow, type CallbackStatus, type QueuePosition } from '../store/callbacks.js';
-import type { Store } from '../store/database.js';
+import type { Store } from '../store/store.js';
 import type { Database } from '../store/schema.js';
 import type { ContactCipher } from '../security/contact-crypto.js';
 import { CANCEL_OVERRIDE, type Principal } from '../security/roles.js';
@@ -77,9 +77,9 @@ export interface CallbackServiceOptions {
 const CHANNEL = 'callback_changes';
 
 export function callbackService(store: Store, options: CallbackServiceOptions) {
-  const { db } = store;
-  const callbacks = callbackRepository(db);
-  const assessments = assessmentRepository(db);
+  const { read } = store;
+  const callbacks = callbackRepository();
+  const assessments = assessmentRepository();
   const changes = new EventEmitter();
   changes.setMaxListeners(0);
   const clock = options.now ?? (() => new Date());
@@ -90,7 +90,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
   async function expire(now: string): Promise<void> {
     // Every queue read comes here first; a plain read keeps the usual case (nothing has
     // expired) out of the write path.
-    if (!(await callbacks.anyLeaseExpired(now))) {
+    if (!(await callbacks.anyLeaseExpired(read, now))) {
       return;
     }
     const released = await store.write(async (trx) => {
@@ -127,7 +127,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
   };
 
   async function load(id: string): Promise<CallbackRow> {
-    const row = await callbacks.get(id);
+    const row = await callbacks.get(read, id);
     if (!row) {
       throw notFound('callback request', id);
     }
@@ -184,7 +184,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
    * less urgent one keeps the urgency, and the handler sees both decisions.
    */
   async function follow(trx: Transaction<Database>, assessment: Assessment): Promise<Followed | undefined> {
-    const row = await callbacks.forAssessment(assessment.id, trx);
+    const row = await callbacks.forAssessment(trx, assessment.id);
     if (!row || !isOpen(row)) {
       return undefined;
     }
@@ -238,7 +238,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
 
     /** A patient's request for a callback; the same assessment always maps to one request. */
     async request(assessmentId: string, contact: { name: string; phone: string; consent: boolean }): Promise<{ row: CallbackRow; created: boolean }> {
-      const assessment = await assessments.get(assessmentId);
+      const assessment = await assessments.get(read, assessmentId);
       if (!assessment) {
         throw notFound('assessment', assessmentId);
       }
@@ -252,7 +252,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
         throw new Problem(422, 'Invalid contact details', errors.map((e) => e.message).join('; '), errors);
       }
       // A repeat finds the request as it stands now, even after the answers have changed.
-      const existing = await callbacks.forAssessment(assessmentId);
+      const existing = await callbacks.forAssessment(read, assessmentId);
       if (existing) {
         return { row: reveal(existing), created: false };
       }
@@ -295,7 +295,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
         });
       } catch (err) {
         // Two identical submissions at once: the unique assessment id lets exactly one in.
-        const winner = await callbacks.forAssessment(assessmentId);
+        const winner = await callbacks.forAssessment(read, assessmentId);
         if (winner) {
           return { row: reveal(winner), created: false };
         }
@@ -311,7 +311,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
     announceFollowed: (followed: Followed) => announce(followed.change),
 
     /** The patient's own view of their request (no contact details), if they asked for one. */
-    forAssessment: (assessmentId: string) => callbacks.forAssessment(assessmentId),
+    forAssessment: (assessmentId: string) => callbacks.forAssessment(read, assessmentId),
 
     /**
      * A request with its contact details and its history in clear. Reading them is itself an
@@ -325,14 +325,14 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
         await callbacks.lock(trx, id);
         await record(trx, row, 'contact_read', readerId, now);
       });
-      return { row: await load(id), history: (await callbacks.history(row.assessment_id)).map(openEvent) };
+      return { row: await load(id), history: (await callbacks.history(read, row.assessment_id)).map(openEvent) };
     },
 
     async queue(filter: { status?: CallbackStatus; overdue?: boolean; after?: QueuePosition; limit: number }) {
       const now = clock().toISOString();
       await expire(now);
       const statuses: CallbackStatus[] = filter.status ? [filter.status] : ['waiting', 'claimed'];
-      const rows = await callbacks.queue({ statuses, overdueAt: filter.overdue ? now : undefined, after: filter.after, limit: filter.limit });
+      const rows = await callbacks.queue(read, { statuses, overdueAt: filter.overdue ? now : undefined, after: filter.after, limit: filter.limit });
       return { rows, now };
     },
 
@@ -397,7 +397,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
       const now = clock().toISOString();
       await expire(now);
       const done = await store.write(async (trx) => {
-        const row = await callbacks.get(id, trx);
+        const row = await callbacks.get(trx, id);
         if (!row || !(await callbacks.updateOpen(trx, id, now, { ...closed, completed_at: now }))) {
           return false;
         }
@@ -416,7 +416,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
      * no free text stays readable in the database.
      */
     async sealClearText(): Promise<number> {
-      const events = await db.selectFrom('callback_events').select(['id', 'detail']).where('action', '=', 'cancel').where('detail', 'like', '%"reason"%').execute();
+      const events = await read.selectFrom('callback_events').select(['id', 'detail']).where('action', '=', 'cancel').where('detail', 'like', '%"reason"%').execute();
       const clear = events.flatMap((e) => {
         const detail = JSON.parse(e.detail!) as Record<string, unknown>;
         return typeof detail.reason === 'string' ? [{ id: e.id, detail }] : [];
@@ -436,7 +436,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
     async stats() {
       const now = clock();
       await expire(now.toISOString());
-      const open = await callbacks.open();
+      const open = await callbacks.open(read);
       const waiting = open.filter((r) => r.status === 'waiting');
       const byWindow: Record<string, number> = {};
       for (const r of waiting) {
@@ -453,7 +453,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
     },
 
     /** Every event of an assessment's request in order, free text still sealed. */
-    history: (assessmentId: string): Promise<CallbackEvent[]> => callbacks.history(assessmentId),
+    history: (assessmentId: string): Promise<CallbackEvent[]> => callbacks.history(read, assessmentId),
   };
 }
 

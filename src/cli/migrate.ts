@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { loadConfig } from '../config.js';
-import { openStore } from '../store/database.js';
+import { openStore } from '../store/store.js';
 
 /** npm run migrate: brings the database named by DATABASE_URL to the latest schema, then exits. */
 const config = loadConfig();

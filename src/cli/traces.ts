@@ -4,10 +4,11 @@ import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { openStore } from '../store/database.js';
+import { openStore } from '../store/store.js';
 import { traceRepository } from '../store/traces.js';
+import { versionResolver } from '../store/versions.js';
 import { Problem } from '../problem.js';
-import { replay, versionResolver } from '../traces/replay.js';
+import { replay } from '../traces/replay.js';
 import { formatAnchor, parseAnchor } from '../traces/trace.js';
 import { Triage } from '../triage/triage.js';
 import { progress } from './progress.js';
@@ -55,20 +56,21 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig();
   const store = await openStore(config.DATABASE_URL);
-  const traces = traceRepository(store.db);
+  const traces = traceRepository();
+  const { read } = store;
   try {
     switch (command) {
       case 'verify': {
         let range;
         try {
-          range = await traces.range({ from: from === undefined ? undefined : Number(from), to: to === undefined ? undefined : Number(to), anchor, sinceAnchor: parsed.values['since-anchor'] });
+          range = await traces.range(read, { from: from === undefined ? undefined : Number(from), to: to === undefined ? undefined : Number(to), anchor, sinceAnchor: parsed.values['since-anchor'] });
         } catch (err) {
           if (!(err instanceof Problem)) throw err;
           console.error(`${err.detail}\n${USAGE}`);
           return 2;
         }
         const bar = progress('verifying', range.to - range.from + 1);
-        const verdict = await traces.walk(range, (p) => bar.update(p.verified));
+        const verdict = await traces.walk(read, range, (p) => bar.update(p.verified));
         bar.end();
         const span = range.from > 1 || range.headHash === undefined ? ` (traces ${range.from} to ${range.to})` : '';
         if (verdict.ok) {
@@ -79,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
       case 'head': {
-        const head = await traces.head();
+        const head = await traces.head(read);
         if (!head) {
           console.error('the chain is empty: no traces yet');
           return 1;
@@ -92,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
         const sink: Writable = out ? createWriteStream(out) : process.stdout;
         let count = 0;
         const iso = (v: string | undefined) => (v ? new Date(v).toISOString() : undefined);
-        for await (const body of traces.bodies({ from: iso(from), to: iso(to), pathwayId: pathway })) {
+        for await (const body of traces.bodies(read, { from: iso(from), to: iso(to), pathwayId: pathway })) {
           if (!sink.write(JSON.stringify(body) + '\n')) {
             await once(sink, 'drain');
           }
@@ -105,13 +107,13 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       default: {
-        const trace = await traces.get(id!);
+        const trace = await traces.get(read, id!);
         if (!trace) {
           console.error(`no trace ${id}`);
           return 1;
         }
         const triage = new Triage([], { timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS });
-        const report = await replay(trace, await versionResolver(triage, traces)(trace.pathway.hash), triage);
+        const report = await replay(trace, await versionResolver(triage, read)(trace.pathway.hash), triage);
         if (report.identical) {
           console.log(`identical: trace ${report.traceId} replays to the same decision on version ${report.versionHash.slice(0, 12)}`);
           return 0;

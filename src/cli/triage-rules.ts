@@ -14,7 +14,7 @@ import { releaseService, requiresSignOff, type ReleaseService } from '../release
 import { unbumpedChanges } from '../releases/version-bump.js';
 import { authorise, type Access, type Principal } from '../security/roles.js';
 import { identify, setUpSecurity } from '../security/setup.js';
-import { openStore, type Store } from '../store/database.js';
+import { openStore, type Store } from '../store/store.js';
 import { traceRepository } from '../store/traces.js';
 import { explain } from '../traces/explain.js';
 import { impact, type OutcomeSummary } from '../authoring/impact.js';
@@ -181,7 +181,7 @@ async function impactCommand({ format, positionals, values }: Options): Promise<
   const config = loadConfig();
   const store = await openStore(config.DATABASE_URL);
   try {
-    const traces = traceRepository(store.db).bodies({ from: since ? new Date(since).toISOString() : undefined });
+    const traces = traceRepository().bodies(store.read, { from: since ? new Date(since).toISOString() : undefined });
     const report = await impact(traces, candidate, new Triage(candidate.versions.values(), { timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS }));
     const outcome = (o: OutcomeSummary | null) => (o ? `${o.kind} ${o.disposition} (${o.ruleId ?? 'fallback'})` : 'more questions');
     const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -311,8 +311,8 @@ async function recordRelease({ format, positionals, values }: Options): Promise<
     reasons.push(...cov.scenarioFailures.map((f) => `scenario fails: ${f.pathway}: ${f.name}`));
     reasons.push(...cov.pathways.flatMap((p) => p.failures.map((f) => `coverage: ${p.pathway}: ${f}`)));
     reasons.push(...cov.globalRedFlags.missed.map((id) => `coverage: global red flag ${id} is not covered`));
-    reasons.push(...(await unbumpedChanges(store.db, catalog)).map((r) => `version: ${r}`));
-    const report = await impact(traceRepository(store.db).bodies({}), catalog, triage);
+    reasons.push(...(await unbumpedChanges(store.read, catalog)).map((r) => `version: ${r}`));
+    const report = await impact(traceRepository().bodies(store.read, {}), catalog, triage);
     if (report.safetyFindings.length && values['acknowledge-impact'] === undefined) {
       reasons.push(`impact: ${report.safetyFindings.length} past decisions would move from escalate or callback to self-care; review them (triage-rules impact) and pass --acknowledge-impact to record the release anyway`);
     }

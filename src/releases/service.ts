@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { Selectable } from 'kysely';
 import type { Config } from '../config.js';
 import { Problem, notFound } from '../problem.js';
 import type { RuleCatalog } from '../rulesets/loader.js';
 import { preparePathwayVersion, type PathwayDefinition, type PathwayVersion } from '../rulesets/version.js';
 import { PathwayFileSchema, RedFlagsFileSchema } from '../rulesets/schema.js';
 import { authorise, type Principal } from '../security/roles.js';
-import type { Store } from '../store/database.js';
-import type { ReleaseAction, ReleaseTable } from '../store/schema.js';
-import { traceRepository } from '../store/traces.js';
+import { releaseRepository, type ReleaseRow } from '../store/releases.js';
+import type { ReleaseAction } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import { versionRepository } from '../store/versions.js';
 import type { Triage } from '../triage/triage.js';
 import { unbumpedChanges } from './version-bump.js';
 
@@ -50,7 +50,7 @@ const SQLITE_POLL_MS = 1000;
 /** Whether activation needs sign-off: RELEASE_REQUIRE_SIGNOFF, by default only in production. */
 export const requiresSignOff = (config: Config): boolean => (config.RELEASE_REQUIRE_SIGNOFF ?? (config.NODE_ENV === 'production' ? 'true' : 'false')) === 'true';
 
-function toRecord(row: Selectable<ReleaseTable>): ReleaseRecord {
+function toRecord(row: ReleaseRow): ReleaseRecord {
   return {
     id: row.id,
     createdAt: row.created_at,
@@ -76,13 +76,14 @@ export function releaseService(
   triage: Triage,
   options: { requireSignOff: boolean; files: PathwayVersion[]; onActivated?: (id: string | null) => void },
 ) {
-  const { db } = store;
-  const traces = traceRepository(db);
+  const { read } = store;
+  const releases = releaseRepository();
+  const versions = versionRepository();
   let active: string | null = null;
   let poll: NodeJS.Timeout | undefined;
 
   async function get(id: string): Promise<ReleaseRecord> {
-    const row = await db.selectFrom('releases').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await releases.get(read, id);
     if (!row) {
       throw notFound('release', id);
     }
@@ -92,9 +93,9 @@ export function releaseService(
   /** Builds every version of a release from the stored content, re-checked against the schema. */
   async function versionsOf(release: ReleaseRecord): Promise<PathwayVersion[]> {
     const problems: string[] = [];
-    const versions: PathwayVersion[] = [];
+    const served: PathwayVersion[] = [];
     for (const p of release.pathways) {
-      const content = await traces.versionContent(p.hash);
+      const content = await versions.content(read, p.hash);
       if (!content) {
         problems.push(`${p.id}: version ${p.hash.slice(0, 12)} is not stored`);
         continue;
@@ -107,7 +108,7 @@ export function releaseService(
           continue;
         }
         triage.register(version);
-        versions.push(version);
+        served.push(version);
       } catch (err) {
         problems.push(`${p.id}: ${(err as Error).message.split('\n')[0]}`);
       }
@@ -115,7 +116,7 @@ export function releaseService(
     if (problems.length) {
       throw new Problem(422, 'Invalid release', `release ${release.id} cannot serve: ${problems.join('; ')}`);
     }
-    return versions;
+    return served;
   }
 
   /** Serves a release on this instance, all of its versions at once or none; null: the rule files. */
@@ -127,13 +128,13 @@ export function releaseService(
 
   /** The last switch recorded on this database, if any. */
   async function lastSwitch(): Promise<Activation | null> {
-    const last = await db.selectFrom('release_activations').selectAll().orderBy('at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
+    const last = await releases.lastSwitch(read);
     return last ? { releaseId: last.release_id, at: last.at, by: last.by, action: last.action } : null;
   }
 
-  /** Records a switch, serves it here, and tells every other instance. */
+  /** Records a switch (durable before anyone hears of it), serves it here, and tells every other instance. */
   async function switchTo(releaseId: string, action: ReleaseAction, by: string): Promise<void> {
-    await db.insertInto('release_activations').values({ id: randomUUID(), release_id: releaseId, at: new Date().toISOString(), by, action }).execute();
+    await store.write((trx) => releases.recordSwitch(trx, releaseId, action, by, new Date().toISOString()));
     const id = action === 'activate' ? releaseId : null;
     // This instance switches before answering; the others hear it from the notifier.
     await serve(id);
@@ -155,11 +156,11 @@ export function releaseService(
      */
     async record(release: NewRelease): Promise<ReleaseRecord> {
       const author = authorise(release.author, 'releaseSignOff');
-      const unbumped = await unbumpedChanges(db, release.catalog);
+      const unbumped = await unbumpedChanges(read, release.catalog);
       if (unbumped.length) {
         throw new Problem(409, 'Version not bumped', unbumped.join('; '));
       }
-      const versions = [...release.catalog.versions.values()];
+      const recorded = [...release.catalog.versions.values()];
       const now = new Date().toISOString();
       const record: ReleaseRecord = {
         id: randomUUID(),
@@ -170,28 +171,25 @@ export function releaseService(
         approverClaimed: null,
         summary: release.summary,
         hazards: release.hazards,
-        pathways: versions.map((v) => ({ id: v.id, version: v.version, hash: v.hash })),
+        pathways: recorded.map((v) => ({ id: v.id, version: v.version, hash: v.hash })),
         checks: release.checks,
       };
       await store.write(async (trx) => {
-        for (const version of versions) {
-          await traces.rememberVersion(trx, version, now);
+        for (const version of recorded) {
+          await versions.remember(trx, version, now);
         }
-        await trx
-          .insertInto('releases')
-          .values({
-            id: record.id,
-            created_at: now,
-            author: record.author,
-            approver: null,
-            signed_off_at: null,
-            approver_claimed: null,
-            summary: record.summary,
-            hazards: JSON.stringify(record.hazards),
-            pathways: JSON.stringify(record.pathways),
-            checks: JSON.stringify(record.checks),
-          })
-          .execute();
+        await releases.insert(trx, {
+          id: record.id,
+          created_at: now,
+          author: record.author,
+          approver: null,
+          signed_off_at: null,
+          approver_claimed: null,
+          summary: record.summary,
+          hazards: JSON.stringify(record.hazards),
+          pathways: JSON.stringify(record.pathways),
+          checks: JSON.stringify(record.checks),
+        });
       });
       return record;
     },
@@ -204,8 +202,7 @@ export function releaseService(
         throw new Problem(403, 'Author cannot sign off', `${officer.id} recorded release ${id}; its sign-off must come from another clinician, the clinical safety officer`);
       }
       const at = new Date().toISOString();
-      const { numUpdatedRows } = await db.updateTable('releases').set({ approver: officer.id, signed_off_at: at }).where('id', '=', id).where('signed_off_at', 'is', null).executeTakeFirst();
-      if (numUpdatedRows === 0n) {
+      if (!(await store.write((trx) => releases.signOff(trx, id, officer.id, at)))) {
         const signed = await get(id);
         throw new Problem(409, 'Already signed off', `release ${id} was signed off by ${signed.approver} at ${signed.signedOffAt}`);
       }
@@ -213,8 +210,8 @@ export function releaseService(
     },
 
     async list(): Promise<(ReleaseRecord & { signedOff: boolean; active: boolean; activations: Omit<Activation, 'releaseId'>[] })[]> {
-      const rows = await db.selectFrom('releases').selectAll().orderBy('created_at', 'desc').execute();
-      const activations = await db.selectFrom('release_activations').selectAll().orderBy('at').execute();
+      const rows = await releases.list(read);
+      const activations = await releases.activations(read);
       const current = await this.current();
       return rows.map((row) => ({
         ...toRecord(row),

@@ -1,8 +1,8 @@
-import type { Kysely } from 'kysely';
 import { canonicalJson } from '../canonical.js';
 import type { RuleCatalog } from '../rulesets/loader.js';
 import type { PathwayDefinition } from '../rulesets/version.js';
-import type { Database } from '../store/schema.js';
+import type { Executor } from '../store/schema.js';
+import { versionRepository } from '../store/versions.js';
 
 /**
  * Files whose content changed while their version stayed the same, measured against every
@@ -14,13 +14,14 @@ import type { Database } from '../store/schema.js';
  * the pathway file against earlier content of the same pathway version, the red flags against
  * earlier content of the same red-flags version.
  */
-export async function unbumpedChanges(db: Kysely<Database>, catalog: RuleCatalog): Promise<string[]> {
+export async function unbumpedChanges(db: Executor, catalog: RuleCatalog): Promise<string[]> {
+  const versions = versionRepository();
   const found: string[] = [];
   let redFlagsReported = false;
   const redFlags = catalog.redFlags.content;
   for (const { source, content: pathway } of catalog.pathways) {
     const version = catalog.versions.get(pathway.id)!;
-    const stored = await db.selectFrom('rule_set_versions').select(['hash', 'content']).where('pathway_id', '=', pathway.id).where('hash', '!=', version.hash).orderBy('first_used_at').execute();
+    const stored = await versions.others(db, pathway.id, version.hash);
     for (const row of stored) {
       const old = JSON.parse(row.content) as PathwayDefinition;
       const was = `hash ${row.hash}; this content hashes to ${version.hash}`;

@@ -1,7 +1,7 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import type { DecidedOutcome } from '../triage/decide.js';
 import type { Answer, Patient } from '../triage/answers.js';
-import type { Database } from './schema.js';
+import type { Database, Executor } from './schema.js';
 
 export interface Assessment {
   id: string;
@@ -36,7 +36,8 @@ function toRow(a: Assessment) {
   };
 }
 
-export function assessmentRepository(db: Kysely<Database>) {
+/** Assessments: each method runs on the executor it is given (store.read, or a unit's transaction). */
+export function assessmentRepository() {
   return {
     async insert(trx: Transaction<Database>, assessment: Assessment): Promise<void> {
       await trx.insertInto('assessments').values(toRow(assessment)).execute();
@@ -63,7 +64,7 @@ export function assessmentRepository(db: Kysely<Database>) {
       return Number(result.numUpdatedRows) === 1;
     },
 
-    async get(id: string): Promise<Assessment | undefined> {
+    async get(db: Executor, id: string): Promise<Assessment | undefined> {
       const row = await db.selectFrom('assessments').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) {
         return undefined;

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Selectable, Transaction } from 'kysely';
-import type { CallbackRequestTable, Database } from './schema.js';
+import type { Selectable, Transaction } from 'kysely';
+import type { CallbackRequestTable, Database, Executor } from './schema.js';
 
 export type CallbackRow = Selectable<CallbackRequestTable>;
-type Executor = Kysely<Database> | Transaction<Database>;
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -55,23 +54,24 @@ export interface CallbackEvent {
 
 /**
  * The callback queue. Claims are single conditional UPDATEs, so of any number of concurrent
- * claimers exactly one changes the row; everyone else sees who holds it.
+ * claimers exactly one changes the row; everyone else sees who holds it. Each method runs on the
+ * executor it is given: store.read, or a unit's transaction.
  */
-export function callbackRepository(db: Kysely<Database>) {
+export function callbackRepository() {
   return {
     async insert(trx: Transaction<Database>, row: CallbackRow): Promise<void> {
       await trx.insertInto('callback_requests').values(row).execute();
     },
 
-    async get(id: string, executor: Executor = db): Promise<CallbackRow | undefined> {
-      return executor.selectFrom('callback_requests').selectAll().where('id', '=', id).executeTakeFirst();
+    async get(db: Executor, id: string): Promise<CallbackRow | undefined> {
+      return db.selectFrom('callback_requests').selectAll().where('id', '=', id).executeTakeFirst();
     },
 
-    async forAssessment(assessmentId: string, executor: Executor = db): Promise<CallbackRow | undefined> {
-      return executor.selectFrom('callback_requests').selectAll().where('assessment_id', '=', assessmentId).executeTakeFirst();
+    async forAssessment(db: Executor, assessmentId: string): Promise<CallbackRow | undefined> {
+      return db.selectFrom('callback_requests').selectAll().where('assessment_id', '=', assessmentId).executeTakeFirst();
     },
 
-    async anyLeaseExpired(now: string): Promise<boolean> {
+    async anyLeaseExpired(db: Executor, now: string): Promise<boolean> {
       const row = await db.selectFrom('callback_requests').select('id').where('status', '=', 'claimed').where('lease_until', '<', now).limit(1).executeTakeFirst();
       return row !== undefined;
     },
@@ -166,8 +166,9 @@ export function callbackRepository(db: Kysely<Database>) {
      * queries sorts its branches again (half of that query's cost). The reads share one
      * transaction (a snapshot on PostgreSQL; on SQLite's single connection, no commit can come
      * between them), so a request that changes status meanwhile is on the page exactly once.
+     * That transaction is its own, so it reads through store.read, never a unit's transaction.
      */
-    async queue(filter: QueueFilter): Promise<QueueRow[]> {
+    async queue(db: Executor, filter: QueueFilter): Promise<QueueRow[]> {
       const pageOf = (executor: Executor, status: CallbackStatus) => {
         let q = executor.selectFrom('callback_requests').select(QUEUE_COLUMNS).where('status', '=', status);
         if (filter.overdueAt) q = q.where('due_at', '<', filter.overdueAt);
@@ -196,7 +197,7 @@ export function callbackRepository(db: Kysely<Database>) {
     },
 
     /** Requests not yet completed or cancelled, oldest first. */
-    async open(): Promise<Pick<CallbackRow, 'id' | 'status' | 'within' | 'due_at' | 'created_at'>[]> {
+    async open(db: Executor): Promise<Pick<CallbackRow, 'id' | 'status' | 'within' | 'due_at' | 'created_at'>[]> {
       return db.selectFrom('callback_requests').select(['id', 'status', 'within', 'due_at', 'created_at']).where('status', 'in', ['waiting', 'claimed']).orderBy('created_at').execute();
     },
 
@@ -212,7 +213,7 @@ export function callbackRepository(db: Kysely<Database>) {
       return { id: event.id, callbackId: row.id, assessmentId: row.assessment_id, action, handlerId, at, detail: detail ?? null };
     },
 
-    async history(assessmentId: string): Promise<CallbackEvent[]> {
+    async history(db: Executor, assessmentId: string): Promise<CallbackEvent[]> {
       const rows = await db.selectFrom('callback_events').selectAll().where('assessment_id', '=', assessmentId).orderBy('seq').execute();
       return rows.map((r) => ({
         id: r.id,

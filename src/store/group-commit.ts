@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { TraceDraft } from '../traces/trace.js';
 import type { Database } from './schema.js';
+import { insideUnit, outsideUnits, runUnit } from './units.js';
 
 /** Traces a unit adds to the chain: appended with the whole batch's, just before its COMMIT. */
 export interface TraceChain {
@@ -37,7 +38,8 @@ export interface GroupCommitOptions {
  * write runs in its own savepoint, one after another, so a write that fails is undone alone
  * and the others still commit. No caller is answered before the shared commit is on disk:
  * nothing is acknowledged before it is durable. A unit must do all its work through the `trx`
- * it is given: calling write() or the plain connection from inside a unit would wait on itself.
+ * it is given: calling write() or the store's other connections from inside a unit would wait
+ * on itself, so each unit runs in a scope where they throw instead (see units.ts).
  *
  * Traces are appended once per batch, after its units: the chain head is read (and on
  * PostgreSQL locked) and moved once, not once a trace, and only for units that succeeded.
@@ -66,8 +68,9 @@ export class GroupCommitter {
   }
 
   write<T>(work: Write<T>): Promise<T> {
-    if (this.syncFailure !== undefined) {
-      return Promise.reject(this.syncFailure);
+    const refused = insideUnit('store.write') ?? this.syncFailure;
+    if (refused !== undefined) {
+      return Promise.reject(refused);
     }
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ work: work as Write<unknown>, resolve: resolve as (value: unknown) => void, reject });
@@ -77,8 +80,9 @@ export class GroupCommitter {
 
   /** A trace with no other change to go with it (stateless triage): appended with the next batch. */
   append(draft: TraceDraft): Promise<void> {
-    if (this.syncFailure !== undefined) {
-      return Promise.reject(this.syncFailure);
+    const refused = insideUnit('store.append') ?? this.syncFailure;
+    if (refused !== undefined) {
+      return Promise.reject(refused);
     }
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ trace: draft, resolve: () => resolve(), reject });
@@ -113,7 +117,7 @@ export class GroupCommitter {
     }
     this.scheduled = true;
     // setImmediate runs after the poll phase, so requests read in the same turn join the batch.
-    setImmediate(() => {
+    setImmediate(() => outsideUnits(() => {
       this.scheduled = false;
       if (this.paused) {
         return; // resume() schedules again
@@ -124,7 +128,7 @@ export class GroupCommitter {
           this.schedule();
         }
       });
-    });
+    }));
   }
 
   private async flush(): Promise<void> {
@@ -147,7 +151,7 @@ export class GroupCommitter {
           const unit = await trx.savepoint('unit').execute();
           const staged: TraceDraft[] = [];
           try {
-            const value = await pending.work(unit, { append: (draft) => void staged.push(draft) });
+            const value = await runUnit(() => pending.work!(unit, { append: (draft) => void staged.push(draft) }));
             await unit.releaseSavepoint('unit').execute();
             traces.push(...staged);
             outcomes.push(() => pending.resolve(value));

@@ -1,4 +1,12 @@
-import type { ColumnType } from 'kysely';
+import type { ColumnType, Kysely } from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * What a repository's reads run on: store.read outside a unit of work, or the unit's own
+ * transaction inside one. Writes take the unit's Transaction, which only store.write hands out.
+ */
+export type Executor = Kysely<Database>;
 
 /**
  * Table shapes. JSON is stored as text and times as ISO 8601 text so that the same queries

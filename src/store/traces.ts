@@ -1,5 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Dialect } from './database.js';
+import type { Transaction } from 'kysely';
 import { Problem } from '../problem.js';
 import {
   ChainVerifier,
@@ -15,10 +14,7 @@ import {
   type TraceDraft,
   type VerifyRange,
 } from '../traces/trace.js';
-import type { PathwayVersion } from '../rulesets/version.js';
-import type { Database } from './schema.js';
-
-type Executor = Kysely<Database> | Transaction<Database>;
+import type { Database, Dialect, Executor } from './schema.js';
 
 const CHAIN = 'main';
 
@@ -91,29 +87,15 @@ export async function appendTraces(trx: Transaction<Database>, dialect: Dialect,
   await trx.updateTable('trace_chain').set({ seq, hash: prevHash }).where('id', '=', CHAIN).execute();
 }
 
-/** The trace repository: an append-only hash chain, plus the rule-set versions traces name. */
-export function traceRepository(db: Kysely<Database>) {
+/** The trace repository: an append-only hash chain. Each method reads through the executor it is given. */
+export function traceRepository() {
   return {
-    /** Stores a rule-set version the first time it serves a decision (content-addressed). */
-    async rememberVersion(trx: Executor, version: PathwayVersion, at: string): Promise<void> {
-      await trx
-        .insertInto('rule_set_versions')
-        .values({ hash: version.hash, pathway_id: version.id, version: version.version, content: version.canonical, first_used_at: at })
-        .onConflict((oc) => oc.column('hash').doNothing())
-        .execute();
-    },
-
-    async versionContent(hash: string): Promise<string | undefined> {
-      const row = await db.selectFrom('rule_set_versions').select('content').where('hash', '=', hash).executeTakeFirst();
-      return row?.content;
-    },
-
-    async get(id: string): Promise<TraceBody | undefined> {
+    async get(db: Executor, id: string): Promise<TraceBody | undefined> {
       const row = await db.selectFrom('traces').select(STORED_TRACE_COLUMNS).where('id', '=', id).executeTakeFirst();
       return row ? sealedContent(row) : undefined;
     },
 
-    async forAssessment(assessmentId: string): Promise<TraceBody[]> {
+    async forAssessment(db: Executor, assessmentId: string): Promise<TraceBody[]> {
       const rows = await db.selectFrom('traces').select(STORED_TRACE_COLUMNS).where('assessment_id', '=', assessmentId).orderBy('seq').execute();
       return rows.map(sealedContent);
     },
@@ -122,7 +104,7 @@ export function traceRepository(db: Kysely<Database>) {
      * The filters run on the indexed columns; what is served comes from each row's sealed
      * content, and a row whose columns disagree with it is refused (TraceAltered), never served.
      */
-    async list(filter: TraceFilter): Promise<TraceSummary[]> {
+    async list(db: Executor, filter: TraceFilter): Promise<TraceSummary[]> {
       let q = db.selectFrom('traces').select(STORED_TRACE_COLUMNS);
       if (filter.pathwayId) q = q.where('pathway_id', '=', filter.pathwayId);
       if (filter.outcomeKind) q = q.where('outcome_kind', '=', filter.outcomeKind);
@@ -152,7 +134,7 @@ export function traceRepository(db: Kysely<Database>) {
     },
 
     /** Streams full bodies in sequence order, a page at a time (export, impact replay). */
-    async *bodies(filter: Omit<TraceFilter, 'limit' | 'afterSeq'>, pageSize = 500): AsyncGenerator<TraceBody> {
+    async *bodies(db: Executor, filter: Omit<TraceFilter, 'limit' | 'afterSeq'>, pageSize = 500): AsyncGenerator<TraceBody> {
       let afterSeq = 0;
       for (;;) {
         let q = db.selectFrom('traces').select(STORED_TRACE_COLUMNS).where('seq', '>', afterSeq);
@@ -171,7 +153,7 @@ export function traceRepository(db: Kysely<Database>) {
     },
 
     /** The chain head as recorded: the anchor an auditor keeps elsewhere (undefined while empty). */
-    async head(): Promise<ChainAnchor | undefined> {
+    async head(db: Executor): Promise<ChainAnchor | undefined> {
       const head = await chainHead(db);
       return head.seq > 0 ? head : undefined;
     },
@@ -182,7 +164,7 @@ export function traceRepository(db: Kysely<Database>) {
      * anchor, just what was appended after it. A range starting after trace 1 takes the hash
      * before it from the anchor when that is where it starts, or else trusts the stored one.
      */
-    async range(request: VerifyRequest = {}): Promise<VerifyRange> {
+    async range(db: Executor, request: VerifyRequest = {}): Promise<VerifyRange> {
       const head = await chainHead(db);
       const { anchor } = request;
       const bad = (detail: string) => new Problem(400, 'Invalid request', detail);
@@ -216,7 +198,7 @@ export function traceRepository(db: Kysely<Database>) {
      * giving the thread back between pages (see traces/verification.ts for running it off the
      * request thread).
      */
-    async walk(range: VerifyRange, onProgress?: (progress: VerifyProgress) => void, pageSize = 1000): Promise<ChainVerdict> {
+    async walk(db: Executor, range: VerifyRange, onProgress?: (progress: VerifyProgress) => void, pageSize = 1000): Promise<ChainVerdict> {
       const verifier = new ChainVerifier(range);
       let afterSeq = range.from - 1;
       while (afterSeq < range.to) {
@@ -244,13 +226,13 @@ export function traceRepository(db: Kysely<Database>) {
     },
 
     /** The whole chain, or the part a request names, in one call (the CLI, tests). */
-    async verify(request: VerifyRequest = {}, onProgress?: (progress: VerifyProgress) => void): Promise<ChainVerdict> {
-      return this.walk(await this.range(request), onProgress);
+    async verify(db: Executor, request: VerifyRequest = {}, onProgress?: (progress: VerifyProgress) => void): Promise<ChainVerdict> {
+      return this.walk(db, await this.range(db, request), onProgress);
     },
   };
 }
 
-async function chainHead(db: Kysely<Database>): Promise<ChainAnchor> {
+async function chainHead(db: Executor): Promise<ChainAnchor> {
   const head = await db.selectFrom('trace_chain').select(['seq', 'hash']).where('id', '=', CHAIN).executeTakeFirstOrThrow();
   return { seq: Number(head.seq), hash: head.hash };
 }

@@ -1,30 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
-import { restorePathwayVersion, type PathwayVersion } from '../rulesets/version.js';
-import type { TraceRepository } from '../store/traces.js';
+import type { PathwayVersion } from '../rulesets/version.js';
 import type { Decision, RuleEvaluation } from '../triage/decide.js';
 import { ORIGINAL_SEMANTICS, type DecisionSemantics } from '../triage/settled.js';
 import type { Triage } from '../triage/triage.js';
 import type { TraceBody, TraceResult } from './trace.js';
-
-/**
- * Finds a pathway version by hash: in memory if loaded, else from the content-addressed copy
- * stored when it first served a decision, so old assessments and replays survive rule edits.
- */
-export function versionResolver(triage: Triage, traces: TraceRepository): (hash: string) => Promise<PathwayVersion> {
-  return async (hash) => {
-    const known = triage.version(hash);
-    if (known) {
-      return known;
-    }
-    const content = await traces.versionContent(hash);
-    if (!content) {
-      throw new Error(`rule-set version ${hash} is neither loaded nor stored`);
-    }
-    const version = restorePathwayVersion(hash, content);
-    triage.register(version);
-    return version;
-  };
-}
 
 export interface ReplayReport {
   traceId: string;

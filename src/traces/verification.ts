@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { Problem } from '../problem.js';
-import type { Store } from '../store/database.js';
 import type { TraceVerificationTable } from '../store/schema.js';
+import type { Store } from '../store/store.js';
 import { traceRepository, type VerifyRequest } from '../store/traces.js';
 import { formatAnchor, type ChainVerdict, type VerifyRange } from './trace.js';
 import type { VerifyMessage } from './verify-worker.js';
@@ -49,7 +49,7 @@ function present(row: TraceVerificationTable, now: number): Verification {
  * the same range joins the one running.
  */
 export function verificationService(store: Store, databaseUrl: string) {
-  const traces = traceRepository(store.db);
+  const traces = traceRepository();
   const running = new Map<string, { key: string; verified: () => number; stop: () => Promise<void> }>();
 
   /** Records progress or the outcome; a heartbeat landing after the outcome changes nothing. */
@@ -63,7 +63,7 @@ export function verificationService(store: Store, databaseUrl: string) {
   function launch(range: VerifyRange, onProgress: (verified: number) => void): { verdict: Promise<ChainVerdict>; stop: () => Promise<void> } {
     if (store.location === ':memory:') {
       // No other connection can see this database: the walk runs here, a page at a time.
-      return { verdict: traces.walk(range, (p) => onProgress(p.verified)), stop: async () => undefined };
+      return { verdict: traces.walk(store.read, range, (p) => onProgress(p.verified)), stop: async () => undefined };
     }
     const worker = new Worker(new URL('./verify-worker.js', import.meta.url), { workerData: { url: databaseUrl, range } });
     const verdict = new Promise<ChainVerdict>((resolve, reject) => {
@@ -76,7 +76,7 @@ export function verificationService(store: Store, databaseUrl: string) {
 
   return {
     async start(request: VerifyRequest): Promise<Verification> {
-      const range = await traces.range(request);
+      const range = await traces.range(store.read, request);
       const anchor = range.anchor ? formatAnchor(range.anchor) : null;
       const key = JSON.stringify([range.from, range.to, anchor]);
       for (const [id, job] of running) {
@@ -114,7 +114,7 @@ export function verificationService(store: Store, databaseUrl: string) {
     },
 
     async get(id: string): Promise<Verification | undefined> {
-      const row = await store.db.selectFrom('trace_verifications').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = await store.read.selectFrom('trace_verifications').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) return undefined;
       const verification = present(row, Date.now());
       // Running here: its progress as of the last page, not the last heartbeat.

@@ -19,12 +19,12 @@ try {
 } catch {
   // Not permitted here: it runs at normal priority.
 }
-const { openReader } = await import('../store/database.js');
+const { openReader } = await import('../store/store.js');
 const { traceRepository } = await import('../store/traces.js');
 const { url, range } = workerData as { url: string; range: VerifyRange };
-const reader = await openReader(url);
+const reader = openReader(url);
 try {
-  const verdict = await traceRepository(reader.db).walk(range, (progress) => parentPort!.postMessage({ progress } satisfies VerifyMessage));
+  const verdict = await traceRepository().walk(reader.read, range, (progress) => parentPort!.postMessage({ progress } satisfies VerifyMessage));
   parentPort!.postMessage({ verdict } satisfies VerifyMessage);
 } finally {
   await reader.close();

@@ -12,7 +12,7 @@ t.test('free text is sealed at rest; each read of contact details is audited', a
   const reason = 'Patient asked us to ring 07700 900123 instead';
   await post(app, `/v1/callbacks/${cb.id}/claim`, {}, asHandler(0));
   t.equal((await post(app, `/v1/callbacks/${cb.id}/cancel`, { reason }, asHandler(0))).status, 200);
-  const stored = await app.store.db.selectFrom('callback_events').select('detail').execute();
+  const stored = await app.store.read.selectFrom('callback_events').select('detail').execute();
   t.notOk(JSON.stringify(stored).includes('07700 900123'), 'the reason is not in the events table');
   if (app.store.dialect === 'sqlite') {
     for (const file of [app.store.location, `${app.store.location}-wal`].filter((f) => existsSync(f))) {
@@ -37,7 +37,7 @@ t.test('cancel reasons stored in clear before sealing are sealed at start-up', a
   await rawSql(first, `insert into callback_events (id, callback_id, assessment_id, action, handler_id, at, detail, seq) values ('legacy', '${cb.id}', '${assessmentId}', 'cancel', 'someone', '2026-01-01T00:00:00.000Z', '{"reason":"ring 07700 900123"}', 99)`);
   await first.close();
   const second = await testApp(t, { env: { DATABASE_URL: url } });
-  const detail = (await second.store.db.selectFrom('callback_events').select('detail').where('id', '=', 'legacy').executeTakeFirstOrThrow()).detail!;
+  const detail = (await second.store.read.selectFrom('callback_events').select('detail').where('id', '=', 'legacy').executeTakeFirstOrThrow()).detail!;
   t.notOk(detail.includes('07700'), 'sealed');
   t.match(JSON.parse(detail), { sealed: { reason: /^v1:/ } });
 });

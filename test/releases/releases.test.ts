@@ -4,8 +4,8 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import t from 'tap';
 import { loadRuleCatalog } from '../../src/rulesets/loader.js';
-import { openStore } from '../../src/store/database.js';
-import { BASIC_RULES, freshDatabaseUrl, get, post, rawSql, STAFF, testApp } from '../helpers.js';
+import { openStore } from '../../src/store/store.js';
+import { BASIC_RULES, freshDatabaseUrl, get, post, rawSql, STAFF, testApp, withRawDatabase } from '../helpers.js';
 import { activate, adult, ADMIN, AUTHOR, KEYS_ENV, OFFICER, record, rulesWith, SELF_CARE_ANSWERS, signedOff, signOff } from './support.js';
 
 t.test('going live, refusing unsigned and invalid releases, and rolling back', async (t) => {
@@ -136,15 +136,16 @@ t.test('under load: every request during a switch succeeds, traced with the vers
 t.test('a typed approver from before sign-off was authenticated is kept as a claim, not a sign-off', async (t) => {
   const url = await freshDatabaseUrl(t);
   // A database as it was before: the sign-off migrations undone, a release with a typed approver.
-  const before = await openStore(url);
-  // Kysely applies migrations in name order only, so the ones named after them are undone too.
-  await sql`delete from kysely_migration where name like '2026-12-06-rel-%' or name like '2026-12-06-tv-%'`.execute(before.db);
-  await before.db.schema.dropTable('trace_verifications').execute();
-  await before.db.schema.alterTable('releases').dropColumn('signed_off_at').execute();
-  await before.db.schema.alterTable('releases').dropColumn('approver_claimed').execute();
-  await before.db.schema.alterTable('release_activations').dropColumn('action').execute();
-  await sql`insert into releases (id, created_at, author, approver, summary, hazards, pathways, checks) values ('legacy', '2026-11-30T00:00:00.000Z', 'Nurse Author', 'Dr Typed Name', 'old', '[]', '[]', '{}')`.execute(before.db);
-  await before.close();
+  await (await openStore(url)).close();
+  await withRawDatabase(url, async (before) => {
+    // Kysely applies migrations in name order only, so the ones named after them are undone too.
+    await sql`delete from kysely_migration where name like '2026-12-06-rel-%' or name like '2026-12-06-tv-%'`.execute(before);
+    await before.schema.dropTable('trace_verifications').execute();
+    await before.schema.alterTable('releases').dropColumn('signed_off_at').execute();
+    await before.schema.alterTable('releases').dropColumn('approver_claimed').execute();
+    await before.schema.alterTable('release_activations').dropColumn('action').execute();
+    await sql`insert into releases (id, created_at, author, approver, summary, hazards, pathways, checks) values ('legacy', '2026-11-30T00:00:00.000Z', 'Nurse Author', 'Dr Typed Name', 'old', '[]', '[]', '{}')`.execute(before);
+  });
 
   const app = await testApp(t, { rulesDir: BASIC_RULES, env: { DATABASE_URL: url, RELEASE_REQUIRE_SIGNOFF: 'true', ...KEYS_ENV } });
   t.match((await get(app, '/v1/admin/releases', STAFF.auditor)).body.releases, [{ id: 'legacy', author: 'Nurse Author', approver: null, approverClaimed: 'Dr Typed Name', signedOff: false }]);

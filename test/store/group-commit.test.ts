@@ -2,16 +2,17 @@
 import t, { type Test } from 'tap';
 import { statSync } from 'node:fs';
 import { sql } from 'kysely';
-import { openStore, sqlitePath, type Store } from '../../src/store/database.js';
+import { sqlitePath } from '../../src/store/sqlite.js';
+import { openStore, type Store } from '../../src/store/store.js';
 import { GroupCommitter } from '../../src/store/group-commit.js';
 import { appendTraces, traceRepository } from '../../src/store/traces.js';
 import type { TraceDraft } from '../../src/traces/trace.js';
-import { freshDatabaseUrl, ON_POSTGRES } from '../helpers.js';
+import { freshDatabaseUrl, ON_POSTGRES, withRawDatabase } from '../helpers.js';
 
 /** A row in a table with no foreign keys; the primary key makes duplicates fail in the database. */
 const versionRow = (hash: string) => ({ hash, pathway_id: 'p', version: '1', content: '{}', first_used_at: '2026-01-01T00:00:00.000Z' });
 
-async function stores(t: Test): Promise<{ writer: Store; reader: Store }> {
+async function stores(t: Test): Promise<{ url: string; writer: Store; reader: Store }> {
   const url = await freshDatabaseUrl(t);
   const writer = await openStore(url);
   // A second, independent connection: it sees only what has really been committed.
@@ -20,11 +21,11 @@ async function stores(t: Test): Promise<{ writer: Store; reader: Store }> {
     await writer.close();
     await reader.close();
   });
-  return { writer, reader };
+  return { url, writer, reader };
 }
 
 const stored = async (store: Store, hash: string): Promise<boolean> =>
-  (await store.db.selectFrom('rule_set_versions').select('hash').where('hash', '=', hash).executeTakeFirst()) !== undefined;
+  (await store.read.selectFrom('rule_set_versions').select('hash').where('hash', '=', hash).executeTakeFirst()) !== undefined;
 
 t.test('writes handed in together share commits, and each is committed before its caller hears', async (t) => {
   const { writer, reader } = await stores(t);
@@ -69,7 +70,7 @@ t.test('a write that fails is undone alone; the others in its commit are kept', 
   t.ok(await stored(reader, 'a'));
   t.ok(await stored(reader, 'b'));
   t.notOk(await stored(reader, 'half'), 'nothing of the failed unit is stored');
-  const count = await reader.db.selectFrom('rule_set_versions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const count = await reader.read.selectFrom('rule_set_versions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   t.equal(Number(count.n), 3);
 });
 
@@ -81,38 +82,44 @@ t.test('closing the store waits for writes already handed in', async (t) => {
   await Promise.all(pending);
   const reader = await openStore(url);
   t.teardown(() => reader.close());
-  const count = await reader.db.selectFrom('rule_set_versions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const count = await reader.read.selectFrom('rule_set_versions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   t.equal(Number(count.n), 50);
 });
 
 t.test('where the commit needs a sync of its own, no caller hears back before that sync is done', async (t) => {
-  const { writer, reader } = await stores(t);
-  let release: () => void = () => undefined;
-  let syncs = 0;
-  const committer = new GroupCommitter(writer.db, {
-    appendTraces: (trx, drafts) => appendTraces(trx, writer.dialect, drafts),
-    sync: () => {
-      syncs += 1;
-      return new Promise<void>((resolve) => (release = resolve));
-    },
+  const { url, writer, reader } = await stores(t);
+  // A committer of the test's own, on a connection of its own (the store lends none).
+  await withRawDatabase(url, async (db) => {
+    let release: () => void = () => undefined;
+    let syncs = 0;
+    const committer = new GroupCommitter(db, {
+      appendTraces: (trx, drafts) => appendTraces(trx, writer.dialect, drafts),
+      sync: () => {
+        syncs += 1;
+        return new Promise<void>((resolve) => (release = resolve));
+      },
+    });
+    let answered = 0;
+    const writes = Array.from({ length: 10 }, (_, i) => committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow(`s${i}`)).execute()).then(() => (answered += 1)));
+    while (syncs === 0) await new Promise((resolve) => setImmediate(resolve));
+    t.ok(await stored(reader, 's9'), 'committed');
+    t.equal(answered, 0, 'but nobody is answered while the sync is under way');
+    release();
+    await Promise.all(writes);
+    t.equal(answered, 10, 'all answered once it is done');
+    t.equal(syncs, 1, 'one sync for the commit they shared');
   });
-  let answered = 0;
-  const writes = Array.from({ length: 10 }, (_, i) => committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow(`s${i}`)).execute()).then(() => (answered += 1)));
-  while (syncs === 0) await new Promise((resolve) => setImmediate(resolve));
-  t.ok(await stored(reader, 's9'), 'committed');
-  t.equal(answered, 0, 'but nobody is answered while the sync is under way');
-  release();
-  await Promise.all(writes);
-  t.equal(answered, 10, 'all answered once it is done');
-  t.equal(syncs, 1, 'one sync for the commit they shared');
 });
 
 t.test('a sync that fails fails its writes and every write after it: the disk cannot be trusted', async (t) => {
-  const { writer } = await stores(t);
-  const committer = new GroupCommitter(writer.db, { appendTraces: (trx, drafts) => appendTraces(trx, writer.dialect, drafts), sync: () => Promise.reject(new Error('EIO: i/o error, fdatasync')) });
-  const first = await Promise.allSettled([committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('f1')).execute())]);
-  t.match(first, [{ status: 'rejected', reason: { message: /EIO/ } }]);
-  await t.rejects(committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('f2')).execute()), /EIO/, 'later writes are refused');
+  const { url, writer } = await stores(t);
+  // A committer of the test's own, on a connection of its own (the store lends none).
+  await withRawDatabase(url, async (db) => {
+    const committer = new GroupCommitter(db, { appendTraces: (trx, drafts) => appendTraces(trx, writer.dialect, drafts), sync: () => Promise.reject(new Error('EIO: i/o error, fdatasync')) });
+    const first = await Promise.allSettled([committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('f1')).execute())]);
+    t.match(first, [{ status: 'rejected', reason: { message: /EIO/ } }]);
+    await t.rejects(committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('f2')).execute()), /EIO/, 'later writes are refused');
+  });
 });
 
 t.test('SQLite: the log is checkpointed into the database file by a thread of its own, and stays bounded', { skip: ON_POSTGRES && 'SQLite only' }, async (t) => {
@@ -120,7 +127,7 @@ t.test('SQLite: the log is checkpointed into the database file by a thread of it
   const file = sqlitePath(url);
   const store = await openStore(url);
   t.teardown(() => store.close());
-  const { rows } = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(store.db);
+  const { rows } = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(store.read);
   t.same(rows, [{ wal_autocheckpoint: 0 }], 'no COMMIT on the event loop checkpoints');
   const before = statSync(file).size;
   // About 12 MB through the log, well past the 4 MB at which a checkpoint runs.
@@ -137,33 +144,36 @@ t.test('SQLite: the log is checkpointed into the database file by a thread of it
 });
 
 t.test('paused, commits wait (none refused or lost) until it resumes; pausing waits for the commit under way', async (t) => {
-  const { writer, reader } = await stores(t);
-  let release: () => void = () => undefined;
-  let started = false;
-  const committer = new GroupCommitter(writer.db, { appendTraces: (trx, drafts) => appendTraces(trx, writer.dialect, drafts) });
-  const first = committer.write(async (trx) => {
-    await trx.insertInto('rule_set_versions').values(versionRow('p1')).execute();
-    started = true;
-    await new Promise<void>((resolve) => (release = resolve));
+  const { url, writer, reader } = await stores(t);
+  // A committer of the test's own, on a connection of its own (the store lends none).
+  await withRawDatabase(url, async (db) => {
+    let release: () => void = () => undefined;
+    let started = false;
+    const committer = new GroupCommitter(db, { appendTraces: (trx, drafts) => appendTraces(trx, writer.dialect, drafts) });
+    const first = committer.write(async (trx) => {
+      await trx.insertInto('rule_set_versions').values(versionRow('p1')).execute();
+      started = true;
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    while (!started) await new Promise((resolve) => setImmediate(resolve));
+    let paused = false;
+    const pausing = committer.pause().then(() => (paused = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    t.notOk(paused, 'pause waits for the commit under way');
+    release();
+    await pausing;
+    await first;
+    t.ok(await stored(reader, 'p1'), 'which committed');
+    let answered = 0;
+    const held = Array.from({ length: 5 }, (_, i) => committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow(`p${i + 2}`)).execute()).then(() => (answered += 1)));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    t.equal(answered, 0, 'writes handed in while paused are not answered');
+    t.notOk(await stored(reader, 'p2'), 'nor committed');
+    committer.resume();
+    await Promise.all(held);
+    t.equal(answered, 5, 'after resume every one is answered');
+    t.ok(await stored(reader, 'p6'), 'and committed');
   });
-  while (!started) await new Promise((resolve) => setImmediate(resolve));
-  let paused = false;
-  const pausing = committer.pause().then(() => (paused = true));
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  t.notOk(paused, 'pause waits for the commit under way');
-  release();
-  await pausing;
-  await first;
-  t.ok(await stored(reader, 'p1'), 'which committed');
-  let answered = 0;
-  const held = Array.from({ length: 5 }, (_, i) => committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow(`p${i + 2}`)).execute()).then(() => (answered += 1)));
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  t.equal(answered, 0, 'writes handed in while paused are not answered');
-  t.notOk(await stored(reader, 'p2'), 'nor committed');
-  committer.resume();
-  await Promise.all(held);
-  t.equal(answered, 5, 'after resume every one is answered');
-  t.ok(await stored(reader, 'p6'), 'and committed');
 });
 
 t.test('SQLite: under commits that never stop, the log starts again from its beginning, so it stays bounded', { skip: ON_POSTGRES && 'SQLite only' }, async (t) => {
@@ -189,7 +199,7 @@ t.test('SQLite: under commits that never stop, the log starts again from its beg
     }
   };
   await Promise.all(Array.from({ length: 50 }, (_, w) => writer(w)));
-  const { rows } = await sql<{ n: number }>`select count(*) as n from rule_set_versions`.execute(store.db);
+  const { rows } = await sql<{ n: number }>`select count(*) as n from rule_set_versions`.execute(store.read);
   t.equal(Number(rows[0]!.n), written, `every write stored (${written})`);
   t.ok(written * content.length > bound, `${((written * content.length) / 1048576).toFixed(0)} MiB went through the log`);
   t.ok(largest < bound, `the log peaked at ${(largest / 1048576).toFixed(1)} MiB (restarted past 32 MiB, plus what came in meanwhile)`);
@@ -216,7 +226,7 @@ t.test("traces are appended with their batch, only for units that succeed, in or
   ]);
   t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
   t.ok(writer.commits.commits <= 2, 'the five shared a commit');
-  const rows = await reader.db.selectFrom('traces').select(['seq', 'id']).orderBy('seq').execute();
+  const rows = await reader.read.selectFrom('traces').select(['seq', 'id']).orderBy('seq').execute();
   t.same(rows.map((r) => [Number(r.seq), r.id]), [[1, 't1'], [2, 't2'], [3, 't3'], [4, 't4']], 'the failed unit left no trace and no gap');
-  t.same(await traceRepository(reader.db).verify(), { ok: true, verified: 4, lastSeq: 4, headHash: (await reader.db.selectFrom('trace_chain').select('hash').executeTakeFirstOrThrow()).hash });
+  t.same(await traceRepository().verify(reader.read), { ok: true, verified: 4, lastSeq: 4, headHash: (await reader.read.selectFrom('trace_chain').select('hash').executeTakeFirstOrThrow()).hash });
 });

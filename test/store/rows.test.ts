@@ -2,7 +2,7 @@ import t from 'tap';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
-import { openStore } from '../../src/store/database.js';
+import { openStore } from '../../src/store/store.js';
 import { tempDir } from '../helpers.js';
 
 // SQLite rows are read as arrays and made into objects by the store (see withRowsAsLiterals):
@@ -42,13 +42,13 @@ t.test('rows read through the store are the objects better-sqlite3 makes, key fo
     const expected = direct.prepare(text).all() as Record<string, unknown>[];
     // Twice: the second time from the store's statement cache.
     for (const round of [1, 2]) {
-      const { rows } = await sql.raw<Record<string, unknown>>(text).execute(store.db);
+      const { rows } = await sql.raw<Record<string, unknown>>(text).execute(store.read);
       t.same(rows.map(described), expected.map(described), `${text} (${round})`);
     }
   }
   // Streaming reads go through the same statements.
   const streamed: unknown[] = [];
-  for await (const row of store.db.selectFrom('rule_set_versions').select(['hash', 'pathway_id']).orderBy('hash').stream()) streamed.push(row);
+  for await (const row of store.read.selectFrom('rule_set_versions').select(['hash', 'pathway_id']).orderBy('hash').stream()) streamed.push(row);
   t.same(streamed, direct.prepare('select hash, pathway_id from rule_set_versions order by hash').all());
   // Writes still report what they changed.
   const result = await store.write((trx) => trx.updateTable('rule_set_versions').set({ version: '9' }).where('hash', 'in', ['h1', 'h2']).executeTakeFirst());
@@ -59,10 +59,12 @@ t.test('a schema changed by another connection is read as it now is, or refused,
   const file = path.join(tempDir(t), 'rows.db');
   const store = await openStore(`sqlite:${file}`);
   t.teardown(() => store.close());
-  await sql`create table scratch (a text, b text)`.execute(store.db);
-  await sql`insert into scratch values ('one', 'two')`.execute(store.db);
-  const all = async () => (await sql.raw<Record<string, unknown>>('select * from scratch').execute(store.db)).rows;
-  const named = async () => (await sql.raw<Record<string, unknown>>('select a, b from scratch').execute(store.db)).rows;
+  await store.write(async (trx) => {
+    await sql`create table scratch (a text, b text)`.execute(trx);
+    await sql`insert into scratch values ('one', 'two')`.execute(trx);
+  });
+  const all = async () => (await sql.raw<Record<string, unknown>>('select * from scratch').execute(store.read)).rows;
+  const named = async () => (await sql.raw<Record<string, unknown>>('select a, b from scratch').execute(store.read)).rows;
   t.same(await all(), [{ a: 'one', b: 'two' }]);
   t.same(await named(), [{ a: 'one', b: 'two' }]);
 

@@ -12,7 +12,7 @@ t.test('an anchor kept elsewhere shows the end of the chain cut off, which the c
   const head = await traces(file, ['head']);
   t.equal(head.code, 0);
   const anchor = head.stdout.trim();
-  const last = await app.store.db.selectFrom('traces').select('hash').where('seq', '=', 10).executeTakeFirstOrThrow();
+  const last = await app.store.read.selectFrom('traces').select('hash').where('seq', '=', 10).executeTakeFirstOrThrow();
   t.equal(anchor, `10:${last.hash}`, 'head prints SEQ:HASH of the last trace');
   t.match((await traces(file, ['verify', '--anchor', anchor])).stdout, /ok: 10 traces verified.*anchor 10 reached/);
 
@@ -35,7 +35,7 @@ t.test('an anchor kept elsewhere shows the end of the chain cut off, which the c
 t.test('verify a range, or only what was appended since an anchor', async (t) => {
   const { app, file } = await appWithDb(t);
   await walk(app);
-  const anchor = formatAnchor((await app.traces.head())!);
+  const anchor = formatAnchor((await app.traces.head(app.store.read))!);
   await walk(app);
   const since = await traces(file, ['verify', '--anchor', anchor, '--since-anchor']);
   t.match(since.stdout, /ok: 5 traces verified \(traces 6 to 10\)/, 'only the five after the anchor');

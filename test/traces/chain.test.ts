@@ -109,7 +109,7 @@ t.test('an auditor can check the chain from the rows alone: each hash is SHA-256
   const { app } = await appWithDb(t);
   await walk(app);
   await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: { emergency: true } });
-  const rows = await app.store.db.selectFrom('traces').select(['seq', 'body', 'hash', 'prev_hash']).orderBy('seq').execute();
+  const rows = await app.store.read.selectFrom('traces').select(['seq', 'body', 'hash', 'prev_hash']).orderBy('seq').execute();
   t.equal(rows.length, 6);
   let prev = '0'.repeat(64);
   for (const row of rows) {

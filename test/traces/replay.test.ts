@@ -9,7 +9,7 @@ import { loadRuleCatalog } from '../../src/rulesets/loader.js';
 import { draftTrace, sealTrace, traceColumns, type TraceBody } from '../../src/traces/trace.js';
 import { givenAnswers, type Patient } from '../../src/triage/answers.js';
 import { Triage } from '../../src/triage/triage.js';
-import { BASIC_RULES, freshDatabaseUrl, get, post, REPO, tempDir, testApp } from '../helpers.js';
+import { BASIC_RULES, freshDatabaseUrl, get, post, REPO, tempDir, testApp, databaseUrlOf, withRawDatabase } from '../helpers.js';
 
 const run = promisify(execFile);
 const adult = { ageYears: 30, sex: 'female' };
@@ -61,10 +61,10 @@ t.test('replay reports the differences when a stored trace no longer matches', a
   const decided = await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: { emergency: false, severe: true, kind: 'dull' } });
   // Simulate a trace recorded by a faulty build: it claims a different deciding rule, sealed as
   // such (an edit after the fact is refused before replay; see tamper.test.ts).
-  const row = await app.store.db.selectFrom('traces').select('body').where('id', '=', decided.body.traceId).executeTakeFirstOrThrow();
+  const row = await app.store.read.selectFrom('traces').select('body').where('id', '=', decided.body.traceId).executeTakeFirstOrThrow();
   const body = row.body.replaceAll('"ruleId":"s-severe"', '"ruleId":"s-left"');
   const hash = createHash('sha256').update(body).digest('hex');
-  await app.store.db.updateTable('traces').set({ body, hash, rule_id: 's-left' }).where('id', '=', decided.body.traceId).execute();
+  await withRawDatabase(db, (raw) => raw.updateTable('traces').set({ body, hash, rule_id: 's-left' }).where('id', '=', decided.body.traceId).execute());
   const report = (await post(app, `/v1/traces/${decided.body.traceId}/replay`, {})).body;
   t.equal(report.identical, false);
   t.match(report.differences.join('\n'), /result: was .*s-left.*now .*s-severe/);
@@ -98,7 +98,7 @@ t.test('a trace made before traces named their semantics replays identically wit
   const body = JSON.stringify(sealed);
   // Sealed and indexed as that code stored it: reads refuse a row edited after the fact.
   const hash = createHash('sha256').update(body).digest('hex');
-  await app.store.db.updateTable('traces').set({ body, hash, ...traceColumns(sealed) }).where('id', '=', stored.id).execute();
+  await withRawDatabase(databaseUrlOf(app), (db) => db.updateTable('traces').set({ body, hash, ...traceColumns(sealed) }).where('id', '=', stored.id).execute());
 
   const report = (await post(app, `/v1/traces/${stored.id}/replay`, {})).body;
   t.match(report, { identical: true, semantics: 'first-fire-v1', replayed: { status: 'complete', outcome: { kind: 'callback', ruleId: 's-severe' } } });

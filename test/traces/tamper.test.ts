@@ -1,6 +1,6 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import t from 'tap';
-import { get, rawSql } from '../helpers.js';
+import { databaseUrlOf, get, rawSql, withRawDatabase } from '../helpers.js';
 import { appWithDb, traces, verifyOnline, walk } from './chain-helpers.js';
 
 /**
@@ -65,13 +65,14 @@ t.test('tampering with any stored field is found by verify and refused by reads'
   const traceIds = [...first.traceIds, ...second.traceIds];
   const ids = { trace: (seq: number) => traceIds[seq - 1]!, assessments: [first.id, second.id] as [string, string] };
   // Each tamper starts from the untouched chain: the rows are put back after it.
-  const rows = await app.store.db.selectFrom('traces').selectAll().orderBy('seq').execute();
-  const head = await app.store.db.selectFrom('trace_chain').selectAll().execute();
-  const restore = async () => {
-    await app.store.db.deleteFrom('traces').execute();
-    await app.store.db.insertInto('traces').values(rows).execute();
-    await app.store.db.updateTable('trace_chain').set(head[0]!).execute();
-  };
+  const rows = await app.store.read.selectFrom('traces').selectAll().orderBy('seq').execute();
+  const head = await app.store.read.selectFrom('trace_chain').selectAll().execute();
+  const restore = () =>
+    withRawDatabase(databaseUrlOf(app), async (db) => {
+      await db.deleteFrom('traces').execute();
+      await db.insertInto('traces').values(rows).execute();
+      await db.updateTable('trace_chain').set(head[0]!).execute();
+    });
   for (const tamper of tampers) {
     await t.test(`${tamper.name}: found at sequence ${tamper.brokenAt}`, async (t) => {
       for (const statement of tamper.sql(ids)) {

@@ -179,7 +179,7 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
       const { row, history } = await app.callbacks.read(request.params.id, request.principal!.id);
       const { assessment, version } = await app.assessments.get(row.assessment_id);
       const changed = answersChangedOf(row);
-      const traces = await app.traces.forAssessment(row.assessment_id);
+      const traces = await app.traces.forAssessment(app.store.read, row.assessment_id);
       const last = traces[traces.length - 1];
       const explanation = last ? explain(last) : null;
       return {

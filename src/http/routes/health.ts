@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { ping } from '../../store/database.js';
+import { ping } from '../../store/store.js';
 import { FAULT_NAMES } from '../../store/faults.js';
 
 const health: FastifyPluginAsyncZod = async (app) => {
@@ -32,7 +32,7 @@ const health: FastifyPluginAsyncZod = async (app) => {
     async (_request, reply) => {
       const pathways = app.triage.pathways().map((v) => ({ id: v.id, version: v.version, hash: v.hash }));
       try {
-        await ping(app.store.db);
+        await ping(app.store.read);
       } catch {
         return reply.code(503).send({ status: 'not_ready', reason: 'database unreachable' });
       }

@@ -72,7 +72,7 @@ const IdParams = z.object({ id: z.string().max(100) });
 
 const traces: FastifyPluginAsyncZod = async (app) => {
   async function load(id: string): Promise<TraceBody> {
-    const trace = await app.traces.get(id);
+    const trace = await app.traces.get(app.store.read, id);
     if (!trace) {
       throw notFound('trace', id);
     }
@@ -100,7 +100,7 @@ const traces: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { cursor, limit, ...filter } = request.query;
-      const items = await app.traces.list({ ...filter, afterSeq: cursor ? decodeCursor(cursor, TracePosition).seq : undefined, limit: limit + 1 });
+      const items = await app.traces.list(app.store.read, { ...filter, afterSeq: cursor ? decodeCursor(cursor, TracePosition).seq : undefined, limit: limit + 1 });
       const page = items.slice(0, limit);
       return { items: page, nextCursor: items.length > limit ? encodeCursor({ seq: page[page.length - 1]!.seq }) : null };
     },
@@ -223,7 +223,7 @@ const traces: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       await app.assessments.get(request.params.id);
-      const steps = (await app.traces.forAssessment(request.params.id)).map((trace) => ({
+      const steps = (await app.traces.forAssessment(app.store.read, request.params.id)).map((trace) => ({
         at: trace.at,
         kind: 'decision' as const,
         traceId: trace.id,
@@ -249,7 +249,7 @@ const traces: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       await app.assessments.get(request.params.id);
-      return { traces: await app.traces.forAssessment(request.params.id) };
+      return { traces: await app.traces.forAssessment(app.store.read, request.params.id) };
     },
   );
 };
