@@ -35,10 +35,11 @@ export function taggedSuites() {
  */
 export async function runPostgresSuites(tapArgs = []) {
   const reason = await unreachable(process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
-  if (reason) {
+  if (reason && process.env.CI === 'true') {
     console.error(reason);
-    return process.env.CI === 'true' ? { code: 1 } : { code: 0, skipped: `${reason} (CI=true makes this a failure)` };
+    return { code: 1 };
   }
+  if (reason) return { code: 0, skipped: `${reason} (CI=true makes this a failure)` };
   const files = taggedSuites();
   if (!files.length) {
     console.error('no test file is tagged // @tag postgres');

@@ -36,6 +36,12 @@ t.test('staff routes are the trace, callback and release routes', async (t) => {
   ]);
 });
 
+t.test('the test helpers send a staff credential only when the test names it', async (t) => {
+  t.equal((await get(app, '/v1/traces')).status, 401, 'a trace route');
+  t.equal((await get(app, '/v1/callbacks')).status, 401, 'a callback route');
+  t.equal((await get(app, '/v1/traces', STAFF.clinician)).status, 200);
+});
+
 for (const route of staffRoutes) {
   t.test(`${route.method} ${route.url} (${route.access})`, async (t) => {
     const none = await call(route.method, route.url, {});
