@@ -15,7 +15,7 @@ COPY test ./test
 COPY bench ./bench
 COPY rules ./rules
 COPY openapi ./openapi
-RUN npm run build && node dist/src/cli/openapi.js check && node dist/src/cli/triage-rules.js validate
+RUN npm run build && node dist/src/cli/openapi.js check && node dist/src/cli/bin/triage-rules.js validate
 # Keep only what runs in production (better-sqlite3's compiled addon stays in node_modules).
 RUN npm prune --omit=dev
 

@@ -1,15 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import type { Test } from 'tap';
 import { buildApp, type AppOptions } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import type { Command } from '../src/cli/run.js';
 import type { Role } from '../src/security/roles.js';
 import { isPostgresUrl } from '../src/store/postgres.js';
 import type { Database } from '../src/store/schema.js';
@@ -36,6 +38,34 @@ export function logCapture(): { stream: Writable; text: () => string } {
     },
   });
   return { stream, text: () => chunks.join('') };
+}
+
+/** What a command line tool did: its exit code and everything it printed. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+type CliOptions = { env?: Record<string, string>; cwd?: string };
+
+/**
+ * A command line tool run in-process, exactly as its main module runs it (src/cli/bin/*) but with
+ * the output captured: this environment plus `env`, in `cwd` (the repository by default).
+ */
+export async function runCli(command: Command, args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const stdout = logCapture();
+  const stderr = logCapture();
+  const code = await command(args, { stdout: stdout.stream, stderr: stderr.stream, env: { ...process.env, ...options.env }, cwd: options.cwd ?? REPO });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+/** The built program (dist/src/cli/bin/<name>.js) in a process of its own, for what needs one. */
+export async function spawnCli(name: 'triage-rules' | 'traces', args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const bin = path.join(REPO, 'dist/src/cli/bin', `${name}.js`);
+  return promisify(execFile)(process.execPath, [bin, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd ?? REPO }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: CliResult) => e,
+  );
 }
 
 /** Which database the suite runs on: SQLite by default, PostgreSQL with TEST_DATABASE=postgres. */
@@ -135,20 +165,16 @@ export const asHandler = (i: number): Record<string, string> => ({ 'x-api-key': 
 export const handlerIdOf = (i: number): string => `key:call-handler:${createHash('sha256').update(HANDLER_KEYS[i]!).digest('hex').slice(0, 8)}`;
 
 /**
- * Like a patient's browser, the helpers keep each assessment's token and send it; and staff
- * routes get a suitable staff key. Pass headers explicitly to test without them.
+ * Like a patient's browser, the helpers keep each assessment's token and send it on that
+ * assessment's own routes. Nothing else is added: a test calling a staff route passes the staff
+ * credential it uses (STAFF.clinician, asHandler(i), ...), and headers given replace the token.
  */
 const tokens = new WeakMap<object, Map<string, string>>();
 
 function defaultHeaders(app: TestApp, url: string): Record<string, string> {
   const assessment = /^\/v1\/assessments\/([^/?]+)(\/answers|\/callback)?(\?|$)/.exec(url);
-  if (assessment) {
-    const token = tokens.get(app)?.get(assessment[1]!);
-    return token ? { 'x-assessment-token': token } : {};
-  }
-  if (url.startsWith("/v1/traces") || /^\/v1\/assessments\/[^/]+\/(traces|history)/.test(url)) return STAFF.clinician;
-  if (url.startsWith('/v1/callbacks')) return STAFF['call-handler'];
-  return {};
+  const token = assessment && tokens.get(app)?.get(assessment[1]!);
+  return token ? { 'x-assessment-token': token } : {};
 }
 
 function remember(app: TestApp, url: string, reply: Reply): Reply {

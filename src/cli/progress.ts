@@ -1,4 +1,4 @@
-import type { WriteStream } from 'node:tty';
+import type { Writable } from 'node:stream';
 
 export interface Progress {
   update(done: number): void;
@@ -13,7 +13,7 @@ const REDRAW_MS = 100;
  * Progress over `total` items: on a terminal, a bar redrawn in place; anywhere else (a log, a
  * pipe, a CI job) a plain line each time another tenth is done, with no control characters.
  */
-export function progress(label: string, total: number, out: NodeJS.WriteStream | WriteStream = process.stdout): Progress {
+export function progress(label: string, total: number, out: Writable & { isTTY?: boolean }): Progress {
   const started = performance.now();
   let lastDraw = 0;
   let lastTenth = 0;

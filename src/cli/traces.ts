@@ -1,6 +1,6 @@
-#!/usr/bin/env node
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
+import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
@@ -12,7 +12,7 @@ import { replay } from '../traces/replay.js';
 import { formatAnchor, parseAnchor } from '../traces/trace.js';
 import { Triage } from '../triage/triage.js';
 import { progress } from './progress.js';
-import { exitWith } from './run.js';
+import { writeLine, type CliIo } from './run.js';
 
 /**
  * npm run traces -- verify [range] | head | export --from <iso> --to <iso> [--out file] | replay <traceId>
@@ -23,7 +23,8 @@ const USAGE = `usage: traces verify [--from <seq>] [--to <seq>] [--anchor <SEQ:H
        traces export [--from <ISO date-time>] [--to <ISO date-time>] [--pathway <id>] [--out <file>]
        traces replay <traceId>`;
 
-async function main(argv: string[]): Promise<number> {
+/** traces with these arguments: the exit code; output to io.stdout and io.stderr. */
+export async function run(argv: string[], io: CliIo): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -32,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
       options: { from: { type: 'string' }, to: { type: 'string' }, pathway: { type: 'string' }, out: { type: 'string' }, anchor: { type: 'string' }, 'since-anchor': { type: 'boolean' } },
     });
   } catch (err) {
-    console.error(`${(err as Error).message}\n${USAGE}`);
+    writeLine(io.stderr, `${(err as Error).message}\n${USAGE}`);
     return 2;
   }
   const [command, id] = parsed.positionals;
@@ -41,20 +42,20 @@ async function main(argv: string[]): Promise<number> {
   const bound = command === 'verify' ? { test: (v: string) => /^\d+$/.test(v), what: 'a sequence number' } : { test: (v: string) => !Number.isNaN(Date.parse(v)), what: 'an ISO date-time' };
   for (const [name, value] of [['--from', from], ['--to', to]] as const) {
     if (value !== undefined && !bound.test(value)) {
-      console.error(`${name} ${value} is not ${bound.what}\n${USAGE}`);
+      writeLine(io.stderr, `${name} ${value} is not ${bound.what}\n${USAGE}`);
       return 2;
     }
   }
   const anchor = parsed.values.anchor === undefined ? undefined : parseAnchor(parsed.values.anchor);
   if (parsed.values.anchor !== undefined && !anchor) {
-    console.error(`--anchor ${parsed.values.anchor} is not SEQ:HASH (a sequence number, a colon, 64 hex digits)\n${USAGE}`);
+    writeLine(io.stderr, `--anchor ${parsed.values.anchor} is not SEQ:HASH (a sequence number, a colon, 64 hex digits)\n${USAGE}`);
     return 2;
   }
   if (!command || !['verify', 'head', 'export', 'replay'].includes(command) || (command === 'replay' && !id)) {
-    console.error(USAGE);
+    writeLine(io.stderr, USAGE);
     return 2;
   }
-  const config = loadConfig();
+  const config = loadConfig(io.env);
   const store = await openStore(config.DATABASE_URL);
   const traces = traceRepository();
   const { read } = store;
@@ -66,32 +67,32 @@ async function main(argv: string[]): Promise<number> {
           range = await traces.range(read, { from: from === undefined ? undefined : Number(from), to: to === undefined ? undefined : Number(to), anchor, sinceAnchor: parsed.values['since-anchor'] });
         } catch (err) {
           if (!(err instanceof Problem)) throw err;
-          console.error(`${err.detail}\n${USAGE}`);
+          writeLine(io.stderr, `${err.detail}\n${USAGE}`);
           return 2;
         }
-        const bar = progress('verifying', range.to - range.from + 1);
+        const bar = progress('verifying', range.to - range.from + 1, io.stdout);
         const verdict = await traces.walk(read, range, (p) => bar.update(p.verified));
         bar.end();
         const span = range.from > 1 || range.headHash === undefined ? ` (traces ${range.from} to ${range.to})` : '';
         if (verdict.ok) {
-          console.log(`ok: ${verdict.verified} traces verified${span}, chain intact${anchor ? `, anchor ${anchor.seq} reached` : ''}`);
+          writeLine(io.stdout, `ok: ${verdict.verified} traces verified${span}, chain intact${anchor ? `, anchor ${anchor.seq} reached` : ''}`);
           return 0;
         }
-        console.log(`BROKEN at sequence ${verdict.brokenAt}: ${verdict.reason} (${verdict.verified} verified before it)`);
+        writeLine(io.stdout, `BROKEN at sequence ${verdict.brokenAt}: ${verdict.reason} (${verdict.verified} verified before it)`);
         return 1;
       }
       case 'head': {
         const head = await traces.head(read);
         if (!head) {
-          console.error('the chain is empty: no traces yet');
+          writeLine(io.stderr, 'the chain is empty: no traces yet');
           return 1;
         }
-        console.log(formatAnchor(head));
-        console.error(`the chain head: trace ${head.seq}. Keep this line outside this database; later, \`traces verify --anchor ${head.seq}:...\` fails if the chain no longer reaches it.`);
+        writeLine(io.stdout, formatAnchor(head));
+        writeLine(io.stderr, `the chain head: trace ${head.seq}. Keep this line outside this database; later, \`traces verify --anchor ${head.seq}:...\` fails if the chain no longer reaches it.`);
         return 0;
       }
       case 'export': {
-        const sink: Writable = out ? createWriteStream(out) : process.stdout;
+        const sink: Writable = out ? createWriteStream(path.resolve(io.cwd, out)) : io.stdout;
         let count = 0;
         const iso = (v: string | undefined) => (v ? new Date(v).toISOString() : undefined);
         for await (const body of traces.bodies(read, { from: iso(from), to: iso(to), pathwayId: pathway })) {
@@ -103,24 +104,24 @@ async function main(argv: string[]): Promise<number> {
         if (out) {
           await new Promise<void>((resolve) => sink.end(resolve));
         }
-        console.error(`exported ${count} traces`);
+        writeLine(io.stderr, `exported ${count} traces`);
         return 0;
       }
       default: {
         const trace = await traces.get(read, id!);
         if (!trace) {
-          console.error(`no trace ${id}`);
+          writeLine(io.stderr, `no trace ${id}`);
           return 1;
         }
         const triage = new Triage([], { timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS });
         const report = await replay(trace, await versionResolver(triage, read)(trace.pathway.hash), triage);
         if (report.identical) {
-          console.log(`identical: trace ${report.traceId} replays to the same decision on version ${report.versionHash.slice(0, 12)}`);
+          writeLine(io.stdout, `identical: trace ${report.traceId} replays to the same decision on version ${report.versionHash.slice(0, 12)}`);
           return 0;
         }
-        console.log(`DIFFERENT: trace ${report.traceId} on version ${report.versionHash.slice(0, 12)}`);
+        writeLine(io.stdout, `DIFFERENT: trace ${report.traceId} on version ${report.versionHash.slice(0, 12)}`);
         for (const d of report.differences) {
-          console.log(`  ${d}`);
+          writeLine(io.stdout, `  ${d}`);
         }
         return 1;
       }
@@ -129,5 +130,3 @@ async function main(argv: string[]): Promise<number> {
     await store.close();
   }
 }
-
-exitWith(main(process.argv.slice(2)));

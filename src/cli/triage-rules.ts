@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +23,7 @@ import { Problem } from '../problem.js';
 import { coverage } from '../authoring/coverage.js';
 import { runScenario } from '../triage/scenario-runner.js';
 import { Triage } from '../triage/triage.js';
-import { exitWith } from './run.js';
+import { writeLine, type CliIo } from './run.js';
 
 /**
  * triage-rules: the clinicians' command-line tool. Human-readable output by default, JSON with
@@ -56,29 +55,32 @@ options: --format text|json (default text); dir defaults to ./rules`;
 class UsageError extends Error {}
 
 type Format = 'text' | 'json';
-type Options = { format: Format; values: Record<string, string | undefined>; positionals: string[] };
+type Options = { format: Format; values: Record<string, string | undefined>; positionals: string[]; io: CliIo };
 
-function print(format: Format, json: unknown, text: () => string[]): void {
-  console.log(format === 'json' ? JSON.stringify(json, null, 2) : text().join('\n'));
+function print({ format, io }: Pick<Options, 'format' | 'io'>, json: unknown, text: () => string[]): void {
+  writeLine(io.stdout, format === 'json' ? JSON.stringify(json, null, 2) : text().join('\n'));
 }
 
-const rulesDir = (dir: string | undefined) => path.resolve(dir ?? 'rules');
+const rulesDir = (io: CliIo, dir: string | undefined) => path.resolve(io.cwd, dir ?? 'rules');
 
-async function validate({ format, positionals }: Options): Promise<number> {
-  const catalog = await loadRuleCatalog(rulesDir(positionals[0]));
+async function validate(o: Options): Promise<number> {
+  const { positionals } = o;
+  const catalog = await loadRuleCatalog(rulesDir(o.io, positionals[0]));
   const pathways = [...catalog.versions.values()].map((v) => ({ id: v.id, version: v.version, hash: v.hash }));
-  print(format, { ok: true, pathways }, () => pathways.map((p) => `ok ${p.id} ${p.version} ${p.hash.slice(0, 12)}`));
+  print(o, { ok: true, pathways }, () => pathways.map((p) => `ok ${p.id} ${p.version} ${p.hash.slice(0, 12)}`));
   return 0;
 }
 
-async function lint({ format, positionals }: Options): Promise<number> {
-  const findings = lintCatalog(await loadRuleCatalog(rulesDir(positionals[0])));
-  print(format, { ok: findings.length === 0, findings }, () => [...findings.map(formatFinding), `${findings.length} finding${findings.length === 1 ? '' : 's'}`]);
+async function lint(o: Options): Promise<number> {
+  const { positionals } = o;
+  const findings = lintCatalog(await loadRuleCatalog(rulesDir(o.io, positionals[0])));
+  print(o, { ok: findings.length === 0, findings }, () => [...findings.map(formatFinding), `${findings.length} finding${findings.length === 1 ? '' : 's'}`]);
   return findings.length ? 1 : 0;
 }
 
-async function test({ format, positionals }: Options): Promise<number> {
-  const dir = rulesDir(positionals[0]);
+async function test(o: Options): Promise<number> {
+  const { positionals } = o;
+  const dir = rulesDir(o.io, positionals[0]);
   const catalog = await loadRuleCatalog(dir);
   const triage = new Triage(catalog.versions.values(), { timeoutMs: 2000 });
   const results: { file: string; pathway: string; name: string; passed: boolean; differences: string[] }[] = [];
@@ -90,15 +92,16 @@ async function test({ format, positionals }: Options): Promise<number> {
     }
   }
   const failed = results.filter((r) => !r.passed).length;
-  print(format, { ok: failed === 0, passed: results.length - failed, failed, results }, () => [
+  print(o, { ok: failed === 0, passed: results.length - failed, failed, results }, () => [
     ...results.flatMap((r) => [`${r.passed ? 'pass' : 'FAIL'} ${r.pathway}: ${r.name}`, ...r.differences.map((d) => `     ${d}`)]),
     `${results.length - failed} passed, ${failed} failed`,
   ]);
   return failed === 0 ? 0 : 1;
 }
 
-async function coverageCommand({ format, positionals, values }: Options): Promise<number> {
-  const dir = rulesDir(positionals[0]);
+async function coverageCommand(o: Options): Promise<number> {
+  const { positionals, values } = o;
+  const dir = rulesDir(o.io, positionals[0]);
   const min = values['min-rules'] === undefined ? undefined : Number(values['min-rules']);
   if (min !== undefined && !(min >= 0 && min <= 100)) {
     throw new UsageError('--min-rules takes a percentage from 0 to 100');
@@ -110,7 +113,7 @@ async function coverageCommand({ format, positionals, values }: Options): Promis
     ...report.globalRedFlags.missed.map((id) => `global red flag ${id} is not covered by any scenario`),
     ...report.scenarioFailures.map((f) => `${f.pathway}: scenario "${f.name}" fails`),
   ];
-  print(format, { ok: failures.length === 0, ...report, failures }, () => [
+  print(o, { ok: failures.length === 0, ...report, failures }, () => [
     ...report.pathways.map(
       (p) =>
         `${p.pathway}: rules ${p.rules.covered.length}/${p.rules.total} (${p.rulePercent}%)` +
@@ -126,13 +129,14 @@ async function coverageCommand({ format, positionals, values }: Options): Promis
 }
 
 /** A directory as is, or a git revision's rules directory checked out into a temporary one. */
-function materialise(ref: string, subdir: string, cleanup: (() => void)[]): string {
-  if (existsSync(ref) && statSync(ref).isDirectory()) {
-    return path.resolve(ref);
+function materialise(cwd: string, ref: string, subdir: string, cleanup: (() => void)[]): string {
+  const asDir = path.resolve(cwd, ref);
+  if (existsSync(asDir) && statSync(asDir).isDirectory()) {
+    return asDir;
   }
   let archive: Buffer;
   try {
-    archive = execFileSync('git', ['archive', '--format=tar', ref, subdir], { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+    archive = execFileSync('git', ['archive', '--format=tar', ref, subdir], { cwd, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
   } catch {
     throw new UsageError(`${ref} is neither a directory nor a git revision containing ${subdir}/`);
   }
@@ -142,7 +146,8 @@ function materialise(ref: string, subdir: string, cleanup: (() => void)[]): stri
   return path.join(dir, subdir);
 }
 
-async function diff({ format, positionals, values }: Options): Promise<number> {
+async function diff(o: Options): Promise<number> {
+  const { positionals, values } = o;
   const [oldRef, newRef] = positionals;
   if (!oldRef || !newRef) {
     throw new UsageError('diff needs two directories or git revisions');
@@ -150,11 +155,11 @@ async function diff({ format, positionals, values }: Options): Promise<number> {
   const cleanup: (() => void)[] = [];
   try {
     const subdir = values.path ?? 'rules';
-    const before = await loadRuleCatalog(materialise(oldRef, subdir, cleanup));
-    const after = await loadRuleCatalog(materialise(newRef, subdir, cleanup));
+    const before = await loadRuleCatalog(materialise(o.io.cwd, oldRef, subdir, cleanup));
+    const after = await loadRuleCatalog(materialise(o.io.cwd, newRef, subdir, cleanup));
     const changes = diffCatalogs(before, after);
     const show = (v: unknown) => (v === undefined ? '(none)' : JSON.stringify(v));
-    print(format, { changes }, () =>
+    print(o, { changes }, () =>
       changes.length === 0
         ? ['no changes']
         : changes.flatMap((c) => [
@@ -169,7 +174,8 @@ async function diff({ format, positionals, values }: Options): Promise<number> {
   }
 }
 
-async function impactCommand({ format, positionals, values }: Options): Promise<number> {
+async function impactCommand(o: Options): Promise<number> {
+  const { positionals, values } = o;
   if (!positionals[0]) {
     throw new UsageError('impact needs a candidate rules directory');
   }
@@ -177,15 +183,15 @@ async function impactCommand({ format, positionals, values }: Options): Promise<
   if (since !== undefined && Number.isNaN(Date.parse(since))) {
     throw new UsageError(`--since ${since} is not a date`);
   }
-  const candidate = await loadRuleCatalog(rulesDir(positionals[0]));
-  const config = loadConfig();
+  const candidate = await loadRuleCatalog(rulesDir(o.io, positionals[0]));
+  const config = loadConfig(o.io.env);
   const store = await openStore(config.DATABASE_URL);
   try {
     const traces = traceRepository().bodies(store.read, { from: since ? new Date(since).toISOString() : undefined });
     const report = await impact(traces, candidate, new Triage(candidate.versions.values(), { timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS }));
     const outcome = (o: OutcomeSummary | null) => (o ? `${o.kind} ${o.disposition} (${o.ruleId ?? 'fallback'})` : 'more questions');
     const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-    print(format, { ok: report.safetyFindings.length === 0, ...report }, () => [
+    print(o, { ok: report.safetyFindings.length === 0, ...report }, () => [
       ...report.pathways.map(
         (p) =>
           `${p.pathway}: ${p.replayed} decisions replayed; ${p.counts.same} keep their outcome, ${p.counts.up} move up, ${p.counts.down} move down` +
@@ -214,7 +220,8 @@ async function impactCommand({ format, positionals, values }: Options): Promise<
   }
 }
 
-async function explainCommand({ format, positionals, values }: Options): Promise<number> {
+async function explainCommand(o: Options): Promise<number> {
+  const { positionals, values } = o;
   const pathwayId = positionals[0];
   const age = Number(values.age);
   if (!pathwayId || !values.answers || values.age === undefined || !Number.isInteger(age) || !['female', 'male'].includes(values.sex ?? '')) {
@@ -226,7 +233,7 @@ async function explainCommand({ format, positionals, values }: Options): Promise
   } catch {
     throw new UsageError('--answers must be a JSON object of questionId: value');
   }
-  const catalog: RuleCatalog = await loadRuleCatalog(rulesDir(values.dir));
+  const catalog: RuleCatalog = await loadRuleCatalog(rulesDir(o.io, values.dir));
   const triage = new Triage(catalog.versions.values(), { timeoutMs: 2000 });
   const version = triage.pathway(pathwayId);
   const patient: Patient = { ageYears: age, sex: values.sex as Patient['sex'] };
@@ -241,7 +248,7 @@ async function explainCommand({ format, positionals, values }: Options): Promise
   const draft = draftTrace({ version, assessmentId: null, step: null, patient, answers, decision, startedAt: Date.now(), durationMs: 0 });
   const explanation = explain(JSON.parse(sealTrace(draft, 0, GENESIS_HASH).text) as TraceBody);
   const result = decision.status === 'complete' ? { status: decision.status, outcome: decision.outcome } : { status: decision.status, question: decision.question };
-  print(format, { ...result, explanation }, () => [explanation.summary, ...explanation.ruledOut, ...explanation.settled, ...explanation.setAside]);
+  print(o, { ...result, explanation }, () => [explanation.summary, ...explanation.ruledOut, ...explanation.settled, ...explanation.setAside]);
   return 0;
 }
 
@@ -255,8 +262,8 @@ function hazardIds(file: string): Set<string> {
  * it (the service's TRIAGE_API_KEYS, TRIAGE_API_KEYS_FILE or AUTH_JWKS_URL), with the role the
  * matching API route needs.
  */
-async function caller(config: Config, access: Access): Promise<Principal> {
-  const credential = { apiKey: process.env.TRIAGE_API_KEY, bearer: process.env.TRIAGE_TOKEN };
+async function caller(env: NodeJS.ProcessEnv, config: Config, access: Access): Promise<Principal> {
+  const credential = { apiKey: env.TRIAGE_API_KEY, bearer: env.TRIAGE_TOKEN };
   const principal = await identify(await setUpSecurity(config), credential);
   if (!principal) {
     const given = credential.apiKey ? 'the key in TRIAGE_API_KEY is not one this service accepts' : credential.bearer ? 'the token in TRIAGE_TOKEN is not valid here' : 'neither is set';
@@ -266,8 +273,8 @@ async function caller(config: Config, access: Access): Promise<Principal> {
 }
 
 /** Runs a release subcommand on the database (DATABASE_URL), closing it afterwards. */
-async function withReleases<T>(work: (releases: ReleaseService, store: Store, config: Config) => Promise<T>): Promise<T> {
-  const config = loadConfig();
+async function withReleases<T>(env: NodeJS.ProcessEnv, work: (releases: ReleaseService, store: Store, config: Config) => Promise<T>): Promise<T> {
+  const config = loadConfig(env);
   const store = await openStore(config.DATABASE_URL);
   try {
     // This process serves nothing: activation here is checked and recorded, and the running
@@ -283,7 +290,8 @@ const nextSteps = (id: string) => [
   `then go live (an admin): TRIAGE_API_KEY=<admin key> npm run rules -- release activate ${id}`,
 ];
 
-async function recordRelease({ format, positionals, values }: Options): Promise<number> {
+async function recordRelease(o: Options): Promise<number> {
+  const { positionals, values } = o;
   const dir = positionals[0];
   if (values.approver !== undefined || values.author !== undefined) {
     throw new UsageError(
@@ -294,14 +302,14 @@ async function recordRelease({ format, positionals, values }: Options): Promise<
     throw new UsageError('release needs <dir> --summary S');
   }
   const hazards = (values.hazards ?? '').split(',').map((h) => h.trim()).filter(Boolean);
-  const known = hazardIds(values['hazard-log'] ?? 'docs/hazard-log.md');
+  const known = hazardIds(path.resolve(o.io.cwd, values['hazard-log'] ?? 'docs/hazard-log.md'));
   const unknownHazards = hazards.filter((h) => !known.has(h));
   if (unknownHazards.length) {
     throw new UsageError(`not in the hazard log: ${unknownHazards.join(', ')}`);
   }
-  return withReleases(async (releases, store, config) => {
-    const author = await caller(config, 'releaseSignOff');
-    const rulesPath = rulesDir(dir);
+  return withReleases(o.io.env, async (releases, store, config) => {
+    const author = await caller(o.io.env, config, 'releaseSignOff');
+    const rulesPath = rulesDir(o.io, dir);
     const catalog = await loadRuleCatalog(rulesPath);
     const triage = new Triage(catalog.versions.values(), { timeoutMs: 2000 });
     const reasons: string[] = [];
@@ -317,7 +325,7 @@ async function recordRelease({ format, positionals, values }: Options): Promise<
       reasons.push(`impact: ${report.safetyFindings.length} past decisions would move from escalate or callback to self-care; review them (triage-rules impact) and pass --acknowledge-impact to record the release anyway`);
     }
     if (reasons.length) {
-      print(format, { ok: false, reasons }, () => ['release refused:', ...reasons.map((r) => `  ${r}`)]);
+      print(o, { ok: false, reasons }, () => ['release refused:', ...reasons.map((r) => `  ${r}`)]);
       return 1;
     }
     const record = await releases.record({
@@ -332,7 +340,7 @@ async function recordRelease({ format, positionals, values }: Options): Promise<
         safetyFindingsAcknowledged: report.safetyFindings.map((f) => f.traceId),
       },
     });
-    print(format, { ok: true, release: record }, () => [
+    print(o, { ok: true, release: record }, () => [
       `recorded release ${record.id} by ${record.author} (not signed off yet)`,
       ...record.pathways.map((p) => `  ${p.id} ${p.version} ${p.hash.slice(0, 12)}`),
       ...nextSteps(record.id),
@@ -350,38 +358,36 @@ function releaseId({ positionals }: Options): string {
   return id;
 }
 
-async function signOffRelease(options: Options): Promise<number> {
-  const id = releaseId(options);
-  const { format } = options;
-  return withReleases(async (releases, _store, config) => {
-    const release = await releases.signOff(id, await caller(config, 'releaseSignOff'));
-    print(format, { ok: true, release }, () => [`release ${id} signed off by ${release.approver} at ${release.signedOffAt}`, nextSteps(id)[1]!]);
+async function signOffRelease(o: Options): Promise<number> {
+  const id = releaseId(o);
+  return withReleases(o.io.env, async (releases, _store, config) => {
+    const release = await releases.signOff(id, await caller(o.io.env, config, 'releaseSignOff'));
+    print(o, { ok: true, release }, () => [`release ${id} signed off by ${release.approver} at ${release.signedOffAt}`, nextSteps(id)[1]!]);
     return 0;
   });
 }
 
-async function activateRelease(options: Options): Promise<number> {
-  const id = releaseId(options);
-  const { format } = options;
-  return withReleases(async (releases, _store, config) => {
-    const release = await releases.activate(id, (await caller(config, 'releaseActivation')).id);
-    print(format, { ok: true, active: id, pathways: release.pathways }, () => [`release ${id} is active: every running instance switches to it within seconds`, releases.filesAgain()]);
+async function activateRelease(o: Options): Promise<number> {
+  const id = releaseId(o);
+  return withReleases(o.io.env, async (releases, _store, config) => {
+    const release = await releases.activate(id, (await caller(o.io.env, config, 'releaseActivation')).id);
+    print(o, { ok: true, active: id, pathways: release.pathways }, () => [`release ${id} is active: every running instance switches to it within seconds`, releases.filesAgain()]);
     return 0;
   });
 }
 
-async function deactivateRelease({ format }: Options): Promise<number> {
-  return withReleases(async (releases, _store, config) => {
-    const ended = await releases.deactivate((await caller(config, 'releaseActivation')).id);
-    print(format, { ok: true, active: null, deactivated: ended }, () => [`release ${ended} deactivated: every running instance serves its rule files again within seconds`]);
+async function deactivateRelease(o: Options): Promise<number> {
+  return withReleases(o.io.env, async (releases, _store, config) => {
+    const ended = await releases.deactivate((await caller(o.io.env, config, 'releaseActivation')).id);
+    print(o, { ok: true, active: null, deactivated: ended }, () => [`release ${ended} deactivated: every running instance serves its rule files again within seconds`]);
     return 0;
   });
 }
 
-async function listReleases({ format }: Options): Promise<number> {
-  return withReleases(async (releases) => {
+async function listReleases(o: Options): Promise<number> {
+  return withReleases(o.io.env, async (releases) => {
     const list = (await releases.list()).map(({ checks: _checks, ...r }) => r);
-    print(format, { releases: list }, () =>
+    print(o, { releases: list }, () =>
       list.length === 0
         ? ['no releases recorded']
         : list.map(
@@ -401,7 +407,7 @@ const RELEASE_SUBCOMMANDS: Record<string, (o: Options) => Promise<number>> = {
   list: listReleases,
 };
 
-const releaseCommand = (options: Options): Promise<number> => (RELEASE_SUBCOMMANDS[options.positionals[0] ?? ''] ?? recordRelease)(options);
+const releaseCommand = (o: Options): Promise<number> => (RELEASE_SUBCOMMANDS[o.positionals[0] ?? ''] ?? recordRelease)(o);
 
 const COMMANDS: Record<string, (o: Options) => Promise<number>> = {
   validate,
@@ -414,7 +420,8 @@ const COMMANDS: Record<string, (o: Options) => Promise<number>> = {
   release: releaseCommand,
 };
 
-async function main(argv: string[]): Promise<number> {
+/** triage-rules with these arguments: the exit code; output to io.stdout and io.stderr. */
+export async function run(argv: string[], io: CliIo): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -439,39 +446,37 @@ async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (err) {
-    console.error(`${(err as Error).message}\n${USAGE}`);
+    writeLine(io.stderr, `${(err as Error).message}\n${USAGE}`);
     return 2;
   }
   const [command, ...positionals] = parsed.positionals;
   const format = parsed.values.format as Format;
   if (parsed.values.help) {
-    console.log(USAGE);
+    writeLine(io.stdout, USAGE);
     return 0;
   }
-  const run = command ? COMMANDS[command] : undefined;
-  if (!run || !['text', 'json'].includes(format)) {
-    console.error(USAGE);
+  const handler = command ? COMMANDS[command] : undefined;
+  if (!handler || !['text', 'json'].includes(format)) {
+    writeLine(io.stderr, USAGE);
     return 2;
   }
   try {
     const { format: _f, help: _h, 'acknowledge-impact': acknowledge, ...values } = parsed.values;
-    return await run({ format, positionals, values: { ...values, 'acknowledge-impact': acknowledge ? 'yes' : undefined } });
+    return await handler({ format, positionals, io, values: { ...values, 'acknowledge-impact': acknowledge ? 'yes' : undefined } });
   } catch (err) {
     if (err instanceof UsageError) {
-      console.error(`${err.message}\n${USAGE}`);
+      writeLine(io.stderr, `${err.message}\n${USAGE}`);
       return 2;
     }
     if (err instanceof RuleSetLoadError) {
       const findings: Finding[] = err.findings;
-      print(format, { ok: false, findings }, () => [...findings.map(formatFinding), `${findings.length} finding${findings.length === 1 ? '' : 's'}`]);
+      print({ format, io }, { ok: false, findings }, () => [...findings.map(formatFinding), `${findings.length} finding${findings.length === 1 ? '' : 's'}`]);
       return 1;
     }
     if (err instanceof Error && 'status' in err && 'detail' in err) {
-      console.error(String(err.detail));
+      writeLine(io.stderr, String(err.detail));
       return 1;
     }
     throw err;
   }
 }
-
-exitWith(main(process.argv.slice(2)));

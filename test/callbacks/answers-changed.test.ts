@@ -1,6 +1,6 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import t from 'tap';
-import { get, post } from '../helpers.js';
+import { get, post, STAFF } from '../helpers.js';
 import { assessment, contact, heard, queueIds, requested, ROUTINE, setup, URGENT, YOUNG, youngPatient } from './walks.js';
 
 /**
@@ -22,7 +22,7 @@ t.test('answers changed after asking: a more urgent callback moves the request e
 
   const again = await post(app, `/v1/assessments/${later.assessmentId}/callback`, contact);
   t.match(again.body, { id: later.cb.id, within: 'PT1H', dueAt: step.body.callback.dueAt }, 'a repeat request returns the request as it is now');
-  const detail = (await get(app, `/v1/callbacks/${later.cb.id}`)).body;
+  const detail = (await get(app, `/v1/callbacks/${later.cb.id}`, STAFF['call-handler'])).body;
   t.match(detail, {
     within: 'PT1H',
     disposition: 'CB-URGENT',
@@ -43,7 +43,7 @@ t.test('answers changed towards less urgency: the request keeps its urgency and 
   const again = await post(app, `/v1/assessments/${assessmentId}/callback`, contact);
   t.equal(again.status, 200, 'a repeat request finds the request, not a refusal for a self-care outcome');
   t.match(again.body, { id: cb.id, within: 'PT1H', dueAt: cb.dueAt });
-  const detail = (await get(app, `/v1/callbacks/${cb.id}`)).body;
+  const detail = (await get(app, `/v1/callbacks/${cb.id}`, STAFF['call-handler'])).body;
   t.match(detail, {
     status: 'waiting',
     within: 'PT1H',
@@ -66,11 +66,11 @@ t.test('an escalation after asking: flagged for clinical review at the top of th
 
   const step = await post(app, `/v1/assessments/${assessmentId}/answers`, { questionId: 'coughing_blood', value: true });
   t.match(step.body, { outcome: { kind: 'escalate', title: 'Go to A&E now' }, callback: { id: cb.id, actNow: { title: 'Go to A&E now', advice: /^Go to A&E now/ } } });
-  const queue = (await get(app, '/v1/callbacks')).body.items;
+  const queue = (await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items;
   t.same(queue.map((i: { id: string }) => i.id), [cb.id, urgent.cb.id], 'above a request due sooner');
   t.match(queue[0], { needsReview: true, reviewReason: 'escalated', disposition: 'ED-AE' });
-  const page1 = (await get(app, '/v1/callbacks?limit=1')).body;
-  t.same((await get(app, `/v1/callbacks?limit=1&cursor=${page1.nextCursor}`)).body.items.map((i: { id: string }) => i.id), [urgent.cb.id], 'pages keep that order');
+  const page1 = (await get(app, '/v1/callbacks?limit=1', STAFF['call-handler'])).body;
+  t.same((await get(app, `/v1/callbacks?limit=1&cursor=${page1.nextCursor}`, STAFF['call-handler'])).body.items.map((i: { id: string }) => i.id), [urgent.cb.id], 'pages keep that order');
   t.match((await post(app, `/v1/assessments/${assessmentId}/callback`, contact)).body, { id: cb.id, actNow: { title: 'Go to A&E now' } });
   t.match((await get(app, `/v1/assessments/${assessmentId}`)).body, { outcome: { kind: 'escalate' }, callback: { id: cb.id, actNow: { title: 'Go to A&E now' } } });
   t.match(changes.at(-1), { type: 'escalated', id: cb.id });
@@ -79,8 +79,8 @@ t.test('an escalation after asking: flagged for clinical review at the top of th
   const back = await post(app, `/v1/assessments/${assessmentId}/answers`, { questionId: 'coughing_blood', value: false });
   t.match(back.body, { outcome: { kind: 'callback', within: 'PT6H' }, callback: { within: 'PT1H' } });
   t.notOk('actNow' in back.body.callback);
-  t.match((await get(app, '/v1/callbacks')).body.items[0], { id: cb.id, needsReview: true, reviewReason: 'escalated', within: 'PT1H' });
-  t.match((await get(app, `/v1/callbacks/${cb.id}`)).body.sinceRequest, { whenAsked: { within: 'PT6H' }, latest: { kind: 'callback', within: 'PT6H' } });
+  t.match((await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items[0], { id: cb.id, needsReview: true, reviewReason: 'escalated', within: 'PT1H' });
+  t.match((await get(app, `/v1/callbacks/${cb.id}`, STAFF['call-handler'])).body.sinceRequest, { whenAsked: { within: 'PT6H' }, latest: { kind: 'callback', within: 'PT6H' } });
 });
 
 t.test('a callback asked for while the answers change: the request never misses the new decision', async (t) => {
@@ -91,7 +91,7 @@ t.test('a callback asked for while the answers change: the request never misses 
     const { callback } = (await get(app, `/v1/assessments/${id}`)).body;
     if (callback) t.match(callback, { actNow: { title: 'Go to A&E now' } }, 'a request that exists followed the escalation');
   }
-  for (const item of (await get(app, '/v1/callbacks')).body.items) {
+  for (const item of (await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items) {
     t.match(item, { reviewReason: 'escalated' });
   }
 });

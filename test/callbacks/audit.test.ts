@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { asHandler, freshDatabaseUrl, get, handlerIdOf, post, rawSql, testApp } from '../helpers.js';
+import { asHandler, freshDatabaseUrl, get, handlerIdOf, post, rawSql, STAFF, testApp } from '../helpers.js';
 import { actions, AMIR, BEA, requested, setup, URGENT } from './walks.js';
 
 /** The callback queue's audit trail: free text sealed, reads of contact details recorded, events in order. */
@@ -25,7 +25,7 @@ t.test('free text is sealed at rest; each read of contact details is audited', a
   t.match(byBea.history.at(-1), { action: 'contact_read', handlerId: BEA, at: String }, 'this read is itself in the history');
   const byAmir = (await get(app, `/v1/callbacks/${cb.id}`, asHandler(0))).body;
   t.same(actions(byAmir.history, true).slice(-2), [`contact_read:${BEA}`, `contact_read:${AMIR}`]);
-  const audit = (await get(app, `/v1/assessments/${assessmentId}/history`)).body.events;
+  const audit = (await get(app, `/v1/assessments/${assessmentId}/history`, STAFF.clinician)).body.events;
   t.same(audit.filter((e: { summary: string }) => e.summary === 'callback contact_read').map((e: { handlerId: string }) => e.handlerId), [BEA, AMIR]);
   t.notOk(JSON.stringify(audit).includes('07700'), "the auditors' history carries no free text");
 });
@@ -55,7 +55,7 @@ t.test('history is in the order things happened, even when a lease expiry and th
     clock.advance(11 * 60);
   }
   expected.push(`lease_expired:${handlerIdOf(1)}`); // found by the read below
-  const history = (await get(app, `/v1/callbacks/${cb.id}`)).body.history;
+  const history = (await get(app, `/v1/callbacks/${cb.id}`, STAFF['call-handler'])).body.history;
   t.same(actions(history), expected);
   t.ok(history.some((e: { action: string; at: string }, i: number) => e.action === 'lease_expired' && history[i + 1].at === e.at), 'the two did share a timestamp');
 });

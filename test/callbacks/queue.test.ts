@@ -16,7 +16,7 @@ t.test('a callback request: E.164 phone, due at decision time plus the window, i
   t.equal(again.body.id, first.body.id);
   const concurrent = await Promise.all(Array.from({ length: 10 }, () => post(app, `/v1/assessments/${id}/callback`, contact)));
   t.ok(concurrent.every((r) => r.status === 200 && r.body.id === first.body.id));
-  t.equal((await get(app, '/v1/callbacks')).body.items.length, 1);
+  t.equal((await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items.length, 1);
 });
 
 t.test('only a callback outcome can have one; bad contact details are 422', async (t) => {
@@ -35,7 +35,7 @@ t.test('only a callback outcome can have one; bad contact details are 422', asyn
   t.equal((await post(app, `/v1/assessments/${id}/callback`, { name: 'x' })).status, 400);
   t.equal((await post(app, '/v1/assessments/nope/callback', contact)).status, 401, 'no assessment token');
   t.equal((await post(app, `/v1/assessments/${id}/callback`, contact, { 'x-assessment-token': 'wrong' })).status, 404, 'a wrong token looks like an unknown id');
-  t.equal((await get(app, '/v1/callbacks')).body.items.length, 0, 'nothing stored by refused requests');
+  t.equal((await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items.length, 0, 'nothing stored by refused requests');
 });
 
 t.test('the queue: a 1-hour request made after a 6-hour one comes first; overdue is flagged', async (t) => {
@@ -45,24 +45,24 @@ t.test('the queue: a 1-hour request made after a 6-hour one comes first; overdue
   t.equal(routineCb.within, 'PT6H');
   const urgent = await assessment(app, URGENT);
   const urgentCb = (await post(app, `/v1/assessments/${urgent}/callback`, contact)).body;
-  let queue = (await get(app, '/v1/callbacks')).body.items;
+  let queue = (await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items;
   t.same(queue.map((i: { id: string }) => i.id), [urgentCb.id, routineCb.id]);
   t.ok(queue[0].timeLeftSeconds > 3500 && queue[0].timeLeftSeconds <= 3600);
-  t.same((await get(app, '/v1/callbacks?overdue=true')).body.items, []);
+  t.same((await get(app, '/v1/callbacks?overdue=true', STAFF['call-handler'])).body.items, []);
 
   clock.advance(2 * 3600);
-  queue = (await get(app, '/v1/callbacks')).body.items;
+  queue = (await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items;
   t.ok(queue[0].overdueBySeconds >= 3600, 'the 1-hour request is an hour overdue');
   t.notOk('timeLeftSeconds' in queue[0]);
-  t.same((await get(app, '/v1/callbacks?overdue=true')).body.items.map((i: { id: string }) => i.id), [urgentCb.id]);
-  const stats = (await get(app, '/v1/callbacks/stats')).body;
+  t.same((await get(app, '/v1/callbacks?overdue=true', STAFF['call-handler'])).body.items.map((i: { id: string }) => i.id), [urgentCb.id]);
+  const stats = (await get(app, '/v1/callbacks/stats', STAFF['call-handler'])).body;
   t.match(stats, { waiting: 2, claimed: 0, byWindow: { PT1H: 1, PT6H: 1 }, overdue: 1, oldestWaiting: { id: routineCb.id } });
 
-  const page1 = (await get(app, '/v1/callbacks?limit=1')).body;
-  const page2 = (await get(app, `/v1/callbacks?limit=1&cursor=${page1.nextCursor}`)).body;
+  const page1 = (await get(app, '/v1/callbacks?limit=1', STAFF['call-handler'])).body;
+  const page2 = (await get(app, `/v1/callbacks?limit=1&cursor=${page1.nextCursor}`, STAFF['call-handler'])).body;
   t.same([page1.items[0].id, page2.items[0].id], [urgentCb.id, routineCb.id]);
   t.equal(page2.nextCursor, null);
-  t.equal((await get(app, '/v1/callbacks?cursor=nonsense')).status, 400);
+  t.equal((await get(app, '/v1/callbacks?cursor=nonsense', STAFF['call-handler'])).status, 400);
 });
 
 t.test('waiting and claimed requests share one queue in due order, page by page', async (t) => {
@@ -72,14 +72,14 @@ t.test('waiting and claimed requests share one queue in due order, page by page'
   const routine = await request(ROUTINE);
   const second = await request(URGENT);
   t.equal((await post(app, `/v1/callbacks/${second}/claim`, {}, asHandler(0))).status, 200);
-  const ids = (path: string) => get(app, path).then((r) => r.body.items.map((i: { id: string }) => i.id));
+  const ids = (path: string) => get(app, path, STAFF['call-handler']).then((r) => r.body.items.map((i: { id: string }) => i.id));
   t.same(await ids('/v1/callbacks'), [first, second, routine], 'the claimed request keeps its place');
   t.same(await ids('/v1/callbacks?status=claimed'), [second]);
   t.same(await ids('/v1/callbacks?status=waiting'), [first, routine]);
   const walked: string[] = [];
   let cursor: string | null = null;
   do {
-    const page: { items: { id: string; status: string }[]; nextCursor: string | null } = (await get(app, `/v1/callbacks?limit=1${cursor ? `&cursor=${cursor}` : ''}`)).body;
+    const page: { items: { id: string; status: string }[]; nextCursor: string | null } = (await get(app, `/v1/callbacks?limit=1${cursor ? `&cursor=${cursor}` : ''}`, STAFF['call-handler'])).body;
     walked.push(...page.items.map((i) => `${i.id}:${i.status}`));
     cursor = page.nextCursor;
   } while (cursor);
@@ -106,12 +106,12 @@ t.test('a lease that is neither renewed nor completed returns the request to the
   clock.advance(9 * 60);
   t.equal((await post(app, `/v1/callbacks/${cb.id}/renew`, {}, asHandler(0))).status, 200, 'renewed before expiry');
   clock.advance(9 * 60);
-  t.equal((await get(app, `/v1/callbacks/${cb.id}`)).body.status, 'claimed', 'the renewal holds');
+  t.equal((await get(app, `/v1/callbacks/${cb.id}`, STAFF['call-handler'])).body.status, 'claimed', 'the renewal holds');
   clock.advance(2 * 60);
-  t.equal((await get(app, `/v1/callbacks/${cb.id}`)).body.status, 'waiting', 'back in the queue after the lease');
+  t.equal((await get(app, `/v1/callbacks/${cb.id}`, STAFF['call-handler'])).body.status, 'waiting', 'back in the queue after the lease');
   t.equal((await post(app, `/v1/callbacks/${cb.id}/complete`, { outcome: 'advice_given' }, asHandler(0))).status, 409, 'the lapsed holder cannot complete');
   t.equal((await post(app, `/v1/callbacks/${cb.id}/claim`, {}, asHandler(1))).status, 200, 'someone else can claim it');
-  t.same(actions((await get(app, `/v1/callbacks/${cb.id}`)).body.history), ['requested:-', `claim:${AMIR}`, `renew:${AMIR}`, `lease_expired:${AMIR}`, `claim:${BEA}`]);
+  t.same(actions((await get(app, `/v1/callbacks/${cb.id}`, STAFF['call-handler'])).body.history), ['requested:-', `claim:${AMIR}`, `renew:${AMIR}`, `lease_expired:${AMIR}`, `claim:${BEA}`]);
 });
 
 t.test('no answer three times: flagged for clinical review, still in the queue', async (t) => {
@@ -122,7 +122,7 @@ t.test('no answer three times: flagged for clinical review, still in the queue',
     const attempt = await post(app, `/v1/callbacks/${cb.id}/attempts`, {}, asHandler(0));
     t.match(attempt.body, { status: 'waiting', attempts: i, needsReview: i >= 3, claimedBy: null });
   }
-  t.match((await get(app, '/v1/callbacks')).body.items, [{ id: cb.id, needsReview: true, attempts: 3 }]);
+  t.match((await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items, [{ id: cb.id, needsReview: true, attempts: 3 }]);
   t.equal((await post(app, `/v1/callbacks/${cb.id}/attempts`, {}, asHandler(0))).status, 409, 'an attempt needs a claim');
 });
 
@@ -141,13 +141,13 @@ t.test('completion with an outcome and notes; every action audited; contact deta
   t.notOk('timeLeftSeconds' in done.body || 'overdueBySeconds' in done.body, 'no clock on closed requests');
   t.equal((await post(app, `/v1/callbacks/${cb.id}/cancel`, { reason: 'late' }, asHandler(1))).status, 409, 'a completed request cannot be cancelled');
 
-  const detail = (await get(app, `/v1/callbacks/${cb.id}`)).body;
+  const detail = (await get(app, `/v1/callbacks/${cb.id}`, STAFF['call-handler'])).body;
   t.match(detail, { name: 'Ada Lovelace', phone: '+447700900123', completion: { outcome: 'booked_gp_or_urgent_care', notes: 'Booked at Riverside surgery 16:40' } });
   t.match(detail.answers[0], { question: { id: 'emergency_signs', text: String }, value: ['none'] });
   t.match(detail.explanation.summary, /^Clinician callback: .* because rule cp-recent-pain/);
   t.same(actions(detail.history), ['requested:-', `claim:${AMIR}`, `release:${AMIR}`, `claim:${BEA}`, `complete:${BEA}`]);
   t.notOk(JSON.stringify(detail.history).includes('Riverside'), 'notes stay out of the audit events');
-  const history = (await get(app, `/v1/assessments/${assessmentId}/history`)).body.events as { kind: string; summary: string; handlerId?: string }[];
+  const history = (await get(app, `/v1/assessments/${assessmentId}/history`, STAFF.clinician)).body.events as { kind: string; summary: string; handlerId?: string }[];
   t.match(history[0], { kind: 'decision', summary: 'step 0: asked emergency_signs' });
   t.same(history.filter((e) => e.kind === 'callback' && e.summary !== 'callback contact_read').map((e) => `${e.summary}:${e.handlerId ?? '-'}`), [
     'callback requested:-',
@@ -156,13 +156,13 @@ t.test('completion with an outcome and notes; every action audited; contact deta
     `callback claim:${BEA}`,
     `callback complete:${BEA}`,
   ], "every handler action is in the assessment's audit history");
-  t.same((await get(app, '/v1/callbacks')).body.items, [], 'completed requests leave the queue');
-  t.equal((await get(app, '/v1/callbacks?status=completed')).body.items.length, 1);
+  t.same((await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items, [], 'completed requests leave the queue');
+  t.equal((await get(app, '/v1/callbacks?status=completed', STAFF['call-handler'])).body.items.length, 1);
 
   const other = (await post(app, `/v1/assessments/${await assessment(app, URGENT)}/callback`, contact)).body;
   await post(app, `/v1/callbacks/${other.id}/claim`, {}, asHandler(1));
   t.match((await post(app, `/v1/callbacks/${other.id}/cancel`, { reason: 'patient called 999' }, asHandler(1))).body, { status: 'cancelled' });
-  t.equal((await get(app, '/v1/callbacks/nope')).status, 404);
+  t.equal((await get(app, '/v1/callbacks/nope', STAFF['call-handler'])).status, 404);
 
   const text = log.text();
   for (const secret of ['Ada Lovelace', '7700900123', '7700 900123', 'Riverside']) {
@@ -208,16 +208,16 @@ t.test('cancel needs the claim; a clinician or admin may override, recorded as a
   t.match((await post(app, `/v1/callbacks/${cb.id}/cancel`, { reason: 'duplicate' }, asHandler(1))).body, { status: 409, title: 'Claimed by someone else' });
   t.match((await post(app, `/v1/callbacks/${cb.id}/cancel`, { reason: 'duplicate' }, STAFF.clinician)).body, { status: 409, title: 'Claimed by someone else' }, 'a clinician too, without the override');
   t.match((await post(app, `/v1/callbacks/${cb.id}/cancel`, { reason: 'duplicate', override: true }, asHandler(1))).body, { status: 403 }, 'a call handler cannot override');
-  t.equal((await get(app, `/v1/callbacks/${cb.id}`)).body.status, 'claimed', 'the holder still holds it');
+  t.equal((await get(app, `/v1/callbacks/${cb.id}`, STAFF['call-handler'])).body.status, 'claimed', 'the holder still holds it');
   const overridden = await post(app, `/v1/callbacks/${cb.id}/cancel`, { reason: 'duplicate', override: true }, STAFF.clinician);
   t.match(overridden.body, { status: 'cancelled' });
   t.match((await post(app, `/v1/callbacks/${cb.id}/complete`, { outcome: 'advice_given' }, asHandler(0))).body, { status: 409, title: 'Callback closed' });
-  const history = (await get(app, `/v1/callbacks/${cb.id}`)).body.history;
+  const history = (await get(app, `/v1/callbacks/${cb.id}`, STAFF['call-handler'])).body.history;
   t.same(actions(history), ['requested:-', `claim:${AMIR}`, `cancel_override:${clinician}`]);
   t.match(history.find((e: { action: string }) => e.action === 'cancel_override'), { detail: { heldBy: AMIR, reason: 'duplicate' } });
 
   const mine = (await post(app, `/v1/assessments/${await assessment(app, URGENT)}/callback`, contact)).body;
   await post(app, `/v1/callbacks/${mine.id}/claim`, {}, asHandler(1));
   t.match((await post(app, `/v1/callbacks/${mine.id}/cancel`, { reason: 'called 999 themselves' }, asHandler(1))).body, { status: 'cancelled', claimedBy: null });
-  t.same(actions((await get(app, `/v1/callbacks/${mine.id}`)).body.history), ['requested:-', `claim:${BEA}`, `cancel:${BEA}`]);
+  t.same(actions((await get(app, `/v1/callbacks/${mine.id}`, STAFF['call-handler'])).body.history), ['requested:-', `claim:${BEA}`, `cancel:${BEA}`]);
 });

@@ -1,6 +1,6 @@
 import type { Test } from 'tap';
 import type { QueueChange } from '../../src/callbacks/service.js';
-import { get, handlerIdOf, logCapture, post, testApp, type TestApp } from '../helpers.js';
+import { get, handlerIdOf, logCapture, post, STAFF, testApp, type TestApp } from '../helpers.js';
 
 /** Chest-pain walks and a test app with a movable clock, for the callback queue's suites. */
 
@@ -61,4 +61,4 @@ export function heard(app: TestApp): QueueChange[] {
   return changes;
 }
 
-export const queueIds = async (app: TestApp): Promise<string[]> => (await get(app, '/v1/callbacks')).body.items.map((i: { id: string }) => i.id);
+export const queueIds = async (app: TestApp): Promise<string[]> => (await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items.map((i: { id: string }) => i.id);

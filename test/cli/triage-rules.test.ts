@@ -1,24 +1,22 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
+import { run } from '../../src/cli/triage-rules.js';
 import { loadScenarioFiles, scenarioAnswers } from '../../src/rulesets/scenarios.js';
-import { BASIC_RULES, BUNDLED_RULES, post, REPO, tempDir, testApp } from '../helpers.js';
+import { BASIC_RULES, BUNDLED_RULES, post, REPO, runCli, spawnCli, tempDir, testApp } from '../helpers.js';
 
-const exec = promisify(execFile);
-const CLI = path.join(REPO, 'dist/src/cli/triage-rules.js');
 const LINT_RULES = path.join(REPO, 'test/fixtures/lint-rules');
+const cli = (args: string[], options?: { env?: Record<string, string>; cwd?: string }) => runCli(run, args, options);
 
-async function cli(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd ?? REPO });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+t.test('the installed command: findings exit 1, usage errors exit 2, output on stdout and stderr', async (t) => {
+  const findings = await spawnCli('triage-rules', ['lint', LINT_RULES]);
+  t.equal(findings.code, 1);
+  t.match(findings.stdout, /error shadowed-rule: /);
+  const usage = await spawnCli('triage-rules', ['frobnicate']);
+  t.equal(usage.code, 2);
+  t.match(usage.stderr, /^usage: triage-rules <command> \[options\]/);
+});
 
 function copyRules(t: Test, from = BASIC_RULES): string {
   const dir = tempDir(t);

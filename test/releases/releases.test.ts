@@ -70,7 +70,7 @@ t.test('a pathway whose content changed without a version bump is refused, namin
   const app = await testApp(t, { rulesDir: BASIC_RULES });
   // The rule files served a decision: sample 1.0.0 is stored with its content.
   const served = (await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: SELF_CARE_ANSWERS })).body;
-  const servedHash = (await get(app, `/v1/traces/${served.traceId}`)).body.pathway.hash as string;
+  const servedHash = (await get(app, `/v1/traces/${served.traceId}`, STAFF.clinician)).body.pathway.hash as string;
   const edited = rulesWith(t, 1, '1.0.0');
   const editedHash = (await loadRuleCatalog(edited)).versions.get('sample')!.hash;
   const refused = await record(app, edited).catch((e: unknown) => e);
@@ -114,12 +114,12 @@ t.test('under load: every request during a switch succeeds, traced with the vers
   const hashes = { [v1.pathways[0]!.hash]: 'self_care', [v2.pathways[0]!.hash]: 'callback' };
   let consistent = 0;
   for (const r of results) {
-    const trace = (await get(app, `/v1/traces/${r.body.traceId}`)).body;
+    const trace = (await get(app, `/v1/traces/${r.body.traceId}`, STAFF.clinician)).body;
     if (hashes[trace.pathway.hash] === r.body.outcome.kind) consistent += 1;
   }
   t.equal(consistent, results.length, 'each decision matches the version its trace names');
   const used = new Set<string>();
-  for (const r of results) used.add((await get(app, `/v1/traces/${r.body.traceId}`)).body.pathway.hash);
+  for (const r of results) used.add((await get(app, `/v1/traces/${r.body.traceId}`, STAFF.clinician)).body.pathway.hash);
   t.equal(used.size, 2, 'both versions served during the switch');
 
   // The assessment started on v1 finishes on v1, after v2 went live.
@@ -128,7 +128,7 @@ t.test('under load: every request during a switch succeeds, traced with the vers
     step = (await post(app, `/v1/assessments/${inProgress.body.id}/answers`, { questionId, value })).body;
   }
   t.match(step.outcome, { kind: 'self_care' }, 'judged by v1 to the end');
-  const traces = (await get(app, `/v1/assessments/${inProgress.body.id}/traces`)).body.traces as { pathway: { hash: string } }[];
+  const traces = (await get(app, `/v1/assessments/${inProgress.body.id}/traces`, STAFF.clinician)).body.traces as { pathway: { hash: string } }[];
   t.ok(traces.every((x) => x.pathway.hash === v1.pathways[0]!.hash), 'every step traced with v1');
 });
 

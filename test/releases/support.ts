@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Test } from 'tap';
+import { run } from '../../src/cli/triage-rules.js';
 import { loadRuleCatalog } from '../../src/rulesets/loader.js';
 import { ApiKeys, parseApiKeys } from '../../src/security/credentials.js';
-import { BASIC_RULES, post, REPO, SECURITY_ENV, STAFF, tempDir, type TestApp } from '../helpers.js';
+import { BASIC_RULES, post, runCli, SECURITY_ENV, STAFF, tempDir, type TestApp } from '../helpers.js';
 
 /** What the release suites share: the principals, rule copies at their own versions, recording. */
 export const adult = { ageYears: 30, sex: 'female' };
@@ -72,16 +71,8 @@ export async function signedOff(app: TestApp, dir: string) {
 
 export const activate = (app: TestApp, id: string, headers = STAFF.admin) => post(app, `/v1/admin/releases/${id}/activate`, {}, headers);
 
-
-const exec = promisify(execFile);
-const CLI = path.join(REPO, 'dist/src/cli/triage-rules.js');
-
 /** The CLI with the suite's keys configured (as the service has them) and the caller's credential. */
 export function cliOn(db: string, extra: Record<string, string> = {}) {
-  const env = { ...process.env, ...KEYS_ENV, CONTACT_ENCRYPTION_KEYS: SECURITY_ENV.CONTACT_ENCRYPTION_KEYS, DATABASE_URL: db, ...extra };
-  return (args: string[], key?: string) =>
-    exec(process.execPath, [CLI, ...args], { env: key ? { ...env, TRIAGE_API_KEY: key } : env, cwd: REPO }).then(
-      (r) => ({ code: 0, ...r }),
-      (e: { code: number; stdout: string; stderr: string }) => e,
-    );
+  const env = { ...KEYS_ENV, CONTACT_ENCRYPTION_KEYS: SECURITY_ENV.CONTACT_ENCRYPTION_KEYS, DATABASE_URL: db, ...extra };
+  return (args: string[], key?: string) => runCli(run, args, { env: key ? { ...env, TRIAGE_API_KEY: key } : env });
 }

@@ -36,6 +36,12 @@ t.test('staff routes are the trace, callback and release routes', async (t) => {
   ]);
 });
 
+t.test('the test helpers send a staff credential only when the test names it', async (t) => {
+  t.equal((await get(app, '/v1/traces')).status, 401, 'a trace route');
+  t.equal((await get(app, '/v1/callbacks')).status, 401, 'a callback route');
+  t.equal((await get(app, '/v1/traces', STAFF.clinician)).status, 200);
+});
+
 for (const route of staffRoutes) {
   t.test(`${route.method} ${route.url} (${route.access})`, async (t) => {
     const none = await call(route.method, route.url, {});
@@ -89,7 +95,7 @@ t.test('bearer JWTs from a JWKS: issuer, audience, expiry and roles are all chec
   t.same((await get(jwtApp, '/v1/callbacks/me', impostor)).body.id, `jwt:https://idp.example.nhs.uk|${claim.body.claimedBy}`);
   const taken = await post(jwtApp, `/v1/callbacks/${callbackId}/complete`, { outcome: 'advice_given' }, impostor);
   t.match(taken.body, { status: 409, title: 'Claimed by someone else' }, 'the look-alike token cannot complete the key holder\'s claim');
-  t.equal((await get(jwtApp, `/v1/callbacks/${callbackId}`)).body.status, 'claimed');
+  t.equal((await get(jwtApp, `/v1/callbacks/${callbackId}`, STAFF['call-handler'])).body.status, 'claimed');
   t.equal((await post(jwtApp, `/v1/callbacks/${callbackId}/complete`, { outcome: 'advice_given' }, { 'x-api-key': HANDLER_KEYS[0]! })).status, 200, 'the key holder can');
 });
 

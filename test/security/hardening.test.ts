@@ -26,9 +26,9 @@ t.test('contact details are encrypted at rest; the database file alone does not 
   const db = path.join(dir, 'triage.db');
   const app = await testApp(t, { env: { DATABASE_URL: db } });
   const { callbackId } = await callbackFor(app, contact);
-  await post(app, `/v1/callbacks/${callbackId}/claim`, {});
-  await post(app, `/v1/callbacks/${callbackId}/complete`, { outcome: 'advice_given', notes: 'Zebedee feels better' });
-  t.match((await get(app, `/v1/callbacks/${callbackId}`)).body, { name: contact.name, phone: '+447700900123', completion: { notes: 'Zebedee feels better' } }, 'staff read them decrypted');
+  await post(app, `/v1/callbacks/${callbackId}/claim`, {}, STAFF['call-handler']);
+  await post(app, `/v1/callbacks/${callbackId}/complete`, { outcome: 'advice_given', notes: 'Zebedee feels better' }, STAFF['call-handler']);
+  t.match((await get(app, `/v1/callbacks/${callbackId}`, STAFF['call-handler'])).body, { name: contact.name, phone: '+447700900123', completion: { notes: 'Zebedee feels better' } }, 'staff read them decrypted');
   await app.close();
   const bytes = Buffer.concat([db, `${db}-wal`].flatMap((f) => { try { return [readFileSync(f)]; } catch { return []; } }));
   for (const secret of ['Zebedee', 'Quartermaine', '7700900123', '7700 900123']) {
@@ -47,14 +47,14 @@ t.test('keys rotate: the first key seals, older keys still open', async (t) => {
   await first.close();
   const newKey = Buffer.alloc(32, 9).toString('base64');
   const second = await testApp(t, { env: { DATABASE_URL: db, CONTACT_ENCRYPTION_KEYS: `k2:${newKey},k1:${ENCRYPTION_KEY}` } });
-  t.equal((await get(second, `/v1/callbacks/${old.callbackId}`)).body.name, contact.name, 'a request sealed with k1 opens after rotation');
+  t.equal((await get(second, `/v1/callbacks/${old.callbackId}`, STAFF['call-handler'])).body.name, contact.name, 'a request sealed with k1 opens after rotation');
   const fresh = await callbackFor(second, contact);
   await second.close();
   const raw = new SQLite(db, { readonly: true });
   t.match(raw.prepare('select name from callback_requests where id = ?').get(fresh.callbackId), { name: /^v1:k2:/ }, 'new requests are sealed with k2');
   raw.close();
   const withoutOld = await testApp(t, { env: { DATABASE_URL: db, CONTACT_ENCRYPTION_KEYS: `k2:${newKey}` } });
-  t.equal((await get(withoutOld, `/v1/callbacks/${old.callbackId}`)).status, 500, 'a retired key cannot open old details (an operator error, logged)');
+  t.equal((await get(withoutOld, `/v1/callbacks/${old.callbackId}`, STAFF['call-handler'])).status, 500, 'a retired key cannot open old details (an operator error, logged)');
 });
 
 t.test('security headers, a CSP the pages satisfy, and a CORS allow-list', async (t) => {
@@ -97,14 +97,14 @@ t.test('every route driven with recognisable personal data: none of it reaches t
   t.equal((await get(app, `/v1/assessments/${assessmentId}`)).status, 200, 'the patient reads their assessment, token and all');
   await post(app, `/v1/assessments/${assessmentId}/callback`, { ...contact, phone: '07700 900123 Zebedee' });
   await post(app, '/v1/assessments', { pathwayId: 'chest-pain', patient: { ageYears: 'Zebedee Quartermaine', sex: 'male' } });
-  await post(app, `/v1/callbacks/${callbackId}/claim`, {});
-  await post(app, `/v1/callbacks/${callbackId}/complete`, { outcome: 'advice_given', notes: 'Spoke to Zebedee Quartermaine on 07700 900123' });
-  await get(app, `/v1/callbacks/${callbackId}`);
-  await get(app, '/v1/callbacks?status=completed');
-  await get(app, `/v1/assessments/${assessmentId}/traces`);
-  const traces = (await get(app, '/v1/traces')).body.items as { id: string }[];
-  await get(app, `/v1/traces/${traces[0]!.id}/explanation`);
-  await post(app, `/v1/traces/${traces[0]!.id}/replay`, {});
+  await post(app, `/v1/callbacks/${callbackId}/claim`, {}, STAFF['call-handler']);
+  await post(app, `/v1/callbacks/${callbackId}/complete`, { outcome: 'advice_given', notes: 'Spoke to Zebedee Quartermaine on 07700 900123' }, STAFF['call-handler']);
+  await get(app, `/v1/callbacks/${callbackId}`, STAFF['call-handler']);
+  await get(app, '/v1/callbacks?status=completed', STAFF['call-handler']);
+  await get(app, `/v1/assessments/${assessmentId}/traces`, STAFF.clinician);
+  const traces = (await get(app, '/v1/traces', STAFF.clinician)).body.items as { id: string }[];
+  await get(app, `/v1/traces/${traces[0]!.id}/explanation`, STAFF.clinician);
+  await post(app, `/v1/traces/${traces[0]!.id}/replay`, {}, STAFF.clinician);
   await post(app, '/v1/triage', { pathwayId: 'chest-pain', patient, answers: { emergency_signs: ['Zebedee'] } });
   const text = log.text();
   t.ok(text.length > 1000, 'there were logs to look through');

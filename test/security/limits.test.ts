@@ -76,6 +76,6 @@ t.test('in development without CONTACT_ENCRYPTION_KEYS, one line at start says t
     t.notOk(log.text().includes(secret), 'no key material in the logs');
   }
   const { callbackId } = await callbackFor(app);
-  t.equal((await get(app, `/v1/callbacks/${callbackId}`)).body.name, 'Test Patient', 'contact details seal and open with it');
+  t.equal((await get(app, `/v1/callbacks/${callbackId}`, STAFF['call-handler'])).body.name, 'Test Patient', 'contact details seal and open with it');
   t.equal((await get(app, '/v1/traces', { 'x-api-key': apiKeys.admin! })).status, 401, 'the configured staff keys are used, not the generated ones');
 });

@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
+import { run } from '../../src/cli/triage-rules.js';
 import { DecisionLoad } from '../decision-load.js';
-import { REPO, SECURITY_ENV, STAFF, startServer } from '../helpers.js';
+import { runCli, SECURITY_ENV, STAFF, startServer } from '../helpers.js';
 import { privatePostgres, privatePostgresMissing } from './private-postgres.js';
 
 /**
@@ -71,11 +69,8 @@ t.test('after a restart between two activations, both instances serve the databa
   const db = await cluster.database();
   const [a, b] = await Promise.all([startServer(t, { DATABASE_URL: db }), startServer(t, { DATABASE_URL: db })]);
   const release = async (summary: string) => {
-    const cli = await promisify(execFile)(process.execPath, [path.join(REPO, 'dist/src/cli/triage-rules.js'), 'release', 'rules', '--summary', summary, '--format', 'json'], {
-      env: { ...process.env, ...SECURITY_ENV, DATABASE_URL: db, TRIAGE_API_KEY: STAFF.clinician['x-api-key'] },
-      cwd: REPO,
-      encoding: 'utf8',
-    });
+    const cli = await runCli(run, ['release', 'rules', '--summary', summary, '--format', 'json'], { env: { ...SECURITY_ENV, DATABASE_URL: db, TRIAGE_API_KEY: STAFF.clinician['x-api-key']! } });
+    if (cli.code !== 0) throw new Error(`release refused: ${cli.stdout}${cli.stderr}`);
     return JSON.parse(cli.stdout).release.id as string;
   };
   const [first, second] = [await release('first'), await release('second')];

@@ -1,9 +1,12 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import t from 'tap';
 import { formatAnchor } from '../../src/traces/trace.js';
-import { get, rawSql } from '../helpers.js';
-import { appWithDb, cliPath, run, traces, verifyOnline, walk } from './chain-helpers.js';
+import { get, rawSql, REPO, STAFF } from '../helpers.js';
+import { appWithDb, traces, verifyOnline, walk } from './chain-helpers.js';
 
 t.test('an anchor kept elsewhere shows the end of the chain cut off, which the chain alone cannot', async (t) => {
   const { app, file } = await appWithDb(t);
@@ -29,7 +32,7 @@ t.test('an anchor kept elsewhere shows the end of the chain cut off, which the c
   // An anchor whose trace is there but holds another hash: the chain was rewritten.
   t.match((await verifyOnline(app, `?anchor=5:${'a'.repeat(64)}`)).verdict, { ok: false, brokenAt: 5, reason: /trace 5 is not the one anchored at 5:a+/ });
   t.equal((await traces(file, ['verify', '--anchor', 'nonsense'])).code, 2, 'a malformed anchor is a usage error');
-  t.equal((await get(app, '/v1/traces/verify?anchor=nonsense')).status, 400);
+  t.equal((await get(app, '/v1/traces/verify?anchor=nonsense', STAFF.clinician)).status, 400);
 });
 
 t.test('verify a range, or only what was appended since an anchor', async (t) => {
@@ -44,8 +47,8 @@ t.test('verify a range, or only what was appended since an anchor', async (t) =>
   // A range starting after a rewritten anchor: the anchor's hash, not the stored one, is where it starts.
   t.match((await verifyOnline(app, `?anchor=5:${'b'.repeat(64)}&sinceAnchor=true`)).verdict, { ok: false, brokenAt: 6, reason: /does not follow/ });
   t.equal((await traces(file, ['verify', '--from', '7', '--to', '3'])).code, 2, 'a backwards range is a usage error');
-  t.equal((await get(app, '/v1/traces/verify?from=7&to=3')).status, 400);
-  t.equal((await get(app, '/v1/traces/verify?sinceAnchor=true')).status, 400, 'since an anchor needs the anchor');
+  t.equal((await get(app, '/v1/traces/verify?from=7&to=3', STAFF.clinician)).status, 400);
+  t.equal((await get(app, '/v1/traces/verify?sinceAnchor=true', STAFF.clinician)).status, 400, 'since an anchor needs the anchor');
 });
 
 // script(1) (util-linux) gives the command a terminal; CI must have it, a newcomer gets a skip.
@@ -54,7 +57,8 @@ t.test('on a terminal the command shows a progress bar', { skip: SCRIPT || proce
   const script = SCRIPT ?? 'script';
   const { app, file } = await appWithDb(t);
   await walk(app);
-  const { stdout } = await run(script, ['-qec', `${process.execPath} ${cliPath} verify`, '/dev/null'], { env: { ...process.env, DATABASE_URL: file } });
+  // The installed command in a process of its own: a real terminal, not a stream that says it is one.
+  const { stdout } = await promisify(execFile)(script, ['-qec', `${process.execPath} ${path.join(REPO, 'dist/src/cli/bin/traces.js')} verify`, '/dev/null'], { env: { ...process.env, DATABASE_URL: file } });
   t.match(stdout, /\rverifying \[#{30}\] 100% 5\/5/, 'a bar redrawn in place');
   t.match(stdout, /ok: 5 traces verified/);
 });

@@ -1,11 +1,8 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Test } from 'tap';
-import { BASIC_RULES, followVerification, freshDatabaseUrl, get, post, REPO, testApp, type TestApp } from '../helpers.js';
+import { run } from '../../src/cli/traces.js';
+import { BASIC_RULES, type CliResult, followVerification, freshDatabaseUrl, get, post, runCli, STAFF, testApp, type TestApp } from '../helpers.js';
 
 /** What the trace suites share: an app on a database of its own, a walk through it, the command. */
-export const run = promisify(execFile);
 export const adult = { ageYears: 30, sex: 'female' };
 
 /** Walks the sample pathway to a self-care outcome; returns the assessment id and trace ids. */
@@ -24,14 +21,8 @@ export async function appWithDb(t: Test) {
   return { app, file };
 }
 
-export const cliPath = path.join(REPO, 'dist/src/cli/traces.js');
 /** The traces command on a test's database: stdout, stderr and the exit code, whatever it is. */
-export async function traces(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return run(process.execPath, [cliPath, ...args], { env: { ...process.env, DATABASE_URL: file } }).then(
-    (r) => ({ code: 0, ...r }),
-    (e: { code: number; stdout: string; stderr: string }) => e,
-  );
-}
+export const traces = (file: string, args: string[]): Promise<CliResult> => runCli(run, args, { env: { DATABASE_URL: file } });
 
-export const verifyOnline = (app: TestApp, query = '') => followVerification((url) => get(app, url), query);
+export const verifyOnline = (app: TestApp, query = '') => followVerification((url) => get(app, url, STAFF.clinician), query);
 

@@ -3,8 +3,8 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import t from 'tap';
-import { get, post, tempDir } from '../helpers.js';
-import { adult, appWithDb, cliPath, run, traces, verifyOnline, walk } from './chain-helpers.js';
+import { get, post, STAFF, tempDir } from '../helpers.js';
+import { adult, appWithDb, traces, verifyOnline, walk } from './chain-helpers.js';
 
 t.test('every step of an assessment leaves a full trace', async (t) => {
   const { app } = await appWithDb(t);
@@ -13,11 +13,11 @@ t.test('every step of an assessment leaves a full trace', async (t) => {
   // Version 7 UUIDs, which begin with the trace's time: ids sort as the traces were made.
   t.ok(traceIds.every((x) => /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(x)), 'trace ids are version 7 UUIDs');
   const idTimes = traceIds.map((x) => parseInt(x.replace('-', '').slice(0, 12), 16));
-  const ats = await Promise.all(traceIds.map(async (x) => Date.parse((await get(app, `/v1/traces/${x}`)).body.at as string)));
+  const ats = await Promise.all(traceIds.map(async (x) => Date.parse((await get(app, `/v1/traces/${x}`, STAFF.clinician)).body.at as string)));
   t.same(idTimes, ats, "each id's time is its trace's `at`");
   t.same([...idTimes].sort((a, b) => a - b), idTimes, 'in the order the steps were taken');
 
-  const last = (await get(app, `/v1/traces/${traceIds[4]}`)).body;
+  const last = (await get(app, `/v1/traces/${traceIds[4]}`, STAFF.clinician)).body;
   t.match(last, {
     id: traceIds[4],
     seq: 5,
@@ -44,20 +44,20 @@ t.test('every step of an assessment leaves a full trace', async (t) => {
   });
   t.equal(last.evaluation.rules.length, 5, 'every rule evaluated is recorded, fired or not');
 
-  const third = (await get(app, `/v1/traces/${traceIds[2]}`)).body;
+  const third = (await get(app, `/v1/traces/${traceIds[2]}`, STAFF.clinician)).body;
   t.match(third.result, { status: 'needs_answer', questionId: 'kind' });
   t.match(third.evaluation.next, { questionId: 'kind', askWhen: null });
 
-  const all = (await get(app, `/v1/assessments/${id}/traces`)).body.traces;
+  const all = (await get(app, `/v1/assessments/${id}/traces`, STAFF.clinician)).body.traces;
   t.same(all.map((x: { step: number }) => x.step), [0, 1, 2, 3, 4]);
-  t.equal((await get(app, '/v1/traces/nope')).status, 404);
-  t.equal((await get(app, '/v1/assessments/nope/traces')).status, 404);
+  t.equal((await get(app, '/v1/traces/nope', STAFF.clinician)).status, 404);
+  t.equal((await get(app, '/v1/assessments/nope/traces', STAFF.clinician)).status, 404);
 });
 
 t.test('stateless triage calls are traced too', async (t) => {
   const { app } = await appWithDb(t);
   const res = await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: { emergency: true } });
-  const trace = (await get(app, `/v1/traces/${res.body.traceId}`)).body;
+  const trace = (await get(app, `/v1/traces/${res.body.traceId}`, STAFF.clinician)).body;
   t.match(trace, { assessmentId: null, step: null, result: { outcome: { ruleId: 'rf-emergency' } } });
 });
 
@@ -68,37 +68,37 @@ t.test('listing filters by pathway, outcome kind, disposition, rule and time, wi
   await walk(app);
   await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: { emergency: true } });
 
-  const page1 = (await get(app, '/v1/traces?limit=4')).body;
+  const page1 = (await get(app, '/v1/traces?limit=4', STAFF.clinician)).body;
   t.equal(page1.items.length, 4);
   t.type(page1.nextCursor, 'string');
-  const page2 = (await get(app, `/v1/traces?limit=4&cursor=${page1.nextCursor}`)).body;
-  const page3 = (await get(app, `/v1/traces?limit=4&cursor=${page2.nextCursor}`)).body;
+  const page2 = (await get(app, `/v1/traces?limit=4&cursor=${page1.nextCursor}`, STAFF.clinician)).body;
+  const page3 = (await get(app, `/v1/traces?limit=4&cursor=${page2.nextCursor}`, STAFF.clinician)).body;
   t.same([...page1.items, ...page2.items, ...page3.items].map((i: { seq: number }) => i.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
   t.equal(page3.nextCursor, null);
 
-  t.equal((await get(app, '/v1/traces?outcomeKind=self_care')).body.items.length, 2);
-  t.equal((await get(app, '/v1/traces?disposition=ED-999')).body.items.length, 1);
-  t.equal((await get(app, '/v1/traces?ruleId=s-short-dull')).body.items.length, 2);
-  t.equal((await get(app, '/v1/traces?pathwayId=sample')).body.items.length, 11);
-  t.equal((await get(app, '/v1/traces?pathwayId=other')).body.items.length, 0);
-  t.equal((await get(app, `/v1/traces?from=${startedAt}`)).body.items.length, 11);
-  t.equal((await get(app, `/v1/traces?to=${startedAt}`)).body.items.length, 0);
-  t.equal((await get(app, '/v1/traces?cursor=garbage')).status, 400);
-  t.equal((await get(app, '/v1/traces?outcomeKind=maybe')).status, 400);
-  t.equal((await get(app, '/v1/traces?from=yesterday')).status, 400);
+  t.equal((await get(app, '/v1/traces?outcomeKind=self_care', STAFF.clinician)).body.items.length, 2);
+  t.equal((await get(app, '/v1/traces?disposition=ED-999', STAFF.clinician)).body.items.length, 1);
+  t.equal((await get(app, '/v1/traces?ruleId=s-short-dull', STAFF.clinician)).body.items.length, 2);
+  t.equal((await get(app, '/v1/traces?pathwayId=sample', STAFF.clinician)).body.items.length, 11);
+  t.equal((await get(app, '/v1/traces?pathwayId=other', STAFF.clinician)).body.items.length, 0);
+  t.equal((await get(app, `/v1/traces?from=${startedAt}`, STAFF.clinician)).body.items.length, 11);
+  t.equal((await get(app, `/v1/traces?to=${startedAt}`, STAFF.clinician)).body.items.length, 0);
+  t.equal((await get(app, '/v1/traces?cursor=garbage', STAFF.clinician)).status, 400);
+  t.equal((await get(app, '/v1/traces?outcomeKind=maybe', STAFF.clinician)).status, 400);
+  t.equal((await get(app, '/v1/traces?from=yesterday', STAFF.clinician)).status, 400);
 });
 
 t.test('a clean chain verifies with its count, over HTTP and from the command line', async (t) => {
   const { app, file } = await appWithDb(t);
   await walk(app);
   await walk(app);
-  const started = await get(app, '/v1/traces/verify');
+  const started = await get(app, '/v1/traces/verify', STAFF.clinician);
   t.equal(started.status, 202, 'the route answers at once, with the verification to follow');
   t.match(started.body, { id: String, state: 'running', range: { from: 1, to: 10 }, progress: { total: 10 } });
   t.equal(started.headers.location, `/v1/traces/verify/${started.body.id}`);
   const done = await verifyOnline(app);
   t.match(done, { state: 'done', progress: { verified: 10, total: 10 }, finishedAt: String, verdict: { ok: true, verified: 10, lastSeq: 10 } });
-  t.equal((await get(app, '/v1/traces/verify/nope')).status, 404);
+  t.equal((await get(app, '/v1/traces/verify/nope', STAFF.clinician)).status, 404);
   const cli = await traces(file, ['verify']);
   t.equal(cli.code, 0);
   t.match(cli.stdout, /ok: 10 traces verified/);
@@ -124,13 +124,12 @@ t.test('export writes NDJSON for a time range', async (t) => {
   const { app, file } = await appWithDb(t);
   await walk(app);
   const out = path.join(tempDir(t), 'traces.ndjson');
-  const cli = (args: string[]) => run(process.execPath, [cliPath, 'export', ...args], { env: { ...process.env, DATABASE_URL: file } });
+  const cli = (args: string[]) => traces(file, ['export', ...args]);
   const all = await cli([]);
   const lines = all.stdout.trim().split('\n').map((l) => JSON.parse(l) as { seq: number });
   t.same(lines.map((l) => l.seq), [1, 2, 3, 4, 5]);
   await cli(['--from', '2000-01-01T00:00:00Z', '--to', '2000-01-02T00:00:00Z', '--out', out]);
   const { readFileSync } = await import('node:fs');
   t.equal(readFileSync(out, 'utf8'), '', 'nothing in a range with no decisions');
-  const bad = await cli(['--from', 'last tuesday']).catch((e: { code: number }) => e);
-  t.equal((bad as { code?: number }).code, 2, 'a bad date is a usage error');
+  t.equal((await cli(['--from', 'last tuesday'])).code, 2, 'a bad date is a usage error');
 });

@@ -1,7 +1,7 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import t from 'tap';
 import { loadScenarioFiles, scenarioAnswers } from '../../src/rulesets/scenarios.js';
-import { BUNDLED_RULES, get, post, testApp } from '../helpers.js';
+import { BUNDLED_RULES, get, post, STAFF, testApp } from '../helpers.js';
 
 const app = await testApp(t);
 const files = await loadScenarioFiles(BUNDLED_RULES);
@@ -9,7 +9,7 @@ const KIND = { escalate: 'Escalated', callback: 'Clinician callback', self_care:
 
 async function explanationOf(pathwayId: string, patient: object, answers: Record<string, unknown>) {
   const res = await post(app, '/v1/triage', { pathwayId, patient, answers });
-  return { outcome: res.body.outcome, explanation: (await get(app, `/v1/traces/${res.body.traceId}/explanation`)).body };
+  return { outcome: res.body.outcome, explanation: (await get(app, `/v1/traces/${res.body.traceId}/explanation`, STAFF.clinician)).body };
 }
 
 t.test('a chest pain escalation reads as a call handler would say it', async (t) => {

@@ -1,17 +1,15 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import { createHash } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { loadRuleCatalog } from '../../src/rulesets/loader.js';
 import { draftTrace, sealTrace, traceColumns, type TraceBody } from '../../src/traces/trace.js';
 import { givenAnswers, type Patient } from '../../src/triage/answers.js';
 import { Triage } from '../../src/triage/triage.js';
-import { BASIC_RULES, freshDatabaseUrl, get, post, REPO, tempDir, testApp, databaseUrlOf, withRawDatabase } from '../helpers.js';
+import { run } from '../../src/cli/traces.js';
+import { BASIC_RULES, databaseUrlOf, freshDatabaseUrl, get, post, runCli, spawnCli, STAFF, tempDir, testApp, withRawDatabase } from '../helpers.js';
 
-const run = promisify(execFile);
 const adult = { ageYears: 30, sex: 'female' };
 
 t.test('a trace replays identically on its version, even after the rule file has changed', async (t) => {
@@ -25,7 +23,7 @@ t.test('a trace replays identically on its version, even after the rule file has
   t.match(decided.body.outcome, { kind: 'self_care', ruleId: 's-short-dull' });
   const started = await post(first, '/v1/assessments', { pathwayId: 'sample', patient: adult });
   const oldHash = (await get(first, '/v1/pathways/sample')).body.versionHash;
-  t.same((await post(first, `/v1/traces/${decided.body.traceId}/replay`, {})).body.identical, true);
+  t.same((await post(first, `/v1/traces/${decided.body.traceId}/replay`, {}, STAFF.clinician)).body.identical, true);
   await first.close();
 
   // A clinician edits the rule: self-care now needs fewer than 1 day, and restarts the service.
@@ -37,7 +35,7 @@ t.test('a trace replays identically on its version, even after the rule file has
   const now = await post(second, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: { emergency: false, severe: false, kind: 'dull', days: 1 } });
   t.match(now.body.outcome, { kind: 'callback', ruleId: null }, 'new decisions use the edited rules');
 
-  const report = (await post(second, `/v1/traces/${decided.body.traceId}/replay`, {})).body;
+  const report = (await post(second, `/v1/traces/${decided.body.traceId}/replay`, {}, STAFF.clinician)).body;
   t.match(report, { identical: true, versionHash: oldHash, replayed: { status: 'complete', outcome: { kind: 'self_care', ruleId: 's-short-dull' } } });
 
   // The assessment started before the edit carries on with the version it started on.
@@ -51,7 +49,9 @@ t.test('a trace replays identically on its version, even after the rule file has
   t.equal((await get(second, `/v1/assessments/${id}`, token)).body.versionHash, oldHash);
   await second.close();
 
-  const cli = await run(process.execPath, [path.join(REPO, 'dist/src/cli/traces.js'), 'replay', decided.body.traceId], { env: { ...process.env, DATABASE_URL: db } });
+  // The installed command, in a process of its own.
+  const cli = await spawnCli('traces', ['replay', decided.body.traceId], { env: { DATABASE_URL: db } });
+  t.equal(cli.code, 0, cli.stderr);
   t.match(cli.stdout, /^identical: trace/);
 });
 
@@ -65,13 +65,13 @@ t.test('replay reports the differences when a stored trace no longer matches', a
   const body = row.body.replaceAll('"ruleId":"s-severe"', '"ruleId":"s-left"');
   const hash = createHash('sha256').update(body).digest('hex');
   await withRawDatabase(db, (raw) => raw.updateTable('traces').set({ body, hash, rule_id: 's-left' }).where('id', '=', decided.body.traceId).execute());
-  const report = (await post(app, `/v1/traces/${decided.body.traceId}/replay`, {})).body;
+  const report = (await post(app, `/v1/traces/${decided.body.traceId}/replay`, {}, STAFF.clinician)).body;
   t.equal(report.identical, false);
   t.match(report.differences.join('\n'), /result: was .*s-left.*now .*s-severe/);
-  const cli = await run(process.execPath, [path.join(REPO, 'dist/src/cli/traces.js'), 'replay', decided.body.traceId], { env: { ...process.env, DATABASE_URL: db } }).catch((e: { code: number; stdout: string }) => e);
-  t.equal((cli as { code?: number }).code, 1);
+  const cli = await runCli(run, ['replay', decided.body.traceId], { env: { DATABASE_URL: db } });
+  t.equal(cli.code, 1);
   t.match(cli.stdout, /^DIFFERENT/);
-  t.equal((await post(app, '/v1/traces/unknown/replay', {})).status, 404);
+  t.equal((await post(app, '/v1/traces/unknown/replay', {}, STAFF.clinician)).status, 404);
 });
 
 t.test('a trace made before traces named their semantics replays identically with the semantics it was made with', async (t) => {
@@ -81,9 +81,9 @@ t.test('a trace made before traces named their semantics replays identically wit
   const answers = { emergency: false, severe: true };
   const now = await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers });
   t.match(now.body, { status: 'needs_answer', question: { id: 'kind' } });
-  const stored = (await get(app, `/v1/traces/${now.body.traceId}`)).body;
+  const stored = (await get(app, `/v1/traces/${now.body.traceId}`, STAFF.clinician)).body;
   t.equal(stored.evaluation.semantics, 'settled-v2', 'a new trace names its semantics');
-  t.match((await post(app, `/v1/traces/${now.body.traceId}/replay`, {})).body, { identical: true, semantics: 'settled-v2' });
+  t.match((await post(app, `/v1/traces/${now.body.traceId}/replay`, {}, STAFF.clinician)).body, { identical: true, semantics: 'settled-v2' });
 
   // ...while the original semantics decided a callback at once. Store that trace as the code before
   // this change wrote it: the same content, without a semantics field.
@@ -100,6 +100,6 @@ t.test('a trace made before traces named their semantics replays identically wit
   const hash = createHash('sha256').update(body).digest('hex');
   await withRawDatabase(databaseUrlOf(app), (db) => db.updateTable('traces').set({ body, hash, ...traceColumns(sealed) }).where('id', '=', stored.id).execute());
 
-  const report = (await post(app, `/v1/traces/${stored.id}/replay`, {})).body;
+  const report = (await post(app, `/v1/traces/${stored.id}/replay`, {}, STAFF.clinician)).body;
   t.match(report, { identical: true, semantics: 'first-fire-v1', replayed: { status: 'complete', outcome: { kind: 'callback', ruleId: 's-severe' } } });
 });

@@ -1,6 +1,6 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import t from 'tap';
-import { databaseUrlOf, get, rawSql, withRawDatabase } from '../helpers.js';
+import { databaseUrlOf, get, rawSql, STAFF, withRawDatabase } from '../helpers.js';
 import { appWithDb, traces, verifyOnline, walk } from './chain-helpers.js';
 
 /**
@@ -82,7 +82,7 @@ t.test('tampering with any stored field is found by verify and refused by reads'
       t.match(verification, { state: 'done', verdict: { ok: false, brokenAt: tamper.brokenAt, reason: tamper.reason } });
       if (tamper.read) {
         t.equal(verification.verdict.traceId, ids.trace(tamper.brokenAt), 'the verdict names the trace by its sealed id');
-        const refused = await get(app, tamper.read(ids));
+        const refused = await get(app, tamper.read(ids), STAFF.clinician);
         t.equal(refused.status, 500, `${tamper.read(ids)} does not serve the edited trace`);
         const found = tamper.readFinds ?? tamper.brokenAt;
         t.match(refused.body, { title: 'Trace altered', detail: new RegExp(`trace ${found} \\(id ${ids.trace(found)}\\) has been altered`) });

@@ -1,7 +1,7 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import t from 'tap';
 import { seedTraces } from '../../bench/cases.js';
-import { BASIC_RULES, get, post, testApp } from '../helpers.js';
+import { BASIC_RULES, get, post, STAFF, testApp } from '../helpers.js';
 
 const adult = { ageYears: 30, sex: 'female' as const };
 const SEEDED = 20_000;
@@ -17,7 +17,7 @@ t.test('liveness probes and patients are answered while a large verification run
   const decision = await app.triage.decide(version, adult, []);
   await seedTraces(app.store, { version, assessmentId: null, step: null, patient: adult, answers: [], decision, startedAt: Date.now(), durationMs: 1 }, SEEDED);
 
-  const started = await get(app, '/v1/traces/verify');
+  const started = await get(app, '/v1/traces/verify', STAFF.clinician);
   t.equal(started.status, 202, 'answered at once, with the verification to follow');
   t.match(started.body, { state: 'running', range: { from: 1, to: SEEDED } });
   let probes = 0;
@@ -26,7 +26,7 @@ t.test('liveness probes and patients are answered while a large verification run
   let verification;
   for (;;) {
     const [live, triage] = await Promise.all([get(app, '/health/live'), post(app, '/v1/triage', { pathwayId: version.id, patient: adult, answers: {} })]);
-    verification = (await get(app, String(started.headers.location))).body;
+    verification = (await get(app, String(started.headers.location), STAFF.clinician)).body;
     if (verification.state !== 'running') break;
     // Answered, and the verification still running after: it did not hold the thread.
     if (live.status === 200) probes += 1;

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t from 'tap';
-import { get, HANDLER_KEYS, handlerIdOf, REPO, post, testApp } from '../helpers.js';
+import { get, HANDLER_KEYS, handlerIdOf, post, REPO, STAFF, testApp } from '../helpers.js';
 
 /**
  * The bundled pages in a real browser (Debian's Chromium, driven by playwright-core): a patient
@@ -112,7 +112,7 @@ t.test('patient page: a pathway to a callback outcome, with Back, then the conta
   t.match(await page.locator('#callback-confirmed').textContent(), /A nurse or doctor will call \+447700900123 by \d\d:\d\d/);
   await page.screenshot({ path: path.join(SHOTS, 'patient-callback-requested.png'), fullPage: true });
 
-  const queue = (await get(app, '/v1/callbacks')).body;
+  const queue = (await get(app, '/v1/callbacks', STAFF['call-handler'])).body;
   t.match(queue.items, [{ status: 'waiting', within: 'PT1H', disposition: 'CB-URGENT' }], 'the request is in the queue');
 
   // Back after asking: the page says the clinician will see a change before one can be made.
@@ -131,7 +131,7 @@ t.test('patient page: a pathway to a callback outcome, with Back, then the conta
   t.match(await page.locator('#act-now').textContent(), /Do not wait for our call back.*Go to A&E now\..*Go to A&E now\. Do not drive yourself/s, 'what to do now, in the outcome\'s words');
   t.equal(await page.locator('#callback-form').count(), 0, 'no second request form');
   await page.screenshot({ path: path.join(SHOTS, 'patient-escalated-after-callback.png'), fullPage: true });
-  t.match((await get(app, '/v1/callbacks')).body.items, [{ disposition: 'ED-AE', needsReview: true, reviewReason: 'escalated', answersChanged: true }], 'flagged for review');
+  t.match((await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items, [{ disposition: 'ED-AE', needsReview: true, reviewReason: 'escalated', answersChanged: true }], 'flagged for review');
   await page.close();
 });
 
@@ -175,7 +175,7 @@ t.test('console: a new request appears live, is claimed, explained and completed
   await page.getByLabel('Notes').fill('Booked for 17:10');
   await page.getByRole('button', { name: 'Complete' }).click();
   await page.locator(`#queue tr[data-id="${requested.body.id}"]`).waitFor({ state: 'detached' });
-  const done = (await get(app, `/v1/callbacks/${requested.body.id}`)).body;
+  const done = (await get(app, `/v1/callbacks/${requested.body.id}`, STAFF['call-handler'])).body;
   t.match(done, { status: 'completed', completion: { outcome: 'booked_gp_or_urgent_care', notes: 'Booked for 17:10' } });
   const history = done.history.map((e: { action: string; handlerId: string }) => `${e.action}:${e.handlerId ?? '-'}`);
   t.same(history.filter((e: string) => !e.startsWith('contact_read:')), ['requested:-', `claim:${handlerIdOf(2)}`, `complete:${handlerIdOf(2)}`]);

@@ -1,0 +1,65 @@
+// npm test, after the build: every check in order, stopping at the first that fails; the SQLite run
+// with coverage (its floor is in package.json "tap"); then, whatever happened, which tests did not
+// run anywhere and why (no Chromium, no PostgreSQL, ...), so a green run says what it did not check.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { runPostgresSuites, taggedSuites } from './postgres-suites.mjs';
+
+const SUITES = 'dist/test/**/*.test.js';
+
+const run = (command, args) => spawnSync(command, args, { stdio: 'inherit' }).status ?? 1;
+
+/**
+ * What tap saved of each file's run (.tap/test-results): for every test, by file and name, the
+ * reason it was skipped, or null when it ran.
+ */
+function outcomes(files) {
+  const found = new Map();
+  for (const file of files) {
+    const saved = path.join('.tap/test-results', `${file}.tap`);
+    if (!existsSync(saved)) continue;
+    for (const line of readFileSync(saved, 'utf8').split('\n')) {
+      const plan = /^\s*1\.\.0 # skip\b:?\s*(.*)$/i.exec(line);
+      if (plan) found.set(`${file}\t(every test)`, plan[1] || 'skipped');
+      const test = /^\s*(?:not )?ok \d+ - (.*?)(?: # (SKIP|TODO)\b:?\s*(.*?))?(?: # time=\S+)?$/.exec(line);
+      if (test) found.set(`${file}\t${test[1]}`, test[2] ? `${test[2] === 'TODO' ? 'to do' : 'skipped'}${test[3] ? `: ${test[3]}` : ''}` : null);
+    }
+  }
+  return found;
+}
+
+const notRun = [];
+function summary() {
+  console.log(notRun.length ? `\nNot run anywhere in this npm test (${notRun.length}):\n${notRun.map((s) => `  - ${s}`).join('\n')}` : '\nEvery test ran.');
+}
+
+function finish(code) {
+  summary();
+  process.exit(code);
+}
+
+for (const [command, ...args] of [
+  ['node', 'dist/src/cli/openapi.js', 'check'],
+  ['node', 'dist/src/cli/bin/triage-rules.js', 'test'],
+]) {
+  const code = run(command, args);
+  if (code !== 0) finish(code);
+}
+
+const sqliteCode = run('npx', ['tap', '--no-disable-coverage', SUITES]);
+// The SQLite run's outcomes, read before the PostgreSQL run saves its own over them.
+const compiled = readdirSync('dist/test', { recursive: true }).filter((name) => name.endsWith('.test.js'));
+const sqlite = outcomes(compiled.map((name) => path.join('dist/test', name)).sort());
+const postgresRun = sqliteCode === 0 ? await runPostgresSuites() : { code: sqliteCode };
+const postgres = postgresRun.skipped ? new Map() : outcomes(taggedSuites());
+
+// A test skipped in one run is not missing if the other ran it (a PostgreSQL-only test, say).
+for (const key of new Set([...sqlite.keys(), ...postgres.keys()])) {
+  const [onSqlite, onPostgres] = [sqlite.get(key), postgres.get(key)];
+  if (onSqlite === null || onPostgres === null) continue;
+  const why = [onSqlite && `on SQLite ${onSqlite}`, onPostgres && `on PostgreSQL ${onPostgres}`].filter(Boolean).join('; ');
+  notRun.push(`${key.replace('\t', ': ')} (${why})`);
+}
+if (postgresRun.skipped) notRun.push(`the PostgreSQL suites: ${postgresRun.skipped}`);
+finish(postgresRun.code);
