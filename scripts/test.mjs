@@ -44,14 +44,17 @@ for (const [command, ...args] of [
   ['node', 'dist/src/cli/bin/triage-rules.js', 'test'],
 ]) {
   const code = run(command, args);
-  if (code !== 0) finish(code);
+  if (code !== 0) {
+    notRun.push(`the tap suites, on SQLite and PostgreSQL: not started, \`${[command, ...args].join(' ')}\` failed`);
+    finish(code);
+  }
 }
 
 const sqliteCode = run('npx', ['tap', '--no-disable-coverage', SUITES]);
 // The SQLite run's outcomes, read before the PostgreSQL run saves its own over them.
 const compiled = readdirSync('dist/test', { recursive: true }).filter((name) => name.endsWith('.test.js'));
 const sqlite = outcomes(compiled.map((name) => path.join('dist/test', name)).sort());
-const postgresRun = sqliteCode === 0 ? await runPostgresSuites() : { code: sqliteCode };
+const postgresRun = sqliteCode === 0 ? await runPostgresSuites() : { code: sqliteCode, skipped: 'not started, the SQLite run failed' };
 const postgres = postgresRun.skipped ? new Map() : outcomes(taggedSuites());
 
 // A test skipped in one run is not missing if the other ran it (a PostgreSQL-only test, say).

@@ -10,7 +10,9 @@ import { loadConfig } from '../config.js';
 const target = path.resolve('openapi/openapi.json');
 
 async function generate(): Promise<string> {
-  const config = loadConfig({ ...process.env, DATABASE_URL: ':memory:', LOG_LEVEL: 'silent' });
+  // No decision workers: nothing is decided here, and a worker still loading when the app closes
+  // has crashed the process on Node 20 (a fatal error in its module loader).
+  const config = loadConfig({ ...process.env, DATABASE_URL: ':memory:', LOG_LEVEL: 'silent', TRIAGE_WORKERS: '0' });
   const app = await buildApp({ config });
   await app.ready();
   const document = JSON.stringify(app.swagger(), null, 2) + '\n';
