@@ -5,16 +5,16 @@ import { followVerification, STAFF } from './helpers.js';
  * Patients walking the chest-pain pathway against a real server, as fast as it answers: what
  * the crash and fault tests put a server under, and what they check it kept.
  */
-const chestPainSteps: [string, unknown][] = [
-  ['emergency_signs', ['none']],
-  ['pain_now', false],
-  ['pain_feel', 'burning'],
-  ['pain_spreads', ['none']],
-  ['associated', ['none']],
-  ['coughing_blood', false],
-  ['injury', false],
-  ['started', 'within_12h'],
-];
+const chestPainAnswers: Record<string, unknown> = {
+  emergency_signs: ['none'],
+  pain_now: false,
+  pain_feel: 'burning',
+  pain_spreads: ['none'],
+  associated: ['none'],
+  coughing_blood: false,
+  injury: false,
+  started: 'within_12h',
+};
 
 export interface Answered {
   status: number;
@@ -59,10 +59,14 @@ export class DecisionLoad {
         if (start.status !== 201) continue;
         this.acknowledged.push({ traceId: start.body.traceId, assessmentId: start.body.id, step: 0 });
         this.tokens.set(start.body.id, start.body.token);
-        for (const [step, [questionId, value]] of chestPainSteps.entries()) {
-          const res = await this.call(`/v1/assessments/${start.body.id}/answers`, { questionId, value }, { 'x-assessment-token': start.body.token });
+        // Each answer is for the question the service asks, as a patient's page sends it.
+        let asked = start.body;
+        for (let step = 1; this.running && asked.status === 'in_progress'; step++) {
+          const questionId = asked.question.id as string;
+          const res = await this.call(`/v1/assessments/${start.body.id}/answers`, { questionId, value: chestPainAnswers[questionId] }, { 'x-assessment-token': start.body.token });
           if (res.status !== 200) break;
-          this.acknowledged.push({ traceId: res.body.traceId, assessmentId: start.body.id, step: step + 1 });
+          this.acknowledged.push({ traceId: res.body.traceId, assessmentId: start.body.id, step });
+          asked = res.body;
         }
       } catch {
         // the server died or closed under us: the test decides whether that was expected
