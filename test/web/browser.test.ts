@@ -82,8 +82,7 @@ t.test('patient page: a pathway to a callback outcome, with Back, then the conta
   // Each step waits for its own question, so an answer never lands on the page before.
   const steps: [string, string][] = [
     ['What does the pain feel like?', 'Burning, like indigestion'],
-    ['Does the pain spread to any of these places?', 'It does not spread'],
-    ['Did the pain come with any of these?', 'None of these'],
+    // Pain that has stopped: where it spread and what came with it settle no more urgent rule.
     ['Are you coughing up blood?', 'No'],
     ['Did the pain start after an injury to your chest, like a fall or a blow?', 'No'],
     ['When did the pain start?', 'In the last 12 hours'],
