@@ -83,12 +83,16 @@ function show(step) {
 function question(q) {
   const previous = state.answers.get(q.id);
   let control;
+  // "I'm not sure", where the question offers it: the API takes the answer "unsure".
+  const unsure = q.unsure ? [{ value: 'unsure', label: q.unsure.label }] : [];
   if (q.type === 'yes_no') {
-    control = radios('answer', [{ value: 'true', label: 'Yes' }, { value: 'false', label: 'No' }], previous === undefined ? undefined : String(previous));
+    control = radios('answer', [{ value: 'true', label: 'Yes' }, { value: 'false', label: 'No' }, ...unsure], previous === undefined ? undefined : String(previous));
   } else if (q.type === 'single_choice') {
-    control = radios('answer', q.options, previous);
+    control = radios('answer', [...q.options, ...unsure], previous);
   } else if (q.type === 'multiple_choice') {
     control = checkboxes('answer', q.options, previous);
+  } else if (q.type === 'duration') {
+    control = durationInput(previous);
   } else {
     control = h('div', {},
       h('label', { class: 'nhsuk-label', for: 'answer-0' }, `Number (${q.unit})`),
@@ -105,7 +109,7 @@ function question(q) {
     event.preventDefault();
     clearErrors(form);
     const value = readValue(form, q);
-    if (value === undefined) return showErrors(form, [{ field: 'answer', focus: 'answer-0', message: q.type === 'number' ? `Enter a number from ${q.min} to ${q.max}` : 'Choose an answer' }]);
+    if (value === undefined) return showErrors(form, [{ field: 'answer', focus: 'answer-0', message: missingAnswer(q) }]);
     const res = await api('POST', `/v1/assessments/${state.assessmentId}/answers`, { questionId: q.id, value });
     if (res.status >= 400) return showErrors(form, [{ field: 'answer', focus: 'answer-0', message: res.detail }]);
     if (state.history[state.history.length - 1] !== q.id) state.history.push(q.id);
@@ -115,7 +119,32 @@ function question(q) {
   render(backLink(q.id), form);
 }
 
+function missingAnswer(q) {
+  if (q.type === 'number') return `Enter a number from ${q.min} to ${q.max}`;
+  if (q.type === 'duration') return 'Enter how long, as a whole number of hours, days or weeks';
+  return 'Choose an answer';
+}
+
+// A duration is typed as a number and a unit, and sent as ISO 8601: PT6H, P3D, P2W.
+const DURATION_UNITS = [{ value: 'H', label: 'hours' }, { value: 'D', label: 'days' }, { value: 'W', label: 'weeks' }];
+
+function durationInput(previous) {
+  const [, amount = '', unit = 'D'] = /^PT?(\d+)([HDW])$/.exec(previous ?? '') ?? [];
+  return h('div', {},
+    h('label', { class: 'nhsuk-label', for: 'answer-0' }, 'How many'),
+    h('input', { class: 'nhsuk-input nhsuk-input--width-4', id: 'answer-0', name: 'answer', type: 'number', inputmode: 'numeric', min: 0, step: 1, value: amount }),
+    h('label', { class: 'nhsuk-label', for: 'answer-unit' }, 'Hours, days or weeks'),
+    h('select', { class: 'nhsuk-select', id: 'answer-unit', name: 'answer-unit' },
+      ...DURATION_UNITS.map((u) => h('option', { value: u.value, selected: u.value === unit }, u.label))));
+}
+
 function readValue(form, q) {
+  if (q.type === 'duration') {
+    const amount = form.querySelector('#answer-0').value;
+    const unit = form.querySelector('#answer-unit').value;
+    if (!/^\d{1,4}$/.test(amount)) return undefined;
+    return unit === 'H' ? `PT${Number(amount)}H` : `P${Number(amount)}${unit}`;
+  }
   if (q.type === 'multiple_choice') {
     const values = [...form.querySelectorAll('input[name=answer]:checked')].map((i) => i.value);
     return values.length ? values : undefined;
@@ -126,6 +155,7 @@ function readValue(form, q) {
   }
   const checked = form.querySelector('input[name=answer]:checked')?.value;
   if (checked === undefined) return undefined;
+  if (checked === 'unsure') return 'unsure';
   return q.type === 'yes_no' ? checked === 'true' : checked;
 }
 

@@ -28,7 +28,14 @@ export function lintCatalog(catalog: RuleCatalog, today = new Date()): Finding[]
   const redFlags = catalog.redFlags;
   findings.push(...reviewDate(redFlags, today));
   const modules = new Map(catalog.modules.map((m) => [m.content.id, m]));
-  for (const module of catalog.modules) findings.push(...reviewDate(module, today));
+  const included = new Set(catalog.pathways.flatMap((p) => p.content.questions.filter(isInclude).map((e) => e.include)));
+  for (const module of catalog.modules) {
+    findings.push(...reviewDate(module, today));
+    if (!included.has(module.content.id)) {
+      findings.push(finding(module.source, ['id'], 'unused-module', `module ${module.content.id} is not included by any pathway: nobody is asked its questions`, 'warning'));
+    }
+  }
+  for (const file of [redFlags, ...catalog.modules, ...catalog.pathways]) findings.push(...answerIfUnsure(file));
   for (const pathway of catalog.pathways) {
     findings.push(...reviewDate(pathway, today));
     findings.push(...lintPathway(pathway, redFlags, modules));
@@ -39,6 +46,29 @@ export function lintCatalog(catalog: RuleCatalog, today = new Date()): Finding[]
     const key = `${f.file}:${f.line}:${f.column}:${f.code}:${f.message}`;
     return seen.has(key) ? false : (seen.add(key), true);
   });
+}
+
+/** Help that tells people to answer yes when they are not sure, e.g. "If you are not sure, answer yes". */
+const YES_IF_UNSURE = /\b(?:not sure|unsure|in doubt|don'?t know|do not know)\b[^.]*\b(?:answer|say|choose|pick|select|tick)\s+["']?yes\b/i;
+
+/**
+ * People asked to answer "yes" when unsure overstate what they know; the question should offer
+ * "I'm not sure" (`unsure`) and say how it counts, so the trace shows what they really said.
+ */
+function answerIfUnsure(file: ParsedFile<{ questions: readonly (Question | { include: string })[] }>): Finding[] {
+  return file.content.questions.flatMap((q, index) =>
+    'id' in q && YES_IF_UNSURE.test(`${q.text} ${q.help ?? ''}`)
+      ? [
+          finding(
+            file.source,
+            ['questions', index, q.help && YES_IF_UNSURE.test(q.help) ? 'help' : 'text'],
+            'yes-if-unsure',
+            `question ${q.id} tells people to answer yes when unsure: offer "I'm not sure" instead (unsure: { countsAs: ${q.type === 'single_choice' ? '<option>' : 'true'} }) and drop the instruction`,
+            'warning',
+          ),
+        ]
+      : [],
+  );
 }
 
 function reviewDate(file: ParsedFile<PathwayFile | RedFlagsFile | ModuleFile>, today: Date): Finding[] {

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -7,6 +8,7 @@ import { loadConfig, type Config } from '../config.js';
 import { formatFinding, loadRuleCatalog, RuleSetLoadError, type Finding, type RuleCatalog } from '../rulesets/loader.js';
 import { outcomeNeed } from '../rulesets/schema.js';
 import { diffCatalogs } from '../authoring/diff.js';
+import { DISPOSITIONS_DOC, dispositionsMarkdown } from '../authoring/dispositions.js';
 import { lintCatalog } from '../authoring/lint.js';
 import { loadScenarioFiles } from '../rulesets/scenarios.js';
 import { releaseService, requiresSignOff, type ReleaseService } from '../releases/service.js';
@@ -20,7 +22,7 @@ import { impact, type OutcomeSummary } from '../authoring/impact.js';
 import { draftTrace, GENESIS_HASH, sealTrace, type TraceBody } from '../traces/trace.js';
 import { givenAnswers, type Answer, type Patient } from '../triage/answers.js';
 import { Problem } from '../problem.js';
-import { coverage } from '../authoring/coverage.js';
+import { coverage, type CoverageSummary } from '../authoring/coverage.js';
 import { runScenario } from '../triage/scenario-runner.js';
 import { Triage } from '../triage/triage.js';
 import { writeLine, type CliIo } from './run.js';
@@ -35,6 +37,7 @@ const USAGE = `usage: triage-rules <command> [options]
                                        asked or never used, conflicting rules, overdue reviews
   test [dir]                           run every scenario through the decision code the API uses
                                        (also: scenarios [dir])
+  dispositions [dir] [--write|--check] the dispositions catalogue as docs/dispositions.md
   coverage [dir] [--min-rules N]       rules, questions and outcomes the scenarios reach
   diff <old> <new>                     what changed between two rule directories or git revisions
   impact <candidate-dir> [--since D]   replay past assessments (DATABASE_URL) step by step on a candidate
@@ -69,6 +72,25 @@ async function validate(o: Options): Promise<number> {
   const catalog = await loadRuleCatalog(rulesDir(o.io, positionals[0]));
   const pathways = [...catalog.versions.values()].map((v) => ({ id: v.id, version: v.version, hash: v.hash }));
   print(o, { ok: true, pathways }, () => pathways.map((p) => `ok ${p.id} ${p.version} ${p.hash.slice(0, 12)}`));
+  return 0;
+}
+
+/** Prints docs/dispositions.md as the catalogue makes it; --write writes it, --check fails if it is stale. */
+async function dispositions(o: Options): Promise<number> {
+  const markdown = dispositionsMarkdown(await loadRuleCatalog(rulesDir(o.io, o.positionals[0])));
+  const doc = path.resolve(o.io.cwd, DISPOSITIONS_DOC);
+  if (o.values.write) {
+    await writeFile(doc, markdown);
+    writeLine(o.io.stdout, `wrote ${DISPOSITIONS_DOC}`);
+    return 0;
+  }
+  if (o.values.check) {
+    const current = await readFile(doc, 'utf8').catch(() => '');
+    if (current === markdown) return 0;
+    writeLine(o.io.stderr, `${DISPOSITIONS_DOC} is out of date with the catalogue: run npm run rules -- dispositions --write`);
+    return 1;
+  }
+  writeLine(o.io.stdout, markdown.trimEnd());
   return 0;
 }
 
@@ -111,6 +133,7 @@ async function coverageCommand(o: Options): Promise<number> {
   const report = await coverage(catalog, new Triage(catalog.versions.values(), { timeoutMs: 2000 }), await loadScenarioFiles(dir), min);
   const failures = [
     ...report.pathways.flatMap((p) => p.failures.map((f) => `${p.pathway}: ${f}`)),
+    ...report.modules.flatMap((m) => m.failures.map((f) => `module ${m.module}: ${f}`)),
     ...report.globalRedFlags.missed.map((id) => `global red flag ${id} is not covered by any scenario`),
     ...report.scenarioFailures.map((f) => `${f.pathway}: scenario "${f.name}" fails`),
   ];
@@ -123,10 +146,22 @@ async function coverageCommand(o: Options): Promise<number> {
         (p.questions.missed.length ? `\n  questions never asked: ${p.questions.missed.join(', ')}` : '') +
         (p.outcomes.missed.length ? `\n  outcomes never reached: ${p.outcomes.missed.join(', ')}` : ''),
     ),
+    ...report.modules.map(
+      (m) =>
+        `module ${m.module}: rules ${m.rules.covered.length}/${m.rules.total} (${m.rulePercent}%), included by ${m.includedBy.join(', ') || 'no pathway'}` +
+        (m.rules.missed.length ? `\n  rules not covered: ${m.rules.missed.join(', ')}` : ''),
+    ),
     `global red flags: ${report.globalRedFlags.covered.length}/${report.globalRedFlags.total}`,
+    summaryLine(report.summary),
     ...failures.map((f) => `FAIL ${f}`),
   ]);
   return failures.length ? 1 : 0;
+}
+
+/** Topics per age band, scenarios, rules and coverage, in one line (also for the README). */
+function summaryLine(s: CoverageSummary): string {
+  const bands = `adults ${s.topicsByBand.adult}, children 5-15 ${s.topicsByBand.child}, under-5s ${s.topicsByBand.under5}`;
+  return `catalogue: ${s.topics} topics (${bands}); ${s.pathways} pathways, ${s.modules} modules; ${s.scenarios} scenarios; rules covered ${s.rules.covered}/${s.rules.total} (${s.rules.percent}%)`;
 }
 
 /** A directory as is, or a git revision's rules directory checked out into a temporary one. */
@@ -164,7 +199,8 @@ async function diff(o: Options): Promise<number> {
       changes.length === 0
         ? ['no changes']
         : changes.flatMap((c) => [
-            `${c.change} ${c.id}`,
+            `${c.change} ${c.kind === 'module' ? 'module ' : ''}${c.id}`,
+            ...(c.pathways ? [`  changes the pathways that include it: ${c.pathways.join(', ') || 'none'}`] : []),
             ...c.fields.map((f) => `  ${f.field}: ${show(f.before)} -> ${show(f.after)}`),
             ...c.items.flatMap((i) => [`  ${i.change} ${i.kind} ${i.id}`, ...i.fields.map((f) => `    ${f.field}: ${show(f.before)} -> ${show(f.after)}`)]),
           ]),
@@ -200,6 +236,7 @@ async function impactCommand(o: Options): Promise<number> {
           (p.counts.asks_more ? `, ${p.counts.asks_more} would ask more questions` : '') +
           (p.counts.not_applicable ? `, ${p.counts.not_applicable} no longer apply` : '') +
           (p.counts.pathway_removed ? `, ${p.counts.pathway_removed} on a removed pathway` : '') +
+          (p.candidate && p.changed ? `\n  the candidate is a new version (${p.candidate.version} ${p.candidate.hash.slice(0, 12)}${p.candidate.modules.length ? `, modules ${p.candidate.modules.map((m) => `${m.id} ${m.version}`).join(', ')}` : ''})` : '') +
           p.moves.map((m) => `\n  ${m.movement} ${m.count}: ${outcome(m.before)} -> ${outcome(m.after)}, e.g. ${m.examples.join(', ')}`).join(''),
       ),
       ...report.moreQuestions.map(
@@ -249,7 +286,7 @@ async function explainCommand(o: Options): Promise<number> {
   const draft = draftTrace({ version, assessmentId: null, step: null, patient, answers, decision, startedAt: Date.now(), durationMs: 0 });
   const explanation = explain(JSON.parse(sealTrace(draft, 0, GENESIS_HASH).text) as TraceBody);
   const result = decision.status === 'complete' ? { status: decision.status, outcome: decision.outcome } : { status: decision.status, question: decision.question };
-  print(o, { ...result, explanation }, () => [explanation.summary, ...explanation.ruledOut, ...explanation.settled, ...explanation.setAside]);
+  print(o, { ...result, explanation }, () => [explanation.summary, ...explanation.ruledOut, ...explanation.settled, ...explanation.setAside, ...explanation.counted]);
   return 0;
 }
 
@@ -416,6 +453,7 @@ const COMMANDS: Record<string, (o: Options) => Promise<number>> = {
   test,
   // The name the content authors' brief uses for the same thing.
   scenarios: test,
+  dispositions,
   coverage: coverageCommand,
   diff,
   impact: impactCommand,
@@ -445,6 +483,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         hazards: { type: 'string' },
         'hazard-log': { type: 'string' },
         'acknowledge-impact': { type: 'boolean' },
+        write: { type: 'boolean' },
+        check: { type: 'boolean' },
         help: { type: 'boolean' },
       },
     });
@@ -464,8 +504,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return 2;
   }
   try {
-    const { format: _f, help: _h, 'acknowledge-impact': acknowledge, ...values } = parsed.values;
-    return await handler({ format, positionals, io, values: { ...values, 'acknowledge-impact': acknowledge ? 'yes' : undefined } });
+    const { format: _f, help: _h, 'acknowledge-impact': acknowledge, write, check, ...values } = parsed.values;
+    const flags = { 'acknowledge-impact': acknowledge ? 'yes' : undefined, write: write ? 'yes' : undefined, check: check ? 'yes' : undefined };
+    return await handler({ format, positionals, io, values: { ...values, ...flags } });
   } catch (err) {
     if (err instanceof UsageError) {
       writeLine(io.stderr, `${err.message}\n${USAGE}`);

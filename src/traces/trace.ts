@@ -27,7 +27,8 @@ export interface TraceBody {
   step: number | null;
   at: string;
   durationMs: number;
-  pathway: { id: string; version: string; hash: string };
+  /** The version decided with; `modules`: each module it includes and that module's version (absent when none). */
+  pathway: { id: string; version: string; hash: string; modules?: { id: string; version: string }[] };
   software: { app: string; jsonRulesEngine: string };
   patient: Patient;
   /** The answers as given, including any the evaluation then dropped. */
@@ -72,7 +73,7 @@ export function draftTrace(input: {
     step: input.step,
     at: new Date(input.startedAt).toISOString(),
     durationMs: Math.round(input.durationMs * 1000) / 1000,
-    pathway: { id: input.version.id, version: input.version.version, hash: input.version.hash },
+    pathway: { id: input.version.id, version: input.version.version, hash: input.version.hash, ...(input.version.modules.length ? { modules: input.version.modules } : {}) },
     software: { ...SOFTWARE },
     patient: input.patient,
     answers: input.answers,

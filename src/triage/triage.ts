@@ -1,6 +1,7 @@
 import { notFound, Problem } from '../problem.js';
 import type { PathwayVersion } from '../rulesets/version.js';
-import { applicabilityProblem, type Answer, type Patient } from './answers.js';
+import { resolveTopic, type Resolution } from '../rulesets/topics.js';
+import { applicabilityProblem, patientProblem, type Answer, type Patient } from './answers.js';
 import { decide, type DecideOptions, type Decision } from './decide.js';
 import { EngineRegistry, type ExtraOperators, type RuleEvaluationMode } from './engines.js';
 import type { DecisionSemantics } from './settled.js';
@@ -56,6 +57,18 @@ export class Triage {
   register(version: PathwayVersion): void {
     this.engines.plansFor(version);
     this.byHash.set(version.hash, version);
+  }
+
+  /**
+   * The pathway a patient asking for this topic or pathway is assessed on: the variant that
+   * serves them, else the catch-all (saying why). Refuses a patient no one could be (422).
+   */
+  resolve(topicOrPathwayId: string, patient: Patient): Resolution {
+    const problem = patientProblem(patient);
+    if (problem) {
+      throw new Problem(422, 'Invalid patient', problem, [{ path: ['body', 'patient', 'ageYears'], message: problem }]);
+    }
+    return resolveTopic(this.pathways(), topicOrPathwayId, patient);
   }
 
   checkApplies(version: PathwayVersion, patient: Patient): void {
