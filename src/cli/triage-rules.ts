@@ -8,6 +8,7 @@ import { formatFinding, loadRuleCatalog, RuleSetLoadError, type Finding, type Ru
 import { outcomeNeed } from '../rulesets/schema.js';
 import { diffCatalogs } from '../authoring/diff.js';
 import { lintCatalog } from '../authoring/lint.js';
+import { readability, TARGET_READING_AGE } from '../authoring/readability.js';
 import { loadScenarioFiles } from '../rulesets/scenarios.js';
 import { releaseService, requiresSignOff, type ReleaseService } from '../releases/service.js';
 import { unbumpedChanges } from '../releases/version-bump.js';
@@ -73,8 +74,18 @@ async function validate(o: Options): Promise<number> {
 
 async function lint(o: Options): Promise<number> {
   const { positionals } = o;
-  const findings = lintCatalog(await loadRuleCatalog(rulesDir(o.io, positionals[0])));
-  print(o, { ok: findings.length === 0, findings }, () => [...findings.map(formatFinding), `${findings.length} finding${findings.length === 1 ? '' : 's'}`]);
+  const catalog = await loadRuleCatalog(rulesDir(o.io, positionals[0]));
+  const findings = lintCatalog(catalog);
+  // Advisory: a formula's figure is a prompt to rewrite, not a fault, so it does not fail lint.
+  const reading = readability([catalog.redFlags, ...catalog.pathways]);
+  print(o, { ok: findings.length === 0, findings, readability: { targetAge: TARGET_READING_AGE, ...reading } }, () => [
+    ...findings.map(formatFinding),
+    `reading age (Flesch-Kincaid grade + 5; NHS standard about ${TARGET_READING_AGE}), per file and per outcome:`,
+    ...reading.files.map((f) => `  ${f.file}: ${f.readingAge ?? '-'} (${f.words} words); outcomes ${f.outcomes.map((x) => `${x.id} ${x.readingAge ?? '-'}`).join(', ') || 'none'}`),
+    ...reading.findings.map(formatFinding),
+    `${reading.findings.length} page${reading.findings.length === 1 ? '' : 's'} above reading age ${TARGET_READING_AGE} (advisory)`,
+    `${findings.length} finding${findings.length === 1 ? '' : 's'}`,
+  ]);
   return findings.length ? 1 : 0;
 }
 
