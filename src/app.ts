@@ -21,6 +21,7 @@ import { DecisionPool } from './triage/decision-pool.js';
 import { localDecider } from './triage/step.js';
 import { staffOnly } from './http/auth.js';
 import { limitJsonDepth, MAX_JSON_DEPTH, registerErrorHandling } from './http/errors.js';
+import { requestLogView } from './http/request-log.js';
 import { Problem } from './problem.js';
 import type { Access } from './security/roles.js';
 import { setUpSecurity } from './security/setup.js';
@@ -86,6 +87,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logger: {
       level: config.LOG_LEVEL,
       redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+      serializers: { req: requestLogView },
       ...(options.logStream ? { stream: options.logStream } : {}),
     },
     genReqId: () => randomUUID(),

@@ -40,12 +40,13 @@ const BM25 = { k: 1.2, b: 0.2, d: 0.5 };
 /** Words that say nothing about the symptom: dropped from queries and from the index alike. */
 const STOP_WORDS = new Set(
   (
-    'a about above after again all also am an and any are as at be because been being below bit but by can could ' +
-    'did do does doing dont down during each few for from further get gets getting got had has have having he her here ' +
-    'hers him his how i id if im in into is it its ive just keep keeps kind lot me more most much my myself ' +
-    'no nor not now of off on once only or other our out over own quite really same she should since so some ' +
-    'such than that the their them then there these they this those through to too under until up very was we ' +
-    'were what when where which while who why will with would you your'
+    'a about above after again all also am an and any anymore are as at away be because been being below bit but by ' +
+    'can cant could did didnt do does doesnt doing dont down during each feel feeling feels few for from further get gets ' +
+    'getting go goes going got had has have having he her here hers him his how i id if im in into is isnt it its ive ' +
+    'just keep keeps kind lot me more most much my myself no nor not now of off on once only or other our out over own ' +
+    'quite really same she should since so some still stop such than that the their them then there these they this ' +
+    'those through to too under until very was we were what whats when where which while who why will with wont would ' +
+    'you your'
   ).split(' '),
 );
 
