@@ -33,6 +33,7 @@ import pageRoutes from './http/routes/pages.js';
 import { releaseActivation, releaseList, releaseSignOff } from './http/routes/releases.js';
 import { releaseService, requiresSignOff, type ReleaseService } from './releases/service.js';
 import pathwayRoutes from './http/routes/pathways.js';
+import searchRoutes from './http/routes/search.js';
 import traceRoutes from './http/routes/traces.js';
 import triageRoutes from './http/routes/triage.js';
 import { loadRuleCatalog } from './rulesets/loader.js';
@@ -255,6 +256,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           errorResponseBuilder: tooManyRequests(() => 'this client'),
         });
         await publicRoutes.register(pathwayRoutes);
+        await publicRoutes.register(searchRoutes);
         await publicRoutes.register(assessmentRoutes);
         await publicRoutes.register(triageRoutes);
       });

@@ -8,6 +8,9 @@ import { formatFinding, loadRuleCatalog, RuleSetLoadError, type Finding, type Ru
 import { outcomeNeed } from '../rulesets/schema.js';
 import { diffCatalogs } from '../authoring/diff.js';
 import { lintCatalog } from '../authoring/lint.js';
+import { evaluateSearch, loadLabelledQueries, meetsFloors, SEARCH_FLOORS, SEARCH_QUERIES_FILE } from '../search/evaluation.js';
+import { TopicSearch } from '../search/topic-search.js';
+import { allTopics } from '../rulesets/topics.js';
 import { readability, TARGET_READING_AGE } from '../authoring/readability.js';
 import { loadScenarioFiles } from '../rulesets/scenarios.js';
 import { releaseService, requiresSignOff, type ReleaseService } from '../releases/service.js';
@@ -33,9 +36,12 @@ import { writeLine, type CliIo } from './run.js';
 const USAGE = `usage: triage-rules <command> [options]
   validate [dir]                       load and cross-check every rule file
   lint [dir]                           validate, then look for rules that can never fire, questions never
-                                       asked or never used, conflicting rules, overdue reviews
+                                       asked or never used, conflicting rules, overdue reviews; the reading
+                                       age of each file and outcome, with advisory warnings above 11
   test [dir]                           run every scenario through the decision code the API uses
   coverage [dir] [--min-rules N]       rules, questions and outcomes the scenarios reach
+  search-eval [dir] [--queries FILE]   hit@1 and hit@3 of the symptom search over labelled lay queries
+                                       (default test/fixtures/search-queries.yaml), and each miss
   diff <old> <new>                     what changed between two rule directories or git revisions
   impact <candidate-dir> [--since D]   replay past assessments (DATABASE_URL) step by step on a candidate
   explain <pathway> --answers JSON --age N --sex female|male [--dir dir]
@@ -108,6 +114,25 @@ async function test(o: Options): Promise<number> {
     `${results.length - failed} passed, ${failed} failed`,
   ]);
   return failed === 0 ? 0 : 1;
+}
+
+async function searchEval(o: Options): Promise<number> {
+  const { positionals, values } = o;
+  const versions = [...(await loadRuleCatalog(rulesDir(o.io, positionals[0]))).versions.values()];
+  const queries = await loadLabelledQueries(path.resolve(o.io.cwd, values.queries ?? SEARCH_QUERIES_FILE));
+  const search = new TopicSearch(versions);
+  const result = evaluateSearch((q) => search.search(q).topics.map((t) => t.id), new Set(allTopics(versions).map((t) => t.id)), queries);
+  const ok = meetsFloors(result);
+  print(o, { ok, floors: SEARCH_FLOORS, ...result }, () => [
+    `${result.evaluated} queries run; ${result.skipped.count} skipped, their topic not in these rules${result.skipped.topics.length ? `: ${result.skipped.topics.join(', ')}` : ''}`,
+    `hit@1 ${result.hitAt1}% (floor ${SEARCH_FLOORS.hitAt1}%), hit@3 ${result.hitAt3}% (floor ${SEARCH_FLOORS.hitAt3}%)`,
+    ...(result.misses.length ? ['not first, by topic (* not in the first three):'] : []),
+    ...[...result.misses]
+      .sort((a, b) => a.topic.localeCompare(b.topic))
+      .map((m) => `  ${m.top3 ? ' ' : '*'} ${m.topic}: "${m.q}" -> ${m.got.join(', ') || 'nothing'}`),
+    ok ? 'search meets its floors' : 'FAIL search is below its floors',
+  ]);
+  return ok ? 0 : 1;
 }
 
 async function coverageCommand(o: Options): Promise<number> {
@@ -425,6 +450,7 @@ const COMMANDS: Record<string, (o: Options) => Promise<number>> = {
   lint,
   test,
   coverage: coverageCommand,
+  'search-eval': searchEval,
   diff,
   impact: impactCommand,
   explain: explainCommand,
@@ -441,6 +467,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       options: {
         format: { type: 'string', default: 'text' },
         'min-rules': { type: 'string' },
+        queries: { type: 'string' },
         since: { type: 'string' },
         answers: { type: 'string' },
         age: { type: 'string' },
