@@ -39,6 +39,7 @@ const USAGE = `usage: triage-rules <command> [options]
                                        asked or never used, conflicting rules, overdue reviews; the reading
                                        age of each file and outcome, with advisory warnings above 11
   test [dir]                           run every scenario through the decision code the API uses
+                                       (also: scenarios [dir])
   coverage [dir] [--min-rules N]       rules, questions and outcomes the scenarios reach
   search-eval [dir] [--queries FILE]   hit@1 and hit@3 of the symptom search over labelled lay queries
                                        (default test/fixtures/search-queries.yaml), and each miss
@@ -449,6 +450,8 @@ const COMMANDS: Record<string, (o: Options) => Promise<number>> = {
   validate,
   lint,
   test,
+  // The name the content authors' brief uses for the same thing.
+  scenarios: test,
   coverage: coverageCommand,
   'search-eval': searchEval,
   diff,
