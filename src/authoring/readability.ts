@@ -40,11 +40,14 @@ export function addStats(a: TextStats, b: TextStats): TextStats {
   return { words: a.words + b.words, sentences: a.sentences + b.sentences, syllables: a.syllables + b.syllables };
 }
 
-/** Reading age in years (Flesch-Kincaid grade + 5), one decimal; undefined for no words. */
+/** Below this the formula's figure means nothing (it goes negative on two short words). */
+const YOUNGEST = 5;
+
+/** Reading age in years (Flesch-Kincaid grade + 5, at least 5), one decimal; undefined for no words. */
 export function readingAge(stats: TextStats): number | undefined {
   if (stats.words === 0) return undefined;
   const grade = fleschKincaid({ sentence: stats.sentences, word: stats.words, syllable: stats.syllables });
-  return Math.round((grade + 5) * 10) / 10;
+  return Math.max(YOUNGEST, Math.round((grade + 5) * 10) / 10);
 }
 
 /** Whether a passage is long enough to judge on its own and reads above the target age. */

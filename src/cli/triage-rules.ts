@@ -84,7 +84,7 @@ async function lint(o: Options): Promise<number> {
   const catalog = await loadRuleCatalog(rulesDir(o.io, positionals[0]));
   const findings = lintCatalog(catalog);
   // Advisory: a formula's figure is a prompt to rewrite, not a fault, so it does not fail lint.
-  const reading = readability([catalog.redFlags, ...catalog.pathways]);
+  const reading = readability([catalog.redFlags, ...catalog.modules, ...catalog.pathways]);
   print(o, { ok: findings.length === 0, findings, readability: { targetAge: TARGET_READING_AGE, ...reading } }, () => [
     ...findings.map(formatFinding),
     `reading age (Flesch-Kincaid grade + 5; NHS standard about ${TARGET_READING_AGE}), per file and per outcome:`,

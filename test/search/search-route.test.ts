@@ -1,4 +1,5 @@
 import t from 'tap';
+import { topicsFor } from '../../src/rulesets/topics.js';
 import { get, logCapture, testApp } from '../helpers.js';
 
 const search = (params: Record<string, string>) => `/v1/pathways/search?${new URLSearchParams(params)}`;
@@ -18,8 +19,8 @@ t.test('GET /v1/pathways/search: ranked topics, typos forgiven; the catch-all wh
 
 t.test('with age and sex: only topics that serve this person', async (t) => {
   const app = await testApp(t);
-  for (const person of [{ ageYears: '3', sex: 'male' }, { ageYears: '40', sex: 'female' }, { ageYears: '10', sex: 'male' }]) {
-    const served = new Set(((await get(app, `/v1/pathways?${new URLSearchParams(person)}`)).body.pathways as { id: string }[]).map((p) => p.id));
+  for (const person of [{ ageYears: '3', sex: 'male' as const }, { ageYears: '40', sex: 'female' as const }, { ageYears: '10', sex: 'male' as const }]) {
+    const served = new Set(topicsFor(app.triage.pathways(), { ageYears: Number(person.ageYears), sex: person.sex }).map((p) => p.topic.id));
     for (const q of ['high temperature', 'tummy ache', 'cough', 'rash', 'pain']) {
       const res = await get(app, search({ q, ...person }));
       t.equal(res.status, 200);
@@ -55,7 +56,7 @@ t.test('what people type never reaches the logs; the result count does', async (
   const log = logCapture();
   const app = await testApp(t, { logStream: log.stream, env: { LOG_LEVEL: 'trace' } });
   await get(app, search({ q: 'Zebedee Quartermaine 07700 900123 tummy ache' }));
-  await get(app, search({ q: 'Zebedee Quartermaine nothing matches', ageYears: '40', sex: 'male' }));
+  await get(app, search({ q: 'Zebedee Quartermaine zxqv', ageYears: '40', sex: 'male' }));
   await get(app, search({ q: 'Zebedee Quartermaine', ageYears: 'Zebedee' }));
   await get(app, search({ q: `Zebedee ${'x'.repeat(300)}` }));
   await get(app, `/v1/pathways/serch?q=Zebedee`);
@@ -64,7 +65,9 @@ t.test('what people type never reaches the logs; the result count does', async (
   for (const secret of ['Zebedee', 'Quartermaine', '900123', 'tummy', 'ache']) {
     t.equal(log.text().indexOf(secret), -1, `${secret} is not in the logs`);
   }
-  t.same(lines.filter((l) => l.msg === 'symptom search').map((l) => l.results), [1, 0], 'one line per search, with the number of results');
+  const counts = lines.filter((l) => l.msg === 'symptom search').map((l) => l.results);
+  t.equal(counts.length, 2, 'one line per search answered');
+  t.ok(counts[0]! > 0 && counts[1] === 0, `with the number of results (${counts.join(', ')})`);
   t.ok(lines.some((l) => l.req?.url === '/v1/pathways/search'), 'the request line keeps the path');
 });
 
