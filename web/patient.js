@@ -4,7 +4,8 @@ import { api as call, h, showErrors, clearErrors } from './shared.js';
 
 const view = document.getElementById('view');
 // `callback`: the request once asked for, as the API last described it.
-const state = { assessmentId: null, token: null, history: [], answers: new Map(), question: null, callback: null };
+// `redirectedFrom`: the topic picked, when it had nothing for this person and the catch-all runs.
+const state = { assessmentId: null, token: null, history: [], answers: new Map(), question: null, callback: null, redirectedFrom: null };
 // The assessment token (from starting the assessment) is what lets this page read and answer it.
 const api = (method, url, body) => call(method, url, body, state.token ? { 'x-assessment-token': state.token } : {});
 
@@ -43,7 +44,7 @@ function formGroup(id, legend, hint, control, large = true) {
 
 // The start: what the problem is (search, or the A-Z list), then who has it, then the questions.
 async function start() {
-  const { pathways: topics } = await api('GET', '/v1/pathways');
+  const { topics } = await api('GET', '/v1/pathways');
   searchPage(topics);
 }
 
@@ -124,6 +125,8 @@ function aboutYou(topic, back) {
     if (res.status >= 400) return showErrors(form, [{ field: 'age', focus: 'age', message: res.detail }]);
     state.assessmentId = res.id;
     state.token = res.token;
+    // Nothing in this topic for this person: the catch-all runs, and the page says so.
+    state.redirectedFrom = res.redirected ? topic : null;
     show(res);
   });
   render(backLink, form);
@@ -155,6 +158,8 @@ function question(q) {
     // Said before an answer can change: the request keeps the answers it was asked on in view.
     state.callback ? h('div', { class: 'nhsuk-inset-text', id: 'change-warning' },
       h('p', {}, 'You have asked for a call back. If you change an answer, the nurse or doctor who calls you will see the change.')) : null,
+    state.redirectedFrom && state.history.length === 0 ? h('div', { class: 'nhsuk-inset-text', id: 'redirected' },
+      h('p', {}, `We do not have questions about "${state.redirectedFrom.title}" for you. These general questions work for any health problem, and check for anything urgent first.`)) : null,
     formGroup('answer', q.text, q.help, control),
     h('button', { class: 'nhsuk-button', type: 'submit' }, 'Continue'));
   form.addEventListener('submit', async (event) => {
