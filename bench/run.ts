@@ -1,4 +1,4 @@
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadRuleCatalog } from '../src/rulesets/loader.js';
 import { loadCases } from './cases.js';
@@ -49,7 +49,8 @@ if (only.has('http')) await httpBench(table, versions, cases, runs, seconds, lar
 if (only.has('verify')) await verifyBench(table, versions, cases, runs, seconds, largest, quick ? 2_000 : VERIFY_TRACES);
 if (only.has('memory')) await memoryBench(table, cases, largest, quick ? 1_000 : 100_000, quick ? 3 : 60);
 
-console.log(`${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} cores, ${runs} run(s) of ${seconds} s, medians; ${CONNECTIONS} connections`);
+// The load average says how far the tail figures are this code and how far other processes.
+console.log(`${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} cores (load average ${loadavg()[0]!.toFixed(1)}), ${runs} run(s) of ${seconds} s, medians; ${CONNECTIONS} connections`);
 console.log(table.render());
 
 if (smoke) {
