@@ -6,6 +6,13 @@ import { SymptomIndex, type SearchableTopic } from './symptom-search.js';
 /** At most this many results: a person scans a short list, and the A-Z list is below it. */
 export const MAX_RESULTS = 10;
 
+/**
+ * Topics scoring under this share of the best one matched a stray word ("pain", "ache") and
+ * would bury the likely ones; the A-Z list is there for the rest. Over the lay queries, 0.2
+ * drops none that people needed and halves the list (measured with search-eval).
+ */
+const MIN_RELATIVE_SCORE = 0.2;
+
 export interface TopicSearchResult {
   /** Best first; the catch-all alone when nothing matched. */
   topics: Topic[];
@@ -42,11 +49,12 @@ export class TopicSearch {
   search(query: string, person?: Patient): TopicSearchResult {
     // As topicsFor decides: a topic serves a person when one of its variants applies to them.
     const serves = (topic: Topic) => !person || topic.variants.some((v) => applicabilityProblem(v, person) === undefined);
-    const found = this.index
-      .search(query)
-      .map((hit) => this.byId.get(hit.id)!)
-      .filter(serves)
-      .slice(0, MAX_RESULTS);
+    const hits = this.index.search(query).filter((hit) => serves(this.byId.get(hit.id)!));
+    const best = hits[0]?.score ?? 0;
+    const found = hits
+      .filter((hit) => hit.score >= best * MIN_RELATIVE_SCORE)
+      .slice(0, MAX_RESULTS)
+      .map((hit) => this.byId.get(hit.id)!);
     if (found.length > 0) return { topics: found, matched: true };
     const catchAll = this.topics.find((t) => t.catchAll);
     return { topics: catchAll ? [catchAll] : [], matched: false };
