@@ -45,7 +45,7 @@ const STOP_WORDS = new Set(
     'getting go goes going got had has have having he her here hers him his how i id if im in into is isnt it its ive ' +
     'just keep keeps kind lot me more most much my myself no nor not now of off on once only or other our out over own ' +
     'quite really same she should since so some still stop such than that the their them then there these they this ' +
-    'those through to too under until very was we were what whats when where which while who why will with wont would ' +
+    'those through time to too under until very was we were what whats when where which while who why will with wont would ' +
     'you your'
   ).split(' '),
 );
