@@ -69,7 +69,7 @@ for (const version of catalog.versions.values()) {
 /** The bundled fever-adult pathway with the rule of issue 25 added (test/fixtures/late-rule). */
 async function lateRule(t: Test): Promise<{ catalog: RuleCatalog; version: PathwayVersion; triage: Triage }> {
   const dir = tempDir(t);
-  for (const name of ['red-flags.yaml', 'fever-adult.yaml']) cpSync(path.join(BUNDLED_RULES, name), path.join(dir, name));
+  for (const name of ['red-flags.yaml', 'dispositions.yaml', 'something-else.yaml', 'fever-adult.yaml']) cpSync(path.join(BUNDLED_RULES, name), path.join(dir, name));
   const file = path.join(dir, 'fever-adult.yaml');
   const text = readFileSync(file, 'utf8');
   const at = text.indexOf('  - id: fa-fever-5-days');
