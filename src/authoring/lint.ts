@@ -178,6 +178,19 @@ function lintPathway(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedF
     });
   }
 
+  const closures = new Map<ConditionNode, Set<string>>();
+  const closure = (node: ConditionNode): Set<string> => {
+    let facts = closures.get(node);
+    if (!facts) closures.set(node, (facts = factClosure(questions, [node])));
+    return facts;
+  };
+  const unfired = new Map<Rule, boolean>();
+  const canStayUnfired = (rule: Rule): boolean => {
+    let can = unfired.get(rule);
+    if (can === undefined) unfired.set(rule, (can = enumerate(domains, questions, [rule.conditions], (a) => !holds(rule.conditions, a)) !== 'none'));
+    return can;
+  };
+
   // Identical conditions with different outcomes; and rules always beaten by a higher one.
   for (let i = 0; i < subject.rules.length; i++) {
     const lower = subject.rules[i]!;
@@ -195,7 +208,12 @@ function lintPathway(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedF
       if (!alive.has(lower.rule.id) || !alive.has(higher.rule.id)) {
         continue;
       }
-      // Shadowed: no answers make the lower rule fire without the higher one firing too.
+      // Shadowed: no answers make the lower rule fire without the higher one firing too. When the
+      // two depend on no fact in common (askWhen included) they vary independently, so the lower
+      // one escapes whenever the higher one can stay unfired: no need to try their product.
+      if (disjoint(closure(lower.rule.conditions), closure(higher.rule.conditions)) && canStayUnfired(higher.rule)) {
+        continue;
+      }
       const escape = enumerate(domains, questions, [lower.rule.conditions, higher.rule.conditions], (a) => holds(lower.rule.conditions, a) && !holds(higher.rule.conditions, a));
       if (escape === 'none') {
         out.push(
@@ -264,7 +282,16 @@ class DomainBuilder {
     this.constants.set(node.fact, set);
   }
 
+  private readonly domains = new Map<string, Value[]>();
+
+  /** Built once per fact: a multiple-choice domain is every subset of its named options. */
   domain(fact: string): Value[] {
+    let values = this.domains.get(fact);
+    if (!values) this.domains.set(fact, (values = this.build(fact)));
+    return values;
+  }
+
+  private build(fact: string): Value[] {
     const constants = [...(this.constants.get(fact) ?? [])];
     if (fact === 'sex') return [...SEXES];
     if (fact === 'ageYears') return numberPoints(constants as number[], 0, 130, true);
@@ -301,6 +328,22 @@ function numberPoints(constants: number[], min: number, max: number, integer: bo
   return [...points].sort((a, b) => a - b);
 }
 
+/** The facts the conditions depend on, and the askWhen facts of those questions, transitively. */
+function factClosure(questions: Map<string, Question>, roots: ConditionNode[]): Set<string> {
+  const facts = new Set<string>();
+  const visit = (node: ConditionNode): void =>
+    factsOf(node).forEach((f) => {
+      if (facts.has(f)) return;
+      facts.add(f);
+      const askWhen = questions.get(f)?.askWhen;
+      if (askWhen) visit(askWhen);
+    });
+  roots.forEach(visit);
+  return facts;
+}
+
+const disjoint = (a: Set<string>, b: Set<string>): boolean => ![...a].some((f) => b.has(f));
+
 /**
  * Tries every combination of the facts the conditions depend on (and the askWhen facts of those
  * questions, transitively). An answer only counts where its question's askWhen holds, since
@@ -309,16 +352,7 @@ function numberPoints(constants: number[], min: number, max: number, integer: bo
  * decided (a walk reaches the outcome of its complete answers).
  */
 function enumerate(domains: DomainBuilder, questions: Map<string, Question>, roots: ConditionNode[], wanted: (a: Assignment) => boolean, complete = false): 'some' | 'none' | 'too-many' {
-  const facts = new Set<string>();
-  const visit = (node: ConditionNode) =>
-    factsOf(node).forEach((f) => {
-      if (facts.has(f)) return;
-      facts.add(f);
-      const askWhen = questions.get(f)?.askWhen;
-      if (askWhen) visit(askWhen);
-    });
-  roots.forEach(visit);
-  const ordered = [...facts];
+  const ordered = [...factClosure(questions, roots)];
   const values = ordered.map((f) => domains.domain(f));
   if (values.reduce((n, v) => n * v.length, 1) > MAX_COMBINATIONS) return 'too-many';
   const a: Assignment = new Map();
