@@ -42,10 +42,11 @@ function formGroup(id, legend, hint, control, large = true) {
 }
 
 async function start() {
-  const { pathways } = await api('GET', '/v1/pathways');
+  // Topics, not pathways: variants of a topic (by age) share its title; the API runs the right one.
+  const { topics } = await api('GET', '/v1/pathways');
   const form = h('form', { novalidate: true },
     h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' }),
-    formGroup('pathway', 'What is your main problem today?', null, radios('pathway', pathways.map((p) => ({ value: p.id, label: p.title })))),
+    formGroup('pathway', 'What is your main problem today?', null, radios('pathway', topics.map((p) => ({ value: p.id, label: p.title })))),
     h('div', { class: 'nhsuk-form-group', id: 'age-group' },
       h('label', { class: 'nhsuk-label', for: 'age' }, 'How old are you?'),
       h('div', { class: 'nhsuk-hint', id: 'age-hint' }, 'In years. For a baby under 1, enter 0.'),
