@@ -21,6 +21,7 @@ import { DecisionPool } from './triage/decision-pool.js';
 import { localDecider } from './triage/step.js';
 import { staffOnly } from './http/auth.js';
 import { limitJsonDepth, MAX_JSON_DEPTH, registerErrorHandling } from './http/errors.js';
+import { requestLogView } from './http/request-log.js';
 import { Problem } from './problem.js';
 import type { Access } from './security/roles.js';
 import { setUpSecurity } from './security/setup.js';
@@ -32,6 +33,7 @@ import pageRoutes from './http/routes/pages.js';
 import { releaseActivation, releaseList, releaseSignOff } from './http/routes/releases.js';
 import { releaseService, requiresSignOff, type ReleaseService } from './releases/service.js';
 import pathwayRoutes from './http/routes/pathways.js';
+import searchRoutes from './http/routes/search.js';
 import traceRoutes from './http/routes/traces.js';
 import triageRoutes from './http/routes/triage.js';
 import { loadRuleCatalog } from './rulesets/loader.js';
@@ -86,6 +88,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logger: {
       level: config.LOG_LEVEL,
       redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+      serializers: { req: requestLogView },
       ...(options.logStream ? { stream: options.logStream } : {}),
     },
     genReqId: () => randomUUID(),
@@ -253,6 +256,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           errorResponseBuilder: tooManyRequests(() => 'this client'),
         });
         await publicRoutes.register(pathwayRoutes);
+        await publicRoutes.register(searchRoutes);
         await publicRoutes.register(assessmentRoutes);
         await publicRoutes.register(triageRoutes);
       });

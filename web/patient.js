@@ -4,7 +4,8 @@ import { api as call, h, showErrors, clearErrors } from './shared.js';
 
 const view = document.getElementById('view');
 // `callback`: the request once asked for, as the API last described it.
-const state = { assessmentId: null, token: null, history: [], answers: new Map(), question: null, callback: null };
+// `redirectedFrom`: the topic picked, when it had nothing for this person and the catch-all runs.
+const state = { assessmentId: null, token: null, history: [], answers: new Map(), question: null, callback: null, redirectedFrom: null };
 // The assessment token (from starting the assessment) is what lets this page read and answer it.
 const api = (method, url, body) => call(method, url, body, state.token ? { 'x-assessment-token': state.token } : {});
 
@@ -41,37 +42,94 @@ function formGroup(id, legend, hint, control, large = true) {
       control));
 }
 
+// The start: what the problem is (search, or the A-Z list), then who has it, then the questions.
 async function start() {
-  // Topics, not pathways: variants of a topic (by age) share its title; the API runs the right one.
   const { topics } = await api('GET', '/v1/pathways');
+  searchPage(topics);
+}
+
+function searchPage(topics, previous = { q: '', result: null }) {
+  const form = h('form', { novalidate: true, role: 'search', id: 'search-form' },
+    h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' }),
+    h('div', { class: 'nhsuk-form-group', id: 'symptom-group' },
+      h('h1', { class: 'nhsuk-label-wrapper' }, h('label', { class: 'nhsuk-label nhsuk-label--l', for: 'symptom' }, 'What is your main symptom?')),
+      h('div', { class: 'nhsuk-hint', id: 'symptom-hint' }, 'For example, tummy ache, cough or a rash. Do not type your name or other personal details.'),
+      h('span', { class: 'nhsuk-error-message', id: 'symptom-error', hidden: true }),
+      h('input', { class: 'nhsuk-input', id: 'symptom', name: 'q', type: 'search', maxlength: 200, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'symptom-hint', value: previous.q })),
+    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Search'));
+  const results = h('div', { id: 'results' });
+  const pick = (topic) => aboutYou(topic, () => searchPage(topics, { q: form.querySelector('#symptom').value, result: results.result }));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const q = form.querySelector('#symptom').value.trim();
+    if (!q) return showErrors(form, [{ field: 'symptom', focus: 'symptom', message: 'Type your main symptom, or choose from the list' }]);
+    const res = await api('GET', `/v1/pathways/search?${new URLSearchParams({ q })}`);
+    if (res.status >= 400) return showErrors(form, [{ field: 'symptom', focus: 'symptom', message: res.detail }]);
+    showResults(results, res, pick);
+    results.querySelector('h2').focus();
+  });
+  render(form, results, h('div', { id: 'a-to-z' },
+    h('h2', {}, 'Or choose from the list A to Z'),
+    topicList(topics, pick)));
+  if (previous.result) showResults(results, previous.result, pick);
+}
+
+function showResults(region, result, pick) {
+  region.result = result;
+  region.replaceChildren(...(result.matched
+    ? [h('h2', { tabindex: '-1' }, 'Choose the one that fits best'), topicList(result.topics, pick)]
+    : [h('h2', { tabindex: '-1' }, 'No matches found'),
+      h('p', {}, 'Try different words, choose from the list A to Z below, or choose:'),
+      topicList(result.topics, pick)]));
+}
+
+function topicList(topics, pick) {
+  return h('ul', { class: 'nhsuk-list nhsuk-list--border' }, ...topics.map((topic) => {
+    const link = h('a', { href: '#', 'data-topic': topic.id }, topic.title);
+    link.addEventListener('click', (event) => {
+      event.preventDefault();
+      pick(topic);
+    });
+    return h('li', {}, link, topic.description ? h('p', { class: 'nhsuk-body-s nhsuk-u-margin-bottom-0' }, topic.description) : null);
+  }));
+}
+
+function aboutYou(topic, back) {
+  const backLink = h('a', { class: 'nhsuk-back-link', href: '#' }, 'Back');
+  backLink.addEventListener('click', (event) => {
+    event.preventDefault();
+    back();
+  });
   const form = h('form', { novalidate: true },
     h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' }),
-    formGroup('pathway', 'What is your main problem today?', null, radios('pathway', topics.map((p) => ({ value: p.id, label: p.title })))),
+    h('span', { class: 'nhsuk-caption-l' }, topic.title),
+    h('h1', {}, 'About you'),
     h('div', { class: 'nhsuk-form-group', id: 'age-group' },
       h('label', { class: 'nhsuk-label', for: 'age' }, 'How old are you?'),
       h('div', { class: 'nhsuk-hint', id: 'age-hint' }, 'In years. For a baby under 1, enter 0.'),
       h('span', { class: 'nhsuk-error-message', id: 'age-error', hidden: true }),
       h('input', { class: 'nhsuk-input nhsuk-input--width-4', id: 'age', name: 'age', type: 'number', inputmode: 'numeric', 'aria-describedby': 'age-hint' })),
     formGroup('sex', 'What was your sex at birth?', null, radios('sex', [{ value: 'female', label: 'Female' }, { value: 'male', label: 'Male' }]), false),
-    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Start'));
+    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Continue'));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearErrors(form);
-    const pathwayId = form.querySelector('input[name=pathway]:checked')?.value;
     const age = form.querySelector('#age').value;
     const sex = form.querySelector('input[name=sex]:checked')?.value;
     const errors = [];
-    if (!pathwayId) errors.push({ field: 'pathway', focus: 'pathway-0', message: 'Choose your main problem' });
     if (!/^\d{1,3}$/.test(age)) errors.push({ field: 'age', focus: 'age', message: 'Enter your age in years, like 34' });
     if (!sex) errors.push({ field: 'sex', focus: 'sex-0', message: 'Choose female or male' });
     if (errors.length) return showErrors(form, errors);
-    const res = await api('POST', '/v1/assessments', { pathwayId, patient: { ageYears: Number(age), sex } });
+    const res = await api('POST', '/v1/assessments', { pathwayId: topic.id, patient: { ageYears: Number(age), sex } });
     if (res.status >= 400) return showErrors(form, [{ field: 'age', focus: 'age', message: res.detail }]);
     state.assessmentId = res.id;
     state.token = res.token;
+    // Nothing in this topic for this person: the catch-all runs, and the page says so.
+    state.redirectedFrom = res.redirected ? topic : null;
     show(res);
   });
-  render(form);
+  render(backLink, form);
 }
 
 function show(step) {
@@ -104,6 +162,8 @@ function question(q) {
     // Said before an answer can change: the request keeps the answers it was asked on in view.
     state.callback ? h('div', { class: 'nhsuk-inset-text', id: 'change-warning' },
       h('p', {}, 'You have asked for a call back. If you change an answer, the nurse or doctor who calls you will see the change.')) : null,
+    state.redirectedFrom && state.history.length === 0 ? h('div', { class: 'nhsuk-inset-text', id: 'redirected' },
+      h('p', {}, `We do not have questions about "${state.redirectedFrom.title}" for you. These general questions work for any health problem, and check for anything urgent first.`)) : null,
     formGroup('answer', q.text, q.help, control),
     h('button', { class: 'nhsuk-button', type: 'submit' }, 'Continue'));
   form.addEventListener('submit', async (event) => {

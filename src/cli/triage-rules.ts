@@ -10,6 +10,10 @@ import { outcomeNeed } from '../rulesets/schema.js';
 import { diffCatalogs } from '../authoring/diff.js';
 import { DISPOSITIONS_DOC, dispositionsMarkdown } from '../authoring/dispositions.js';
 import { lintCatalog } from '../authoring/lint.js';
+import { evaluateSearch, loadLabelledQueries, meetsFloors, SEARCH_FLOORS, SEARCH_QUERIES_FILE } from '../search/evaluation.js';
+import { TopicSearch } from '../search/topic-search.js';
+import { allTopics } from '../rulesets/topics.js';
+import { readability, TARGET_READING_AGE } from '../authoring/readability.js';
 import { loadScenarioFiles } from '../rulesets/scenarios.js';
 import { releaseService, requiresSignOff, type ReleaseService } from '../releases/service.js';
 import { unbumpedChanges } from '../releases/version-bump.js';
@@ -34,11 +38,14 @@ import { writeLine, type CliIo } from './run.js';
 const USAGE = `usage: triage-rules <command> [options]
   validate [dir]                       load and cross-check every rule file
   lint [dir]                           validate, then look for rules that can never fire, questions never
-                                       asked or never used, conflicting rules, overdue reviews
+                                       asked or never used, conflicting rules, overdue reviews; the reading
+                                       age of each file and outcome, with advisory warnings above 11
   test [dir]                           run every scenario through the decision code the API uses
                                        (also: scenarios [dir])
   dispositions [dir] [--write|--check] the dispositions catalogue as docs/dispositions.md
   coverage [dir] [--min-rules N]       rules, questions and outcomes the scenarios reach
+  search-eval [dir] [--queries FILE]   hit@1 and hit@3 of the symptom search over labelled lay queries
+                                       (default test/fixtures/search-queries.yaml), and each miss
   diff <old> <new>                     what changed between two rule directories or git revisions
   impact <candidate-dir> [--since D]   replay past assessments (DATABASE_URL) step by step on a candidate
   explain <pathway> --answers JSON --age N --sex female|male [--dir dir]
@@ -96,8 +103,18 @@ async function dispositions(o: Options): Promise<number> {
 
 async function lint(o: Options): Promise<number> {
   const { positionals } = o;
-  const findings = lintCatalog(await loadRuleCatalog(rulesDir(o.io, positionals[0])));
-  print(o, { ok: findings.length === 0, findings }, () => [...findings.map(formatFinding), `${findings.length} finding${findings.length === 1 ? '' : 's'}`]);
+  const catalog = await loadRuleCatalog(rulesDir(o.io, positionals[0]));
+  const findings = lintCatalog(catalog);
+  // Advisory: a formula's figure is a prompt to rewrite, not a fault, so it does not fail lint.
+  const reading = readability([catalog.redFlags, ...catalog.modules, ...catalog.pathways]);
+  print(o, { ok: findings.length === 0, findings, readability: { targetAge: TARGET_READING_AGE, ...reading } }, () => [
+    ...findings.map(formatFinding),
+    `reading age (Flesch-Kincaid grade + 5; NHS standard about ${TARGET_READING_AGE}), per file and per outcome:`,
+    ...reading.files.map((f) => `  ${f.file}: ${f.readingAge ?? '-'} (${f.words} words); outcomes ${f.outcomes.map((x) => `${x.id} ${x.readingAge ?? '-'}`).join(', ') || 'none'}`),
+    ...reading.findings.map(formatFinding),
+    `${reading.findings.length} page${reading.findings.length === 1 ? '' : 's'} above reading age ${TARGET_READING_AGE} (advisory)`,
+    `${findings.length} finding${findings.length === 1 ? '' : 's'}`,
+  ]);
   return findings.length ? 1 : 0;
 }
 
@@ -120,6 +137,25 @@ async function test(o: Options): Promise<number> {
     `${results.length - failed} passed, ${failed} failed`,
   ]);
   return failed === 0 ? 0 : 1;
+}
+
+async function searchEval(o: Options): Promise<number> {
+  const { positionals, values } = o;
+  const versions = [...(await loadRuleCatalog(rulesDir(o.io, positionals[0]))).versions.values()];
+  const queries = await loadLabelledQueries(path.resolve(o.io.cwd, values.queries ?? SEARCH_QUERIES_FILE));
+  const search = new TopicSearch(versions);
+  const result = evaluateSearch((q) => search.search(q).topics.map((t) => t.id), new Set(allTopics(versions).map((t) => t.id)), queries);
+  const ok = meetsFloors(result);
+  print(o, { ok, floors: SEARCH_FLOORS, ...result }, () => [
+    `${result.evaluated} queries run; ${result.skipped.count} skipped, their topic not in these rules${result.skipped.topics.length ? `: ${result.skipped.topics.join(', ')}` : ''}`,
+    `hit@1 ${result.hitAt1}% (floor ${SEARCH_FLOORS.hitAt1}%), hit@3 ${result.hitAt3}% (floor ${SEARCH_FLOORS.hitAt3}%)`,
+    ...(result.misses.length ? ['not first, by topic (* not in the first three):'] : []),
+    ...[...result.misses]
+      .sort((a, b) => a.topic.localeCompare(b.topic))
+      .map((m) => `  ${m.top3 ? ' ' : '*'} ${m.topic}: "${m.q}" -> ${m.got.join(', ') || 'nothing'}`),
+    ok ? 'search meets its floors' : 'FAIL search is below its floors',
+  ]);
+  return ok ? 0 : 1;
 }
 
 async function coverageCommand(o: Options): Promise<number> {
@@ -455,6 +491,7 @@ const COMMANDS: Record<string, (o: Options) => Promise<number>> = {
   scenarios: test,
   dispositions,
   coverage: coverageCommand,
+  'search-eval': searchEval,
   diff,
   impact: impactCommand,
   explain: explainCommand,
@@ -471,6 +508,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       options: {
         format: { type: 'string', default: 'text' },
         'min-rules': { type: 'string' },
+        queries: { type: 'string' },
         since: { type: 'string' },
         answers: { type: 'string' },
         age: { type: 'string' },

@@ -1,6 +1,7 @@
 import { notFound, Problem } from '../problem.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import { resolveTopic, type Resolution } from '../rulesets/topics.js';
+import { TopicSearch, type TopicSearchResult } from '../search/topic-search.js';
 import { applicabilityProblem, patientProblem, type Answer, type Patient } from './answers.js';
 import { decide, type DecideOptions, type Decision } from './decide.js';
 import { EngineRegistry, type ExtraOperators, type RuleEvaluationMode } from './engines.js';
@@ -20,6 +21,7 @@ export class Triage {
   private readonly engines: EngineRegistry;
   private readonly byHash = new Map<string, PathwayVersion>();
   private active: ReadonlyMap<string, PathwayVersion> = new Map();
+  private search!: TopicSearch;
 
   constructor(versions: Iterable<PathwayVersion>, private readonly options: TriageOptions) {
     this.engines = new EngineRegistry(options.ruleEvaluation, options.extraOperators);
@@ -35,10 +37,17 @@ export class Triage {
       next.set(version.id, version);
     }
     this.active = next;
+    // The symptom index belongs to this set of versions: built here, once, not per search.
+    this.search = new TopicSearch([...next.values()]);
   }
 
   pathways(): PathwayVersion[] {
     return [...this.active.values()];
+  }
+
+  /** Symptom search over the active topics; for this person only when one is given. */
+  searchTopics(query: string, person?: Patient): TopicSearchResult {
+    return this.search.search(query, person);
   }
 
   pathway(id: string): PathwayVersion {
