@@ -9,12 +9,11 @@ import { outcomeNeed } from '../rulesets/schema.js';
 import { diffCatalogs } from '../authoring/diff.js';
 import { lintCatalog } from '../authoring/lint.js';
 import { loadScenarioFiles } from '../rulesets/scenarios.js';
-import { releaseService, requiresSignOff, type ReleaseService } from '../releases/service.js';
+import type { ReleaseService } from '../releases/service.js';
 import { unbumpedChanges } from '../releases/version-bump.js';
 import { authorise, type Access, type Principal } from '../security/roles.js';
 import { identify, setUpSecurity } from '../security/setup.js';
-import { openStore, type Store } from '../store/store.js';
-import { traceRepository } from '../store/traces.js';
+import { createStoreServices, type StoreServices } from '../services.js';
 import { explain } from '../traces/explain.js';
 import { impact, type OutcomeSummary } from '../authoring/impact.js';
 import { draftTrace, GENESIS_HASH, sealTrace, type TraceBody } from '../traces/trace.js';
@@ -185,9 +184,9 @@ async function impactCommand(o: Options): Promise<number> {
   }
   const candidate = await loadRuleCatalog(rulesDir(o.io, positionals[0]));
   const config = loadConfig(o.io.env);
-  const store = await openStore(config.DATABASE_URL);
+  const services = await createStoreServices(config);
   try {
-    const traces = traceRepository().bodies(store.read, { from: since ? new Date(since).toISOString() : undefined });
+    const traces = services.traces.bodies(services.store.read, { from: since ? new Date(since).toISOString() : undefined });
     const report = await impact(traces, candidate, new Triage(candidate.versions.values(), { timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS }));
     const outcome = (o: OutcomeSummary | null) => (o ? `${o.kind} ${o.disposition} (${o.ruleId ?? 'fallback'})` : 'more questions');
     const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -216,7 +215,7 @@ async function impactCommand(o: Options): Promise<number> {
     ]);
     return report.safetyFindings.length ? 1 : 0;
   } finally {
-    await store.close();
+    await services.close();
   }
 }
 
@@ -273,15 +272,12 @@ async function caller(env: NodeJS.ProcessEnv, config: Config, access: Access): P
 }
 
 /** Runs a release subcommand on the database (DATABASE_URL), closing it afterwards. */
-async function withReleases<T>(env: NodeJS.ProcessEnv, work: (releases: ReleaseService, store: Store, config: Config) => Promise<T>): Promise<T> {
-  const config = loadConfig(env);
-  const store = await openStore(config.DATABASE_URL);
+async function withReleases<T>(env: NodeJS.ProcessEnv, work: (releases: ReleaseService, services: StoreServices) => Promise<T>): Promise<T> {
+  const services = await createStoreServices(loadConfig(env));
   try {
-    // This process serves nothing: activation here is checked and recorded, and the running
-    // instances switch (PostgreSQL NOTIFY, or a SQLite instance polling the database).
-    return await work(releaseService(store, new Triage([], { timeoutMs: 2000 }), { requireSignOff: requiresSignOff(config), files: [] }), store, config);
+    return await work(services.releases, services);
   } finally {
-    await store.close();
+    await services.close();
   }
 }
 
@@ -307,7 +303,7 @@ async function recordRelease(o: Options): Promise<number> {
   if (unknownHazards.length) {
     throw new UsageError(`not in the hazard log: ${unknownHazards.join(', ')}`);
   }
-  return withReleases(o.io.env, async (releases, store, config) => {
+  return withReleases(o.io.env, async (releases, { store, traces, config }) => {
     const author = await caller(o.io.env, config, 'releaseSignOff');
     const rulesPath = rulesDir(o.io, dir);
     const catalog = await loadRuleCatalog(rulesPath);
@@ -320,7 +316,7 @@ async function recordRelease(o: Options): Promise<number> {
     reasons.push(...cov.pathways.flatMap((p) => p.failures.map((f) => `coverage: ${p.pathway}: ${f}`)));
     reasons.push(...cov.globalRedFlags.missed.map((id) => `coverage: global red flag ${id} is not covered`));
     reasons.push(...(await unbumpedChanges(store.read, catalog)).map((r) => `version: ${r}`));
-    const report = await impact(traceRepository().bodies(store.read, {}), catalog, triage);
+    const report = await impact(traces.bodies(store.read, {}), catalog, triage);
     if (report.safetyFindings.length && values['acknowledge-impact'] === undefined) {
       reasons.push(`impact: ${report.safetyFindings.length} past decisions would move from escalate or callback to self-care; review them (triage-rules impact) and pass --acknowledge-impact to record the release anyway`);
     }
@@ -360,7 +356,7 @@ function releaseId({ positionals }: Options): string {
 
 async function signOffRelease(o: Options): Promise<number> {
   const id = releaseId(o);
-  return withReleases(o.io.env, async (releases, _store, config) => {
+  return withReleases(o.io.env, async (releases, { config }) => {
     const release = await releases.signOff(id, await caller(o.io.env, config, 'releaseSignOff'));
     print(o, { ok: true, release }, () => [`release ${id} signed off by ${release.approver} at ${release.signedOffAt}`, nextSteps(id)[1]!]);
     return 0;
@@ -369,7 +365,7 @@ async function signOffRelease(o: Options): Promise<number> {
 
 async function activateRelease(o: Options): Promise<number> {
   const id = releaseId(o);
-  return withReleases(o.io.env, async (releases, _store, config) => {
+  return withReleases(o.io.env, async (releases, { config }) => {
     const release = await releases.activate(id, (await caller(o.io.env, config, 'releaseActivation')).id);
     print(o, { ok: true, active: id, pathways: release.pathways }, () => [`release ${id} is active: every running instance switches to it within seconds`, releases.filesAgain()]);
     return 0;
@@ -377,7 +373,7 @@ async function activateRelease(o: Options): Promise<number> {
 }
 
 async function deactivateRelease(o: Options): Promise<number> {
-  return withReleases(o.io.env, async (releases, _store, config) => {
+  return withReleases(o.io.env, async (releases, { config }) => {
     const ended = await releases.deactivate((await caller(o.io.env, config, 'releaseActivation')).id);
     print(o, { ok: true, active: null, deactivated: ended }, () => [`release ${ended} deactivated: every running instance serves its rule files again within seconds`]);
     return 0;
