@@ -43,6 +43,10 @@ export function serverOptions(config: Config, logStream?: DestinationStream): Fa
     // Requests arriving while closing get a problem+json 503 with Retry-After (error-handling), not Fastify's own.
     return503OnClosing: false,
     trustProxy: config.TRUST_PROXY === 'true',
+    // Start-up loads and checks every rule file, opens and migrates the database and starts the
+    // decision workers inside the app plugin: on a loaded machine that outlasts Fastify's 10 s
+    // per plugin, and a slow start is not a failed one. Every plugin here is async.
+    pluginTimeout: 0,
   };
 }
 

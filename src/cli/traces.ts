@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { Problem } from '../problem.js';
+import { InvalidVerifyRange } from '../errors.js';
 import { createStoreServices } from '../services.js';
 import { replay } from '../traces/replay.js';
 import { formatAnchor, parseAnchor } from '../traces/trace.js';
@@ -61,8 +61,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         try {
           range = await traces.range(read, { from: from === undefined ? undefined : Number(from), to: to === undefined ? undefined : Number(to), anchor, sinceAnchor: parsed.values['since-anchor'] });
         } catch (err) {
-          if (!(err instanceof Problem)) throw err;
-          writeLine(io.stderr, `${err.detail}\n${USAGE}`);
+          if (!(err instanceof InvalidVerifyRange)) throw err;
+          writeLine(io.stderr, `${err.message}\n${USAGE}`);
           return 2;
         }
         const bar = progress('verifying', range.to - range.from + 1, io.stdout);

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config.js';
 import { formatFinding, loadRuleCatalog, RuleSetLoadError, type Finding, type RuleCatalog } from '../rulesets/loader.js';
 import { outcomeNeed } from '../rulesets/schema.js';
+import { pathwayRef } from '../rulesets/version.js';
 import { diffCatalogs } from '../authoring/diff.js';
 import { lintCatalog } from '../authoring/lint.js';
 import { loadScenarioFiles } from '../rulesets/scenarios.js';
@@ -18,8 +19,9 @@ import { explain } from '../traces/explain.js';
 import { impact, type OutcomeSummary } from '../authoring/impact.js';
 import { draftTrace, GENESIS_HASH, sealTrace, type TraceBody } from '../traces/trace.js';
 import { givenAnswers, type Answer, type Patient } from '../triage/answers.js';
-import { Problem } from '../problem.js';
+import { DomainError, NotAuthenticated } from '../errors.js';
 import { coverage } from '../authoring/coverage.js';
+import { decided } from '../triage/decision.js';
 import { runScenario } from '../triage/scenario-runner.js';
 import { Triage } from '../triage/triage.js';
 import { writeLine, type CliIo } from './run.js';
@@ -65,7 +67,7 @@ const rulesDir = (io: CliIo, dir: string | undefined) => path.resolve(io.cwd, di
 async function validate(o: Options): Promise<number> {
   const { positionals } = o;
   const catalog = await loadRuleCatalog(rulesDir(o.io, positionals[0]));
-  const pathways = [...catalog.versions.values()].map((v) => ({ id: v.id, version: v.version, hash: v.hash }));
+  const pathways = [...catalog.versions.values()].map(pathwayRef);
   print(o, { ok: true, pathways }, () => pathways.map((p) => `ok ${p.id} ${p.version} ${p.hash.slice(0, 12)}`));
   return 0;
 }
@@ -241,13 +243,12 @@ async function explainCommand(o: Options): Promise<number> {
   try {
     answers = givenAnswers(version, given);
   } catch (err) {
-    throw err instanceof Problem ? new UsageError(err.detail) : err;
+    throw err instanceof DomainError ? new UsageError(err.message) : err;
   }
   const decision = await triage.decide(version, patient, answers);
   const draft = draftTrace({ version, assessmentId: null, step: null, patient, answers, decision, startedAt: Date.now(), durationMs: 0 });
   const explanation = explain(JSON.parse(sealTrace(draft, 0, GENESIS_HASH).text) as TraceBody);
-  const result = decision.status === 'complete' ? { status: decision.status, outcome: decision.outcome } : { status: decision.status, question: decision.question };
-  print(o, { ...result, explanation }, () => [explanation.summary, ...explanation.ruledOut, ...explanation.settled, ...explanation.setAside]);
+  print(o, { ...decided(decision), explanation }, () => [explanation.summary, ...explanation.ruledOut, ...explanation.settled, ...explanation.setAside]);
   return 0;
 }
 
@@ -266,7 +267,7 @@ async function caller(env: NodeJS.ProcessEnv, config: Config, access: Access): P
   const principal = await identify(await setUpSecurity(config), credential);
   if (!principal) {
     const given = credential.apiKey ? 'the key in TRIAGE_API_KEY is not one this service accepts' : credential.bearer ? 'the token in TRIAGE_TOKEN is not valid here' : 'neither is set';
-    throw new Problem(401, 'Unauthorised', `this needs your own staff credential: set TRIAGE_API_KEY to your API key, or TRIAGE_TOKEN to a bearer token from the identity provider (${given})`);
+    throw new NotAuthenticated(`this needs your own staff credential: set TRIAGE_API_KEY to your API key, or TRIAGE_TOKEN to a bearer token from the identity provider (${given})`);
   }
   return authorise(principal, access);
 }
@@ -469,8 +470,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       print({ format, io }, { ok: false, findings }, () => [...findings.map(formatFinding), `${findings.length} finding${findings.length === 1 ? '' : 's'}`]);
       return 1;
     }
-    if (err instanceof Error && 'status' in err && 'detail' in err) {
-      writeLine(io.stderr, String(err.detail));
+    // A refusal (not found, not allowed, release refused...): its message, without HTTP.
+    if (err instanceof DomainError) {
+      writeLine(io.stderr, err.message);
       return 1;
     }
     throw err;

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
-import { Problem, notFound } from '../problem.js';
+import { NotAllowed, ReleaseNotFound, ReleaseRefused } from '../errors.js';
 import type { RuleCatalog } from '../rulesets/loader.js';
-import { preparePathwayVersion, type PathwayDefinition, type PathwayVersion } from '../rulesets/version.js';
+import { pathwayRef, preparePathwayVersion, type PathwayDefinition, type PathwayRef, type PathwayVersion } from '../rulesets/version.js';
 import { PathwayFileSchema, RedFlagsFileSchema } from '../rulesets/schema.js';
 import { authorise, type Principal } from '../security/roles.js';
 import { releaseRepository, type ReleaseRow } from '../store/releases.js';
@@ -21,7 +21,7 @@ export interface ReleaseRecord {
   approverClaimed: string | null;
   summary: string;
   hazards: string[];
-  pathways: { id: string; version: string; hash: string }[];
+  pathways: PathwayRef[];
   checks: Record<string, unknown>;
 }
 
@@ -85,7 +85,7 @@ export function releaseService(
   async function get(id: string): Promise<ReleaseRecord> {
     const row = await releases.get(read, id);
     if (!row) {
-      throw notFound('release', id);
+      throw new ReleaseNotFound(id);
     }
     return toRecord(row);
   }
@@ -114,7 +114,7 @@ export function releaseService(
       }
     }
     if (problems.length) {
-      throw new Problem(422, 'Invalid release', `release ${release.id} cannot serve: ${problems.join('; ')}`);
+      throw new ReleaseRefused('invalid', `release ${release.id} cannot serve: ${problems.join('; ')}`);
     }
     return served;
   }
@@ -158,7 +158,7 @@ export function releaseService(
       const author = authorise(release.author, 'releaseSignOff');
       const unbumped = await unbumpedChanges(read, release.catalog);
       if (unbumped.length) {
-        throw new Problem(409, 'Version not bumped', unbumped.join('; '));
+        throw new ReleaseRefused('version_not_bumped', unbumped.join('; '));
       }
       const recorded = [...release.catalog.versions.values()];
       const now = new Date().toISOString();
@@ -171,7 +171,7 @@ export function releaseService(
         approverClaimed: null,
         summary: release.summary,
         hazards: release.hazards,
-        pathways: recorded.map((v) => ({ id: v.id, version: v.version, hash: v.hash })),
+        pathways: recorded.map(pathwayRef),
         checks: release.checks,
       };
       await store.write(async (trx) => {
@@ -199,12 +199,12 @@ export function releaseService(
       const officer = authorise(by, 'releaseSignOff');
       const release = await get(id);
       if (release.author === officer.id) {
-        throw new Problem(403, 'Author cannot sign off', `${officer.id} recorded release ${id}; its sign-off must come from another clinician, the clinical safety officer`);
+        throw new NotAllowed(`${officer.id} recorded release ${id}; its sign-off must come from another clinician, the clinical safety officer`, 'author_sign_off');
       }
       const at = new Date().toISOString();
       if (!(await store.write((trx) => releases.signOff(trx, id, officer.id, at)))) {
         const signed = await get(id);
-        throw new Problem(409, 'Already signed off', `release ${id} was signed off by ${signed.approver} at ${signed.signedOffAt}`);
+        throw new ReleaseRefused('already_signed_off', `release ${id} was signed off by ${signed.approver} at ${signed.signedOffAt}`);
       }
       return { ...release, approver: officer.id, signedOffAt: at };
     },
@@ -234,7 +234,7 @@ export function releaseService(
     async activate(id: string, by: string): Promise<ReleaseRecord> {
       const release = await get(id);
       if (options.requireSignOff && !release.signedOffAt) {
-        throw new Problem(409, 'Release not signed off', `release ${id} has no clinical safety officer sign-off, which this service requires`);
+        throw new ReleaseRefused('not_signed_off', `release ${id} has no clinical safety officer sign-off, which this service requires`);
       }
       await versionsOf(release);
       await switchTo(id, 'activate', by);
@@ -245,10 +245,10 @@ export function releaseService(
     async deactivate(by: string): Promise<string> {
       const current = await this.current();
       if (!current) {
-        throw new Problem(409, 'No release is active', 'the rule files are already being served');
+        throw new ReleaseRefused('none_active', 'the rule files are already being served');
       }
       if (options.requireSignOff) {
-        throw new Problem(409, 'Sign-off required', this.filesAgain());
+        throw new ReleaseRefused('sign_off_required', this.filesAgain());
       }
       await switchTo(current.releaseId, 'deactivate', by);
       return current.releaseId;

@@ -97,3 +97,8 @@ export function restorePathwayVersion(hash: string, content: string): PathwayVer
   }
   return version;
 }
+
+/** A pathway version by name and content hash: how traces, releases and readiness name one. */
+export type PathwayRef = Pick<PathwayVersion, 'id' | 'version' | 'hash'>;
+
+export const pathwayRef = (version: PathwayRef): PathwayRef => ({ id: version.id, version: version.version, hash: version.hash });

@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely';
 import type { DecidedOutcome } from '../triage/decide.js';
 import type { Answer, Patient } from '../triage/answers.js';
+import type { AssessmentStatus } from '../triage/decision.js';
 import type { Database, Executor } from './schema.js';
 
 export interface Assessment {
@@ -9,7 +10,7 @@ export interface Assessment {
   versionHash: string;
   patient: Patient;
   answers: Answer[];
-  status: 'in_progress' | 'complete';
+  status: AssessmentStatus;
   questionId: string | null;
   outcome: DecidedOutcome | null;
   step: number;

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Selectable, Transaction } from 'kysely';
+import { OPEN_STATUSES, type CallbackAction, type CallbackStatus } from '../callbacks/vocabulary.js';
 import type { CallbackRequestTable, Database, Executor } from './schema.js';
 
 export type CallbackRow = Selectable<CallbackRequestTable>;
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-export type CallbackStatus = CallbackRequestTable['status'];
+export type { CallbackStatus } from '../callbacks/vocabulary.js';
 
 /** What a queue page shows of each request: never the contact details, read one request at a time. */
 const QUEUE_COLUMNS = [
@@ -46,7 +47,7 @@ export interface CallbackEvent {
   id: string;
   callbackId: string;
   assessmentId: string;
-  action: string;
+  action: CallbackAction;
   handlerId: string | null;
   at: string;
   detail: Record<string, unknown> | null;
@@ -132,7 +133,7 @@ export function callbackRepository() {
         .updateTable('callback_requests')
         .set({ ...changes, updated_at: now })
         .where('id', '=', id)
-        .where('status', 'in', ['waiting', 'claimed'])
+        .where('status', 'in', OPEN_STATUSES)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
@@ -154,7 +155,7 @@ export function callbackRepository() {
         .updateTable('callback_requests')
         .set({ status: 'cancelled', claimed_by: null, lease_until: null, updated_at: now, completed_at: now })
         .where('id', '=', id)
-        .where('status', 'in', ['waiting', 'claimed'])
+        .where('status', 'in', OPEN_STATUSES)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
@@ -198,14 +199,14 @@ export function callbackRepository() {
 
     /** Requests not yet completed or cancelled, oldest first. */
     async open(db: Executor): Promise<Pick<CallbackRow, 'id' | 'status' | 'within' | 'due_at' | 'created_at'>[]> {
-      return db.selectFrom('callback_requests').select(['id', 'status', 'within', 'due_at', 'created_at']).where('status', 'in', ['waiting', 'claimed']).orderBy('created_at').execute();
+      return db.selectFrom('callback_requests').select(['id', 'status', 'within', 'due_at', 'created_at']).where('status', 'in', OPEN_STATUSES).orderBy('created_at').execute();
     },
 
     /**
      * Adds an event to a request's history. Every caller has changed (or locked) the request's
      * row in this transaction first, so no other transaction numbers an event of it meanwhile.
      */
-    async record(trx: Transaction<Database>, row: Pick<CallbackRow, 'id' | 'assessment_id'>, action: string, handlerId: string | null, at: string, detail?: Record<string, unknown>): Promise<CallbackEvent> {
+    async record(trx: Transaction<Database>, row: Pick<CallbackRow, 'id' | 'assessment_id'>, action: CallbackAction, handlerId: string | null, at: string, detail?: Record<string, unknown>): Promise<CallbackEvent> {
       const last = await trx.selectFrom('callback_events').select((eb) => eb.fn.max('seq').as('seq')).where('callback_id', '=', row.id).executeTakeFirst();
       const seq = Number(last?.seq ?? 0) + 1;
       const event = { id: randomUUID(), callback_id: row.id, assessment_id: row.assessment_id, action, handler_id: handlerId, at, detail: detail ? JSON.stringify(detail) : null, seq };

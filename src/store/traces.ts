@@ -1,5 +1,5 @@
 import type { Transaction } from 'kysely';
-import { Problem } from '../problem.js';
+import { InvalidVerifyRange } from '../errors.js';
 import {
   ChainVerifier,
   GENESIS_HASH,
@@ -159,7 +159,7 @@ export function traceRepository() {
     },
 
     /**
-     * What a verification request covers, checked before any work starts (a Problem when it
+     * What a verification request covers, checked before any work starts (InvalidVerifyRange when it
      * makes no sense). The whole chain by default; from/to sequence numbers; or, with an
      * anchor, just what was appended after it. A range starting after trace 1 takes the hash
      * before it from the anchor when that is where it starts, or else trusts the stored one.
@@ -167,7 +167,7 @@ export function traceRepository() {
     async range(db: Executor, request: VerifyRequest = {}): Promise<VerifyRange> {
       const head = await chainHead(db);
       const { anchor } = request;
-      const bad = (detail: string) => new Problem(400, 'Invalid request', detail);
+      const bad = (detail: string): InvalidVerifyRange => new InvalidVerifyRange(detail);
       if (request.sinceAnchor && (!anchor || request.from !== undefined)) {
         throw bad('sinceAnchor needs an anchor (SEQ:HASH, as `traces head` prints it) and no from');
       }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { Problem } from '../problem.js';
+import { VerificationRunning } from '../errors.js';
 import type { TraceVerificationTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { traceRepository, type VerifyRequest } from '../store/traces.js';
@@ -81,7 +81,7 @@ export function verificationService(store: Store, databaseUrl: string) {
       const key = JSON.stringify([range.from, range.to, anchor]);
       for (const [id, job] of running) {
         if (job.key === key) return (await this.get(id))!;
-        throw new Problem(409, 'Verification running', `verification ${id} of another range is still running on this instance: follow it at /v1/traces/verify/${id}, and ask again once it is done`);
+        throw new VerificationRunning(`verification ${id} of another range is still running on this instance: follow it at /v1/traces/verify/${id}, and ask again once it is done`);
       }
       const id = randomUUID();
       const at = new Date().toISOString();

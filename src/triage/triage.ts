@@ -1,4 +1,4 @@
-import { notFound, Problem } from '../problem.js';
+import { PathwayDoesNotApply, PathwayNotFound } from '../errors.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import { applicabilityProblem, type Answer, type Patient } from './answers.js';
 import { decide, type DecideOptions, type Decision } from './decide.js';
@@ -43,7 +43,7 @@ export class Triage {
   pathway(id: string): PathwayVersion {
     const version = this.active.get(id);
     if (!version) {
-      throw notFound('pathway', id);
+      throw new PathwayNotFound(id);
     }
     return version;
   }
@@ -61,7 +61,7 @@ export class Triage {
   checkApplies(version: PathwayVersion, patient: Patient): void {
     const problem = applicabilityProblem(version, patient);
     if (problem) {
-      throw new Problem(422, 'Pathway does not apply', problem, [{ path: ['body', 'patient'], message: problem }]);
+      throw new PathwayDoesNotApply(problem);
     }
   }
 

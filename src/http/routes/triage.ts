@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { z } from 'zod';
-import { AnswerValueSchema, PatientSchema, TriageResultSchema, outcomeView, problems, questionView } from '../schemas.js';
+import { AnswerValueSchema, PatientSchema, TriageResultSchema, decisionView, problems } from '../schemas.js';
 
 const triage: FastifyPluginAsyncZod = async (app) => {
   app.post(
@@ -20,9 +20,7 @@ const triage: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const { pathwayId, patient, answers } = request.body;
       const { decision, traceId } = await app.assessments.triageOnce(pathwayId, patient, answers);
-      return decision.status === 'complete'
-        ? { status: 'complete' as const, outcome: outcomeView(decision.outcome), traceId }
-        : { status: 'needs_answer' as const, question: questionView(decision.question), traceId };
+      return { ...decisionView(decision), traceId };
     },
   );
 };

@@ -1,6 +1,6 @@
 import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
-import { Problem } from '../../../problem.js';
+import { Problem } from '../../problem.js';
 import { authorise, type Access, type Principal } from '../../../security/roles.js';
 import { identify, type Security } from '../../../security/setup.js';
 

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import { limitJsonDepth, MAX_JSON_DEPTH, registerErrorHandling } from '../../errors.js';
-import { Problem } from '../../../problem.js';
+import { Problem } from '../../problem.js';
 
 /**
  * Every error in the one problem+json shape (src/http/errors.ts); JSON only, and not too deep;

@@ -1,7 +1,7 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { Problem } from '../../../problem.js';
+import { Problem } from '../../problem.js';
 
 /** A 429 in the problem shape; Retry-After is set by the rate limiter. */
 const tooManyRequests =
