@@ -46,12 +46,13 @@ export async function coverage(catalog: RuleCatalog, triage: Triage, files: Scen
   const allDecided = decidedBy([...results.values()].flat());
   const split = <T>(all: T[], hit: Set<T>) => ({ total: all.length, covered: all.filter((x) => hit.has(x)), missed: all.filter((x) => !hit.has(x)) });
 
+  const redFlagIds = new Set(catalog.redFlags.content.questions.map((q) => q.id));
   const pathways = catalog.pathways.map(({ content }) => {
     const rs = results.get(content.id) ?? [];
     const decided = decidedBy(rs);
     const rules = split(content.rules.map((r) => r.id), decided);
     const asked = new Set(rs.flatMap((r) => r.asked));
-    const questions = split(content.questions.map((q) => q.id), asked);
+    const questions = split(catalog.versions.get(content.id)!.questions.filter((q) => !redFlagIds.has(q.id)).map((q) => q.id), asked);
     const outcomeOf = (ruleId: string | null) => (ruleId ? content.rules.find((x) => x.id === ruleId)?.outcome : content.fallback);
     const reached = new Set(rs.flatMap((r) => (r.decision?.status === 'complete' ? [outcomeOf(r.decision.outcome.ruleId) ?? ''] : [])));
     const outcomes = split(Object.keys(content.outcomes), reached);

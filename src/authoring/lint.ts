@@ -1,7 +1,8 @@
 import { canonicalJson } from '../canonical.js';
 import { finding, type Finding, type ParsedFile, type RuleCatalog, type SourceFile } from '../rulesets/loader.js';
-import { priorityBand, SEXES, type ConditionNode, type Outcome, type PathwayFile, type Question, type RedFlagsFile, type Rule } from '../rulesets/schema.js';
-import { enginePriority } from '../rulesets/version.js';
+import { durationHours } from '../rulesets/duration.js';
+import { isInclude, priorityBand, SEXES, type ConditionNode, type ModuleFile, type Outcome, type PathwayFile, type Question, type RedFlagsFile, type Rule } from '../rulesets/schema.js';
+import { engineCondition, enginePriority } from '../rulesets/version.js';
 
 /**
  * Semantic checks beyond what loading refuses. Conditions range over small finite domains
@@ -26,9 +27,11 @@ export function lintCatalog(catalog: RuleCatalog, today = new Date()): Finding[]
   const findings: Finding[] = [];
   const redFlags = catalog.redFlags;
   findings.push(...reviewDate(redFlags, today));
+  const modules = new Map(catalog.modules.map((m) => [m.content.id, m]));
+  for (const module of catalog.modules) findings.push(...reviewDate(module, today));
   for (const pathway of catalog.pathways) {
     findings.push(...reviewDate(pathway, today));
-    findings.push(...lintPathway(pathway, redFlags));
+    findings.push(...lintPathway(pathway, redFlags, modules));
   }
   // Red-flag findings would repeat once per pathway; report each once.
   const seen = new Set<string>();
@@ -38,32 +41,47 @@ export function lintCatalog(catalog: RuleCatalog, today = new Date()): Finding[]
   });
 }
 
-function reviewDate(file: ParsedFile<PathwayFile | RedFlagsFile>, today: Date): Finding[] {
+function reviewDate(file: ParsedFile<PathwayFile | RedFlagsFile | ModuleFile>, today: Date): Finding[] {
   return file.content.reviewBy < today.toISOString().slice(0, 10)
     ? [finding(file.source, ['reviewBy'], 'review-overdue', `review-by date ${file.content.reviewBy} has passed: the clinical content needs reviewing`, 'warning')]
     : [];
 }
 
-function subjectOf(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedFlagsFile>): Subject {
+/**
+ * A pathway as it runs: the red flags, its own questions and rules, and those of the modules it
+ * includes (each finding points into the file that says it). Durations are compared in hours,
+ * as the engine compares them.
+ */
+function subjectOf(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedFlagsFile>, modules: ReadonlyMap<string, ParsedFile<ModuleFile>>): Subject {
   const rf = redFlags.content;
   const p = pathway.content;
+  const included = [...new Set(p.questions.filter(isInclude).map((e) => e.include))].flatMap((id) => modules.get(id) ?? []);
+  const questions: Subject['questions'] = [
+    ...rf.questions.map((question, index) => ({ question, source: redFlags.source, index })),
+    ...p.questions.flatMap((entry, index) =>
+      isInclude(entry) ? (modules.get(entry.include)?.content.questions ?? []).map((question, i) => ({ question, source: modules.get(entry.include)!.source, index: i })) : [{ question: entry, source: pathway.source, index }],
+    ),
+  ];
+  const durations = new Set(questions.filter((q) => q.question.type === 'duration').map((q) => q.question.id));
+  const forEngine = <T extends ConditionNode>(c: T): T => (durations.size ? engineCondition(c, (f) => durations.has(f)) : c);
+  const withRule = (rule: Rule): Rule => ({ ...rule, conditions: forEngine(rule.conditions) });
   return {
     source: pathway.source,
-    questions: [
-      ...rf.questions.map((question, index) => ({ question, source: redFlags.source, index })),
-      ...p.questions.map((question, index) => ({ question, source: pathway.source, index })),
-    ],
+    questions: questions.map((q) => (q.question.askWhen ? { ...q, question: { ...q.question, askWhen: forEngine(q.question.askWhen) } } : q)),
     // Same order as decisions: red flags above pathway rules, then priority, then file order.
     rules: [
-      ...rf.rules.map((rule, index) => ({ rule, source: redFlags.source, index, rank: enginePriority(rule, 'global_red_flag'), global: true, outcome: rf.outcomes[rule.outcome] })),
-      ...p.rules.map((rule, index) => ({ rule, source: pathway.source, index, rank: enginePriority(rule, 'pathway'), global: false, outcome: p.outcomes[rule.outcome] })),
+      ...rf.rules.map((rule, index) => ({ rule: withRule(rule), source: redFlags.source, index, rank: enginePriority(rule, 'global_red_flag'), global: true, outcome: rf.outcomes[rule.outcome] })),
+      ...p.rules.map((rule, index) => ({ rule: withRule(rule), source: pathway.source, index, rank: enginePriority(rule, 'pathway'), global: false, outcome: p.outcomes[rule.outcome] })),
+      ...included.flatMap((m) =>
+        m.content.rules.map((rule, index) => ({ rule: withRule(rule), source: m.source, index, rank: enginePriority(rule, 'module'), global: false, outcome: m.content.outcomes[rule.outcome] })),
+      ),
     ].sort((a, b) => b.rank - a.rank),
   };
 }
 
-function lintPathway(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedFlagsFile>): Finding[] {
+function lintPathway(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedFlagsFile>, modules: ReadonlyMap<string, ParsedFile<ModuleFile>>): Finding[] {
   const out: Finding[] = [];
-  const subject = subjectOf(pathway, redFlags);
+  const subject = subjectOf(pathway, redFlags, modules);
   const questions = new Map(subject.questions.map((q) => [q.question.id, q.question]));
   const domains = new DomainBuilder(questions);
   for (const { rule } of subject.rules) domains.observe(rule.conditions);
@@ -229,6 +247,9 @@ class DomainBuilder {
         return [undefined, ...q.options.map((o) => o.value)];
       case 'number':
         return [undefined, ...numberPoints(constants as number[], q.min, q.max, q.integer === true)];
+      case 'duration':
+        // Hours, as rules' durations reach the engine; a year stands for "longer than any rule asks".
+        return [undefined, ...numberPoints(constants as number[], 0, q.max ? durationHours(q.max) : 24 * 366, false)];
       case 'multiple_choice': {
         // Only options some condition names can change a result; one other option stands for the rest.
         const named = q.options.filter((o) => constants.includes(o.value));

@@ -35,6 +35,7 @@ const USAGE = `usage: triage-rules <command> [options]
   lint [dir]                           validate, then look for rules that can never fire, questions never
                                        asked or never used, conflicting rules, overdue reviews
   test [dir]                           run every scenario through the decision code the API uses
+                                       (also: scenarios [dir])
   coverage [dir] [--min-rules N]       rules, questions and outcomes the scenarios reach
   diff <old> <new>                     what changed between two rule directories or git revisions
   impact <candidate-dir> [--since D]   replay past assessments (DATABASE_URL) step by step on a candidate
@@ -410,6 +411,8 @@ const COMMANDS: Record<string, (o: Options) => Promise<number>> = {
   validate,
   lint,
   test,
+  // The name the content authors' brief uses for the same thing.
+  scenarios: test,
   coverage: coverageCommand,
   diff,
   impact: impactCommand,

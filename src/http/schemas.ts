@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OUTCOME_KINDS, SEXES, type Question } from '../rulesets/schema.js';
+import { AGE_BANDS, OUTCOME_KINDS, SEXES, type Question } from '../rulesets/schema.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import type { DecidedOutcome } from '../triage/decide.js';
 import type { Decided } from '../triage/decision.js';
@@ -33,7 +33,9 @@ export const PathwayRefSchema = z.object({ id: z.string(), version: z.string(), 
 
 export const AnswerValueSchema = z
   .union([z.boolean(), z.number(), z.string().max(200), z.array(z.string().max(200)).max(50)])
-  .describe('true/false for yes_no, an option value for single_choice, a list of option values for multiple_choice, a number for number')
+  .describe(
+    'true/false for yes_no, an option value for single_choice, a list of option values for multiple_choice, a number for number, an ISO 8601 duration (PT6H, P3D, P2W) for duration; "unsure" where the question offers it',
+  )
   .meta({ id: 'AnswerValue' });
 
 export const QuestionViewSchema = z
@@ -41,12 +43,17 @@ export const QuestionViewSchema = z
     id: z.string(),
     text: z.string(),
     help: z.string().optional(),
-    type: z.enum(['yes_no', 'single_choice', 'multiple_choice', 'number']),
+    type: z.enum(['yes_no', 'single_choice', 'multiple_choice', 'number', 'duration']),
     options: z.array(z.object({ value: z.string(), label: z.string(), exclusive: z.boolean().optional() })).optional(),
     unit: z.string().optional(),
     min: z.number().optional(),
     max: z.number().optional(),
     integer: z.boolean().optional(),
+    maxDuration: z.string().optional().describe('duration: the longest answer accepted, as an ISO 8601 duration'),
+    unsure: z
+      .object({ label: z.string() })
+      .optional()
+      .describe('Offered on some yes_no and single_choice questions: answer the string "unsure" to say so'),
   })
   .meta({ id: 'Question' });
 
@@ -63,16 +70,22 @@ export const OutcomeViewSchema = z
   })
   .meta({ id: 'Outcome' });
 
+/** What "I'm not sure" is labelled where the file does not say. */
+export const UNSURE_LABEL = "I'm not sure";
+
 export function questionView(q: Question): z.infer<typeof QuestionViewSchema> {
   const base = { id: q.id, text: q.text, help: q.help, type: q.type };
+  const unsure = 'unsure' in q && q.unsure ? { unsure: { label: q.unsure.label ?? UNSURE_LABEL } } : {};
   switch (q.type) {
     case 'yes_no':
-      return base;
+      return { ...base, ...unsure };
     case 'single_choice':
     case 'multiple_choice':
-      return { ...base, options: q.options.map((o) => ({ value: o.value, label: o.label, exclusive: o.exclusive })) };
+      return { ...base, options: q.options.map((o) => ({ value: o.value, label: o.label, exclusive: o.exclusive })), ...unsure };
     case 'number':
       return { ...base, unit: q.unit, min: q.min, max: q.max, integer: q.integer };
+    case 'duration':
+      return { ...base, maxDuration: q.max };
   }
 }
 
@@ -93,7 +106,11 @@ export const PathwaySummarySchema = z.object({ id: z.string(), title: z.string()
 
 export const PathwayDetailSchema = PathwaySummarySchema.extend({
   description: z.string(),
-  applies: z.object({ minAgeYears: z.number(), maxAgeYears: z.number(), sexes: z.array(z.enum(SEXES)) }),
+  topic: z.string(),
+  applies: z.object({
+    ageBands: z.array(z.enum(AGE_BANDS)).describe('adult: 16 and over; child: 5 to 15; under5: 0 to 4'),
+    sexes: z.array(z.enum(SEXES)),
+  }),
   sources: z.array(z.object({ title: z.string(), url: z.string().optional() })),
   questions: z.array(QuestionViewSchema),
 }).meta({ id: 'Pathway' });

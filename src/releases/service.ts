@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { NotAllowed, ReleaseNotFound, ReleaseRefused } from '../errors.js';
 import type { RuleCatalog } from '../rulesets/loader.js';
-import { pathwayRef, preparePathwayVersion, type PathwayDefinition, type PathwayRef, type PathwayVersion } from '../rulesets/version.js';
-import { PathwayFileSchema, RedFlagsFileSchema } from '../rulesets/schema.js';
+import { parseStoredDefinition, pathwayRef, preparePathwayVersion, type PathwayRef, type PathwayVersion } from '../rulesets/version.js';
 import { authorise, type Principal } from '../security/roles.js';
 import { releaseRepository, type ReleaseRow } from '../store/releases.js';
 import type { ReleaseAction } from '../store/schema.js';
@@ -101,8 +100,7 @@ export function releaseService(
         continue;
       }
       try {
-        const definition = JSON.parse(content) as PathwayDefinition;
-        const version = preparePathwayVersion({ pathway: PathwayFileSchema.parse(definition.pathway), redFlags: RedFlagsFileSchema.parse(definition.redFlags) });
+        const version = preparePathwayVersion(parseStoredDefinition(content));
         if (version.hash !== p.hash) {
           problems.push(`${p.id}: stored content does not match its hash`);
           continue;

@@ -1,6 +1,7 @@
 import type { PathwayVersion } from '../rulesets/version.js';
 import { InvalidAnswer, QuestionNotAsked, UnknownQuestion } from '../errors.js';
-import type { Question } from '../rulesets/schema.js';
+import { DURATION_ANSWER, durationHours, durationSeconds } from '../rulesets/duration.js';
+import { servesAge, UNSURE, type AgeBand, type Question } from '../rulesets/schema.js';
 import type { Patient } from './patient.js';
 
 export type AnswerValue = boolean | string | string[] | number;
@@ -14,12 +15,19 @@ export type { Patient } from './patient.js';
 
 /** Says what is wrong with a value for a question, in words a frontend developer can act on. */
 export function answerProblem(question: Question, value: unknown): string | undefined {
+  const orUnsure = 'unsure' in question && question.unsure ? ` or "${UNSURE}"` : '';
+  if (orUnsure && value === UNSURE) return undefined;
   switch (question.type) {
     case 'yes_no':
-      return typeof value === 'boolean' ? undefined : 'expected true (yes) or false (no)';
+      return typeof value === 'boolean' ? undefined : `expected true (yes) or false (no)${orUnsure}`;
     case 'single_choice': {
       const values = question.options.map((o) => o.value);
-      return typeof value === 'string' && values.includes(value) ? undefined : `expected one of: ${values.join(', ')}`;
+      return typeof value === 'string' && values.includes(value) ? undefined : `expected one of: ${values.join(', ')}${orUnsure}`;
+    }
+    case 'duration': {
+      const expected = 'expected an ISO 8601 duration in hours, days or weeks, such as PT6H, P3D or P2W';
+      if (typeof value !== 'string' || !DURATION_ANSWER.test(value)) return expected;
+      return question.max && durationSeconds(value) > durationSeconds(question.max) ? `expected at most ${question.max}` : undefined;
     }
     case 'multiple_choice': {
       const values = question.options.map((o) => o.value);
@@ -45,14 +53,28 @@ export function answerProblem(question: Question, value: unknown): string | unde
   }
 }
 
+/**
+ * What the rules see for an answer: "unsure" counts as the question's `countsAs`, and a duration
+ * is compared in hours (rules' ISO values are converted the same way when a version is prepared).
+ */
+export function engineValue(question: Question | undefined, value: AnswerValue): AnswerValue {
+  if (question && 'unsure' in question && question.unsure && value === UNSURE) return question.unsure.countsAs;
+  if (question?.type === 'duration' && typeof value === 'string') return durationHours(value);
+  return value;
+}
+
+const AGE_BAND_WORDS: Record<AgeBand, string> = { adult: 'adults aged 16 and over', child: 'children aged 5 to 15', under5: 'children under 5' };
+
 /** Why this pathway does not apply to this patient, pointing at the one that does. */
 export function applicabilityProblem(version: PathwayVersion, patient: Patient): string | undefined {
   const { applies } = version.definition.pathway;
-  if (patient.ageYears < applies.minAgeYears || patient.ageYears > applies.maxAgeYears) {
-    return `The ${version.title} pathway is for people aged ${applies.minAgeYears} to ${applies.maxAgeYears}. ${applies.otherwise}`;
+  const otherwise = applies.otherwise ? ` ${applies.otherwise}` : '';
+  if (!servesAge(applies, patient.ageYears)) {
+    const ages = 'ageBands' in applies ? applies.ageBands.map((b) => AGE_BAND_WORDS[b]).join(', ') : `aged ${applies.minAgeYears} to ${applies.maxAgeYears}`;
+    return `The ${version.title} pathway is for ${ages}.${otherwise}`;
   }
   if (!applies.sexes.includes(patient.sex)) {
-    return `The ${version.title} pathway is not for this patient. ${applies.otherwise}`;
+    return `The ${version.title} pathway is not for this patient.${otherwise}`;
   }
   return undefined;
 }

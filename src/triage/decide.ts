@@ -1,7 +1,7 @@
 import type { RuleResult } from 'json-rules-engine';
 import { PATIENT_FACTS, type Outcome, type OutcomeKind, type Question } from '../rulesets/schema.js';
 import type { PathwayVersion, RuleScope } from '../rulesets/version.js';
-import type { Answer, Patient } from './answers.js';
+import { engineValue, type Answer, type Patient } from './answers.js';
 import { askWhenRuleName, type EarlyStop, type RulePlan, type VersionPlans } from './engines.js';
 import { traceCondition, type ConditionTrace } from './kleene.js';
 import { CURRENT_SEMANTICS, readSettled, settle, type AskedFor, type DecisionSemantics, type SettledRule } from './settled.js';
@@ -106,7 +106,7 @@ export async function decide(
   let facts: Record<string, unknown> = {};
   try {
     for (;;) {
-      facts = factsOf(patient, current);
+      facts = factsOf(version, patient, current);
       runs += 1;
       const answered = new Set(current.map((a) => a.questionId));
       const plan = plans.plan(answered, semantics);
@@ -205,17 +205,18 @@ function fallback(version: PathwayVersion, answers: Answer[], record: RunRecord 
  * failed, for example in a decision worker): the pathway's fallback, with the cause on record.
  */
 export function failSafeDecision(version: PathwayVersion, answers: Answer[], patient: Patient, cause: FallbackCause, detail: string): Decision {
-  return fallback(version, answers, { semantics: CURRENT_SEMANTICS, facts: factsOf(patient, answers), dropped: [], rules: [], askWhen: [], engineRuns: 0 }, cause, detail);
+  return fallback(version, answers, { semantics: CURRENT_SEMANTICS, facts: factsOf(version, patient, answers), dropped: [], rules: [], askWhen: [], engineRuns: 0 }, cause, detail);
 }
 
 function toOutcome(outcome: Outcome, ruleId: string | null, reason: string): DecidedOutcome {
   return { ...outcome, ruleId, reason };
 }
 
-function factsOf(patient: Patient, answers: Answer[]): Record<string, unknown> {
+/** What the rules see: the patient and each answer as it counts (the trace's answers keep what was said). */
+function factsOf(version: PathwayVersion, patient: Patient, answers: Answer[]): Record<string, unknown> {
   const facts: Record<string, unknown> = { ageYears: patient.ageYears, sex: patient.sex };
   for (const a of answers) {
-    facts[a.questionId] = a.value;
+    facts[a.questionId] = engineValue(version.questionById.get(a.questionId), a.value);
   }
   return facts;
 }

