@@ -126,8 +126,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
     const releases = releaseService(store, triage, {
       requireSignOff: requiresSignOff(config),
       files,
-      onActivated: (id) =>
-        log.info({ release: id, pathways: triage.pathways().map((p) => `${p.id}@${p.hash.slice(0, 12)}`) }, id ? 'release active' : `serving the rule files in ${config.RULES_DIR}`),
+      onActivated: (id) => log.info({ release: id, pathways: triage.pathways().map((p) => `${p.id}@${p.hash.slice(0, 12)}`) }, id ? 'release active' : `serving the rule files in ${config.RULES_DIR}`),
     });
     // Serve the database's active release if one is active; otherwise the rule files.
     onClose(() => releases.stop());
@@ -163,14 +162,15 @@ function announceDevKeys(security: Security, log: ServiceLog): void {
   if (!security.devKeys) return;
   const { file, created, apiKeys, encryptionKey } = security.devKeys;
   const generated = [apiKeys && 'staff API keys', encryptionKey && 'the contact encryption key'].filter(Boolean);
-  log.warn(
-    { keysFile: file },
-    `development mode: ${generated.join(' and ')} ${generated.length > 1 ? 'were' : 'was'} generated, not configured, and kept in ${file}; never use this in production`,
-  );
+  log.warn({ keysFile: file }, `development mode: ${generated.join(' and ')} ${generated.length > 1 ? 'were' : 'was'} generated, not configured, and kept in ${file}; never use this in production`);
   if (apiKeys && created) {
     // Shown once, when generated, on the terminal rather than in the logs.
     process.stderr.write(
-      `\nDevelopment API keys (send as x-api-key), kept in ${file}:\n` + Object.entries(apiKeys).map(([role, key]) => `  ${role.padEnd(12)} ${key}`).join('\n') + '\n\n',
+      `\nDevelopment API keys (send as x-api-key), kept in ${file}:\n` +
+        Object.entries(apiKeys)
+          .map(([role, key]) => `  ${role.padEnd(12)} ${key}`)
+          .join('\n') +
+        '\n\n',
     );
   }
 }

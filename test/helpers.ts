@@ -128,8 +128,8 @@ export async function testApp(
 ) {
   const dir = tempDir(t);
   // Close the app before its database is dropped (teardowns run in the order they are added).
-  let app: ReturnType<typeof Fastify> | undefined;
-  t.teardown(() => app?.close());
+  const opened: ReturnType<typeof Fastify>[] = [];
+  t.teardown(() => opened[0]?.close());
   const config = loadConfig({
     DATABASE_URL: options.env?.DATABASE_URL ?? (await freshDatabaseUrl(t)),
     RULES_DIR: options.rulesDir ?? BUNDLED_RULES,
@@ -139,7 +139,7 @@ export async function testApp(
     ...options.env,
   });
   const instance = Fastify(serverOptions(config, options.logStream));
-  app = instance;
+  opened.push(instance);
   await instance.register(triageApp, { config, now: options.now });
   databaseUrls.set(instance, config.DATABASE_URL);
   return instance;
@@ -195,7 +195,7 @@ export function tokenOf(app: TestApp, id: string): string {
 
 export interface Reply {
   status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read JSON bodies freely
+   
   body: any;
   headers: Record<string, string | string[] | number | undefined>;
 }

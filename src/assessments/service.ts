@@ -37,7 +37,7 @@ const hashToken = (token: string): Buffer => createHash('sha256').update(token).
  * in a decision worker), then the assessment's new state and the step's trace are committed in
  * one transaction before the caller is answered. Triage names the versions and checks patients.
  */
-export function assessmentService(store: Store, triage: Triage, decider: Decider, callbacks: CallbackFollower) {
+export function assessmentService(store: Store, triage: Triage, decider: Decider, callbacks: CallbackFollower): AssessmentService {
   const { read } = store;
   const assessments = assessmentRepository();
   const versions = versionRepository();
@@ -146,4 +146,27 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
   };
 }
 
-export type AssessmentService = ReturnType<typeof assessmentService>;
+
+/** What the routes ask of assessments. */
+export interface AssessmentService {
+  versionFor: (hash: string) => Promise<PathwayVersion>;
+  /**
+   * The patient's way in: an assessment opens only with the token handed out when it was
+   * created. A wrong token looks exactly like an unknown id, so ids cannot be probed.
+   */
+  authorised(id: string, token: string | undefined): Promise<Assessment>;
+  start(pathwayId: string, patient: Patient): Promise<StepResult & {
+    token: string;
+  }>;
+  answer(id: string, token: string | undefined, questionId: string, value: unknown): Promise<StepResult>;
+  /** For staff routes (already authenticated) and, after `authorised`, the patient's own. */
+  get(id: string): Promise<{
+    assessment: Assessment;
+    version: PathwayVersion;
+  }>;
+  /** Stateless triage for frontends that keep the answers themselves; still traced. */
+  triageOnce(pathwayId: string, patient: Patient, given: Record<string, unknown>): Promise<{
+    decision: StepDecision;
+    traceId: string;
+  }>;
+}

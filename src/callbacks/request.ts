@@ -40,8 +40,7 @@ export interface CallbackRequest extends QueuedCallback {
   completion: { outcome: CompletionOutcome; notes: string; at: string } | null;
 }
 
-export const answersChangedOf = (row: Pick<CallbackRow, 'answers_changed'>): AnswersChanged | null =>
-  row.answers_changed ? (JSON.parse(row.answers_changed) as AnswersChanged) : null;
+export const answersChangedOf = (row: Pick<CallbackRow, 'answers_changed'>): AnswersChanged | null => (row.answers_changed ? (JSON.parse(row.answers_changed) as AnswersChanged) : null);
 
 export function queuedCallback(row: QueueRow): QueuedCallback {
   return {
@@ -68,8 +67,6 @@ export function callbackRequest(row: CallbackRow): CallbackRequest {
     ...queuedCallback(row),
     name: row.name,
     phone: row.phone,
-    completion: row.completion_outcome
-      ? { outcome: row.completion_outcome as CompletionOutcome, notes: row.completion_notes ?? '', at: row.completed_at ?? '' }
-      : null,
+    completion: row.completion_outcome ? { outcome: row.completion_outcome as CompletionOutcome, notes: row.completion_notes ?? '', at: row.completed_at ?? '' } : null,
   };
 }

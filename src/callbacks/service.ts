@@ -3,7 +3,6 @@ import { EventEmitter } from 'node:events';
 import type { Transaction } from 'kysely';
 import { AssessmentChanged, AssessmentNotFound, CallbackConflict, CallbackNotFound, InvalidContact, NoCallbackForAssessment, NotAllowed } from '../errors.js';
 import { durationSeconds } from '../rulesets/duration.js';
-import type { OutcomeKind } from '../rulesets/schema.js';
 import { assessmentRepository, type Assessment } from '../store/assessments.js';
 import { callbackRepository, type CallbackEvent, type CallbackRow, type QueuePosition } from '../store/callbacks.js';
 import { answersChangedOf, callbackRequest, queuedCallback, type AnswersChanged, type CallbackRequest, type CompletionOutcome, type QueuedCallback } from './request.js';
@@ -12,7 +11,7 @@ import type { Store } from '../store/store.js';
 import type { Database } from '../store/schema.js';
 import type { ContactCipher } from '../security/contact-crypto.js';
 import { CANCEL_OVERRIDE, type Principal } from '../security/roles.js';
-import { decisionSummary, type DecisionSummary } from '../triage/decision.js';
+import { decisionSummary } from '../triage/decision.js';
 import { compareUrgency, type Urgency } from '../triage/urgency.js';
 import { checkUkPhone } from './phone.js';
 
@@ -53,13 +52,14 @@ export interface CallbackServiceOptions {
   now?: () => Date;
 }
 
+/** Where queue changes are published to every instance. */
+const CHANNEL = 'callback_changes';
+
 /**
  * The callback queue's rules: who may do what to a request, when it is due, and the audit trail
  * of every handler action. Every change commits with its event before anyone is told.
  */
-const CHANNEL = 'callback_changes';
-
-export function callbackService(store: Store, options: CallbackServiceOptions) {
+export function callbackService(store: Store, options: CallbackServiceOptions): CallbackService {
   const { read } = store;
   const callbacks = callbackRepository();
   const assessments = assessmentRepository();
@@ -445,4 +445,74 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
 
 const mapValues = (o: Record<string, string>, f: (v: string) => string): Record<string, string> => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]));
 
-export type CallbackService = ReturnType<typeof callbackService>;
+
+/** The callback queue as the routes and the assessments use it. */
+export interface CallbackService {
+  /** Queue changes from every instance ('change'), and 'refresh' when some may have been missed. */
+  changes: EventEmitter;
+  /**
+   * Starts hearing queue changes from every instance; call once at start-up. Changes made while
+   * this instance could not hear were missed: consoles are then told to 'refresh' the whole queue.
+   */
+  listen: () => Promise<void>;
+  /** A patient's request for a callback; the same assessment always maps to one request. */
+  request(assessmentId: string, contact: {
+    name: string;
+    phone: string;
+    consent: boolean;
+  }): Promise<{
+    request: CallbackRequest;
+    created: boolean;
+  }>;
+  follow: (trx: Transaction<Database>, assessment: Assessment) => Promise<Followed | undefined>;
+  /** After a followed step commits: consoles hear of it. */
+  announceFollowed: (followed: Followed) => Promise<void>;
+  /** The patient's own view of their request (no contact details), if they asked for one. */
+  forAssessment(assessmentId: string): Promise<QueuedCallback | undefined>;
+  /**
+   * A request with its contact details and its history in clear. Reading them is itself an
+   * audited action (who, when), committed before the details leave.
+   */
+  read(id: string, readerId: string): Promise<{
+    request: CallbackRequest;
+    history: CallbackEvent[];
+  }>;
+  queue(filter: {
+    status?: CallbackStatus;
+    overdue?: boolean;
+    after?: QueuePosition;
+    limit: number;
+  }): Promise<{
+    callbacks: QueuedCallback[];
+    now: string;
+  }>;
+  claim(id: string, handlerId: string): Promise<CallbackRequest>;
+  renew: (id: string, handlerId: string) => Promise<CallbackRequest>;
+  release: (id: string, handlerId: string) => Promise<CallbackRequest>;
+  attempt: (id: string, handlerId: string) => Promise<CallbackRequest>;
+  complete: (id: string, handlerId: string, outcome: CompletionOutcome, notes: string) => Promise<CallbackRequest>;
+  /**
+   * Cancelling needs the claim, like every action. A clinician or admin may instead override
+   * (a request someone else holds, or nobody has claimed); the history records the override
+   * and whose claim it overrode.
+   */
+  cancel(id: string, actor: Actor, reason: string, override?: boolean): Promise<CallbackRequest>;
+  /**
+   * Cancel reasons recorded in clear before they were sealed: sealed once at start-up, so
+   * no free text stays readable in the database.
+   */
+  sealClearText(): Promise<number>;
+  stats(): Promise<{
+    waiting: number;
+    claimed: number;
+    byWindow: Record<string, number>;
+    overdue: number;
+    oldestWaiting: {
+      id: string;
+      createdAt: string;
+      waitingSeconds: number;
+    } | null;
+  }>;
+  /** Every event of an assessment's request in order, free text still sealed. */
+  history: (assessmentId: string) => Promise<CallbackEvent[]>;
+}

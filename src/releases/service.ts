@@ -74,7 +74,7 @@ export function releaseService(
   store: Store,
   triage: Triage,
   options: { requireSignOff: boolean; files: PathwayVersion[]; onActivated?: (id: string | null) => void },
-) {
+): ReleaseService {
   const { read } = store;
   const releases = releaseRepository();
   const versions = versionRepository();
@@ -302,4 +302,39 @@ export function releaseService(
   };
 }
 
-export type ReleaseService = ReturnType<typeof releaseService>;
+
+/** Releases as the routes, the CLI and start-up use them. */
+export interface ReleaseService {
+  activeRelease: () => string | null;
+  /** What to do to serve the rule files again, for the start-up message and refusals. */
+  filesAgain: () => string;
+  /**
+   * Records a release by its author after checking that no file changed without a version bump.
+   * It is not signed off: another clinician does that (signOff).
+   */
+  record(release: NewRelease): Promise<ReleaseRecord>;
+  /** Clinical safety officer sign-off: a clinician who is not the author, recorded by their id. */
+  signOff(id: string, by: Principal): Promise<ReleaseRecord>;
+  list(): Promise<(ReleaseRecord & {
+    signedOff: boolean;
+    active: boolean;
+    activations: Omit<Activation, "releaseId">[];
+  })[]>;
+  /** The activation of the release this database serves, if any (none: the rule files). */
+  current(): Promise<Activation | null>;
+  /**
+   * Checks the release (signed off if required, every version valid), records the activation,
+   * and tells every instance. An invalid release is refused and the current one keeps serving.
+   */
+  activate(id: string, by: string): Promise<ReleaseRecord>;
+  /** Back to the rule files each instance started with; refused where only signed-off releases may serve. */
+  deactivate(by: string): Promise<string>;
+  /**
+   * At start-up: serve the database's active release if there is one, and follow changes,
+   * reading it again whenever the notifier was deaf for a while (activations may have been
+   * missed). On SQLite the notifier reaches this process only, so a switch made by the CLI is polled for.
+   */
+  follow(onError: (err: Error) => void): Promise<void>;
+  /** Stops following switches (before the store closes). */
+  stop(): void;
+}

@@ -38,7 +38,7 @@ function toRow(a: Assessment) {
 }
 
 /** Assessments: each method runs on the executor it is given (store.read, or a unit's transaction). */
-export function assessmentRepository() {
+export function assessmentRepository(): AssessmentRepository {
   return {
     async insert(trx: Transaction<Database>, assessment: Assessment): Promise<void> {
       await trx.insertInto('assessments').values(toRow(assessment)).execute();
@@ -88,4 +88,15 @@ export function assessmentRepository() {
   };
 }
 
-export type AssessmentRepository = ReturnType<typeof assessmentRepository>;
+
+export interface AssessmentRepository {
+  insert(trx: Transaction<Database>, assessment: Assessment): Promise<void>;
+  /** Saves the next step only if nobody else saved one since `expectedStep` was read. */
+  update(trx: Transaction<Database>, assessment: Assessment, expectedStep: number): Promise<boolean>;
+  /**
+   * Holds the assessment at `expectedStep` until the transaction ends (a no-op update takes
+   * the row lock on PostgreSQL): false if another step was saved since it was read.
+   */
+  holdStep(trx: Transaction<Database>, id: string, expectedStep: number): Promise<boolean>;
+  get(db: Executor, id: string): Promise<Assessment | undefined>;
+}

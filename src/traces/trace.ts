@@ -6,7 +6,7 @@ import { pathwayRef, type PathwayRef, type PathwayVersion } from '../rulesets/ve
 import type { Answer, Patient } from '../triage/answers.js';
 import type { Decision, Evaluation } from '../triage/decide.js';
 import { decisionRecord, type DecisionRecord } from '../triage/decision.js';
-import { SOFTWARE } from '../version.js';
+import { SOFTWARE } from '../software.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 

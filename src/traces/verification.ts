@@ -48,7 +48,7 @@ function present(row: TraceVerificationTable, now: number): Verification {
  * and any instance can say how it is getting on. One at a time per instance: asking again for
  * the same range joins the one running.
  */
-export function verificationService(store: Store, databaseUrl: string) {
+export function verificationService(store: Store, databaseUrl: string): VerificationService {
   const traces = traceRepository();
   const running = new Map<string, { key: string; verified: () => number; stop: () => Promise<void> }>();
 
@@ -130,4 +130,11 @@ export function verificationService(store: Store, databaseUrl: string) {
   };
 }
 
-export type VerificationService = ReturnType<typeof verificationService>;
+
+/** Chain verifications, one running per instance at a time. */
+export interface VerificationService {
+  start(request: VerifyRequest): Promise<Verification>;
+  get(id: string): Promise<Verification | undefined>;
+  /** Stops what runs here (the service is stopping): each is recorded as failed, and why. */
+  close(): Promise<void>;
+}

@@ -27,7 +27,12 @@ export default fp(
       routes.push(route);
     });
     app.decorate('routeAccess', () =>
-      routes.flatMap((route) => [route.method].flat().filter((m) => m !== 'HEAD').map((method) => ({ method, url: route.url, access: route.config?.access }))),
+      routes.flatMap((route) =>
+        [route.method]
+          .flat()
+          .filter((m) => m !== 'HEAD')
+          .map((method) => ({ method, url: route.url, access: route.config?.access })),
+      ),
     );
     app.decorateRequest('principal', null);
   },

@@ -2,7 +2,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from '@fastify/type-provider-zod';
 import fp from 'fastify-plugin';
-import { SOFTWARE } from '../../../version.js';
+import { SOFTWARE } from '../../../software.js';
 
 /** The OpenAPI document from the routes' zod schemas (openapi/openapi.json), and Swagger UI at /docs. */
 export default fp(
