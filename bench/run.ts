@@ -1,10 +1,11 @@
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadRuleCatalog } from '../src/rulesets/loader.js';
 import { loadCases } from './cases.js';
 import { engineBench } from './engine.js';
 import { CONNECTIONS, httpBench } from './http.js';
 import { memoryBench } from './memory.js';
+import { searchBench } from './search.js';
 import { RULES } from './server.js';
 import { Table } from './stats.js';
 import { storeBench } from './store.js';
@@ -20,9 +21,9 @@ import { VERIFY_TRACES, verifyBench } from './verify.js';
  *                  request succeeded (the harness check; targets met or not do not matter)
  *   --runs N       runs per figure (default 3)
  *   --seconds S    seconds per HTTP run (default 5)
- *   --only LIST    some of engine,store,http,memory,verify
+ *   --only LIST    some of engine,search,store,http,memory,verify
  */
-const SECTIONS = ['engine', 'store', 'http', 'memory', 'verify'] as const;
+const SECTIONS = ['engine', 'search', 'store', 'http', 'memory', 'verify'] as const;
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, smoke: { type: 'boolean' }, runs: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' } } });
 const smoke = values.smoke === true;
 const quick = smoke || values.quick === true;
@@ -42,12 +43,14 @@ const largest = [...versions].sort((a, b) => b.rules.length - a.rules.length)[0]
 const cases = await loadCases();
 const table = new Table();
 if (only.has('engine')) await engineBench(table, quick ? [largest] : versions, cases, runs, seconds / 4, largest);
+if (only.has('search')) await searchBench(table, versions, runs, seconds / 4);
 if (only.has('store')) await storeBench(table, versions, cases, runs, seconds / 2, largest);
 if (only.has('http')) await httpBench(table, versions, cases, runs, seconds, largest, quick ? 500 : 10_000);
 if (only.has('verify')) await verifyBench(table, versions, cases, runs, seconds, largest, quick ? 2_000 : VERIFY_TRACES);
 if (only.has('memory')) await memoryBench(table, cases, largest, quick ? 1_000 : 100_000, quick ? 3 : 60);
 
-console.log(`${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} cores, ${runs} run(s) of ${seconds} s, medians; ${CONNECTIONS} connections`);
+// The load average says how far the tail figures are this code and how far other processes.
+console.log(`${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} cores (load average ${loadavg()[0]!.toFixed(1)}), ${runs} run(s) of ${seconds} s, medians; ${CONNECTIONS} connections`);
 console.log(table.render());
 
 if (smoke) {

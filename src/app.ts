@@ -8,6 +8,7 @@ import type { Config } from './config.js';
 import auth from './http/plugins/app/auth.js';
 import errorHandling from './http/plugins/app/error-handling.js';
 import services from './http/plugins/app/services.js';
+import { requestLogView } from './http/request-log.js';
 import cors from './http/plugins/external/cors.js';
 import securityHeaders from './http/plugins/external/helmet.js';
 import swagger from './http/plugins/external/swagger.js';
@@ -29,6 +30,7 @@ export function serverOptions(config: Config, logStream?: DestinationStream): Fa
     logger: {
       level: config.LOG_LEVEL,
       redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+      serializers: { req: requestLogView },
       ...(logStream ? { stream: logStream } : {}),
     },
     genReqId: () => randomUUID(),

@@ -14,6 +14,7 @@ export interface FieldError {
 export type DomainErrorCode =
   | 'not_found'
   | 'pathway_does_not_apply'
+  | 'invalid_patient'
   | 'unknown_question'
   | 'question_not_asked'
   | 'invalid_answer'
@@ -84,6 +85,15 @@ export class PathwayDoesNotApply extends DomainError {
 
   constructor(message: string) {
     super(message, [{ path: ['patient'], message }]);
+  }
+}
+
+/** A patient no one could be (an age out of range, say). */
+export class InvalidPatient extends DomainError {
+  readonly code = 'invalid_patient' as const;
+
+  constructor(message: string) {
+    super(message, [{ path: ['patient', 'ageYears'], message }]);
   }
 }
 
@@ -229,6 +239,7 @@ export class TraceAltered extends DomainError {
 export type AnyDomainError =
   | NotFound
   | PathwayDoesNotApply
+  | InvalidPatient
   | UnknownQuestion
   | QuestionNotAsked
   | InvalidAnswer

@@ -4,7 +4,8 @@ import { api as call, h, showErrors, clearErrors } from './shared.js';
 
 const view = document.getElementById('view');
 // `callback`: the request once asked for, as the API last described it.
-const state = { assessmentId: null, token: null, history: [], answers: new Map(), question: null, callback: null };
+// `redirectedFrom`: the topic picked, when it had nothing for this person and the catch-all runs.
+const state = { assessmentId: null, token: null, history: [], answers: new Map(), question: null, callback: null, redirectedFrom: null };
 // The assessment token (from starting the assessment) is what lets this page read and answer it.
 const api = (method, url, body) => call(method, url, body, state.token ? { 'x-assessment-token': state.token } : {});
 
@@ -41,36 +42,94 @@ function formGroup(id, legend, hint, control, large = true) {
       control));
 }
 
+// The start: what the problem is (search, or the A-Z list), then who has it, then the questions.
 async function start() {
-  const { pathways } = await api('GET', '/v1/pathways');
+  const { topics } = await api('GET', '/v1/pathways');
+  searchPage(topics);
+}
+
+function searchPage(topics, previous = { q: '', result: null }) {
+  const form = h('form', { novalidate: true, role: 'search', id: 'search-form' },
+    h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' }),
+    h('div', { class: 'nhsuk-form-group', id: 'symptom-group' },
+      h('h1', { class: 'nhsuk-label-wrapper' }, h('label', { class: 'nhsuk-label nhsuk-label--l', for: 'symptom' }, 'What is your main symptom?')),
+      h('div', { class: 'nhsuk-hint', id: 'symptom-hint' }, 'For example, tummy ache, cough or a rash. Do not type your name or other personal details.'),
+      h('span', { class: 'nhsuk-error-message', id: 'symptom-error', hidden: true }),
+      h('input', { class: 'nhsuk-input', id: 'symptom', name: 'q', type: 'search', maxlength: 200, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'symptom-hint', value: previous.q })),
+    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Search'));
+  const results = h('div', { id: 'results' });
+  const pick = (topic) => aboutYou(topic, () => searchPage(topics, { q: form.querySelector('#symptom').value, result: results.result }));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const q = form.querySelector('#symptom').value.trim();
+    if (!q) return showErrors(form, [{ field: 'symptom', focus: 'symptom', message: 'Type your main symptom, or choose from the list' }]);
+    const res = await api('GET', `/v1/pathways/search?${new URLSearchParams({ q })}`);
+    if (res.status >= 400) return showErrors(form, [{ field: 'symptom', focus: 'symptom', message: res.detail }]);
+    showResults(results, res, pick);
+    results.querySelector('h2').focus();
+  });
+  render(form, results, h('div', { id: 'a-to-z' },
+    h('h2', {}, 'Or choose from the list A to Z'),
+    topicList(topics, pick)));
+  if (previous.result) showResults(results, previous.result, pick);
+}
+
+function showResults(region, result, pick) {
+  region.result = result;
+  region.replaceChildren(...(result.matched
+    ? [h('h2', { tabindex: '-1' }, 'Choose the one that fits best'), topicList(result.topics, pick)]
+    : [h('h2', { tabindex: '-1' }, 'No matches found'),
+      h('p', {}, 'Try different words, choose from the list A to Z below, or choose:'),
+      topicList(result.topics, pick)]));
+}
+
+function topicList(topics, pick) {
+  return h('ul', { class: 'nhsuk-list nhsuk-list--border' }, ...topics.map((topic) => {
+    const link = h('a', { href: '#', 'data-topic': topic.id }, topic.title);
+    link.addEventListener('click', (event) => {
+      event.preventDefault();
+      pick(topic);
+    });
+    return h('li', {}, link, topic.description ? h('p', { class: 'nhsuk-body-s nhsuk-u-margin-bottom-0' }, topic.description) : null);
+  }));
+}
+
+function aboutYou(topic, back) {
+  const backLink = h('a', { class: 'nhsuk-back-link', href: '#' }, 'Back');
+  backLink.addEventListener('click', (event) => {
+    event.preventDefault();
+    back();
+  });
   const form = h('form', { novalidate: true },
     h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' }),
-    formGroup('pathway', 'What is your main problem today?', null, radios('pathway', pathways.map((p) => ({ value: p.id, label: p.title })))),
+    h('span', { class: 'nhsuk-caption-l' }, topic.title),
+    h('h1', {}, 'About you'),
     h('div', { class: 'nhsuk-form-group', id: 'age-group' },
       h('label', { class: 'nhsuk-label', for: 'age' }, 'How old are you?'),
       h('div', { class: 'nhsuk-hint', id: 'age-hint' }, 'In years. For a baby under 1, enter 0.'),
       h('span', { class: 'nhsuk-error-message', id: 'age-error', hidden: true }),
       h('input', { class: 'nhsuk-input nhsuk-input--width-4', id: 'age', name: 'age', type: 'number', inputmode: 'numeric', 'aria-describedby': 'age-hint' })),
     formGroup('sex', 'What was your sex at birth?', null, radios('sex', [{ value: 'female', label: 'Female' }, { value: 'male', label: 'Male' }]), false),
-    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Start'));
+    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Continue'));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearErrors(form);
-    const pathwayId = form.querySelector('input[name=pathway]:checked')?.value;
     const age = form.querySelector('#age').value;
     const sex = form.querySelector('input[name=sex]:checked')?.value;
     const errors = [];
-    if (!pathwayId) errors.push({ field: 'pathway', focus: 'pathway-0', message: 'Choose your main problem' });
     if (!/^\d{1,3}$/.test(age)) errors.push({ field: 'age', focus: 'age', message: 'Enter your age in years, like 34' });
     if (!sex) errors.push({ field: 'sex', focus: 'sex-0', message: 'Choose female or male' });
     if (errors.length) return showErrors(form, errors);
-    const res = await api('POST', '/v1/assessments', { pathwayId, patient: { ageYears: Number(age), sex } });
+    const res = await api('POST', '/v1/assessments', { pathwayId: topic.id, patient: { ageYears: Number(age), sex } });
     if (res.status >= 400) return showErrors(form, [{ field: 'age', focus: 'age', message: res.detail }]);
     state.assessmentId = res.id;
     state.token = res.token;
+    // Nothing in this topic for this person: the catch-all runs, and the page says so.
+    state.redirectedFrom = res.redirected ? topic : null;
     show(res);
   });
-  render(form);
+  render(backLink, form);
 }
 
 function show(step) {
@@ -83,12 +142,16 @@ function show(step) {
 function question(q) {
   const previous = state.answers.get(q.id);
   let control;
+  // "I'm not sure", where the question offers it: the API takes the answer "unsure".
+  const unsure = q.unsure ? [{ value: 'unsure', label: q.unsure.label }] : [];
   if (q.type === 'yes_no') {
-    control = radios('answer', [{ value: 'true', label: 'Yes' }, { value: 'false', label: 'No' }], previous === undefined ? undefined : String(previous));
+    control = radios('answer', [{ value: 'true', label: 'Yes' }, { value: 'false', label: 'No' }, ...unsure], previous === undefined ? undefined : String(previous));
   } else if (q.type === 'single_choice') {
-    control = radios('answer', q.options, previous);
+    control = radios('answer', [...q.options, ...unsure], previous);
   } else if (q.type === 'multiple_choice') {
     control = checkboxes('answer', q.options, previous);
+  } else if (q.type === 'duration') {
+    control = durationInput(previous);
   } else {
     control = h('div', {},
       h('label', { class: 'nhsuk-label', for: 'answer-0' }, `Number (${q.unit})`),
@@ -99,13 +162,15 @@ function question(q) {
     // Said before an answer can change: the request keeps the answers it was asked on in view.
     state.callback ? h('div', { class: 'nhsuk-inset-text', id: 'change-warning' },
       h('p', {}, 'You have asked for a call back. If you change an answer, the nurse or doctor who calls you will see the change.')) : null,
+    state.redirectedFrom && state.history.length === 0 ? h('div', { class: 'nhsuk-inset-text', id: 'redirected' },
+      h('p', {}, `We do not have questions about "${state.redirectedFrom.title}" for you. These general questions work for any health problem, and check for anything urgent first.`)) : null,
     formGroup('answer', q.text, q.help, control),
     h('button', { class: 'nhsuk-button', type: 'submit' }, 'Continue'));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearErrors(form);
     const value = readValue(form, q);
-    if (value === undefined) return showErrors(form, [{ field: 'answer', focus: 'answer-0', message: q.type === 'number' ? `Enter a number from ${q.min} to ${q.max}` : 'Choose an answer' }]);
+    if (value === undefined) return showErrors(form, [{ field: 'answer', focus: 'answer-0', message: missingAnswer(q) }]);
     const res = await api('POST', `/v1/assessments/${state.assessmentId}/answers`, { questionId: q.id, value });
     if (res.status >= 400) return showErrors(form, [{ field: 'answer', focus: 'answer-0', message: res.detail }]);
     if (state.history[state.history.length - 1] !== q.id) state.history.push(q.id);
@@ -115,7 +180,32 @@ function question(q) {
   render(backLink(q.id), form);
 }
 
+function missingAnswer(q) {
+  if (q.type === 'number') return `Enter a number from ${q.min} to ${q.max}`;
+  if (q.type === 'duration') return 'Enter how long, as a whole number of hours, days or weeks';
+  return 'Choose an answer';
+}
+
+// A duration is typed as a number and a unit, and sent as ISO 8601: PT6H, P3D, P2W.
+const DURATION_UNITS = [{ value: 'H', label: 'hours' }, { value: 'D', label: 'days' }, { value: 'W', label: 'weeks' }];
+
+function durationInput(previous) {
+  const [, amount = '', unit = 'D'] = /^PT?(\d+)([HDW])$/.exec(previous ?? '') ?? [];
+  return h('div', {},
+    h('label', { class: 'nhsuk-label', for: 'answer-0' }, 'How many'),
+    h('input', { class: 'nhsuk-input nhsuk-input--width-4', id: 'answer-0', name: 'answer', type: 'number', inputmode: 'numeric', min: 0, step: 1, value: amount }),
+    h('label', { class: 'nhsuk-label', for: 'answer-unit' }, 'Hours, days or weeks'),
+    h('select', { class: 'nhsuk-select', id: 'answer-unit', name: 'answer-unit' },
+      ...DURATION_UNITS.map((u) => h('option', { value: u.value, selected: u.value === unit }, u.label))));
+}
+
 function readValue(form, q) {
+  if (q.type === 'duration') {
+    const amount = form.querySelector('#answer-0').value;
+    const unit = form.querySelector('#answer-unit').value;
+    if (!/^\d{1,4}$/.test(amount)) return undefined;
+    return unit === 'H' ? `PT${Number(amount)}H` : `P${Number(amount)}${unit}`;
+  }
   if (q.type === 'multiple_choice') {
     const values = [...form.querySelectorAll('input[name=answer]:checked')].map((i) => i.value);
     return values.length ? values : undefined;
@@ -126,6 +216,7 @@ function readValue(form, q) {
   }
   const checked = form.querySelector('input[name=answer]:checked')?.value;
   if (checked === undefined) return undefined;
+  if (checked === 'unsure') return 'unsure';
   return q.type === 'yes_no' ? checked === 'true' : checked;
 }
 

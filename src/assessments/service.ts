@@ -13,6 +13,7 @@ import { versionRepository, versionResolver } from '../store/versions.js';
 import type { TraceDraft } from '../traces/trace.js';
 import { applyAnswer, givenAnswers, type Patient } from '../triage/answers.js';
 import type { Triage } from '../triage/triage.js';
+import type { Resolution } from '../rulesets/topics.js';
 
 export interface StepResult {
   assessment: Assessment;
@@ -21,6 +22,9 @@ export interface StepResult {
   /** The assessment's callback request as this step left it, if the patient asked for one. */
   callback?: QueuedCallback;
 }
+
+/** Started on another pathway than the one asked for (the catch-all, or the topic's variant for this person), and why. */
+export type Redirected = NonNullable<Resolution['redirected']>;
 
 /** What keeps an assessment's callback request in step with its answers (the callback service). */
 export interface CallbackFollower {
@@ -86,9 +90,10 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
       return assessment;
     },
 
-    async start(pathwayId: string, patient: Patient): Promise<StepResult & { token: string }> {
-      const version = triage.pathway(pathwayId);
-      triage.checkApplies(version, patient);
+    /** Starts the pathway that serves this patient for a topic or pathway id (see Triage.resolve). */
+    async start(topicOrPathwayId: string, patient: Patient): Promise<StepResult & { token: string; redirected?: Redirected }> {
+      const { version, redirected } = triage.resolve(topicOrPathwayId, patient);
+      const pathwayId = version.id;
       const id = randomUUID();
       const { decision, draft } = await decider.step(version, { patient, answers: [], assessmentId: id, step: 0 });
       const now = new Date().toISOString();
@@ -98,7 +103,7 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
         decision,
       );
       await storeDecision(version, draft, (trx) => assessments.insert(trx, assessment));
-      return { assessment, decision, traceId: draft.id, token };
+      return { assessment, decision, traceId: draft.id, token, ...(redirected ? { redirected } : {}) };
     },
 
     async answer(id: string, token: string | undefined, questionId: string, value: unknown): Promise<StepResult> {
@@ -135,13 +140,12 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
     },
 
     /** Stateless triage for frontends that keep the answers themselves; still traced. */
-    async triageOnce(pathwayId: string, patient: Patient, given: Record<string, unknown>): Promise<{ decision: StepDecision; traceId: string }> {
-      const version = triage.pathway(pathwayId);
-      triage.checkApplies(version, patient);
+    async triageOnce(topicOrPathwayId: string, patient: Patient, given: Record<string, unknown>): Promise<{ decision: StepDecision; traceId: string; pathwayId: string; redirected?: Redirected }> {
+      const { version, redirected } = triage.resolve(topicOrPathwayId, patient);
       const answers = givenAnswers(version, given);
       const { decision, draft } = await decider.step(version, { patient, answers, assessmentId: null, step: null });
       await storeDecision(version, draft);
-      return { decision, traceId: draft.id };
+      return { decision, traceId: draft.id, pathwayId: version.id, ...(redirected ? { redirected } : {}) };
     },
   };
 }
@@ -155,9 +159,7 @@ export interface AssessmentService {
    * created. A wrong token looks exactly like an unknown id, so ids cannot be probed.
    */
   authorised(id: string, token: string | undefined): Promise<Assessment>;
-  start(pathwayId: string, patient: Patient): Promise<StepResult & {
-    token: string;
-  }>;
+  start(topicOrPathwayId: string, patient: Patient): Promise<StepResult & { token: string; redirected?: Redirected }>;
   answer(id: string, token: string | undefined, questionId: string, value: unknown): Promise<StepResult>;
   /** For staff routes (already authenticated) and, after `authorised`, the patient's own. */
   get(id: string): Promise<{
@@ -165,8 +167,5 @@ export interface AssessmentService {
     version: PathwayVersion;
   }>;
   /** Stateless triage for frontends that keep the answers themselves; still traced. */
-  triageOnce(pathwayId: string, patient: Patient, given: Record<string, unknown>): Promise<{
-    decision: StepDecision;
-    traceId: string;
-  }>;
+  triageOnce(topicOrPathwayId: string, patient: Patient, given: Record<string, unknown>): Promise<{ decision: StepDecision; traceId: string; pathwayId: string; redirected?: Redirected }>;
 }

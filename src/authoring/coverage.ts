@@ -1,4 +1,6 @@
 import type { RuleCatalog } from '../rulesets/loader.js';
+import { AGE_BANDS, type AgeBand } from '../rulesets/schema.js';
+import { allTopics } from '../rulesets/topics.js';
 import type { ScenarioFile } from '../rulesets/scenarios.js';
 import { runScenario, type ScenarioResult } from '../triage/scenario-runner.js';
 import type { Triage } from '../triage/triage.js';
@@ -16,8 +18,31 @@ export interface PathwayCoverage {
   failures: string[];
 }
 
+export interface ModuleCoverage {
+  module: string;
+  /** Covered when a scenario of a pathway that includes the module was decided by the rule. */
+  rules: { total: number; covered: string[]; missed: string[] };
+  rulePercent: number;
+  includedBy: string[];
+  failures: string[];
+}
+
+/** The catalogue at a glance: what README and the coverage command print. */
+export interface CoverageSummary {
+  /** Topics with a variant serving each age band. */
+  topicsByBand: Record<AgeBand, number>;
+  topics: number;
+  pathways: number;
+  modules: number;
+  scenarios: number;
+  /** Every rule: global red flags, pathways' and modules' own. */
+  rules: { total: number; covered: number; percent: number };
+}
+
 export interface CoverageReport {
+  summary: CoverageSummary;
   pathways: PathwayCoverage[];
+  modules: ModuleCoverage[];
   globalRedFlags: { total: number; covered: string[]; missed: string[] };
   scenarioFailures: { pathway: string; name: string; differences: string[] }[];
 }
@@ -75,5 +100,24 @@ export async function coverage(catalog: RuleCatalog, triage: Triage, files: Scen
     };
   });
   const globals = split(catalog.redFlags.content.rules.map((r) => r.id), allDecided);
-  return { pathways, globalRedFlags: globals, scenarioFailures };
+  const modules = catalog.modules.map(({ content }): ModuleCoverage => {
+    const includedBy = [...catalog.versions.values()].filter((v) => v.modules.some((m) => m.id === content.id)).map((v) => v.id);
+    const decided = decidedBy(includedBy.flatMap((id) => results.get(id) ?? []));
+    const rules = split(content.rules.map((r) => r.id), decided);
+    const rulePercent = rules.total ? Math.round((rules.covered.length / rules.total) * 1000) / 10 : 100;
+    const failures = content.rules.filter((r) => r.redFlag && !decided.has(r.id)).map((r) => `red-flag rule ${r.id} is not covered by any scenario of a pathway that includes it`);
+    return { module: content.id, rules, rulePercent, includedBy, failures };
+  });
+  const topics = allTopics(catalog);
+  const ruleTotal = globals.total + pathways.reduce((n, p) => n + p.rules.total, 0) + modules.reduce((n, m) => n + m.rules.total, 0);
+  const ruleCovered = globals.covered.length + pathways.reduce((n, p) => n + p.rules.covered.length, 0) + modules.reduce((n, m) => n + m.rules.covered.length, 0);
+  const summary: CoverageSummary = {
+    topicsByBand: Object.fromEntries(AGE_BANDS.map((b) => [b, topics.filter((x) => x.ageBands.includes(b)).length])) as Record<AgeBand, number>,
+    topics: topics.length,
+    pathways: catalog.pathways.length,
+    modules: catalog.modules.length,
+    scenarios: files.reduce((n, f) => n + f.scenarios.length, 0),
+    rules: { total: ruleTotal, covered: ruleCovered, percent: ruleTotal ? Math.round((ruleCovered / ruleTotal) * 1000) / 10 : 100 },
+  };
+  return { summary, pathways, modules, globalRedFlags: globals, scenarioFailures };
 }

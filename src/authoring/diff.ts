@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { canonicalJson } from '../canonical.js';
 import type { RuleCatalog } from '../rulesets/loader.js';
-import type { PathwayFile, RedFlagsFile } from '../rulesets/schema.js';
+import type { ModuleFile, PathwayFile, RedFlagsFile } from '../rulesets/schema.js';
 
 export interface FieldChange {
   field: string;
@@ -18,12 +18,16 @@ export interface ItemChange {
 
 export interface FileDiff {
   id: string;
+  /** What the file is; absent for a pathway (as before modules). */
+  kind?: 'module' | 'global_red_flags';
   change: 'added' | 'removed' | 'changed';
   fields: FieldChange[];
   items: ItemChange[];
+  /** A module's change: every pathway that includes it, before or after, whose version it changes. */
+  pathways?: string[];
 }
 
-type RuleFile = PathwayFile | RedFlagsFile;
+type RuleFile = PathwayFile | RedFlagsFile | ModuleFile;
 
 const ITEM_KEYS = ['questions', 'rules', 'outcomes'] as const;
 
@@ -36,7 +40,8 @@ function itemsOf(file: RuleFile, key: (typeof ITEM_KEYS)[number]): Map<string, R
   if (key === 'outcomes') {
     return new Map(Object.entries(file.outcomes));
   }
-  return new Map((file[key] as { id: string }[]).map((item) => [item.id, item as Record<string, unknown>]));
+  // A pathway's include entries have no id of their own: "include <module>" names them.
+  return new Map((file[key] as ({ id: string } | { include: string })[]).map((item) => ['include' in item ? `include ${item.include}` : item.id, item as Record<string, unknown>]));
 }
 
 /** Field by field: what a reviewer needs to see between two versions of the rules. */
@@ -67,6 +72,12 @@ export function diffCatalogs(before: RuleCatalog, after: RuleCatalog): FileDiff[
   const out: FileDiff[] = [];
   const rf = diffFiles(before.redFlags.content, after.redFlags.content);
   if (rf) out.push(rf);
+  const moduleIds = [...new Set([...before.modules, ...after.modules].map((m) => m.content.id))].sort();
+  const including = (catalog: RuleCatalog, id: string) => [...catalog.versions.values()].filter((v) => v.modules.some((m) => m.id === id)).map((v) => v.id);
+  for (const id of moduleIds) {
+    const d = diffFiles(before.modules.find((m) => m.content.id === id)?.content, after.modules.find((m) => m.content.id === id)?.content);
+    if (d) out.push({ ...d, kind: 'module', pathways: [...new Set([...including(before, id), ...including(after, id)])].sort() });
+  }
   const ids = [...new Set([...before.pathways.map((p) => p.content.id), ...after.pathways.map((p) => p.content.id)])].sort();
   for (const id of ids) {
     const d = diffFiles(before.pathways.find((p) => p.content.id === id)?.content, after.pathways.find((p) => p.content.id === id)?.content);

@@ -29,6 +29,10 @@ export interface Move {
 
 export interface PathwayImpact {
   pathway: string;
+  /** The candidate's version of the pathway, with the modules it includes (absent: removed). */
+  candidate?: { version: string; hash: string; modules: { id: string; version: string }[] };
+  /** The candidate's version differs from one the replayed decisions ran with (its own file, a module or the red flags changed). */
+  changed: boolean;
   replayed: number;
   counts: Record<Movement, number>;
   /** What moved, and where to: every movement but `same`, most frequent first. */
@@ -65,7 +69,7 @@ export interface ImpactReport {
 const summary = (o: DecidedOutcome): OutcomeSummary => ({ kind: o.kind, disposition: o.disposition, ruleId: o.ruleId });
 
 /** One past assessment: the last trace of it (or a stateless decision), with the answers as given. */
-type Past = Pick<TraceBody, 'id' | 'assessmentId' | 'patient' | 'answers' | 'result'> & { pathway: string };
+type Past = Pick<TraceBody, 'id' | 'assessmentId' | 'patient' | 'answers' | 'result'> & { pathway: string; hash: string };
 
 /**
  * Walks a past assessment through a candidate as a patient would: each question the candidate
@@ -102,9 +106,18 @@ export async function impact(traces: AsyncIterable<TraceBody>, candidate: RuleCa
   const record = (past: Past, movement: Movement, before: OutcomeSummary, after: OutcomeSummary | null) => {
     let entry = byPathway.get(past.pathway);
     if (!entry) {
-      entry = { pathway: past.pathway, replayed: 0, counts: { same: 0, up: 0, down: 0, sideways: 0, asks_more: 0, not_applicable: 0, pathway_removed: 0 }, moves: [] };
+      const v = candidate.versions.get(past.pathway);
+      entry = {
+        pathway: past.pathway,
+        ...(v ? { candidate: { version: v.version, hash: v.hash, modules: v.modules } } : {}),
+        changed: false,
+        replayed: 0,
+        counts: { same: 0, up: 0, down: 0, sideways: 0, asks_more: 0, not_applicable: 0, pathway_removed: 0 },
+        moves: [],
+      };
       byPathway.set(past.pathway, entry);
     }
+    if (entry.candidate?.hash !== past.hash) entry.changed = true;
     entry.replayed += 1;
     entry.counts[movement] += 1;
     if (movement === 'same') return;
@@ -145,7 +158,7 @@ export async function impact(traces: AsyncIterable<TraceBody>, candidate: RuleCa
   // Traces come in chain order, so an assessment's last trace is its latest step.
   const assessments = new Map<string, Past>();
   for await (const trace of traces) {
-    const past: Past = { id: trace.id, assessmentId: trace.assessmentId, pathway: trace.pathway.id, patient: trace.patient, answers: trace.answers, result: trace.result };
+    const past: Past = { id: trace.id, assessmentId: trace.assessmentId, pathway: trace.pathway.id, hash: trace.pathway.hash, patient: trace.patient, answers: trace.answers, result: trace.result };
     if (trace.assessmentId === null) await replayOne(past);
     else assessments.set(trace.assessmentId, past);
   }

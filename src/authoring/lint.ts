@@ -28,7 +28,14 @@ export function lintCatalog(catalog: RuleCatalog, today = new Date()): Finding[]
   const redFlags = catalog.redFlags;
   findings.push(...reviewDate(redFlags, today));
   const modules = new Map(catalog.modules.map((m) => [m.content.id, m]));
-  for (const module of catalog.modules) findings.push(...reviewDate(module, today));
+  const included = new Set(catalog.pathways.flatMap((p) => p.content.questions.filter(isInclude).map((e) => e.include)));
+  for (const module of catalog.modules) {
+    findings.push(...reviewDate(module, today));
+    if (!included.has(module.content.id)) {
+      findings.push(finding(module.source, ['id'], 'unused-module', `module ${module.content.id} is not included by any pathway: nobody is asked its questions`, 'warning'));
+    }
+  }
+  for (const file of [redFlags, ...catalog.modules, ...catalog.pathways]) findings.push(...answerIfUnsure(file));
   for (const pathway of catalog.pathways) {
     findings.push(...reviewDate(pathway, today));
     findings.push(...lintPathway(pathway, redFlags, modules));
@@ -39,6 +46,29 @@ export function lintCatalog(catalog: RuleCatalog, today = new Date()): Finding[]
     const key = `${f.file}:${f.line}:${f.column}:${f.code}:${f.message}`;
     return seen.has(key) ? false : (seen.add(key), true);
   });
+}
+
+/** Help that tells people to answer yes when they are not sure, e.g. "If you are not sure, answer yes". */
+const YES_IF_UNSURE = /\b(?:not sure|unsure|in doubt|don'?t know|do not know)\b[^.]*\b(?:answer|say|choose|pick|select|tick)\s+["']?yes\b/i;
+
+/**
+ * People asked to answer "yes" when unsure overstate what they know; the question should offer
+ * "I'm not sure" (`unsure`) and say how it counts, so the trace shows what they really said.
+ */
+function answerIfUnsure(file: ParsedFile<{ questions: readonly (Question | { include: string })[] }>): Finding[] {
+  return file.content.questions.flatMap((q, index) =>
+    'id' in q && YES_IF_UNSURE.test(`${q.text} ${q.help ?? ''}`)
+      ? [
+          finding(
+            file.source,
+            ['questions', index, q.help && YES_IF_UNSURE.test(q.help) ? 'help' : 'text'],
+            'yes-if-unsure',
+            `question ${q.id} tells people to answer yes when unsure: offer "I'm not sure" instead (unsure: { countsAs: ${q.type === 'single_choice' ? '<option>' : 'true'} }) and drop the instruction`,
+            'warning',
+          ),
+        ]
+      : [],
+  );
 }
 
 function reviewDate(file: ParsedFile<PathwayFile | RedFlagsFile | ModuleFile>, today: Date): Finding[] {
@@ -148,6 +178,19 @@ function lintPathway(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedF
     });
   }
 
+  const closures = new Map<ConditionNode, Set<string>>();
+  const closure = (node: ConditionNode): Set<string> => {
+    let facts = closures.get(node);
+    if (!facts) closures.set(node, (facts = factClosure(questions, [node])));
+    return facts;
+  };
+  const unfired = new Map<Rule, boolean>();
+  const canStayUnfired = (rule: Rule): boolean => {
+    let can = unfired.get(rule);
+    if (can === undefined) unfired.set(rule, (can = enumerate(domains, questions, [rule.conditions], (a) => !holds(rule.conditions, a)) !== 'none'));
+    return can;
+  };
+
   // Identical conditions with different outcomes; and rules always beaten by a higher one.
   for (let i = 0; i < subject.rules.length; i++) {
     const lower = subject.rules[i]!;
@@ -165,7 +208,12 @@ function lintPathway(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedF
       if (!alive.has(lower.rule.id) || !alive.has(higher.rule.id)) {
         continue;
       }
-      // Shadowed: no answers make the lower rule fire without the higher one firing too.
+      // Shadowed: no answers make the lower rule fire without the higher one firing too. When the
+      // two depend on no fact in common (askWhen included) they vary independently, so the lower
+      // one escapes whenever the higher one can stay unfired: no need to try their product.
+      if (disjoint(closure(lower.rule.conditions), closure(higher.rule.conditions)) && canStayUnfired(higher.rule)) {
+        continue;
+      }
       const escape = enumerate(domains, questions, [lower.rule.conditions, higher.rule.conditions], (a) => holds(lower.rule.conditions, a) && !holds(higher.rule.conditions, a));
       if (escape === 'none') {
         out.push(
@@ -234,7 +282,16 @@ class DomainBuilder {
     this.constants.set(node.fact, set);
   }
 
+  private readonly domains = new Map<string, Value[]>();
+
+  /** Built once per fact: a multiple-choice domain is every subset of its named options. */
   domain(fact: string): Value[] {
+    let values = this.domains.get(fact);
+    if (!values) this.domains.set(fact, (values = this.build(fact)));
+    return values;
+  }
+
+  private build(fact: string): Value[] {
     const constants = [...(this.constants.get(fact) ?? [])];
     if (fact === 'sex') return [...SEXES];
     if (fact === 'ageYears') return numberPoints(constants as number[], 0, 130, true);
@@ -271,6 +328,22 @@ function numberPoints(constants: number[], min: number, max: number, integer: bo
   return [...points].sort((a, b) => a - b);
 }
 
+/** The facts the conditions depend on, and the askWhen facts of those questions, transitively. */
+function factClosure(questions: Map<string, Question>, roots: ConditionNode[]): Set<string> {
+  const facts = new Set<string>();
+  const visit = (node: ConditionNode): void =>
+    factsOf(node).forEach((f) => {
+      if (facts.has(f)) return;
+      facts.add(f);
+      const askWhen = questions.get(f)?.askWhen;
+      if (askWhen) visit(askWhen);
+    });
+  roots.forEach(visit);
+  return facts;
+}
+
+const disjoint = (a: Set<string>, b: Set<string>): boolean => ![...a].some((f) => b.has(f));
+
 /**
  * Tries every combination of the facts the conditions depend on (and the askWhen facts of those
  * questions, transitively). An answer only counts where its question's askWhen holds, since
@@ -279,16 +352,7 @@ function numberPoints(constants: number[], min: number, max: number, integer: bo
  * decided (a walk reaches the outcome of its complete answers).
  */
 function enumerate(domains: DomainBuilder, questions: Map<string, Question>, roots: ConditionNode[], wanted: (a: Assignment) => boolean, complete = false): 'some' | 'none' | 'too-many' {
-  const facts = new Set<string>();
-  const visit = (node: ConditionNode) =>
-    factsOf(node).forEach((f) => {
-      if (facts.has(f)) return;
-      facts.add(f);
-      const askWhen = questions.get(f)?.askWhen;
-      if (askWhen) visit(askWhen);
-    });
-  roots.forEach(visit);
-  const ordered = [...facts];
+  const ordered = [...factClosure(questions, roots)];
   const values = ordered.map((f) => domains.domain(f));
   if (values.reduce((n, v) => n * v.length, 1) > MAX_COMBINATIONS) return 'too-many';
   const a: Assignment = new Map();

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -8,7 +9,12 @@ import { formatFinding, loadRuleCatalog, RuleSetLoadError, type Finding, type Ru
 import { outcomeNeed } from '../rulesets/schema.js';
 import { pathwayRef } from '../rulesets/version.js';
 import { diffCatalogs } from '../authoring/diff.js';
+import { DISPOSITIONS_DOC, dispositionsMarkdown } from '../authoring/dispositions.js';
 import { lintCatalog } from '../authoring/lint.js';
+import { evaluateSearch, loadLabelledQueries, meetsFloors, SEARCH_FLOORS, SEARCH_QUERIES_FILE } from '../search/evaluation.js';
+import { TopicSearch } from '../search/topic-search.js';
+import { allTopics } from '../rulesets/topics.js';
+import { readability, TARGET_READING_AGE } from '../authoring/readability.js';
 import { loadScenarioFiles } from '../rulesets/scenarios.js';
 import type { ReleaseService } from '../releases/service.js';
 import { unbumpedChanges } from '../releases/version-bump.js';
@@ -20,7 +26,7 @@ import { impact, type OutcomeSummary } from '../authoring/impact.js';
 import { draftTrace, GENESIS_HASH, sealTrace, type TraceBody } from '../traces/trace.js';
 import { givenAnswers, type Answer, type Patient } from '../triage/answers.js';
 import { DomainError, NotAuthenticated } from '../errors.js';
-import { coverage } from '../authoring/coverage.js';
+import { coverage, type CoverageSummary } from '../authoring/coverage.js';
 import { decided } from '../triage/decision.js';
 import { runScenario } from '../triage/scenario-runner.js';
 import { Triage } from '../triage/triage.js';
@@ -33,10 +39,14 @@ import { writeLine, type CliIo } from './run.js';
 const USAGE = `usage: triage-rules <command> [options]
   validate [dir]                       load and cross-check every rule file
   lint [dir]                           validate, then look for rules that can never fire, questions never
-                                       asked or never used, conflicting rules, overdue reviews
+                                       asked or never used, conflicting rules, overdue reviews; the reading
+                                       age of each file and outcome, with advisory warnings above 11
   test [dir]                           run every scenario through the decision code the API uses
                                        (also: scenarios [dir])
+  dispositions [dir] [--write|--check] the dispositions catalogue as docs/dispositions.md
   coverage [dir] [--min-rules N]       rules, questions and outcomes the scenarios reach
+  search-eval [dir] [--queries FILE]   hit@1 and hit@3 of the symptom search over labelled lay queries
+                                       (default test/fixtures/search-queries.yaml), and each miss
   diff <old> <new>                     what changed between two rule directories or git revisions
   impact <candidate-dir> [--since D]   replay past assessments (DATABASE_URL) step by step on a candidate
   explain <pathway> --answers JSON --age N --sex female|male [--dir dir]
@@ -73,10 +83,39 @@ async function validate(o: Options): Promise<number> {
   return 0;
 }
 
+/** Prints docs/dispositions.md as the catalogue makes it; --write writes it, --check fails if it is stale. */
+async function dispositions(o: Options): Promise<number> {
+  const markdown = dispositionsMarkdown(await loadRuleCatalog(rulesDir(o.io, o.positionals[0])));
+  const doc = path.resolve(o.io.cwd, DISPOSITIONS_DOC);
+  if (o.values.write) {
+    await writeFile(doc, markdown);
+    writeLine(o.io.stdout, `wrote ${DISPOSITIONS_DOC}`);
+    return 0;
+  }
+  if (o.values.check) {
+    const current = await readFile(doc, 'utf8').catch(() => '');
+    if (current === markdown) return 0;
+    writeLine(o.io.stderr, `${DISPOSITIONS_DOC} is out of date with the catalogue: run npm run rules -- dispositions --write`);
+    return 1;
+  }
+  writeLine(o.io.stdout, markdown.trimEnd());
+  return 0;
+}
+
 async function lint(o: Options): Promise<number> {
   const { positionals } = o;
-  const findings = lintCatalog(await loadRuleCatalog(rulesDir(o.io, positionals[0])));
-  print(o, { ok: findings.length === 0, findings }, () => [...findings.map(formatFinding), `${findings.length} finding${findings.length === 1 ? '' : 's'}`]);
+  const catalog = await loadRuleCatalog(rulesDir(o.io, positionals[0]));
+  const findings = lintCatalog(catalog);
+  // Advisory: a formula's figure is a prompt to rewrite, not a fault, so it does not fail lint.
+  const reading = readability([catalog.redFlags, ...catalog.modules, ...catalog.pathways]);
+  print(o, { ok: findings.length === 0, findings, readability: { targetAge: TARGET_READING_AGE, ...reading } }, () => [
+    ...findings.map(formatFinding),
+    `reading age (Flesch-Kincaid grade + 5; NHS standard about ${TARGET_READING_AGE}), per file and per outcome:`,
+    ...reading.files.map((f) => `  ${f.file}: ${f.readingAge ?? '-'} (${f.words} words); outcomes ${f.outcomes.map((x) => `${x.id} ${x.readingAge ?? '-'}`).join(', ') || 'none'}`),
+    ...reading.findings.map(formatFinding),
+    `${reading.findings.length} page${reading.findings.length === 1 ? '' : 's'} above reading age ${TARGET_READING_AGE} (advisory)`,
+    `${findings.length} finding${findings.length === 1 ? '' : 's'}`,
+  ]);
   return findings.length ? 1 : 0;
 }
 
@@ -101,6 +140,25 @@ async function test(o: Options): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
+async function searchEval(o: Options): Promise<number> {
+  const { positionals, values } = o;
+  const versions = [...(await loadRuleCatalog(rulesDir(o.io, positionals[0]))).versions.values()];
+  const queries = await loadLabelledQueries(path.resolve(o.io.cwd, values.queries ?? SEARCH_QUERIES_FILE));
+  const search = new TopicSearch(versions);
+  const result = evaluateSearch((q) => search.search(q).topics.map((t) => t.id), new Set(allTopics(versions).map((t) => t.id)), queries);
+  const ok = meetsFloors(result);
+  print(o, { ok, floors: SEARCH_FLOORS, ...result }, () => [
+    `${result.evaluated} queries run; ${result.skipped.count} skipped, their topic not in these rules${result.skipped.topics.length ? `: ${result.skipped.topics.join(', ')}` : ''}`,
+    `hit@1 ${result.hitAt1}% (floor ${SEARCH_FLOORS.hitAt1}%), hit@3 ${result.hitAt3}% (floor ${SEARCH_FLOORS.hitAt3}%)`,
+    ...(result.misses.length ? ['not first, by topic (* not in the first three):'] : []),
+    ...[...result.misses]
+      .sort((a, b) => a.topic.localeCompare(b.topic))
+      .map((m) => `  ${m.top3 ? ' ' : '*'} ${m.topic}: "${m.q}" -> ${m.got.join(', ') || 'nothing'}`),
+    ok ? 'search meets its floors' : 'FAIL search is below its floors',
+  ]);
+  return ok ? 0 : 1;
+}
+
 async function coverageCommand(o: Options): Promise<number> {
   const { positionals, values } = o;
   const dir = rulesDir(o.io, positionals[0]);
@@ -112,6 +170,7 @@ async function coverageCommand(o: Options): Promise<number> {
   const report = await coverage(catalog, new Triage(catalog.versions.values(), { timeoutMs: 2000 }), await loadScenarioFiles(dir), min);
   const failures = [
     ...report.pathways.flatMap((p) => p.failures.map((f) => `${p.pathway}: ${f}`)),
+    ...report.modules.flatMap((m) => m.failures.map((f) => `module ${m.module}: ${f}`)),
     ...report.globalRedFlags.missed.map((id) => `global red flag ${id} is not covered by any scenario`),
     ...report.scenarioFailures.map((f) => `${f.pathway}: scenario "${f.name}" fails`),
   ];
@@ -124,10 +183,22 @@ async function coverageCommand(o: Options): Promise<number> {
         (p.questions.missed.length ? `\n  questions never asked: ${p.questions.missed.join(', ')}` : '') +
         (p.outcomes.missed.length ? `\n  outcomes never reached: ${p.outcomes.missed.join(', ')}` : ''),
     ),
+    ...report.modules.map(
+      (m) =>
+        `module ${m.module}: rules ${m.rules.covered.length}/${m.rules.total} (${m.rulePercent}%), included by ${m.includedBy.join(', ') || 'no pathway'}` +
+        (m.rules.missed.length ? `\n  rules not covered: ${m.rules.missed.join(', ')}` : ''),
+    ),
     `global red flags: ${report.globalRedFlags.covered.length}/${report.globalRedFlags.total}`,
+    summaryLine(report.summary),
     ...failures.map((f) => `FAIL ${f}`),
   ]);
   return failures.length ? 1 : 0;
+}
+
+/** Topics per age band, scenarios, rules and coverage, in one line (also for the README). */
+function summaryLine(s: CoverageSummary): string {
+  const bands = `adults ${s.topicsByBand.adult}, children 5-15 ${s.topicsByBand.child}, under-5s ${s.topicsByBand.under5}`;
+  return `catalogue: ${s.topics} topics (${bands}); ${s.pathways} pathways, ${s.modules} modules; ${s.scenarios} scenarios; rules covered ${s.rules.covered}/${s.rules.total} (${s.rules.percent}%)`;
 }
 
 /** A directory as is, or a git revision's rules directory checked out into a temporary one. */
@@ -165,7 +236,8 @@ async function diff(o: Options): Promise<number> {
       changes.length === 0
         ? ['no changes']
         : changes.flatMap((c) => [
-            `${c.change} ${c.id}`,
+            `${c.change} ${c.kind === 'module' ? 'module ' : ''}${c.id}`,
+            ...(c.pathways ? [`  changes the pathways that include it: ${c.pathways.join(', ') || 'none'}`] : []),
             ...c.fields.map((f) => `  ${f.field}: ${show(f.before)} -> ${show(f.after)}`),
             ...c.items.flatMap((i) => [`  ${i.change} ${i.kind} ${i.id}`, ...i.fields.map((f) => `    ${f.field}: ${show(f.before)} -> ${show(f.after)}`)]),
           ]),
@@ -201,6 +273,7 @@ async function impactCommand(o: Options): Promise<number> {
           (p.counts.asks_more ? `, ${p.counts.asks_more} would ask more questions` : '') +
           (p.counts.not_applicable ? `, ${p.counts.not_applicable} no longer apply` : '') +
           (p.counts.pathway_removed ? `, ${p.counts.pathway_removed} on a removed pathway` : '') +
+          (p.candidate && p.changed ? `\n  the candidate is a new version (${p.candidate.version} ${p.candidate.hash.slice(0, 12)}${p.candidate.modules.length ? `, modules ${p.candidate.modules.map((m) => `${m.id} ${m.version}`).join(', ')}` : ''})` : '') +
           p.moves.map((m) => `\n  ${m.movement} ${m.count}: ${outcome(m.before)} -> ${outcome(m.after)}, e.g. ${m.examples.join(', ')}`).join(''),
       ),
       ...report.moreQuestions.map(
@@ -249,7 +322,7 @@ async function explainCommand(o: Options): Promise<number> {
   const decision = await triage.decide(version, patient, answers);
   const draft = draftTrace({ version, assessmentId: null, step: null, patient, answers, decision, startedAt: Date.now(), durationMs: 0 });
   const explanation = explain(JSON.parse(sealTrace(draft, 0, GENESIS_HASH).text) as TraceBody);
-  print(o, { ...decided(decision), explanation }, () => [explanation.summary, ...explanation.ruledOut, ...explanation.settled, ...explanation.setAside]);
+  print(o, { ...decided(decision), explanation }, () => [explanation.summary, ...explanation.ruledOut, ...explanation.settled, ...explanation.setAside, ...explanation.counted]);
   return 0;
 }
 
@@ -413,7 +486,9 @@ const COMMANDS: Record<string, (o: Options) => Promise<number>> = {
   test,
   // The name the content authors' brief uses for the same thing.
   scenarios: test,
+  dispositions,
   coverage: coverageCommand,
+  'search-eval': searchEval,
   diff,
   impact: impactCommand,
   explain: explainCommand,
@@ -430,6 +505,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       options: {
         format: { type: 'string', default: 'text' },
         'min-rules': { type: 'string' },
+        queries: { type: 'string' },
         since: { type: 'string' },
         answers: { type: 'string' },
         age: { type: 'string' },
@@ -442,6 +518,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         hazards: { type: 'string' },
         'hazard-log': { type: 'string' },
         'acknowledge-impact': { type: 'boolean' },
+        write: { type: 'boolean' },
+        check: { type: 'boolean' },
         help: { type: 'boolean' },
       },
     });
@@ -461,8 +539,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return 2;
   }
   try {
-    const { format: _f, help: _h, 'acknowledge-impact': acknowledge, ...values } = parsed.values;
-    return await handler({ format, positionals, io, values: { ...values, 'acknowledge-impact': acknowledge ? 'yes' : undefined } });
+    const { format: _f, help: _h, 'acknowledge-impact': acknowledge, write, check, ...values } = parsed.values;
+    const flags = { 'acknowledge-impact': acknowledge ? 'yes' : undefined, write: write ? 'yes' : undefined, check: check ? 'yes' : undefined };
+    return await handler({ format, positionals, io, values: { ...values, ...flags } });
   } catch (err) {
     if (err instanceof UsageError) {
       writeLine(io.stderr, `${err.message}\n${USAGE}`);

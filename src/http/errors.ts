@@ -31,6 +31,7 @@ type DomainProblems = { [C in DomainErrorCode]: ProblemShape | ((error: Extract<
 const DOMAIN_PROBLEMS: DomainProblems = {
   not_found: { status: 404, title: 'Not found' },
   pathway_does_not_apply: { status: 422, title: 'Pathway does not apply' },
+  invalid_patient: { status: 422, title: 'Invalid patient' },
   unknown_question: { status: 422, title: 'Unknown question' },
   question_not_asked: { status: 409, title: 'Question not asked' },
   invalid_answer: (e) => ({ status: 422, title: e.several ? 'Invalid answers' : 'Invalid answer' }),

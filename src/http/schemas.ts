@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { AGE_BANDS, OUTCOME_KINDS, SEXES, type Question } from '../rulesets/schema.js';
+import { AGE_BANDS, ageBandsServed, OUTCOME_KINDS, SEXES, type Question } from '../rulesets/schema.js';
+import type { Topic } from '../rulesets/topics.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import type { DecidedOutcome } from '../triage/decide.js';
 import type { Decided } from '../triage/decision.js';
@@ -102,7 +103,36 @@ export function outcomeView(o: DecidedOutcome): z.infer<typeof OutcomeViewSchema
   };
 }
 
+export const RedirectedSchema = z
+  .object({
+    from: z.string().describe('The topic or pathway asked for'),
+    reason: z.string().describe('Why it does not serve this patient, in words to show them'),
+  })
+  .describe('Present when the assessment runs another pathway than the one asked for: the catch-all, or the variant of the topic for this age')
+  .meta({ id: 'Redirected' });
+
 export const PathwaySummarySchema = z.object({ id: z.string(), title: z.string(), version: z.string(), versionHash: z.string() });
+
+export const TopicViewSchema = z
+  .object({
+    id: z.string().describe('Start an assessment with this id (or a pathway id)'),
+    title: z.string(),
+    description: z.string(),
+    ageBands: z.array(z.enum(AGE_BANDS)).describe('Every band some variant serves: adult 16 and over, child 5 to 15, under5 0 to 4'),
+    sexes: z.array(z.enum(SEXES)),
+    catchAll: z.boolean().describe('The topic for anything not listed, and for anyone no topic serves'),
+    searchTerms: z.array(z.string()).describe('Words people type for this topic'),
+    pathwayId: z.string().optional().describe('With ageYears and sex: the pathway that serves this person'),
+    variants: z.array(z.object({ pathwayId: z.string(), ageBands: z.array(z.enum(AGE_BANDS)), sexes: z.array(z.enum(SEXES)) })),
+  })
+  .meta({ id: 'Topic' });
+
+export function topicView(topic: Topic, version?: PathwayVersion): z.infer<typeof TopicViewSchema> {
+  const variants = topic.variants.map((v) => ({ pathwayId: v.id, ageBands: ageBandsServed(v.definition.pathway.applies), sexes: v.definition.pathway.applies.sexes }));
+  const searchTerms = [...new Set(topic.variants.flatMap((v) => v.definition.pathway.searchTerms ?? []))];
+  const { id, title, description, ageBands, sexes, catchAll } = topic;
+  return { id, title, description, ageBands, sexes, catchAll, searchTerms, ...(version ? { pathwayId: version.id } : {}), variants };
+}
 
 export const PathwayDetailSchema = PathwaySummarySchema.extend({
   description: z.string(),

@@ -10,15 +10,16 @@ import { versionRepository } from '../store/versions.js';
  * number then names two different contents, and a trace or release saying "1.0.0" no longer says
  * which one: each finding names the file to bump, with the old and the new content hash.
  *
- * A pathway version is the pathway file together with the global red flags, so both are checked:
- * the pathway file against earlier content of the same pathway version, the red flags against
- * earlier content of the same red-flags version.
+ * A pathway version is the pathway file together with the global red flags and the modules it
+ * includes, so each is checked against earlier content of the same version of it.
  */
 export async function unbumpedChanges(db: Executor, catalog: RuleCatalog): Promise<string[]> {
   const versions = versionRepository();
   const found: string[] = [];
   let redFlagsReported = false;
+  const modulesReported = new Set<string>();
   const redFlags = catalog.redFlags.content;
+  const modules = new Map(catalog.modules.map((m) => [m.content.id, m]));
   for (const { source, content: pathway } of catalog.pathways) {
     const version = catalog.versions.get(pathway.id)!;
     const stored = await versions.others(db, pathway.id, version.hash);
@@ -34,6 +35,14 @@ export async function unbumpedChanges(db: Executor, catalog: RuleCatalog): Promi
           `${catalog.redFlags.source.file}: global red flags version ${redFlags.version} changed without a version bump (pathway ${pathway.id} ${pathway.version} was recorded before as ${was}): bump their version`,
         );
         redFlagsReported = true;
+      }
+      // A module is part of every version that includes it: its version must move with its content.
+      for (const was of old.modules ?? []) {
+        const now = modules.get(was.id);
+        if (now && !modulesReported.has(was.id) && was.version === now.content.version && canonicalJson(was) !== canonicalJson(now.content)) {
+          found.push(`${now.source.file}: module ${was.id} version ${was.version} changed without a version bump (pathway ${pathway.id} ${pathway.version} was recorded before as ${row.hash}): bump its version`);
+          modulesReported.add(was.id);
+        }
       }
     }
   }

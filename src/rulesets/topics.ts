@@ -85,7 +85,8 @@ export function resolveTopic(served: Served, topicOrPathwayId: string, patient: 
   const variants = versions.filter((v) => topicId(v) === topic);
   if (variants.length === 0) throw new PathwayNotFound(topicOrPathwayId);
   const variant = variants.find((v) => applicabilityProblem(v, patient) === undefined);
-  if (variant && !asked) return { version: variant };
+  // A topic's id is often also the id of one of its variants ("cough"): asked for, it names the topic.
+  if (variant && topic === topicOrPathwayId) return { version: variant };
   const reason = applicabilityProblem(asked ?? variants[0]!, patient)!;
   if (variant) return { version: variant, redirected: { from: topicOrPathwayId, reason } };
   const catchAll = versions.find((v) => isCatchAll(v) && applicabilityProblem(v, patient) === undefined);

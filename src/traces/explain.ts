@@ -13,6 +13,8 @@ export interface Explanation {
   settled: string[];
   /** Answers set aside because a changed answer made their question no longer apply. */
   setAside: string[];
+  /** Answers the rules read differently from how they were given: "not sure", and durations (in hours). */
+  counted: string[];
 }
 
 const KIND_VERB: Record<OutcomeKind, string> = {
@@ -64,7 +66,19 @@ function decisive(c: ConditionTrace, want: boolean): string[] {
 }
 
 function ruleName(r: RuleEvaluation): string {
-  return `rule ${r.ruleId} '${r.title}'`;
+  return `rule ${r.ruleId} '${r.title}'${r.module ? ` (module ${r.module})` : ''}`;
+}
+
+/** What the rules made of answers they do not read as given (facts hold what the rules saw). */
+function counted(trace: TraceBody): string[] {
+  const facts = trace.evaluation.facts;
+  return trace.answers.flatMap(({ questionId, value: given }) => {
+    const seen = facts[questionId];
+    if (seen === undefined || seen === given) return [];
+    if (given === 'unsure') return [`Counted 'not sure' to ${questionId} as ${value(seen)}, the reading the rules give it.`];
+    if (typeof given === 'string' && typeof seen === 'number') return [`Counted ${given} for ${questionId} as ${seen} hours.`];
+    return [];
+  });
 }
 
 export function explain(trace: TraceBody): Explanation {
@@ -110,5 +124,5 @@ export function explain(trace: TraceBody): Explanation {
     return [`Checked first and ruled out: ${ruleName(rule)}: ${why}.`];
   });
   const setAside = evaluation.dropped.map((a) => `Set aside the answer ${value(a.value)} to ${a.questionId}: that question no longer applies after a changed answer.`);
-  return { traceId: trace.id, summary, ruledOut, settled, setAside };
+  return { traceId: trace.id, summary, ruledOut, settled, setAside, counted: counted(trace) };
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sha256 } from '../canonical.js';
 import { TraceAltered } from '../errors.js';
 import type { TraceTable } from '../store/schema.js';
-import { pathwayRef, type PathwayRef, type PathwayVersion } from '../rulesets/version.js';
+import type { PathwayVersion } from '../rulesets/version.js';
 import type { Answer, Patient } from '../triage/answers.js';
 import type { Decision, Evaluation } from '../triage/decide.js';
 import { decisionRecord, type DecisionRecord } from '../triage/decision.js';
@@ -28,7 +28,8 @@ export interface TraceBody {
   step: number | null;
   at: string;
   durationMs: number;
-  pathway: PathwayRef;
+  /** The version decided with; `modules`: each module it includes and that module's version (absent when none). */
+  pathway: { id: string; version: string; hash: string; modules?: { id: string; version: string }[] };
   software: { app: string; jsonRulesEngine: string };
   patient: Patient;
   /** The answers as given, including any the evaluation then dropped. */
@@ -73,7 +74,7 @@ export function draftTrace(input: {
     step: input.step,
     at: new Date(input.startedAt).toISOString(),
     durationMs: Math.round(input.durationMs * 1000) / 1000,
-    pathway: pathwayRef(input.version),
+    pathway: { id: input.version.id, version: input.version.version, hash: input.version.hash, ...(input.version.modules.length ? { modules: input.version.modules } : {}) },
     software: { ...SOFTWARE },
     patient: input.patient,
     answers: input.answers,

@@ -4,7 +4,7 @@ import type { PathwayVersion, RuleScope } from '../rulesets/version.js';
 import { engineValue, type Answer, type Patient } from './answers.js';
 import { askWhenRuleName, type EarlyStop, type RulePlan, type VersionPlans } from './engines.js';
 import { traceCondition, type ConditionTrace } from './kleene.js';
-import { CURRENT_SEMANTICS, readSettled, settle, type AskedFor, type DecisionSemantics, type SettledRule } from './settled.js';
+import { CURRENT_SEMANTICS, readSettled, ruleRecord, settle, type AskedFor, type DecisionSemantics, type SettledRule } from './settled.js';
 
 export type { ConditionTrace } from './kleene.js';
 
@@ -28,6 +28,8 @@ export interface RuleRecord {
   ruleId: string;
   title: string;
   scope: RuleScope;
+  /** The module the rule comes from (scope `module`). */
+  module?: string;
   redFlag: boolean;
   priority: number;
 }
@@ -251,8 +253,9 @@ function readResults(version: PathwayVersion, plan: RulePlan, results: RuleResul
   const byName = new Map<string, RuleResult>();
   for (const r of results) byName.set(r.name as string, r);
   const rules: RuleEvaluation[] = [];
-  for (const { rule, scope, enginePriority } of version.rules) {
-    const record: RuleRecord = { ruleId: rule.id, title: rule.title, scope, redFlag: scope === 'global_red_flag' || rule.redFlag === true, priority: enginePriority };
+  for (const ranked of version.rules) {
+    const { rule, enginePriority } = ranked;
+    const record = ruleRecord(ranked);
     const r = byName.get(rule.id);
     if (r) {
       rules.push(Object.assign(record, { fired: r.result, conditions: traceCondition(r.conditions) }));

@@ -104,8 +104,9 @@ export function readSettled(version: PathwayVersion, plan: RulePlan, results: Ru
     // decide() drops the stale answers and runs again; this run's rules do not count.
     return { rules, askWhen, stale, status, ruleTrace, askTraces };
   }
-  for (const { rule, scope, enginePriority } of version.rules) {
-    const record: RuleRecord = { ruleId: rule.id, title: rule.title, scope, redFlag: scope === 'global_red_flag' || rule.redFlag === true, priority: enginePriority };
+  for (const ranked of version.rules) {
+    const { rule, enginePriority } = ranked;
+    const record = ruleRecord(ranked);
     const r = byName.get(rule.id);
     if (r) {
       const trace = traced(rule.conditions, r.conditions);
@@ -121,6 +122,11 @@ export function readSettled(version: PathwayVersion, plan: RulePlan, results: Ru
     }
   }
   return { rules, askWhen, stale, status, ruleTrace, askTraces };
+}
+
+/** How a trace names a rule: its id, title, where it comes from, and its rank. */
+export function ruleRecord({ rule, scope, module, enginePriority }: RankedRule): RuleRecord {
+  return { ruleId: rule.id, title: rule.title, scope, ...(module ? { module } : {}), redFlag: scope === 'global_red_flag' || rule.redFlag === true, priority: enginePriority };
 }
 
 /** What a three-valued run decides: a rule, a question to ask, or the fallback. */

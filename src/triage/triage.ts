@@ -1,6 +1,8 @@
-import { PathwayDoesNotApply, PathwayNotFound } from '../errors.js';
+import { InvalidPatient, PathwayDoesNotApply, PathwayNotFound } from '../errors.js';
 import type { PathwayVersion } from '../rulesets/version.js';
-import { applicabilityProblem, type Answer, type Patient } from './answers.js';
+import { resolveTopic, type Resolution } from '../rulesets/topics.js';
+import { TopicSearch, type TopicSearchResult } from '../search/topic-search.js';
+import { applicabilityProblem, patientProblem, type Answer, type Patient } from './answers.js';
 import { decide, type DecideOptions, type Decision } from './decide.js';
 import { EngineRegistry, type ExtraOperators, type RuleEvaluationMode } from './engines.js';
 import type { DecisionSemantics } from './settled.js';
@@ -19,6 +21,7 @@ export class Triage {
   private readonly engines: EngineRegistry;
   private readonly byHash = new Map<string, PathwayVersion>();
   private active: ReadonlyMap<string, PathwayVersion> = new Map();
+  private search!: TopicSearch;
 
   constructor(versions: Iterable<PathwayVersion>, private readonly options: TriageOptions) {
     this.engines = new EngineRegistry(options.ruleEvaluation, options.extraOperators);
@@ -34,10 +37,17 @@ export class Triage {
       next.set(version.id, version);
     }
     this.active = next;
+    // The symptom index belongs to this set of versions: built here, once, not per search.
+    this.search = new TopicSearch([...next.values()]);
   }
 
   pathways(): PathwayVersion[] {
     return [...this.active.values()];
+  }
+
+  /** Symptom search over the active topics; for this person only when one is given. */
+  searchTopics(query: string, person?: Patient): TopicSearchResult {
+    return this.search.search(query, person);
   }
 
   pathway(id: string): PathwayVersion {
@@ -56,6 +66,18 @@ export class Triage {
   register(version: PathwayVersion): void {
     this.engines.plansFor(version);
     this.byHash.set(version.hash, version);
+  }
+
+  /**
+   * The pathway a patient asking for this topic or pathway is assessed on: the variant that
+   * serves them, else the catch-all (saying why). Refuses a patient no one could be (422).
+   */
+  resolve(topicOrPathwayId: string, patient: Patient): Resolution {
+    const problem = patientProblem(patient);
+    if (problem) {
+      throw new InvalidPatient(problem);
+    }
+    return resolveTopic(this.pathways(), topicOrPathwayId, patient);
   }
 
   checkApplies(version: PathwayVersion, patient: Patient): void {

@@ -46,7 +46,7 @@ t.test('malformed JSON, wrong types, extra fields, oversize bodies and wrong med
 });
 
 t.test('the catch-all serves every age band', async (t) => {
-  for (const ageYears of [0, 4, 5, 15, 16, 130]) {
+  for (const ageYears of [0, 4, 5, 15, 16, 120]) {
     t.equal((await post(app, '/v1/assessments', { pathwayId: 'sample', patient: { ageYears, sex: 'male' } })).status, 201, `aged ${ageYears}`);
   }
 });

@@ -57,6 +57,8 @@ t.test('a topic or pathway id resolves to what serves the person, else the catch
   const child = resolveTopic(catalog, 'ear-adult', { ageYears: 10, sex: 'male' });
   t.equal(child.version.id, 'ear-child', 'the adult variant asked for a child runs the child variant');
   t.match(child.redirected, { from: 'ear-adult', reason: /adults aged 16 and over/ });
+  const sameId = await loadRuleCatalog(copyWith(t, { 'ear-adult.yaml': (y) => y.replace('id: ear-adult', 'id: ear') }));
+  t.same(resolveTopic(sameId, 'ear', { ageYears: 10, sex: 'male' }), { version: sameId.versions.get('ear-child') }, 'a topic id that is also its adult variant\'s id names the topic: no redirect');
   const baby = resolveTopic(catalog, 'ear', { ageYears: 1, sex: 'female' });
   t.equal(baby.version.id, 'elsewhere', 'nothing for an under-5: the catch-all');
   t.match(baby.redirected, { from: 'ear', reason: /Earache/ });

@@ -106,6 +106,7 @@ t.test('every route driven with recognisable personal data: none of it reaches t
   await get(app, `/v1/traces/${traces[0]!.id}/explanation`, STAFF.clinician);
   await post(app, `/v1/traces/${traces[0]!.id}/replay`, {}, STAFF.clinician);
   await post(app, '/v1/triage', { pathwayId: 'chest-pain', patient, answers: { emergency_signs: ['Zebedee'] } });
+  await get(app, `/v1/pathways/search?${new URLSearchParams({ q: 'Zebedee Quartermaine 07700 900123 burning', ageYears: '40', sex: 'male' })}`);
   const text = log.text();
   t.ok(text.length > 1000, 'there were logs to look through');
   // The phone number in full, every way it is written: a bare '7700' could turn up in pino's

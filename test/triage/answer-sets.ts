@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { durationHours } from '../../src/rulesets/duration.js';
-import { AGE_BAND_YEARS, ageBandsServed, SEXES, type ConditionNode, type Question } from '../../src/rulesets/schema.js';
+import { AGE_BAND_YEARS, ageBandsServed, SEXES, UNSURE, type ConditionNode, type Question } from '../../src/rulesets/schema.js';
 import type { PathwayVersion } from '../../src/rulesets/version.js';
 import type { Answer, Patient } from '../../src/triage/answers.js';
 
@@ -25,9 +25,12 @@ export function valueFor(version: PathwayVersion, question: Question): fc.Arbitr
   switch (question.type) {
     case 'yes_no':
       // Mostly "no", so that walks get past the red flags to the pathway's own rules.
-      return fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
+      return fc.oneof(
+        { weight: 3, arbitrary: fc.constant(false) },
+        { weight: 1, arbitrary: fc.constantFrom<Answer['value']>(true, ...(question.unsure ? [UNSURE] : [])) },
+      );
     case 'single_choice':
-      return fc.constantFrom(...question.options.map((o) => o.value));
+      return fc.constantFrom(...question.options.map((o) => o.value), ...(question.unsure ? [UNSURE] : []));
     case 'multiple_choice': {
       const exclusive = question.options.filter((o) => o.exclusive).map((o) => o.value);
       const others = question.options.filter((o) => !o.exclusive).map((o) => o.value);

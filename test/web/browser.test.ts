@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t from 'tap';
@@ -11,6 +12,8 @@ import { get, HANDLER_KEYS, handlerIdOf, post, REPO, STAFF, testApp } from '../h
  */
 const SHOTS = path.join(REPO, 'test-output/screenshots');
 mkdirSync(SHOTS, { recursive: true });
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // CI installs Chromium (.ci/run) and must run these; a newcomer without it gets a clear skip.
@@ -42,24 +45,59 @@ async function heading(page: Page, text: string): Promise<string> {
   return (await page.locator('h1').first().textContent())?.trim() ?? '';
 }
 
-t.test('patient page: a pathway to a callback outcome, with Back, then the contact form', async (t) => {
+/** Accessibility problems axe-core finds on the page as it is now (WCAG 2.1 A and AA, best practice). */
+async function axeViolations(page: Page): Promise<string[]> {
+  // Evaluated by the browser's debugging protocol, which the page's CSP does not govern.
+  await page.evaluate(AXE_SOURCE);
+  // A string: it runs in the page, where axe is now defined (this project has no DOM types).
+  const violations = (await page.evaluate(
+    "axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }).then((r) => r.violations)",
+  )) as { id: string; nodes: { target: string[] }[] }[];
+  return violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+async function search(page: Page, words: string): Promise<void> {
+  await page.getByLabel('What is your main symptom?').fill(words);
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.locator('#results h2').waitFor();
+}
+
+t.test('patient page: search, pick a topic, age and sex, a callback outcome with Back, then the contact form', async (t) => {
   const page = await browser.newPage();
   page.on('pageerror', (err) => t.fail(`page error: ${err.message}`));
   page.on('console', (msg) => {
     if (/Content Security Policy/i.test(msg.text())) t.fail(`CSP violation: ${msg.text()}`);
   });
   await page.goto(`${base}/`);
-  t.equal(await heading(page, 'What is your main problem today?'), 'What is your main problem today?');
+  t.equal(await heading(page, 'What is your main symptom?'), 'What is your main symptom?');
+  const topics = (await get(app, '/v1/pathways')).body.topics as { title: string }[];
+  t.same(await page.locator('#a-to-z li a').allTextContents(), topics.map((x) => x.title), 'every topic in the A to Z list, the catch-all last');
 
-  await page.getByRole('button', { name: 'Start' }).click();
-  t.match(await page.locator('.nhsuk-error-summary').textContent(), /Choose your main problem.*Enter your age.*Choose female or male/s, 'errors are summarised');
-  t.equal(await page.locator('.nhsuk-error-summary a').first().getAttribute('href'), '#pathway-0', 'each error links to its field');
+  await page.getByRole('button', { name: 'Search' }).click();
+  t.match(await page.locator('.nhsuk-error-summary').textContent(), /Type your main symptom, or choose from the list/, 'an empty search is an error');
+  await search(page, 'pain in my chest');
+  t.equal(await page.locator('#results h2').textContent(), 'Choose the one that fits best');
+  t.equal(await page.locator('#results li a').first().textContent(), 'Chest pain', 'the best match first');
+  t.same(await axeViolations(page), [], 'search results: no accessibility violations');
+  await page.screenshot({ path: path.join(SHOTS, 'patient-search-results.png'), fullPage: true });
+
+  await page.locator('#results').getByRole('link', { name: 'Chest pain' }).click();
+  t.equal(await heading(page, 'About you'), 'About you');
+  t.equal(await page.locator('.nhsuk-caption-l').textContent(), 'Chest pain', 'the topic picked is shown');
+  await page.getByRole('button', { name: 'Continue' }).click();
+  t.match(await page.locator('.nhsuk-error-summary').textContent(), /Enter your age.*Choose female or male/s, 'errors are summarised');
+  t.equal(await page.locator('.nhsuk-error-summary a').first().getAttribute('href'), '#age', 'each error links to its field');
+  t.same(await axeViolations(page), [], 'about you, with errors: no accessibility violations');
   await page.screenshot({ path: path.join(SHOTS, 'patient-start-errors.png'), fullPage: true });
 
-  await choose(page, 'Chest pain');
+  // Back to the results, as they were; then on.
+  await page.getByRole('link', { name: 'Back' }).click();
+  t.equal(await page.getByLabel('What is your main symptom?').inputValue(), 'pain in my chest', 'the words are kept');
+  await page.locator('#results').getByRole('link', { name: 'Chest pain' }).click();
+  await heading(page, 'About you');
   await page.getByLabel('How old are you?').fill('52');
   await choose(page, 'Male');
-  await page.getByRole('button', { name: 'Start' }).click();
+  await next(page);
 
   t.equal(await heading(page, 'Is the person having any of these right now?'), 'Is the person having any of these right now?');
   await next(page);
@@ -79,6 +117,7 @@ t.test('patient page: a pathway to a callback outcome, with Back, then the conta
   await next(page);
   t.equal(await heading(page, 'What does the pain feel like?'), 'What does the pain feel like?');
   await page.screenshot({ path: path.join(SHOTS, 'patient-question.png'), fullPage: true });
+  t.same(await axeViolations(page), [], 'a question: no accessibility violations');
   // Each step waits for its own question, so an answer never lands on the page before.
   const steps: [string, string][] = [
     ['What does the pain feel like?', 'Burning, like indigestion'],
@@ -96,6 +135,7 @@ t.test('patient page: a pathway to a callback outcome, with Back, then the conta
   t.equal(await heading(page, 'A nurse or doctor will call you within 1 hour'), 'A nurse or doctor will call you within 1 hour');
   t.equal(await page.locator('#outcome').getAttribute('data-kind'), 'callback');
   t.match(await page.locator('#safety-netting').textContent(), /Call 999 if the pain gets worse/);
+  t.same(await axeViolations(page), [], 'the outcome: no accessibility violations');
 
   await page.getByRole('button', { name: 'Ask for a call back' }).click();
   t.match(await page.locator('#callback-form .nhsuk-error-summary').textContent(), /Enter your name.*Enter a UK phone number.*Tick the box/s);
@@ -131,6 +171,31 @@ t.test('patient page: a pathway to a callback outcome, with Back, then the conta
   t.equal(await page.locator('#callback-form').count(), 0, 'no second request form');
   await page.screenshot({ path: path.join(SHOTS, 'patient-escalated-after-callback.png'), fullPage: true });
   t.match((await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items, [{ disposition: 'ED-AE', needsReview: true, reviewReason: 'escalated', answersChanged: true }], 'flagged for review');
+  await page.close();
+});
+
+t.test('patient page: no match offers the catch-all; a topic with nothing for this person runs it, and says so', async (t) => {
+  const page = await browser.newPage();
+  page.on('pageerror', (err) => t.fail(`page error: ${err.message}`));
+  await page.goto(`${base}/`);
+  await heading(page, 'What is your main symptom?');
+  await search(page, 'zxqv wyvern');
+  t.equal(await page.locator('#results h2').textContent(), 'No matches found');
+  t.same(await page.locator('#results li a').allTextContents(), ['Something else, or my symptom is not listed'], 'the catch-all is offered');
+  t.same(await axeViolations(page), [], 'no matches: no accessibility violations');
+
+  await search(page, 'chest pain');
+  await page.locator('#results').getByRole('link', { name: 'Chest pain' }).click();
+  await heading(page, 'About you');
+  await page.getByLabel('How old are you?').fill('8');
+  await choose(page, 'Female');
+  const started = page.waitForResponse((r) => r.url().endsWith('/v1/assessments') && r.request().method() === 'POST');
+  await next(page);
+  t.match(await (await started).json(), { pathwayId: 'something-else', redirected: { from: 'chest-pain' } }, 'the catch-all runs');
+  await page.locator('#redirected').waitFor();
+  t.match(await page.locator('#redirected').textContent(), /We do not have questions about "Chest pain" for you\. These general questions work for any health problem/);
+  t.same(await axeViolations(page), [], 'the catch-all\'s first question: no accessibility violations');
+  await page.screenshot({ path: path.join(SHOTS, 'patient-catch-all.png'), fullPage: true });
   await page.close();
 });
 

@@ -5,7 +5,7 @@ import type { QueuedCallback } from '../../callbacks/request.js';
 import type { Assessment } from '../../store/assessments.js';
 import { CALLBACK_STATUSES } from '../../callbacks/vocabulary.js';
 import { ASSESSMENT_STATUS_ALIAS, ASSESSMENT_STATUSES } from '../../triage/decision.js';
-import { AnswerValueSchema, OutcomeViewSchema, PatientSchema, QuestionViewSchema, StepSchema, decisionView, outcomeView, problems, questionView } from '../schemas.js';
+import { AnswerValueSchema, OutcomeViewSchema, PatientSchema, RedirectedSchema, QuestionViewSchema, StepSchema, decisionView, outcomeView, problems, questionView } from '../schemas.js';
 
 const IdParams = z.object({ id: z.string().max(100) });
 const TokenHeaders = z.object({
@@ -54,17 +54,27 @@ const assessments: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['assessments'],
-        summary: 'Start an assessment: returns the first question (or an outcome)',
-        body: z.strictObject({ pathwayId: z.string().max(100), patient: PatientSchema }),
+        summary: 'Start an assessment on a topic or pathway: returns the first question (or an outcome)',
+        description:
+          'A topic with nothing for this patient (by age band or sex) starts the catch-all pathway, and `redirected` says so. A pathway id of one variant of a topic starts the variant that serves the patient.',
+        body: z.strictObject({ pathwayId: z.string().max(100).describe('A topic id or a pathway id (GET /v1/pathways)'), patient: PatientSchema }),
         response: {
-          201: z.intersection(StepSchema, z.object({ token: z.string().describe('Send as x-assessment-token to read or answer this assessment') })),
+          201: z.intersection(
+            StepSchema,
+            z.object({
+              token: z.string().describe('Send as x-assessment-token to read or answer this assessment'),
+              pathwayId: z.string().describe('The pathway the assessment runs'),
+              redirected: RedirectedSchema.optional(),
+            }),
+          ),
           ...problems(400, 404, 413, 415, 422, 429),
         },
       },
     },
     async (request, reply) => {
       const result = await app.assessments.start(request.body.pathwayId, request.body.patient);
-      return reply.code(201).send({ ...stepView(result), token: result.token });
+      const redirected = result.redirected ? { redirected: result.redirected } : {};
+      return reply.code(201).send({ ...stepView(result), token: result.token, pathwayId: result.assessment.pathwayId, ...redirected });
     },
   );
 

@@ -38,7 +38,7 @@ const CallbackDetailSchema = CallbackSummarySchema.extend({
   phone: z.string().describe('E.164'),
   completion: z.object({ outcome: z.enum(COMPLETION_OUTCOMES), notes: z.string(), at: z.string() }).nullable(),
   answers: z.array(z.object({ question: QuestionViewSchema, value: z.unknown() })),
-  explanation: z.object({ summary: z.string(), ruledOut: z.array(z.string()), settled: z.array(z.string()), setAside: z.array(z.string()) }).nullable(),
+  explanation: z.object({ summary: z.string(), ruledOut: z.array(z.string()), settled: z.array(z.string()), setAside: z.array(z.string()), counted: z.array(z.string()) }).nullable(),
   sinceRequest: z
     .object({
       at: z.string(),
@@ -191,7 +191,7 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
           const q = version.questionById.get(a.questionId);
           return q ? [{ question: questionView(q), value: a.value }] : [];
         }),
-        explanation: explanation && { summary: explanation.summary, ruledOut: explanation.ruledOut, settled: explanation.settled, setAside: explanation.setAside },
+        explanation: explanation && { summary: explanation.summary, ruledOut: explanation.ruledOut, settled: explanation.settled, setAside: explanation.setAside, counted: explanation.counted },
         sinceRequest: changed && { ...changed, stillAnswering: assessment.status === 'in_progress' },
         history: history.map((e) => ({ action: e.action, handlerId: e.handlerId, at: e.at, detail: e.detail })),
       };

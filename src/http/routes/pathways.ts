@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { z } from 'zod';
-import { ageBandsServed } from '../../rulesets/schema.js';
-import { PathwayDetailSchema, PathwaySummarySchema, pathwaySummary, problems, questionView } from '../schemas.js';
+import { ageBandsServed, SEXES } from '../../rulesets/schema.js';
+import { allTopics, topicsFor } from '../../rulesets/topics.js';
+import { PathwayDetailSchema, PathwaySummarySchema, pathwaySummary, problems, questionView, TopicViewSchema, topicView } from '../schemas.js';
 
 const pathways: FastifyPluginAsyncZod = async (app) => {
   app.get(
@@ -9,11 +10,27 @@ const pathways: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['pathways'],
-        summary: 'The pathways (presenting problems) a patient can be assessed on',
-        response: { 200: z.object({ pathways: z.array(PathwaySummarySchema) }) },
+        summary: 'The topics (presenting problems) a patient can be assessed on, and the pathways behind them',
+        description:
+          'With ageYears and sex: only the topics that serve this person, each with the pathway that serves them (pathwayId), and only those pathways. Without: every topic with the age bands and sexes it serves, and every pathway. Topics are A to Z, the catch-all last.',
+        querystring: z
+          .object({
+            ageYears: z.coerce.number().int().min(0).max(130).optional().describe('Age in whole years (with sex)'),
+            sex: z.enum(SEXES).optional().describe('With ageYears'),
+          })
+          .refine((q) => (q.ageYears === undefined) === (q.sex === undefined), { message: 'give ageYears and sex together, or neither', path: ['ageYears'] }),
+        response: { 200: z.object({ topics: z.array(TopicViewSchema), pathways: z.array(PathwaySummarySchema) }), ...problems(400) },
       },
     },
-    async () => ({ pathways: app.triage.pathways().map(pathwaySummary) }),
+    async (request) => {
+      const { ageYears, sex } = request.query;
+      const served = app.triage.pathways();
+      if (ageYears === undefined || sex === undefined) {
+        return { topics: allTopics(served).map((topic) => topicView(topic)), pathways: served.map(pathwaySummary) };
+      }
+      const personal = topicsFor(served, { ageYears, sex });
+      return { topics: personal.map(({ topic, version }) => topicView(topic, version)), pathways: personal.map(({ version }) => pathwaySummary(version)) };
+    },
   );
 
   app.get(

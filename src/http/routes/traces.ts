@@ -163,7 +163,7 @@ const traces: FastifyPluginAsyncZod = async (app) => {
         summary: 'The trace in plain sentences',
         params: IdParams,
         response: {
-          200: z.object({ traceId: z.string(), summary: z.string(), ruledOut: z.array(z.string()), settled: z.array(z.string()).describe('Other rules ranked above the decision, and how each was ruled out first'), setAside: z.array(z.string()) }),
+          200: z.object({ traceId: z.string(), summary: z.string(), ruledOut: z.array(z.string()), settled: z.array(z.string()).describe('Other rules ranked above the decision, and how each was ruled out first'), setAside: z.array(z.string()), counted: z.array(z.string()).describe("Answers the rules read otherwise than given: 'not sure' as its countsAs, durations in hours") }),
           ...problems(404),
         },
       },

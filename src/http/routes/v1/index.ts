@@ -8,6 +8,7 @@ import assessmentRoutes from '../assessments.js';
 import callbackRoutes from '../callbacks.js';
 import pathwayRoutes from '../pathways.js';
 import { releaseActivation, releaseList, releaseSignOff } from '../releases.js';
+import searchRoutes from '../search.js';
 import traceRoutes from '../traces.js';
 import triageRoutes from '../triage.js';
 
@@ -26,6 +27,7 @@ const v1: FastifyPluginAsyncZod<{ config: Config; security: Security }> = async 
   await app.register(async (publicRoutes) => {
     await publicRoutes.register(publicRateLimit, { perMinute: config.RATE_LIMIT_PER_MINUTE });
     await publicRoutes.register(pathwayRoutes);
+    await publicRoutes.register(searchRoutes);
     await publicRoutes.register(assessmentRoutes);
     await publicRoutes.register(triageRoutes);
   });
