@@ -36,5 +36,5 @@ VOLUME ["/data"]
 EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# exec form: node is PID 1's child-free process and receives SIGTERM for a graceful close.
+# exec form: node itself is PID 1 (no shell in between), so it receives SIGTERM and closes gracefully.
 CMD ["node", "dist/src/server.js"]

@@ -87,7 +87,7 @@ export async function storeBench(table: Table, versions: PathwayVersion[], cases
       await Promise.all(
         Array.from({ length: 20 }, async (_, w) => {
           for (;;) {
-            const { rows } = await callbacks.queue({ status: 'waiting', limit: 20 });
+            const { callbacks: rows } = await callbacks.queue({ status: 'waiting', limit: 20 });
             const pick = rows[w % Math.max(1, rows.length)];
             if (!pick) return;
             try {

@@ -1,4 +1,4 @@
-// npm test, after the build: every check in order, stopping at the first that fails; the SQLite run
+// npm test, after the build: lint and format first, then every check in order, stopping at the first that fails; the SQLite run
 // with coverage (its floor is in package.json "tap"); then, whatever happened, which tests did not
 // run anywhere and why (no Chromium, no PostgreSQL, ...), so a green run says what it did not check.
 import { spawnSync } from 'node:child_process';
@@ -40,6 +40,7 @@ function finish(code) {
 }
 
 for (const [command, ...args] of [
+  ['npm', 'run', '--silent', 'lint'],
   ['node', 'dist/src/cli/openapi.js', 'check'],
   ['node', 'dist/src/cli/bin/triage-rules.js', 'test'],
 ]) {

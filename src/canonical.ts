@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 
 /**
  * Canonical JSON: object keys sorted, no whitespace, `undefined` members omitted.
- * Hashes of rule-set versions and traces are taken over this form so that the same
- * content always yields the same hash, whatever order a file or a driver used.
+ * Rule-set versions are hashed (and compared, for version bumps and diffs) in this form, so
+ * the same content always yields the same hash, whatever order a file or a driver used.
+ * Traces are not: each is hashed over its sealed text exactly as stored (traces/trace.ts).
  */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value));

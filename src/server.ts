@@ -1,12 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { buildApp } from './app.js';
+import Fastify from 'fastify';
+import triageApp, { serverOptions } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { RuleSetLoadError } from './rulesets/loader.js';
 
 /** Starts the service and closes it gracefully: in-flight requests finish, the database closes. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const app = await buildApp({ config });
+  const app = Fastify(serverOptions(config));
+  await app.register(triageApp, { config });
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) {

@@ -9,7 +9,8 @@ import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import type { Test } from 'tap';
-import { buildApp, type AppOptions } from '../src/app.js';
+import Fastify from 'fastify';
+import triageApp, { serverOptions, type AppOptions } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import type { Command } from '../src/cli/run.js';
 import type { Role } from '../src/security/roles.js';
@@ -127,8 +128,8 @@ export async function testApp(
 ) {
   const dir = tempDir(t);
   // Close the app before its database is dropped (teardowns run in the order they are added).
-  let app: Awaited<ReturnType<typeof buildApp>> | undefined;
-  t.teardown(() => app?.close());
+  const opened: ReturnType<typeof Fastify>[] = [];
+  t.teardown(() => opened[0]?.close());
   const config = loadConfig({
     DATABASE_URL: options.env?.DATABASE_URL ?? (await freshDatabaseUrl(t)),
     RULES_DIR: options.rulesDir ?? BUNDLED_RULES,
@@ -137,9 +138,11 @@ export async function testApp(
     DEV_KEYS_FILE: path.join(dir, 'dev-keys.json'),
     ...options.env,
   });
-  app = await buildApp({ config, logStream: options.logStream, now: options.now });
-  databaseUrls.set(app, config.DATABASE_URL);
-  return app;
+  const instance = Fastify(serverOptions(config, options.logStream));
+  opened.push(instance);
+  await instance.register(triageApp, { config, now: options.now });
+  databaseUrls.set(instance, config.DATABASE_URL);
+  return instance;
 }
 
 export type TestApp = Awaited<ReturnType<typeof testApp>>;
@@ -192,7 +195,7 @@ export function tokenOf(app: TestApp, id: string): string {
 
 export interface Reply {
   status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read JSON bodies freely
+   
   body: any;
   headers: Record<string, string | string[] | number | undefined>;
 }

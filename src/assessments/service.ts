@@ -1,8 +1,10 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Transaction } from 'kysely';
+import type { QueuedCallback } from '../callbacks/request.js';
 import type { Followed } from '../callbacks/service.js';
-import type { Decider, StepDecision } from '../triage/step.js';
-import { notFound, Problem } from '../problem.js';
+import type { Decider } from '../triage/step.js';
+import { assessmentState, type StepDecision } from '../triage/decision.js';
+import { AssessmentChanged, AssessmentNotFound, AssessmentTokenRequired } from '../errors.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import { assessmentRepository, type Assessment } from '../store/assessments.js';
 import type { Database } from '../store/schema.js';
@@ -18,7 +20,7 @@ export interface StepResult {
   decision: StepDecision;
   traceId: string;
   /** The assessment's callback request as this step left it, if the patient asked for one. */
-  callback?: Followed['row'];
+  callback?: QueuedCallback;
 }
 
 /** Started on another pathway than the one asked for (the catch-all, or the topic's variant for this person), and why. */
@@ -39,7 +41,7 @@ const hashToken = (token: string): Buffer => createHash('sha256').update(token).
  * in a decision worker), then the assessment's new state and the step's trace are committed in
  * one transaction before the caller is answered. Triage names the versions and checks patients.
  */
-export function assessmentService(store: Store, triage: Triage, decider: Decider, callbacks: CallbackFollower) {
+export function assessmentService(store: Store, triage: Triage, decider: Decider, callbacks: CallbackFollower): AssessmentService {
   const { read } = store;
   const assessments = assessmentRepository();
   const versions = versionRepository();
@@ -66,13 +68,7 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
   }
 
   function stateOf(base: Omit<Assessment, 'answers' | 'status' | 'questionId' | 'outcome'>, decision: StepDecision): Assessment {
-    return {
-      ...base,
-      answers: decision.answers,
-      status: decision.status === 'complete' ? 'complete' : 'in_progress',
-      questionId: decision.status === 'needs_answer' ? decision.question.id : null,
-      outcome: decision.status === 'complete' ? decision.outcome : null,
-    };
+    return { ...base, ...assessmentState(decision) };
   }
 
   return {
@@ -84,14 +80,12 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
      */
     async authorised(id: string, token: string | undefined): Promise<Assessment> {
       if (!token) {
-        throw new Problem(401, 'Assessment token required', 'send the token returned when the assessment was created in the x-assessment-token header', [
-          { path: ['headers', 'x-assessment-token'], message: 'required' },
-        ]);
+        throw new AssessmentTokenRequired();
       }
       const assessment = await assessments.get(read, id);
       const stored = assessment?.tokenHash ? Buffer.from(assessment.tokenHash, 'hex') : undefined;
       if (!assessment || !stored || !timingSafeEqual(stored, hashToken(token))) {
-        throw notFound('assessment', id);
+        throw new AssessmentNotFound(id);
       }
       return assessment;
     },
@@ -128,19 +122,19 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
         return { followed: await callbacks.follow(trx, assessment) };
       });
       if (!saved) {
-        throw new Problem(409, 'Assessment changed', `assessment ${id} was answered by another request at the same time; fetch it and answer the current question`);
+        throw new AssessmentChanged(`assessment ${id} was answered by another request at the same time; fetch it and answer the current question`);
       }
       if (saved.followed) {
         await callbacks.announceFollowed(saved.followed);
       }
-      return { assessment, decision, traceId: draft.id, callback: saved.followed?.row };
+      return { assessment, decision, traceId: draft.id, callback: saved.followed?.callback };
     },
 
     /** For staff routes (already authenticated) and, after `authorised`, the patient's own. */
     async get(id: string): Promise<{ assessment: Assessment; version: PathwayVersion }> {
       const assessment = await assessments.get(read, id);
       if (!assessment) {
-        throw notFound('assessment', id);
+        throw new AssessmentNotFound(id);
       }
       return { assessment, version: await versionFor(assessment.versionHash) };
     },
@@ -156,4 +150,22 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
   };
 }
 
-export type AssessmentService = ReturnType<typeof assessmentService>;
+
+/** What the routes ask of assessments. */
+export interface AssessmentService {
+  versionFor: (hash: string) => Promise<PathwayVersion>;
+  /**
+   * The patient's way in: an assessment opens only with the token handed out when it was
+   * created. A wrong token looks exactly like an unknown id, so ids cannot be probed.
+   */
+  authorised(id: string, token: string | undefined): Promise<Assessment>;
+  start(topicOrPathwayId: string, patient: Patient): Promise<StepResult & { token: string; redirected?: Redirected }>;
+  answer(id: string, token: string | undefined, questionId: string, value: unknown): Promise<StepResult>;
+  /** For staff routes (already authenticated) and, after `authorised`, the patient's own. */
+  get(id: string): Promise<{
+    assessment: Assessment;
+    version: PathwayVersion;
+  }>;
+  /** Stateless triage for frontends that keep the answers themselves; still traced. */
+  triageOnce(topicOrPathwayId: string, patient: Patient, given: Record<string, unknown>): Promise<{ decision: StepDecision; traceId: string; pathwayId: string; redirected?: Redirected }>;
+}

@@ -1,6 +1,6 @@
 import type { RuleCatalog } from '../rulesets/loader.js';
 import type { PathwayVersion } from '../rulesets/version.js';
-import { Problem } from '../problem.js';
+import { DomainError } from '../errors.js';
 import { applicabilityProblem, applyAnswer, type Answer, type Patient } from '../triage/answers.js';
 import type { DecidedOutcome, Decision } from '../triage/decide.js';
 import type { AskedFor } from '../triage/settled.js';
@@ -85,7 +85,7 @@ async function walk(triage: Triage, version: PathwayVersion, patient: Patient, g
     try {
       answers = applyAnswer(version, decision.answers, id, id, values.get(id));
     } catch (err) {
-      if (err instanceof Problem) break;
+      if (err instanceof DomainError) break;
       throw err;
     }
     values.delete(id);

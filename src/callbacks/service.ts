@@ -1,21 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Transaction } from 'kysely';
-import { notFound, Problem } from '../problem.js';
+import { AssessmentChanged, AssessmentNotFound, CallbackConflict, CallbackNotFound, InvalidContact, NoCallbackForAssessment, NotAllowed } from '../errors.js';
 import { durationSeconds } from '../rulesets/duration.js';
-import type { OutcomeKind } from '../rulesets/schema.js';
 import { assessmentRepository, type Assessment } from '../store/assessments.js';
-import { callbackRepository, type CallbackEvent, type CallbackRow, type CallbackStatus, type QueuePosition } from '../store/callbacks.js';
+import { callbackRepository, type CallbackEvent, type CallbackRow, type QueuePosition } from '../store/callbacks.js';
+import { answersChangedOf, callbackRequest, queuedCallback, type AnswersChanged, type CallbackRequest, type CompletionOutcome, type QueuedCallback } from './request.js';
+import { OPEN_STATUSES, type CallbackAction, type CallbackStatus } from './vocabulary.js';
 import type { Store } from '../store/store.js';
 import type { Database } from '../store/schema.js';
 import type { ContactCipher } from '../security/contact-crypto.js';
 import { CANCEL_OVERRIDE, type Principal } from '../security/roles.js';
+import { decisionSummary } from '../triage/decision.js';
 import { compareUrgency, type Urgency } from '../triage/urgency.js';
 import { checkUkPhone } from './phone.js';
 
-/** How a call ended, from the fixed list call handlers choose from. */
-export const COMPLETION_OUTCOMES = ['advice_given', 'referred_999', 'referred_ae', 'booked_gp_or_urgent_care', 'no_further_action'] as const;
-export type CompletionOutcome = (typeof COMPLETION_OUTCOMES)[number];
 
 /** After this many unanswered calls a request is flagged for clinical review (and stays queued). */
 export const MAX_ATTEMPTS_BEFORE_REVIEW = 3;
@@ -27,37 +26,20 @@ export const NORMAL_BAND = 1;
 export const QUEUE_CHANGES = ['added', 'claimed', 'released', 'attempted', 'completed', 'cancelled', 'renewed', 'urgency_raised', 'escalated', 'answers_changed'] as const;
 export type QueueChange = { type: (typeof QUEUE_CHANGES)[number]; id: string; status: CallbackStatus };
 
-/** A decision as a request's handler sees it beside another. */
-export interface DecisionSummary {
-  kind: OutcomeKind;
-  disposition: string;
-  within: string | null;
-  decidedAt: string;
-}
-
-/** The patient changed answers after asking: the decision asked on, and the latest one (none yet while still answering). */
-export interface AnswersChanged {
-  at: string;
-  whenAsked: DecisionSummary;
-  latest: DecisionSummary | null;
-}
-
 /** A request kept in step with a new step of its assessment, and what consoles are told once it commits. */
 export interface Followed {
-  row: CallbackRow;
+  callback: QueuedCallback;
   change: QueueChange;
 }
 
 /** Who acts on the queue. */
 export type Actor = Pick<Principal, 'id' | 'roles'>;
 
-export const answersChangedOf = (row: Pick<CallbackRow, 'answers_changed'>): AnswersChanged | null =>
-  row.answers_changed ? (JSON.parse(row.answers_changed) as AnswersChanged) : null;
 
 /** The urgency a request holds now: an escalated request holds the escalation's. */
 const urgencyOf = (row: Pick<CallbackRow, 'queue_band' | 'within'>): Urgency => ({ kind: row.queue_band === ESCALATED_BAND ? 'escalate' : 'callback', within: row.within });
 
-const isOpen = (row: Pick<CallbackRow, 'status'>): boolean => row.status === 'waiting' || row.status === 'claimed';
+const isOpen = (row: Pick<CallbackRow, 'status'>): boolean => (OPEN_STATUSES as readonly CallbackStatus[]).includes(row.status);
 
 const dueAfter = (decidedAt: string, within: string): string => new Date(Date.parse(decidedAt) + durationSeconds(within) * 1000).toISOString();
 
@@ -70,13 +52,14 @@ export interface CallbackServiceOptions {
   now?: () => Date;
 }
 
+/** Where queue changes are published to every instance. */
+const CHANNEL = 'callback_changes';
+
 /**
  * The callback queue's rules: who may do what to a request, when it is due, and the audit trail
  * of every handler action. Every change commits with its event before anyone is told.
  */
-const CHANNEL = 'callback_changes';
-
-export function callbackService(store: Store, options: CallbackServiceOptions) {
+export function callbackService(store: Store, options: CallbackServiceOptions): CallbackService {
   const { read } = store;
   const callbacks = callbackRepository();
   const assessments = assessmentRepository();
@@ -116,7 +99,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
    * Free text typed by staff (a cancel reason) is personal data like a phone number: it is
    * sealed into the event's `sealed` field and opened only where contact details are shown.
    */
-  const record = (trx: Transaction<Database>, row: Pick<CallbackRow, 'id' | 'assessment_id'>, action: string, handlerId: string | null, at: string, detail?: Record<string, unknown>, freeText?: Record<string, string>) =>
+  const record = (trx: Transaction<Database>, row: Pick<CallbackRow, 'id' | 'assessment_id'>, action: CallbackAction, handlerId: string | null, at: string, detail?: Record<string, unknown>, freeText?: Record<string, string>) =>
     callbacks.record(trx, row, action, handlerId, at, freeText ? { ...detail, sealed: mapValues(freeText, (v) => options.cipher.seal(v)) } : detail);
 
   const openEvent = (event: CallbackEvent): CallbackEvent => {
@@ -129,27 +112,27 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
   async function load(id: string): Promise<CallbackRow> {
     const row = await callbacks.get(read, id);
     if (!row) {
-      throw notFound('callback request', id);
+      throw new CallbackNotFound(id);
     }
     return reveal(row);
   }
 
   /** Why a handler's action on a request they do not (or no longer) hold is refused. */
-  function conflict(row: CallbackRow, handlerId: string, action: string): Problem {
+  function conflict(row: CallbackRow, handlerId: string, action: CallbackAction): CallbackConflict {
     if (row.status === 'claimed' && row.claimed_by !== handlerId) {
-      return new Problem(409, 'Claimed by someone else', `callback ${row.id} is claimed by ${row.claimed_by} until ${row.lease_until}`);
+      return new CallbackConflict('claimed_by_other', `callback ${row.id} is claimed by ${row.claimed_by} until ${row.lease_until}`);
     }
     if (row.status === 'completed' || row.status === 'cancelled') {
-      return new Problem(409, 'Callback closed', `callback ${row.id} is already ${row.status}`);
+      return new CallbackConflict('closed', `callback ${row.id} is already ${row.status}`);
     }
-    return new Problem(409, 'Not claimed', `claim callback ${row.id} before you ${action} it`);
+    return new CallbackConflict('not_claimed', `claim callback ${row.id} before you ${action} it`);
   }
 
   /** Runs a handler action that needs the claim, records it, and announces it. */
   async function heldAction(
     id: string,
     handlerId: string,
-    action: string,
+    action: CallbackAction,
     change: QueueChange['type'],
     update: (row: CallbackRow, now: string) => Partial<CallbackRow>,
     detail?: Record<string, unknown>,
@@ -171,7 +154,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
     }
     const after = await load(id);
     await announce({ type: change, id, status: after.status });
-    return after;
+    return callbackRequest(after);
   }
 
   /**
@@ -191,10 +174,10 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
     const now = clock().toISOString();
     const earlier = answersChangedOf(row);
     const outcome = assessment.status === 'complete' ? assessment.outcome : null;
-    const latest = outcome ? { kind: outcome.kind, disposition: outcome.disposition, within: outcome.within ?? null, decidedAt: assessment.updatedAt } : (earlier?.latest ?? null);
+    const latest = outcome ? decisionSummary(outcome, assessment.updatedAt) : (earlier?.latest ?? null);
     const answersChanged: AnswersChanged = {
       at: now,
-      whenAsked: earlier?.whenAsked ?? { kind: 'callback', disposition: row.disposition, within: row.within, decidedAt: row.decided_at },
+      whenAsked: earlier?.whenAsked ?? decisionSummary({ kind: 'callback', disposition: row.disposition, within: row.within }, row.decided_at),
       latest,
     };
     const changes: Partial<CallbackRow> = { answers_changed: JSON.stringify(answersChanged) };
@@ -221,7 +204,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
         latest: { kind: outcome.kind, disposition: outcome.disposition, within: outcome.within ?? null },
       });
     }
-    return { row: after, change: { type, id: row.id, status: row.status } };
+    return { callback: queuedCallback(after), change: { type, id: row.id, status: row.status } };
   }
 
   return {
@@ -237,28 +220,28 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
     },
 
     /** A patient's request for a callback; the same assessment always maps to one request. */
-    async request(assessmentId: string, contact: { name: string; phone: string; consent: boolean }): Promise<{ row: CallbackRow; created: boolean }> {
+    async request(assessmentId: string, contact: { name: string; phone: string; consent: boolean }): Promise<{ request: CallbackRequest; created: boolean }> {
       const assessment = await assessments.get(read, assessmentId);
       if (!assessment) {
-        throw notFound('assessment', assessmentId);
+        throw new AssessmentNotFound(assessmentId);
       }
       const checked = checkUkPhone(contact.phone, { dramaNumbers: options.dramaNumbers ?? false });
       const phone = checked.ok ? checked.e164 : undefined;
       const errors = [
-        ...(checked.ok ? [] : [{ path: ['body', 'phone'], message: checked.message }]),
-        ...(contact.consent ? [] : [{ path: ['body', 'consent'], message: 'we need your consent to call you back' }]),
+        ...(checked.ok ? [] : [{ path: ['phone'], message: checked.message }]),
+        ...(contact.consent ? [] : [{ path: ['consent'], message: 'we need your consent to call you back' }]),
       ];
       if (errors.length) {
-        throw new Problem(422, 'Invalid contact details', errors.map((e) => e.message).join('; '), errors);
+        throw new InvalidContact(errors);
       }
       // A repeat finds the request as it stands now, even after the answers have changed.
       const existing = await callbacks.forAssessment(read, assessmentId);
       if (existing) {
-        return { row: reveal(existing), created: false };
+        return { request: callbackRequest(reveal(existing)), created: false };
       }
       if (assessment.status !== 'complete' || assessment.outcome?.kind !== 'callback' || !assessment.outcome.within) {
         const what = assessment.status === 'complete' ? `its outcome is ${assessment.outcome?.kind}` : 'it is not complete';
-        throw new Problem(409, 'No callback for this assessment', `assessment ${assessmentId} cannot have a callback: ${what}`);
+        throw new NoCallbackForAssessment(`assessment ${assessmentId} cannot have a callback: ${what}`);
       }
       const now = clock().toISOString();
       const decidedAt = assessment.updatedAt;
@@ -288,7 +271,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
       try {
         await store.write(async (trx) => {
           if (!(await assessments.holdStep(trx, assessmentId, assessment.step))) {
-            throw new Problem(409, 'Assessment changed', `assessment ${assessmentId} was answered again while the callback was asked for; fetch it to see its outcome`);
+            throw new AssessmentChanged(`assessment ${assessmentId} was answered again while the callback was asked for; fetch it to see its outcome`);
           }
           await callbacks.insert(trx, row);
           await record(trx, row, 'requested', null, now, { dueAt: row.due_at, within: row.within });
@@ -297,12 +280,12 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
         // Two identical submissions at once: the unique assessment id lets exactly one in.
         const winner = await callbacks.forAssessment(read, assessmentId);
         if (winner) {
-          return { row: reveal(winner), created: false };
+          return { request: callbackRequest(reveal(winner)), created: false };
         }
         throw err;
       }
       await announce({ type: 'added', id: row.id, status: 'waiting' });
-      return { row: { ...row, name: contact.name, phone: phone! }, created: true };
+      return { request: callbackRequest({ ...row, name: contact.name, phone: phone! }), created: true };
     },
 
     follow,
@@ -311,13 +294,16 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
     announceFollowed: (followed: Followed) => announce(followed.change),
 
     /** The patient's own view of their request (no contact details), if they asked for one. */
-    forAssessment: (assessmentId: string) => callbacks.forAssessment(read, assessmentId),
+    async forAssessment(assessmentId: string): Promise<QueuedCallback | undefined> {
+      const row = await callbacks.forAssessment(read, assessmentId);
+      return row && queuedCallback(row);
+    },
 
     /**
      * A request with its contact details and its history in clear. Reading them is itself an
      * audited action (who, when), committed before the details leave.
      */
-    async read(id: string, readerId: string): Promise<{ row: CallbackRow; history: CallbackEvent[] }> {
+    async read(id: string, readerId: string): Promise<{ request: CallbackRequest; history: CallbackEvent[] }> {
       const now = clock().toISOString();
       await expire(now);
       const row = await load(id);
@@ -325,18 +311,18 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
         await callbacks.lock(trx, id);
         await record(trx, row, 'contact_read', readerId, now);
       });
-      return { row: await load(id), history: (await callbacks.history(read, row.assessment_id)).map(openEvent) };
+      return { request: callbackRequest(await load(id)), history: (await callbacks.history(read, row.assessment_id)).map(openEvent) };
     },
 
     async queue(filter: { status?: CallbackStatus; overdue?: boolean; after?: QueuePosition; limit: number }) {
       const now = clock().toISOString();
       await expire(now);
-      const statuses: CallbackStatus[] = filter.status ? [filter.status] : ['waiting', 'claimed'];
+      const statuses: CallbackStatus[] = filter.status ? [filter.status] : [...OPEN_STATUSES];
       const rows = await callbacks.queue(read, { statuses, overdueAt: filter.overdue ? now : undefined, after: filter.after, limit: filter.limit });
-      return { rows, now };
+      return { callbacks: rows.map(queuedCallback), now };
     },
 
-    async claim(id: string, handlerId: string): Promise<CallbackRow> {
+    async claim(id: string, handlerId: string): Promise<CallbackRequest> {
       const now = clock();
       await expire(now.toISOString());
       const leaseUntil = new Date(now.getTime() + options.leaseSeconds * 1000).toISOString();
@@ -353,7 +339,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
       }
       const after = await load(id);
       await announce({ type: 'claimed', id, status: 'claimed' });
-      return after;
+      return callbackRequest(after);
     },
 
     renew: (id: string, handlerId: string) =>
@@ -386,13 +372,13 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
      * (a request someone else holds, or nobody has claimed); the history records the override
      * and whose claim it overrode.
      */
-    async cancel(id: string, actor: Actor, reason: string, override = false): Promise<CallbackRow> {
+    async cancel(id: string, actor: Actor, reason: string, override = false): Promise<CallbackRequest> {
       const closed = { status: 'cancelled' as const, claimed_by: null, lease_until: null };
       if (!override) {
         return heldAction(id, actor.id, 'cancel', 'cancelled', (_row, now) => ({ ...closed, completed_at: now }), undefined, { reason });
       }
       if (!actor.roles.some((r) => CANCEL_OVERRIDE.includes(r))) {
-        throw new Problem(403, 'Override not allowed', `only a ${CANCEL_OVERRIDE.join(' or ')} may cancel a request without holding its claim; claim it first`);
+        throw new NotAllowed(`only a ${CANCEL_OVERRIDE.join(' or ')} may cancel a request without holding its claim; claim it first`, 'cancel_override');
       }
       const now = clock().toISOString();
       await expire(now);
@@ -408,7 +394,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
         throw conflict(await load(id), actor.id, 'cancel');
       }
       await announce({ type: 'cancelled', id, status: 'cancelled' });
-      return load(id);
+      return callbackRequest(await load(id));
     },
 
     /**
@@ -459,4 +445,74 @@ export function callbackService(store: Store, options: CallbackServiceOptions) {
 
 const mapValues = (o: Record<string, string>, f: (v: string) => string): Record<string, string> => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]));
 
-export type CallbackService = ReturnType<typeof callbackService>;
+
+/** The callback queue as the routes and the assessments use it. */
+export interface CallbackService {
+  /** Queue changes from every instance ('change'), and 'refresh' when some may have been missed. */
+  changes: EventEmitter;
+  /**
+   * Starts hearing queue changes from every instance; call once at start-up. Changes made while
+   * this instance could not hear were missed: consoles are then told to 'refresh' the whole queue.
+   */
+  listen: () => Promise<void>;
+  /** A patient's request for a callback; the same assessment always maps to one request. */
+  request(assessmentId: string, contact: {
+    name: string;
+    phone: string;
+    consent: boolean;
+  }): Promise<{
+    request: CallbackRequest;
+    created: boolean;
+  }>;
+  follow: (trx: Transaction<Database>, assessment: Assessment) => Promise<Followed | undefined>;
+  /** After a followed step commits: consoles hear of it. */
+  announceFollowed: (followed: Followed) => Promise<void>;
+  /** The patient's own view of their request (no contact details), if they asked for one. */
+  forAssessment(assessmentId: string): Promise<QueuedCallback | undefined>;
+  /**
+   * A request with its contact details and its history in clear. Reading them is itself an
+   * audited action (who, when), committed before the details leave.
+   */
+  read(id: string, readerId: string): Promise<{
+    request: CallbackRequest;
+    history: CallbackEvent[];
+  }>;
+  queue(filter: {
+    status?: CallbackStatus;
+    overdue?: boolean;
+    after?: QueuePosition;
+    limit: number;
+  }): Promise<{
+    callbacks: QueuedCallback[];
+    now: string;
+  }>;
+  claim(id: string, handlerId: string): Promise<CallbackRequest>;
+  renew: (id: string, handlerId: string) => Promise<CallbackRequest>;
+  release: (id: string, handlerId: string) => Promise<CallbackRequest>;
+  attempt: (id: string, handlerId: string) => Promise<CallbackRequest>;
+  complete: (id: string, handlerId: string, outcome: CompletionOutcome, notes: string) => Promise<CallbackRequest>;
+  /**
+   * Cancelling needs the claim, like every action. A clinician or admin may instead override
+   * (a request someone else holds, or nobody has claimed); the history records the override
+   * and whose claim it overrode.
+   */
+  cancel(id: string, actor: Actor, reason: string, override?: boolean): Promise<CallbackRequest>;
+  /**
+   * Cancel reasons recorded in clear before they were sealed: sealed once at start-up, so
+   * no free text stays readable in the database.
+   */
+  sealClearText(): Promise<number>;
+  stats(): Promise<{
+    waiting: number;
+    claimed: number;
+    byWindow: Record<string, number>;
+    overdue: number;
+    oldestWaiting: {
+      id: string;
+      createdAt: string;
+      waitingSeconds: number;
+    } | null;
+  }>;
+  /** Every event of an assessment's request in order, free text still sealed. */
+  history: (assessmentId: string) => Promise<CallbackEvent[]>;
+}

@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildApp } from '../app.js';
+import Fastify from 'fastify';
+import triageApp, { serverOptions } from '../app.js';
 import { loadConfig } from '../config.js';
 
 /**
@@ -13,7 +14,8 @@ async function generate(): Promise<string> {
   // No decision workers: nothing is decided here, and a worker still loading when the app closes
   // has crashed the process on Node 20 (a fatal error in its module loader).
   const config = loadConfig({ ...process.env, DATABASE_URL: ':memory:', LOG_LEVEL: 'silent', TRIAGE_WORKERS: '0' });
-  const app = await buildApp({ config });
+  const app = Fastify(serverOptions(config));
+  await app.register(triageApp, { config });
   await app.ready();
   const document = JSON.stringify(app.swagger(), null, 2) + '\n';
   await app.close();

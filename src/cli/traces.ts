@@ -4,13 +4,10 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { openStore } from '../store/store.js';
-import { traceRepository } from '../store/traces.js';
-import { versionResolver } from '../store/versions.js';
-import { Problem } from '../problem.js';
+import { InvalidVerifyRange } from '../errors.js';
+import { createStoreServices } from '../services.js';
 import { replay } from '../traces/replay.js';
 import { formatAnchor, parseAnchor } from '../traces/trace.js';
-import { Triage } from '../triage/triage.js';
 import { progress } from './progress.js';
 import { writeLine, type CliIo } from './run.js';
 
@@ -55,10 +52,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     writeLine(io.stderr, USAGE);
     return 2;
   }
-  const config = loadConfig(io.env);
-  const store = await openStore(config.DATABASE_URL);
-  const traces = traceRepository();
-  const { read } = store;
+  const services = await createStoreServices(loadConfig(io.env));
+  const { traces, store: { read } } = services;
   try {
     switch (command) {
       case 'verify': {
@@ -66,8 +61,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         try {
           range = await traces.range(read, { from: from === undefined ? undefined : Number(from), to: to === undefined ? undefined : Number(to), anchor, sinceAnchor: parsed.values['since-anchor'] });
         } catch (err) {
-          if (!(err instanceof Problem)) throw err;
-          writeLine(io.stderr, `${err.detail}\n${USAGE}`);
+          if (!(err instanceof InvalidVerifyRange)) throw err;
+          writeLine(io.stderr, `${err.message}\n${USAGE}`);
           return 2;
         }
         const bar = progress('verifying', range.to - range.from + 1, io.stdout);
@@ -113,8 +108,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
           writeLine(io.stderr, `no trace ${id}`);
           return 1;
         }
-        const triage = new Triage([], { timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS });
-        const report = await replay(trace, await versionResolver(triage, read)(trace.pathway.hash), triage);
+        const report = await replay(trace, await services.versionFor(trace.pathway.hash), services.triage);
         if (report.identical) {
           writeLine(io.stdout, `identical: trace ${report.traceId} replays to the same decision on version ${report.versionHash.slice(0, 12)}`);
           return 0;
@@ -127,6 +121,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       }
     }
   } finally {
-    await store.close();
+    await services.close();
   }
 }

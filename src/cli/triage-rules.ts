@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config.js';
 import { formatFinding, loadRuleCatalog, RuleSetLoadError, type Finding, type RuleCatalog } from '../rulesets/loader.js';
 import { outcomeNeed } from '../rulesets/schema.js';
+import { pathwayRef } from '../rulesets/version.js';
 import { diffCatalogs } from '../authoring/diff.js';
 import { DISPOSITIONS_DOC, dispositionsMarkdown } from '../authoring/dispositions.js';
 import { lintCatalog } from '../authoring/lint.js';
@@ -15,18 +16,18 @@ import { TopicSearch } from '../search/topic-search.js';
 import { allTopics } from '../rulesets/topics.js';
 import { readability, TARGET_READING_AGE } from '../authoring/readability.js';
 import { loadScenarioFiles } from '../rulesets/scenarios.js';
-import { releaseService, requiresSignOff, type ReleaseService } from '../releases/service.js';
+import type { ReleaseService } from '../releases/service.js';
 import { unbumpedChanges } from '../releases/version-bump.js';
 import { authorise, type Access, type Principal } from '../security/roles.js';
 import { identify, setUpSecurity } from '../security/setup.js';
-import { openStore, type Store } from '../store/store.js';
-import { traceRepository } from '../store/traces.js';
+import { createStoreServices, type StoreServices } from '../services.js';
 import { explain } from '../traces/explain.js';
 import { impact, type OutcomeSummary } from '../authoring/impact.js';
 import { draftTrace, GENESIS_HASH, sealTrace, type TraceBody } from '../traces/trace.js';
 import { givenAnswers, type Answer, type Patient } from '../triage/answers.js';
-import { Problem } from '../problem.js';
+import { DomainError, NotAuthenticated } from '../errors.js';
 import { coverage, type CoverageSummary } from '../authoring/coverage.js';
+import { decided } from '../triage/decision.js';
 import { runScenario } from '../triage/scenario-runner.js';
 import { Triage } from '../triage/triage.js';
 import { writeLine, type CliIo } from './run.js';
@@ -77,7 +78,7 @@ const rulesDir = (io: CliIo, dir: string | undefined) => path.resolve(io.cwd, di
 async function validate(o: Options): Promise<number> {
   const { positionals } = o;
   const catalog = await loadRuleCatalog(rulesDir(o.io, positionals[0]));
-  const pathways = [...catalog.versions.values()].map((v) => ({ id: v.id, version: v.version, hash: v.hash }));
+  const pathways = [...catalog.versions.values()].map(pathwayRef);
   print(o, { ok: true, pathways }, () => pathways.map((p) => `ok ${p.id} ${p.version} ${p.hash.slice(0, 12)}`));
   return 0;
 }
@@ -258,9 +259,9 @@ async function impactCommand(o: Options): Promise<number> {
   }
   const candidate = await loadRuleCatalog(rulesDir(o.io, positionals[0]));
   const config = loadConfig(o.io.env);
-  const store = await openStore(config.DATABASE_URL);
+  const services = await createStoreServices(config);
   try {
-    const traces = traceRepository().bodies(store.read, { from: since ? new Date(since).toISOString() : undefined });
+    const traces = services.traces.bodies(services.store.read, { from: since ? new Date(since).toISOString() : undefined });
     const report = await impact(traces, candidate, new Triage(candidate.versions.values(), { timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS }));
     const outcome = (o: OutcomeSummary | null) => (o ? `${o.kind} ${o.disposition} (${o.ruleId ?? 'fallback'})` : 'more questions');
     const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -290,7 +291,7 @@ async function impactCommand(o: Options): Promise<number> {
     ]);
     return report.safetyFindings.length ? 1 : 0;
   } finally {
-    await store.close();
+    await services.close();
   }
 }
 
@@ -316,13 +317,12 @@ async function explainCommand(o: Options): Promise<number> {
   try {
     answers = givenAnswers(version, given);
   } catch (err) {
-    throw err instanceof Problem ? new UsageError(err.detail) : err;
+    throw err instanceof DomainError ? new UsageError(err.message) : err;
   }
   const decision = await triage.decide(version, patient, answers);
   const draft = draftTrace({ version, assessmentId: null, step: null, patient, answers, decision, startedAt: Date.now(), durationMs: 0 });
   const explanation = explain(JSON.parse(sealTrace(draft, 0, GENESIS_HASH).text) as TraceBody);
-  const result = decision.status === 'complete' ? { status: decision.status, outcome: decision.outcome } : { status: decision.status, question: decision.question };
-  print(o, { ...result, explanation }, () => [explanation.summary, ...explanation.ruledOut, ...explanation.settled, ...explanation.setAside, ...explanation.counted]);
+  print(o, { ...decided(decision), explanation }, () => [explanation.summary, ...explanation.ruledOut, ...explanation.settled, ...explanation.setAside, ...explanation.counted]);
   return 0;
 }
 
@@ -341,21 +341,18 @@ async function caller(env: NodeJS.ProcessEnv, config: Config, access: Access): P
   const principal = await identify(await setUpSecurity(config), credential);
   if (!principal) {
     const given = credential.apiKey ? 'the key in TRIAGE_API_KEY is not one this service accepts' : credential.bearer ? 'the token in TRIAGE_TOKEN is not valid here' : 'neither is set';
-    throw new Problem(401, 'Unauthorised', `this needs your own staff credential: set TRIAGE_API_KEY to your API key, or TRIAGE_TOKEN to a bearer token from the identity provider (${given})`);
+    throw new NotAuthenticated(`this needs your own staff credential: set TRIAGE_API_KEY to your API key, or TRIAGE_TOKEN to a bearer token from the identity provider (${given})`);
   }
   return authorise(principal, access);
 }
 
 /** Runs a release subcommand on the database (DATABASE_URL), closing it afterwards. */
-async function withReleases<T>(env: NodeJS.ProcessEnv, work: (releases: ReleaseService, store: Store, config: Config) => Promise<T>): Promise<T> {
-  const config = loadConfig(env);
-  const store = await openStore(config.DATABASE_URL);
+async function withReleases<T>(env: NodeJS.ProcessEnv, work: (releases: ReleaseService, services: StoreServices) => Promise<T>): Promise<T> {
+  const services = await createStoreServices(loadConfig(env));
   try {
-    // This process serves nothing: activation here is checked and recorded, and the running
-    // instances switch (PostgreSQL NOTIFY, or a SQLite instance polling the database).
-    return await work(releaseService(store, new Triage([], { timeoutMs: 2000 }), { requireSignOff: requiresSignOff(config), files: [] }), store, config);
+    return await work(services.releases, services);
   } finally {
-    await store.close();
+    await services.close();
   }
 }
 
@@ -381,7 +378,7 @@ async function recordRelease(o: Options): Promise<number> {
   if (unknownHazards.length) {
     throw new UsageError(`not in the hazard log: ${unknownHazards.join(', ')}`);
   }
-  return withReleases(o.io.env, async (releases, store, config) => {
+  return withReleases(o.io.env, async (releases, { store, traces, config }) => {
     const author = await caller(o.io.env, config, 'releaseSignOff');
     const rulesPath = rulesDir(o.io, dir);
     const catalog = await loadRuleCatalog(rulesPath);
@@ -394,7 +391,7 @@ async function recordRelease(o: Options): Promise<number> {
     reasons.push(...cov.pathways.flatMap((p) => p.failures.map((f) => `coverage: ${p.pathway}: ${f}`)));
     reasons.push(...cov.globalRedFlags.missed.map((id) => `coverage: global red flag ${id} is not covered`));
     reasons.push(...(await unbumpedChanges(store.read, catalog)).map((r) => `version: ${r}`));
-    const report = await impact(traceRepository().bodies(store.read, {}), catalog, triage);
+    const report = await impact(traces.bodies(store.read, {}), catalog, triage);
     if (report.safetyFindings.length && values['acknowledge-impact'] === undefined) {
       reasons.push(`impact: ${report.safetyFindings.length} past decisions would move from escalate or callback to self-care; review them (triage-rules impact) and pass --acknowledge-impact to record the release anyway`);
     }
@@ -434,7 +431,7 @@ function releaseId({ positionals }: Options): string {
 
 async function signOffRelease(o: Options): Promise<number> {
   const id = releaseId(o);
-  return withReleases(o.io.env, async (releases, _store, config) => {
+  return withReleases(o.io.env, async (releases, { config }) => {
     const release = await releases.signOff(id, await caller(o.io.env, config, 'releaseSignOff'));
     print(o, { ok: true, release }, () => [`release ${id} signed off by ${release.approver} at ${release.signedOffAt}`, nextSteps(id)[1]!]);
     return 0;
@@ -443,7 +440,7 @@ async function signOffRelease(o: Options): Promise<number> {
 
 async function activateRelease(o: Options): Promise<number> {
   const id = releaseId(o);
-  return withReleases(o.io.env, async (releases, _store, config) => {
+  return withReleases(o.io.env, async (releases, { config }) => {
     const release = await releases.activate(id, (await caller(o.io.env, config, 'releaseActivation')).id);
     print(o, { ok: true, active: id, pathways: release.pathways }, () => [`release ${id} is active: every running instance switches to it within seconds`, releases.filesAgain()]);
     return 0;
@@ -451,7 +448,7 @@ async function activateRelease(o: Options): Promise<number> {
 }
 
 async function deactivateRelease(o: Options): Promise<number> {
-  return withReleases(o.io.env, async (releases, _store, config) => {
+  return withReleases(o.io.env, async (releases, { config }) => {
     const ended = await releases.deactivate((await caller(o.io.env, config, 'releaseActivation')).id);
     print(o, { ok: true, active: null, deactivated: ended }, () => [`release ${ended} deactivated: every running instance serves its rule files again within seconds`]);
     return 0;
@@ -555,8 +552,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       print({ format, io }, { ok: false, findings }, () => [...findings.map(formatFinding), `${findings.length} finding${findings.length === 1 ? '' : 's'}`]);
       return 1;
     }
-    if (err instanceof Error && 'status' in err && 'detail' in err) {
-      writeLine(io.stderr, String(err.detail));
+    // A refusal (not found, not allowed, release refused...): its message, without HTTP.
+    if (err instanceof DomainError) {
+      writeLine(io.stderr, err.message);
       return 1;
     }
     throw err;

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { Problem } from '../problem.js';
+import { Problem } from './problem.js';
 
 /** Opaque pagination cursors: a position, encoded so clients pass it back without reading it. */
 export function encodeCursor(position: unknown): string {

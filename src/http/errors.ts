@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from '@fastify/type-provider-zod';
-import { Problem, type FieldError } from '../problem.js';
+import { DomainError, type AnyDomainError, type DomainErrorCode } from '../errors.js';
+import { Problem, type FieldError } from './problem.js';
 import { describeStoreError, storeFault, type StoreFaultKind } from '../store/faults.js';
 
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
@@ -14,6 +15,54 @@ const STORE_PROBLEMS: Record<StoreFaultKind, () => Problem> = {
   disk_full: () => new Problem(507, 'Storage full', 'the database disk is full, so nothing from this request was stored; try again later'),
   io: () => new Problem(507, 'Storage failure', 'the database disk reported an I/O error, so nothing from this request was stored; try again later'),
 };
+
+/** How a domain error is answered: its status and title, and where in the request its fields are. */
+interface ProblemShape {
+  status: number;
+  title: string;
+  /** Where the error's fields are: the body unless said otherwise. */
+  in?: 'body' | 'headers' | 'query';
+  type?: string;
+}
+
+type DomainProblems = { [C in DomainErrorCode]: ProblemShape | ((error: Extract<AnyDomainError, { code: C }>) => ProblemShape) };
+
+/** Every domain error's answer, in one table: the only place a domain refusal meets HTTP. */
+const DOMAIN_PROBLEMS: DomainProblems = {
+  not_found: { status: 404, title: 'Not found' },
+  pathway_does_not_apply: { status: 422, title: 'Pathway does not apply' },
+  invalid_patient: { status: 422, title: 'Invalid patient' },
+  unknown_question: { status: 422, title: 'Unknown question' },
+  question_not_asked: { status: 409, title: 'Question not asked' },
+  invalid_answer: (e) => ({ status: 422, title: e.several ? 'Invalid answers' : 'Invalid answer' }),
+  assessment_token_required: { status: 401, title: 'Assessment token required', in: 'headers' },
+  assessment_changed: { status: 409, title: 'Assessment changed' },
+  invalid_contact: { status: 422, title: 'Invalid contact details' },
+  no_callback_for_assessment: { status: 409, title: 'No callback for this assessment' },
+  callback_conflict: (e) => ({ status: 409, title: { claimed_by_other: 'Claimed by someone else', closed: 'Callback closed', not_claimed: 'Not claimed' }[e.reason] }),
+  not_allowed: (e) => ({ status: 403, title: { access: 'Forbidden', cancel_override: 'Override not allowed', author_sign_off: 'Author cannot sign off' }[e.refused] }),
+  not_authenticated: { status: 401, title: 'Unauthorised' },
+  release_refused: (e) =>
+    ({
+      invalid: { status: 422, title: 'Invalid release' },
+      version_not_bumped: { status: 409, title: 'Version not bumped' },
+      already_signed_off: { status: 409, title: 'Already signed off' },
+      not_signed_off: { status: 409, title: 'Release not signed off' },
+      none_active: { status: 409, title: 'No release is active' },
+      sign_off_required: { status: 409, title: 'Sign-off required' },
+    })[e.reason],
+  invalid_verify_range: { status: 400, title: 'Invalid request', in: 'query' },
+  verification_running: { status: 409, title: 'Verification running' },
+  trace_altered: { status: 500, title: 'Trace altered' },
+};
+
+/** A domain error as the problem it is answered with. */
+export function problemOf(error: DomainError): Problem {
+  const entry = DOMAIN_PROBLEMS[error.code] as ProblemShape | ((error: DomainError) => ProblemShape);
+  const shape = typeof entry === 'function' ? entry(error) : entry;
+  const errors: FieldError[] = error.fields.map((f) => ({ path: [shape.in ?? 'body', ...f.path], message: f.message }));
+  return new Problem(shape.status, shape.title, error.message, errors, shape.type);
+}
 
 function send(reply: FastifyReply, request: FastifyRequest, problem: Problem): FastifyReply {
   if (problem.status === 503) {
@@ -47,7 +96,8 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; title: string }> =
  * by its cause; anything else is logged in full and answered with a 500 that reveals nothing.
  */
 export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
+  app.setErrorHandler((thrown: FastifyError, request, reply) => {
+    const error = thrown instanceof DomainError ? problemOf(thrown) : thrown;
     if (error instanceof Problem) {
       if (error.status >= 500) {
         // The service's own fault (an altered trace, say): an incident to look into. Problems
@@ -113,6 +163,7 @@ export function limitJsonDepth(app: FastifyInstance, maxDepth: number): void {
       done(new Problem(400, 'JSON too deep', `request bodies may nest at most ${maxDepth} levels`), undefined);
       return;
     }
-    parse(request, body as string, done);
+    // It answers through done; what it returns is nothing to wait for.
+    void parse(request, body as string, done);
   });
 }

@@ -3,6 +3,8 @@ import { AGE_BANDS, ageBandsServed, OUTCOME_KINDS, SEXES, type Question } from '
 import type { Topic } from '../rulesets/topics.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import type { DecidedOutcome } from '../triage/decide.js';
+import type { Decided } from '../triage/decision.js';
+import { PatientSchema as Patient } from '../triage/patient.js';
 
 /** The API's shapes: one zod schema each gives validation, TypeScript types and OpenAPI. */
 
@@ -17,15 +19,18 @@ export const ProblemSchema = z
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
 
-export const problems = (...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503)[]) =>
+export const problems = (...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503)[]): Record<number, typeof ProblemSchema> =>
   Object.fromEntries(statuses.map((s) => [s, ProblemSchema])) as Record<number, typeof ProblemSchema>;
 
 export const PatientSchema = z
   .strictObject({
-    ageYears: z.number().int().min(0).max(130).describe('Age in whole years'),
-    sex: z.enum(SEXES).describe('Sex assigned at birth, as the rules use it'),
+    ageYears: Patient.shape.ageYears.describe('Age in whole years'),
+    sex: Patient.shape.sex.describe('Sex assigned at birth, as the rules use it'),
   })
   .meta({ id: 'Patient' });
+
+/** A rule-set version by name and content hash. */
+export const PathwayRefSchema = z.object({ id: z.string(), version: z.string(), hash: z.string() });
 
 export const AnswerValueSchema = z
   .union([z.boolean(), z.number(), z.string().max(200), z.array(z.string().max(200)).max(50)])
@@ -144,16 +149,23 @@ export function pathwaySummary(v: PathwayVersion): z.infer<typeof PathwaySummary
   return { id: v.id, title: v.title, version: v.version, versionHash: v.hash };
 }
 
+/** What was decided, as the API shows it: the outcome, or the question to answer next. */
+export function decisionView(decision: Decided): { status: 'complete'; outcome: z.infer<typeof OutcomeViewSchema> } | { status: 'needs_answer'; question: z.infer<typeof QuestionViewSchema> } {
+  return decision.status === 'complete' ? { status: 'complete', outcome: outcomeView(decision.outcome) } : { status: 'needs_answer', question: questionView(decision.question) };
+}
+
 export const StepSchema = z
   .discriminatedUnion('status', [
-    z.object({ id: z.string(), status: z.literal('in_progress'), question: QuestionViewSchema, traceId: z.string() }),
+    z
+      .object({ id: z.string(), status: z.literal('in_progress'), question: QuestionViewSchema, traceId: z.string() })
+      .describe('A question to answer next: `in_progress` is this API version\'s alias, on the assessment routes, of `needs_answer` (POST /v1/triage)'),
     z.object({ id: z.string(), status: z.literal('complete'), outcome: OutcomeViewSchema, traceId: z.string() }),
   ])
   .meta({ id: 'AssessmentStep' });
 
 export const TriageResultSchema = z
   .discriminatedUnion('status', [
-    z.object({ status: z.literal('needs_answer'), question: QuestionViewSchema, traceId: z.string() }),
+    z.object({ status: z.literal('needs_answer'), question: QuestionViewSchema, traceId: z.string() }).describe('A question to answer next (the assessment routes say `in_progress` for it in this API version)'),
     z.object({ status: z.literal('complete'), outcome: OutcomeViewSchema, traceId: z.string() }),
   ])
   .meta({ id: 'TriageResult' });

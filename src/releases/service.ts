@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
-import { Problem, notFound } from '../problem.js';
+import { NotAllowed, ReleaseNotFound, ReleaseRefused } from '../errors.js';
 import type { RuleCatalog } from '../rulesets/loader.js';
-import { parseStoredDefinition, preparePathwayVersion, type PathwayVersion } from '../rulesets/version.js';
+import { parseStoredDefinition, pathwayRef, preparePathwayVersion, type PathwayRef, type PathwayVersion } from '../rulesets/version.js';
 import { authorise, type Principal } from '../security/roles.js';
 import { releaseRepository, type ReleaseRow } from '../store/releases.js';
 import type { ReleaseAction } from '../store/schema.js';
@@ -20,7 +20,7 @@ export interface ReleaseRecord {
   approverClaimed: string | null;
   summary: string;
   hazards: string[];
-  pathways: { id: string; version: string; hash: string }[];
+  pathways: PathwayRef[];
   checks: Record<string, unknown>;
 }
 
@@ -74,7 +74,7 @@ export function releaseService(
   store: Store,
   triage: Triage,
   options: { requireSignOff: boolean; files: PathwayVersion[]; onActivated?: (id: string | null) => void },
-) {
+): ReleaseService {
   const { read } = store;
   const releases = releaseRepository();
   const versions = versionRepository();
@@ -84,7 +84,7 @@ export function releaseService(
   async function get(id: string): Promise<ReleaseRecord> {
     const row = await releases.get(read, id);
     if (!row) {
-      throw notFound('release', id);
+      throw new ReleaseNotFound(id);
     }
     return toRecord(row);
   }
@@ -112,7 +112,7 @@ export function releaseService(
       }
     }
     if (problems.length) {
-      throw new Problem(422, 'Invalid release', `release ${release.id} cannot serve: ${problems.join('; ')}`);
+      throw new ReleaseRefused('invalid', `release ${release.id} cannot serve: ${problems.join('; ')}`);
     }
     return served;
   }
@@ -156,7 +156,7 @@ export function releaseService(
       const author = authorise(release.author, 'releaseSignOff');
       const unbumped = await unbumpedChanges(read, release.catalog);
       if (unbumped.length) {
-        throw new Problem(409, 'Version not bumped', unbumped.join('; '));
+        throw new ReleaseRefused('version_not_bumped', unbumped.join('; '));
       }
       const recorded = [...release.catalog.versions.values()];
       const now = new Date().toISOString();
@@ -169,7 +169,7 @@ export function releaseService(
         approverClaimed: null,
         summary: release.summary,
         hazards: release.hazards,
-        pathways: recorded.map((v) => ({ id: v.id, version: v.version, hash: v.hash })),
+        pathways: recorded.map(pathwayRef),
         checks: release.checks,
       };
       await store.write(async (trx) => {
@@ -197,12 +197,12 @@ export function releaseService(
       const officer = authorise(by, 'releaseSignOff');
       const release = await get(id);
       if (release.author === officer.id) {
-        throw new Problem(403, 'Author cannot sign off', `${officer.id} recorded release ${id}; its sign-off must come from another clinician, the clinical safety officer`);
+        throw new NotAllowed(`${officer.id} recorded release ${id}; its sign-off must come from another clinician, the clinical safety officer`, 'author_sign_off');
       }
       const at = new Date().toISOString();
       if (!(await store.write((trx) => releases.signOff(trx, id, officer.id, at)))) {
         const signed = await get(id);
-        throw new Problem(409, 'Already signed off', `release ${id} was signed off by ${signed.approver} at ${signed.signedOffAt}`);
+        throw new ReleaseRefused('already_signed_off', `release ${id} was signed off by ${signed.approver} at ${signed.signedOffAt}`);
       }
       return { ...release, approver: officer.id, signedOffAt: at };
     },
@@ -232,7 +232,7 @@ export function releaseService(
     async activate(id: string, by: string): Promise<ReleaseRecord> {
       const release = await get(id);
       if (options.requireSignOff && !release.signedOffAt) {
-        throw new Problem(409, 'Release not signed off', `release ${id} has no clinical safety officer sign-off, which this service requires`);
+        throw new ReleaseRefused('not_signed_off', `release ${id} has no clinical safety officer sign-off, which this service requires`);
       }
       await versionsOf(release);
       await switchTo(id, 'activate', by);
@@ -243,10 +243,10 @@ export function releaseService(
     async deactivate(by: string): Promise<string> {
       const current = await this.current();
       if (!current) {
-        throw new Problem(409, 'No release is active', 'the rule files are already being served');
+        throw new ReleaseRefused('none_active', 'the rule files are already being served');
       }
       if (options.requireSignOff) {
-        throw new Problem(409, 'Sign-off required', this.filesAgain());
+        throw new ReleaseRefused('sign_off_required', this.filesAgain());
       }
       await switchTo(current.releaseId, 'deactivate', by);
       return current.releaseId;
@@ -302,4 +302,39 @@ export function releaseService(
   };
 }
 
-export type ReleaseService = ReturnType<typeof releaseService>;
+
+/** Releases as the routes, the CLI and start-up use them. */
+export interface ReleaseService {
+  activeRelease: () => string | null;
+  /** What to do to serve the rule files again, for the start-up message and refusals. */
+  filesAgain: () => string;
+  /**
+   * Records a release by its author after checking that no file changed without a version bump.
+   * It is not signed off: another clinician does that (signOff).
+   */
+  record(release: NewRelease): Promise<ReleaseRecord>;
+  /** Clinical safety officer sign-off: a clinician who is not the author, recorded by their id. */
+  signOff(id: string, by: Principal): Promise<ReleaseRecord>;
+  list(): Promise<(ReleaseRecord & {
+    signedOff: boolean;
+    active: boolean;
+    activations: Omit<Activation, "releaseId">[];
+  })[]>;
+  /** The activation of the release this database serves, if any (none: the rule files). */
+  current(): Promise<Activation | null>;
+  /**
+   * Checks the release (signed off if required, every version valid), records the activation,
+   * and tells every instance. An invalid release is refused and the current one keeps serving.
+   */
+  activate(id: string, by: string): Promise<ReleaseRecord>;
+  /** Back to the rule files each instance started with; refused where only signed-off releases may serve. */
+  deactivate(by: string): Promise<string>;
+  /**
+   * At start-up: serve the database's active release if there is one, and follow changes,
+   * reading it again whenever the notifier was deaf for a while (activations may have been
+   * missed). On SQLite the notifier reaches this process only, so a switch made by the CLI is polled for.
+   */
+  follow(onError: (err: Error) => void): Promise<void>;
+  /** Stops following switches (before the store closes). */
+  stop(): void;
+}

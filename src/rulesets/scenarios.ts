@@ -1,7 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { OUTCOME_KINDS, SEXES } from './schema.js';
+import { PatientSchema } from '../triage/patient.js';
+import { OUTCOME_KINDS } from './schema.js';
 import { parseSourceFile, RuleSetLoadError, schemaFindings, SCENARIO_SUFFIX, type Finding } from './loader.js';
 
 /**
@@ -10,7 +11,7 @@ import { parseSourceFile, RuleSetLoadError, schemaFindings, SCENARIO_SUFFIX, typ
  */
 export const ScenarioSchema = z.strictObject({
   name: z.string().min(1),
-  patient: z.strictObject({ ageYears: z.number().min(0).max(130), sex: z.enum(SEXES) }),
+  patient: PatientSchema,
   answers: z.array(
     z.record(z.string(), z.unknown()).refine((a) => Object.keys(a).length === 1, 'each answer is one "questionId: value" pair'),
   ),

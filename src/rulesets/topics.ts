@@ -1,4 +1,4 @@
-import { notFound, Problem } from '../problem.js';
+import { PathwayDoesNotApply, PathwayNotFound } from '../errors.js';
 import { applicabilityProblem, type Patient } from '../triage/answers.js';
 import { AGE_BANDS, ageBandsServed, SEXES, type AgeBand, type Sex } from './schema.js';
 import type { PathwayVersion } from './version.js';
@@ -83,7 +83,7 @@ export function resolveTopic(served: Served, topicOrPathwayId: string, patient: 
   if (asked && applicabilityProblem(asked, patient) === undefined) return { version: asked };
   const topic = asked ? topicId(asked) : topicOrPathwayId;
   const variants = versions.filter((v) => topicId(v) === topic);
-  if (variants.length === 0) throw notFound('pathway', topicOrPathwayId);
+  if (variants.length === 0) throw new PathwayNotFound(topicOrPathwayId);
   const variant = variants.find((v) => applicabilityProblem(v, patient) === undefined);
   // A topic's id is often also the id of one of its variants ("cough"): asked for, it names the topic.
   if (variant && topic === topicOrPathwayId) return { version: variant };
@@ -91,5 +91,5 @@ export function resolveTopic(served: Served, topicOrPathwayId: string, patient: 
   if (variant) return { version: variant, redirected: { from: topicOrPathwayId, reason } };
   const catchAll = versions.find((v) => isCatchAll(v) && applicabilityProblem(v, patient) === undefined);
   if (catchAll) return { version: catchAll, redirected: { from: topicOrPathwayId, reason } };
-  throw new Problem(422, 'Pathway does not apply', reason, [{ path: ['body', 'patient'], message: reason }]);
+  throw new PathwayDoesNotApply(reason);
 }

@@ -185,3 +185,8 @@ export function parseStoredDefinition(content: string): PathwayDefinition {
   const modules = raw.modules?.map((m) => ModuleFileSchema.parse(m));
   return { pathway, redFlags, ...(modules ? { modules } : {}) };
 }
+
+/** A pathway version by name and content hash: how traces, releases and readiness name one. */
+export type PathwayRef = Pick<PathwayVersion, 'id' | 'version' | 'hash'>;
+
+export const pathwayRef = (version: PathwayRef): PathwayRef => ({ id: version.id, version: version.version, hash: version.hash });

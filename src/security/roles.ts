@@ -1,4 +1,4 @@
-import { Problem } from '../problem.js';
+import { NotAllowed } from '../errors.js';
 
 /** Staff roles, as an identity provider or an API key grants them. */
 export const ROLES = ['call-handler', 'clinician', 'auditor', 'admin'] as const;
@@ -42,7 +42,7 @@ export const isRole = (value: unknown): value is Role => typeof value === 'strin
 export function authorise(principal: Principal, access: Access): Principal {
   const allowed: readonly Role[] = ACCESS[access];
   if (!principal.roles.some((role) => allowed.includes(role))) {
-    throw new Problem(403, 'Forbidden', `the ${principal.roles.join(', ')} role may not do this (it needs ${allowed.join(' or ')})`);
+    throw new NotAllowed(`the ${principal.roles.join(', ')} role may not do this (it needs ${allowed.join(' or ')})`);
   }
   return principal;
 }

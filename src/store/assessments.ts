@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely';
 import type { DecidedOutcome } from '../triage/decide.js';
 import type { Answer, Patient } from '../triage/answers.js';
+import type { AssessmentStatus } from '../triage/decision.js';
 import type { Database, Executor } from './schema.js';
 
 export interface Assessment {
@@ -9,7 +10,7 @@ export interface Assessment {
   versionHash: string;
   patient: Patient;
   answers: Answer[];
-  status: 'in_progress' | 'complete';
+  status: AssessmentStatus;
   questionId: string | null;
   outcome: DecidedOutcome | null;
   step: number;
@@ -37,7 +38,7 @@ function toRow(a: Assessment) {
 }
 
 /** Assessments: each method runs on the executor it is given (store.read, or a unit's transaction). */
-export function assessmentRepository() {
+export function assessmentRepository(): AssessmentRepository {
   return {
     async insert(trx: Transaction<Database>, assessment: Assessment): Promise<void> {
       await trx.insertInto('assessments').values(toRow(assessment)).execute();
@@ -87,4 +88,15 @@ export function assessmentRepository() {
   };
 }
 
-export type AssessmentRepository = ReturnType<typeof assessmentRepository>;
+
+export interface AssessmentRepository {
+  insert(trx: Transaction<Database>, assessment: Assessment): Promise<void>;
+  /** Saves the next step only if nobody else saved one since `expectedStep` was read. */
+  update(trx: Transaction<Database>, assessment: Assessment, expectedStep: number): Promise<boolean>;
+  /**
+   * Holds the assessment at `expectedStep` until the transaction ends (a no-op update takes
+   * the row lock on PostgreSQL): false if another step was saved since it was read.
+   */
+  holdStep(trx: Transaction<Database>, id: string, expectedStep: number): Promise<boolean>;
+  get(db: Executor, id: string): Promise<Assessment | undefined>;
+}

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Selectable, Transaction } from 'kysely';
+import { OPEN_STATUSES, type CallbackAction, type CallbackStatus } from '../callbacks/vocabulary.js';
 import type { CallbackRequestTable, Database, Executor } from './schema.js';
 
 export type CallbackRow = Selectable<CallbackRequestTable>;
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-export type CallbackStatus = CallbackRequestTable['status'];
+export type { CallbackStatus } from '../callbacks/vocabulary.js';
 
 /** What a queue page shows of each request: never the contact details, read one request at a time. */
 const QUEUE_COLUMNS = [
@@ -46,7 +47,7 @@ export interface CallbackEvent {
   id: string;
   callbackId: string;
   assessmentId: string;
-  action: string;
+  action: CallbackAction;
   handlerId: string | null;
   at: string;
   detail: Record<string, unknown> | null;
@@ -57,7 +58,7 @@ export interface CallbackEvent {
  * claimers exactly one changes the row; everyone else sees who holds it. Each method runs on the
  * executor it is given: store.read, or a unit's transaction.
  */
-export function callbackRepository() {
+export function callbackRepository(): CallbackRepository {
   return {
     async insert(trx: Transaction<Database>, row: CallbackRow): Promise<void> {
       await trx.insertInto('callback_requests').values(row).execute();
@@ -132,7 +133,7 @@ export function callbackRepository() {
         .updateTable('callback_requests')
         .set({ ...changes, updated_at: now })
         .where('id', '=', id)
-        .where('status', 'in', ['waiting', 'claimed'])
+        .where('status', 'in', OPEN_STATUSES)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
@@ -154,7 +155,7 @@ export function callbackRepository() {
         .updateTable('callback_requests')
         .set({ status: 'cancelled', claimed_by: null, lease_until: null, updated_at: now, completed_at: now })
         .where('id', '=', id)
-        .where('status', 'in', ['waiting', 'claimed'])
+        .where('status', 'in', OPEN_STATUSES)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
@@ -198,14 +199,14 @@ export function callbackRepository() {
 
     /** Requests not yet completed or cancelled, oldest first. */
     async open(db: Executor): Promise<Pick<CallbackRow, 'id' | 'status' | 'within' | 'due_at' | 'created_at'>[]> {
-      return db.selectFrom('callback_requests').select(['id', 'status', 'within', 'due_at', 'created_at']).where('status', 'in', ['waiting', 'claimed']).orderBy('created_at').execute();
+      return db.selectFrom('callback_requests').select(['id', 'status', 'within', 'due_at', 'created_at']).where('status', 'in', OPEN_STATUSES).orderBy('created_at').execute();
     },
 
     /**
      * Adds an event to a request's history. Every caller has changed (or locked) the request's
      * row in this transaction first, so no other transaction numbers an event of it meanwhile.
      */
-    async record(trx: Transaction<Database>, row: Pick<CallbackRow, 'id' | 'assessment_id'>, action: string, handlerId: string | null, at: string, detail?: Record<string, unknown>): Promise<CallbackEvent> {
+    async record(trx: Transaction<Database>, row: Pick<CallbackRow, 'id' | 'assessment_id'>, action: CallbackAction, handlerId: string | null, at: string, detail?: Record<string, unknown>): Promise<CallbackEvent> {
       const last = await trx.selectFrom('callback_events').select((eb) => eb.fn.max('seq').as('seq')).where('callback_id', '=', row.id).executeTakeFirst();
       const seq = Number(last?.seq ?? 0) + 1;
       const event = { id: randomUUID(), callback_id: row.id, assessment_id: row.assessment_id, action, handler_id: handlerId, at, detail: detail ? JSON.stringify(detail) : null, seq };
@@ -228,4 +229,45 @@ export function callbackRepository() {
   };
 }
 
-export type CallbackRepository = ReturnType<typeof callbackRepository>;
+
+export interface CallbackRepository {
+  insert(trx: Transaction<Database>, row: CallbackRow): Promise<void>;
+  get(db: Executor, id: string): Promise<CallbackRow | undefined>;
+  forAssessment(db: Executor, assessmentId: string): Promise<CallbackRow | undefined>;
+  anyLeaseExpired(db: Executor, now: string): Promise<boolean>;
+  /**
+   * Claims held past their lease go back to the queue. Returns the rows as they were before,
+   * and only those this call released, so two instances never both record the same expiry.
+   */
+  expireLeases(trx: Transaction<Database>, now: string): Promise<Pick<CallbackRow, "id" | "assessment_id" | "claimed_by" | "lease_until">[]>;
+  /** Takes the claim if the request is waiting, or already held by this handler. */
+  claim(trx: Transaction<Database>, id: string, handlerId: string, leaseUntil: string, now: string): Promise<boolean>;
+  /** Changes a request only while this handler holds an unexpired claim on it. */
+  updateHeld(trx: Transaction<Database>, id: string, handlerId: string, now: string, changes: Partial<CallbackRow>): Promise<boolean>;
+  /** Changes a request while it is still open (waiting or claimed), whoever holds it. */
+  updateOpen(trx: Transaction<Database>, id: string, now: string, changes: Partial<CallbackRow>): Promise<boolean>;
+  /**
+   * Holds the request's row until the transaction ends (on PostgreSQL; SQLite has one writer),
+   * for an event that changes nothing else: events of one request are numbered one at a time.
+   */
+  lock(trx: Transaction<Database>, id: string): Promise<void>;
+  cancel(trx: Transaction<Database>, id: string, now: string): Promise<boolean>;
+  /**
+   * A page of the queue in order: escalated requests first, then by due time. Each status is read in order from the (status, due_at,
+   * created_at, id) index, a page's worth at most, and the pages are merged here: one query
+   * over several statuses would sort every open request, and a UNION ALL of the per-status
+   * queries sorts its branches again (half of that query's cost). The reads share one
+   * transaction (a snapshot on PostgreSQL; on SQLite's single connection, no commit can come
+   * between them), so a request that changes status meanwhile is on the page exactly once.
+   * That transaction is its own, so it reads through store.read, never a unit's transaction.
+   */
+  queue(db: Executor, filter: QueueFilter): Promise<QueueRow[]>;
+  /** Requests not yet completed or cancelled, oldest first. */
+  open(db: Executor): Promise<Pick<CallbackRow, "id" | "status" | "within" | "due_at" | "created_at">[]>;
+  /**
+   * Adds an event to a request's history. Every caller has changed (or locked) the request's
+   * row in this transaction first, so no other transaction numbers an event of it meanwhile.
+   */
+  record(trx: Transaction<Database>, row: Pick<CallbackRow, "id" | "assessment_id">, action: CallbackAction, handlerId: string | null, at: string, detail?: Record<string, unknown>): Promise<CallbackEvent>;
+  history(db: Executor, assessmentId: string): Promise<CallbackEvent[]>;
+}

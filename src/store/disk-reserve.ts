@@ -13,7 +13,7 @@ export const DISK_RESERVE_BYTES = 1024 * 1024;
  * (The checkpoint thread keeps the log's uncopied part smaller than the reserve on a nearly full
  * disk: see checkpointer.ts.)
  */
-export function diskReserve(databaseFile: string, bytes = DISK_RESERVE_BYTES) {
+export function diskReserve(databaseFile: string, bytes = DISK_RESERVE_BYTES): DiskReserve {
   const file = `${databaseFile}-reserve`;
   const dir = path.dirname(path.resolve(databaseFile));
   let held = (statSync(file, { throwIfNoEntry: false })?.size ?? 0) === bytes;
@@ -59,4 +59,14 @@ export function diskReserve(databaseFile: string, bytes = DISK_RESERVE_BYTES) {
       return true;
     },
   };
+}
+
+
+/** Space held back for a full disk. */
+export interface DiskReserve {
+  readonly held: boolean;
+  /** Makes the reserve if it is missing and there is room, at most once a second. */
+  ensure(): Promise<void>;
+  /** Gives the space back to the file system; true if there was any to give. */
+  release(): boolean;
 }

@@ -10,7 +10,7 @@ export type ActivationRow = Selectable<ReleaseActivationTable>;
  * activation answered 200 is on disk, the log synced, like every other change; reads run on the
  * executor they are given.
  */
-export function releaseRepository() {
+export function releaseRepository(): ReleaseRepository {
   return {
     async get(db: Executor, id: string): Promise<ReleaseRow | undefined> {
       return db.selectFrom('releases').selectAll().where('id', '=', id).executeTakeFirst();
@@ -45,4 +45,20 @@ export function releaseRepository() {
       await trx.insertInto('release_activations').values({ id: randomUUID(), release_id: releaseId, at, by, action }).execute();
     },
   };
+}
+
+
+/** Releases and their activations, as stored. */
+export interface ReleaseRepository {
+  get(db: Executor, id: string): Promise<ReleaseRow | undefined>;
+  /** Newest first. */
+  list(db: Executor): Promise<ReleaseRow[]>;
+  insert(trx: Transaction<Database>, row: ReleaseRow): Promise<void>;
+  /** Records the sign-off unless the release already has one: false if it had. */
+  signOff(trx: Transaction<Database>, id: string, approver: string, at: string): Promise<boolean>;
+  /** Every activation and deactivation, oldest first. */
+  activations(db: Executor): Promise<ActivationRow[]>;
+  /** The last switch recorded on this database, if any. */
+  lastSwitch(db: Executor): Promise<ActivationRow | undefined>;
+  recordSwitch(trx: Transaction<Database>, releaseId: string, action: ReleaseAction, by: string, at: string): Promise<void>;
 }

@@ -1,4 +1,6 @@
 import type { ColumnType, Kysely } from 'kysely';
+import type { CallbackAction, CallbackStatus, ReviewReason } from '../callbacks/vocabulary.js';
+import type { AssessmentStatus, DecisionStatus } from '../triage/decision.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -64,7 +66,7 @@ export type ReleaseAction = 'activate' | 'deactivate';
 export interface CallbackRequestTable {
   id: string;
   assessment_id: string;
-  status: 'waiting' | 'claimed' | 'completed' | 'cancelled';
+  status: CallbackStatus;
   name: string;
   phone: string;
   disposition: string;
@@ -82,7 +84,7 @@ export interface CallbackRequestTable {
   completed_at: string | null;
   /** 0: escalated after the request, above every other request; 1: everything else. */
   queue_band: number;
-  review_reason: 'no_answer' | 'escalated' | null;
+  review_reason: ReviewReason | null;
   /** JSON (AnswersChanged): set once the patient changes an answer after asking. */
   answers_changed: string | null;
 }
@@ -91,7 +93,7 @@ export interface CallbackEventTable {
   id: string;
   callback_id: string;
   assessment_id: string;
-  action: string;
+  action: CallbackAction;
   handler_id: string | null;
   at: string;
   detail: string | null;
@@ -119,7 +121,7 @@ export interface AssessmentTable {
   version_hash: string;
   patient: string;
   answers: string;
-  status: 'in_progress' | 'complete';
+  status: AssessmentStatus;
   question_id: string | null;
   outcome: string | null;
   /** Optimistic concurrency: each answer moves it on by one. */
@@ -137,7 +139,7 @@ export interface TraceTable {
   created_at: string;
   pathway_id: string;
   version_hash: string;
-  status: 'complete' | 'needs_answer';
+  status: DecisionStatus;
   outcome_kind: string | null;
   disposition: string | null;
   rule_id: string | null;

@@ -1,5 +1,5 @@
 import type { Transaction } from 'kysely';
-import { Problem } from '../problem.js';
+import { InvalidVerifyRange } from '../errors.js';
 import {
   ChainVerifier,
   GENESIS_HASH,
@@ -88,7 +88,7 @@ export async function appendTraces(trx: Transaction<Database>, dialect: Dialect,
 }
 
 /** The trace repository: an append-only hash chain. Each method reads through the executor it is given. */
-export function traceRepository() {
+export function traceRepository(): TraceRepository {
   return {
     async get(db: Executor, id: string): Promise<TraceBody | undefined> {
       const row = await db.selectFrom('traces').select(STORED_TRACE_COLUMNS).where('id', '=', id).executeTakeFirst();
@@ -159,7 +159,7 @@ export function traceRepository() {
     },
 
     /**
-     * What a verification request covers, checked before any work starts (a Problem when it
+     * What a verification request covers, checked before any work starts (InvalidVerifyRange when it
      * makes no sense). The whole chain by default; from/to sequence numbers; or, with an
      * anchor, just what was appended after it. A range starting after trace 1 takes the hash
      * before it from the anchor when that is where it starts, or else trusts the stored one.
@@ -167,7 +167,7 @@ export function traceRepository() {
     async range(db: Executor, request: VerifyRequest = {}): Promise<VerifyRange> {
       const head = await chainHead(db);
       const { anchor } = request;
-      const bad = (detail: string) => new Problem(400, 'Invalid request', detail);
+      const bad = (detail: string): InvalidVerifyRange => new InvalidVerifyRange(detail);
       if (request.sinceAnchor && (!anchor || request.from !== undefined)) {
         throw bad('sinceAnchor needs an anchor (SEQ:HASH, as `traces head` prints it) and no from');
       }
@@ -237,4 +237,32 @@ async function chainHead(db: Executor): Promise<ChainAnchor> {
   return { seq: Number(head.seq), hash: head.hash };
 }
 
-export type TraceRepository = ReturnType<typeof traceRepository>;
+
+export interface TraceRepository {
+  get(db: Executor, id: string): Promise<TraceBody | undefined>;
+  forAssessment(db: Executor, assessmentId: string): Promise<TraceBody[]>;
+  /**
+   * The filters run on the indexed columns; what is served comes from each row's sealed
+   * content, and a row whose columns disagree with it is refused (TraceAltered), never served.
+   */
+  list(db: Executor, filter: TraceFilter): Promise<TraceSummary[]>;
+  /** Streams full bodies in sequence order, a page at a time (export, impact replay). */
+  bodies(db: Executor, filter: Omit<TraceFilter, "limit" | "afterSeq">, pageSize?: number): AsyncGenerator<TraceBody>;
+  /** The chain head as recorded: the anchor an auditor keeps elsewhere (undefined while empty). */
+  head(db: Executor): Promise<ChainAnchor | undefined>;
+  /**
+   * What a verification request covers, checked before any work starts (InvalidVerifyRange when it
+   * makes no sense). The whole chain by default; from/to sequence numbers; or, with an
+   * anchor, just what was appended after it. A range starting after trace 1 takes the hash
+   * before it from the anchor when that is where it starts, or else trusts the stored one.
+   */
+  range(db: Executor, request?: VerifyRequest): Promise<VerifyRange>;
+  /**
+   * Walks a range of the chain a page at a time, telling `onProgress` after each page and
+   * giving the thread back between pages (see traces/verification.ts for running it off the
+   * request thread).
+   */
+  walk(db: Executor, range: VerifyRange, onProgress?: (progress: VerifyProgress) => void, pageSize?: number): Promise<ChainVerdict>;
+  /** The whole chain, or the part a request names, in one call (the CLI, tests). */
+  verify(db: Executor, request?: VerifyRequest, onProgress?: (progress: VerifyProgress) => void): Promise<ChainVerdict>;
+}

@@ -4,7 +4,7 @@ import type { Triage } from '../triage/triage.js';
 import type { Database, Executor } from './schema.js';
 
 /** Rule-set versions, content-addressed: each stored the first time it serves (or is released). */
-export function versionRepository() {
+export function versionRepository(): VersionRepository {
   return {
     async remember(trx: Transaction<Database>, version: PathwayVersion, at: string): Promise<void> {
       await trx
@@ -45,4 +45,16 @@ export function versionResolver(triage: Pick<Triage, 'version' | 'register'>, re
     triage.register(version);
     return version;
   };
+}
+
+
+/** Stored rule-set versions. */
+export interface VersionRepository {
+  remember(trx: Transaction<Database>, version: PathwayVersion, at: string): Promise<void>;
+  content(db: Executor, hash: string): Promise<string | undefined>;
+  /** Every stored version of a pathway but the one hashed `except`, oldest first. */
+  others(db: Executor, pathwayId: string, except: string): Promise<{
+    hash: string;
+    content: string;
+  }[]>;
 }

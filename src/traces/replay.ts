@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { PathwayVersion } from '../rulesets/version.js';
-import type { Decision, RuleEvaluation } from '../triage/decide.js';
+import type { RuleEvaluation } from '../triage/decide.js';
+import { decisionRecord } from '../triage/decision.js';
 import { ORIGINAL_SEMANTICS, type DecisionSemantics } from '../triage/settled.js';
 import type { Triage } from '../triage/triage.js';
 import type { TraceBody, TraceResult } from './trace.js';
@@ -14,10 +15,6 @@ export interface ReplayReport {
   differences: string[];
   original: TraceResult;
   replayed: TraceResult;
-}
-
-function resultOf(decision: Decision): TraceResult {
-  return decision.status === 'complete' ? { status: 'complete', outcome: decision.outcome } : { status: 'needs_answer', questionId: decision.question.id };
 }
 
 /**
@@ -37,7 +34,7 @@ function firedRules(rules: RuleEvaluation[], other: RuleEvaluation[]): string[] 
 export async function replay(trace: TraceBody, version: PathwayVersion, triage: Triage): Promise<ReplayReport> {
   const semantics = trace.evaluation.semantics ?? ORIGINAL_SEMANTICS;
   const decision = await triage.decide(version, trace.patient, trace.answers, semantics);
-  const replayed = resultOf(decision);
+  const replayed = decisionRecord(decision);
   const differences: string[] = [];
   if (!isDeepStrictEqual(replayed, trace.result)) {
     differences.push(`result: was ${JSON.stringify(trace.result)}, now ${JSON.stringify(replayed)}`);

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { sha256 } from '../canonical.js';
-import { Problem } from '../problem.js';
+import { TraceAltered } from '../errors.js';
 import type { TraceTable } from '../store/schema.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import type { Answer, Patient } from '../triage/answers.js';
-import type { DecidedOutcome, Decision, Evaluation } from '../triage/decide.js';
-import { SOFTWARE } from '../version.js';
+import type { Decision, Evaluation } from '../triage/decide.js';
+import { decisionRecord, type DecisionRecord } from '../triage/decision.js';
+import { SOFTWARE } from '../software.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -13,7 +14,7 @@ export const GENESIS_HASH = '0'.repeat(64);
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
-export type TraceResult = { status: 'complete'; outcome: DecidedOutcome } | { status: 'needs_answer'; questionId: string };
+export type TraceResult = DecisionRecord;
 
 /**
  * One evaluation, as an auditor will read it years later. Contact details never enter a
@@ -78,7 +79,7 @@ export function draftTrace(input: {
     patient: input.patient,
     answers: input.answers,
     evaluation: decision.evaluation,
-    result: decision.status === 'complete' ? { status: 'complete', outcome: decision.outcome } : { status: 'needs_answer', questionId: decision.question.id },
+    result: decisionRecord(decision),
   };
   const { assessmentId, step, at, pathway, result } = content;
   // TextEncoder gives each draft a buffer of its own, as moving it needs: a slice of Buffer's
@@ -137,24 +138,6 @@ export type StoredTrace = TraceTable;
 
 export const STORED_TRACE_COLUMNS = ['seq', 'id', 'assessment_id', 'step', 'created_at', 'pathway_id', 'version_hash', 'status', 'outcome_kind', 'disposition', 'rule_id', 'body', 'hash', 'prev_hash'] as const satisfies readonly (keyof TraceTable)[];
 
-/**
- * A stored trace that no longer agrees with itself. Reads refuse it rather than serve values
- * an auditor could not trust: a server-side fault (500), logged, naming the trace.
- */
-export class TraceAltered extends Problem {
-  constructor(
-    readonly seq: number,
-    readonly traceId: string,
-    readonly reason: string,
-  ) {
-    super(500, 'Trace altered', `trace ${seq} (id ${traceId}) ${reason}; it is not served. Run \`npm run traces -- verify\` and treat this as an incident.`);
-  }
-
-  /** The finding alone, as verify reports it. */
-  get finding(): string {
-    return `trace ${this.seq} (id ${this.traceId}) ${this.reason}`;
-  }
-}
 
 /**
  * The sealed content of one stored trace, once the row is checked against itself: the text

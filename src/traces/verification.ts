@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { Problem } from '../problem.js';
+import { VerificationRunning } from '../errors.js';
 import type { TraceVerificationTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { traceRepository, type VerifyRequest } from '../store/traces.js';
@@ -48,7 +48,7 @@ function present(row: TraceVerificationTable, now: number): Verification {
  * and any instance can say how it is getting on. One at a time per instance: asking again for
  * the same range joins the one running.
  */
-export function verificationService(store: Store, databaseUrl: string) {
+export function verificationService(store: Store, databaseUrl: string): VerificationService {
   const traces = traceRepository();
   const running = new Map<string, { key: string; verified: () => number; stop: () => Promise<void> }>();
 
@@ -81,7 +81,7 @@ export function verificationService(store: Store, databaseUrl: string) {
       const key = JSON.stringify([range.from, range.to, anchor]);
       for (const [id, job] of running) {
         if (job.key === key) return (await this.get(id))!;
-        throw new Problem(409, 'Verification running', `verification ${id} of another range is still running on this instance: follow it at /v1/traces/verify/${id}, and ask again once it is done`);
+        throw new VerificationRunning(`verification ${id} of another range is still running on this instance: follow it at /v1/traces/verify/${id}, and ask again once it is done`);
       }
       const id = randomUUID();
       const at = new Date().toISOString();
@@ -130,4 +130,11 @@ export function verificationService(store: Store, databaseUrl: string) {
   };
 }
 
-export type VerificationService = ReturnType<typeof verificationService>;
+
+/** Chain verifications, one running per instance at a time. */
+export interface VerificationService {
+  start(request: VerifyRequest): Promise<Verification>;
+  get(id: string): Promise<Verification | undefined>;
+  /** Stops what runs here (the service is stopping): each is recorded as failed, and why. */
+  close(): Promise<void>;
+}

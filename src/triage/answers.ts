@@ -1,7 +1,8 @@
 import type { PathwayVersion } from '../rulesets/version.js';
-import { Problem } from '../problem.js';
+import { InvalidAnswer, QuestionNotAsked, UnknownQuestion } from '../errors.js';
 import { DURATION_ANSWER, durationHours, durationSeconds } from '../rulesets/duration.js';
-import { servesAge, UNSURE, type AgeBand, type Question, type Sex } from '../rulesets/schema.js';
+import { servesAge, UNSURE, type AgeBand, type Question } from '../rulesets/schema.js';
+import type { Patient } from './patient.js';
 
 export type AnswerValue = boolean | string | string[] | number;
 
@@ -10,10 +11,7 @@ export interface Answer {
   value: AnswerValue;
 }
 
-export interface Patient {
-  ageYears: number;
-  sex: Sex;
-}
+export type { Patient } from './patient.js';
 
 /** Says what is wrong with a value for a question, in words a frontend developer can act on. */
 export function answerProblem(question: Question, value: unknown): string | undefined {
@@ -102,20 +100,15 @@ export function applyAnswer(
 ): Answer[] {
   const question = version.questionById.get(questionId);
   if (!question) {
-    throw new Problem(422, 'Unknown question', `question ${questionId} is not part of pathway ${version.id}`, [
-      { path: ['body', 'questionId'], message: 'unknown question' },
-    ]);
+    throw new UnknownQuestion(questionId, version.id);
   }
   const earlier = answers.findIndex((a) => a.questionId === questionId);
   if (earlier < 0 && questionId !== currentQuestionId) {
-    const now = currentQuestionId ? `the current question is ${currentQuestionId}` : 'the assessment is complete';
-    throw new Problem(409, 'Question not asked', `question ${questionId} has not been asked; ${now}`, [
-      { path: ['body', 'questionId'], message: 'not asked' },
-    ]);
+    throw new QuestionNotAsked(questionId, currentQuestionId);
   }
   const problem = answerProblem(question, value);
   if (problem) {
-    throw new Problem(422, 'Invalid answer', `answer to ${questionId}: ${problem}`, [{ path: ['body', 'value'], message: problem }]);
+    throw new InvalidAnswer(`answer to ${questionId}: ${problem}`, [{ path: ['value'], message: problem }]);
   }
   const answer: Answer = { questionId, value: value as AnswerValue };
   return earlier < 0 ? [...answers, answer] : answers.map((a, i) => (i === earlier ? answer : a));
@@ -129,10 +122,10 @@ export function givenAnswers(version: PathwayVersion, given: Record<string, unkn
   const errors = Object.entries(given).flatMap(([questionId, value]) => {
     const question = version.questionById.get(questionId);
     const problem = question ? answerProblem(question, value) : `not a question of pathway ${version.id}`;
-    return problem ? [{ path: ['body', 'answers', questionId], message: problem }] : [];
+    return problem ? [{ path: ['answers', questionId], message: problem }] : [];
   });
   if (errors.length) {
-    throw new Problem(422, 'Invalid answers', errors.map((e) => `${e.path[2]}: ${e.message}`).join('; '), errors);
+    throw new InvalidAnswer(errors.map((e) => `${e.path[1]}: ${e.message}`).join('; '), errors, true);
   }
   return version.questions.filter((q) => q.id in given).map((q) => ({ questionId: q.id, value: given[q.id] as AnswerValue }));
 }

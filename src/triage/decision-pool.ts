@@ -26,6 +26,11 @@ export interface DecisionPoolOptions extends WorkerSettings {
   onFailSafe?: (cause: FailSafe['cause'], detail: string) => void;
 }
 
+/** The message a decision worker posts once its module has loaded, with its thread id. */
+export const WORKER_LOADED = 'decisionWorkerLoaded';
+
+const isLoadedMessage = (message: unknown): message is { [WORKER_LOADED]: number } => typeof message === 'object' && message !== null && WORKER_LOADED in message;
+
 interface Pending {
   version: PathwayVersion;
   input: StepInput;
@@ -51,6 +56,9 @@ export class DecisionPool implements Decider {
   private busy = 0;
   private scheduled = false;
   private whenIdle: (() => void)[] = [];
+  /** Threads whose module has loaded (see decision-worker.ts), and who waits for the rest. */
+  private readonly loaded = new Set<number>();
+  private whenLoaded: (() => void)[] = [];
 
   constructor(private readonly options: DecisionPoolOptions) {
     const settings: WorkerSettings = { timeoutMs: options.timeoutMs, ruleEvaluation: options.ruleEvaluation };
@@ -63,6 +71,14 @@ export class DecisionPool implements Decider {
       workerData: settings,
     });
     this.stuckAfterMs = options.stuckAfterMs ?? options.timeoutMs * MAX_BATCH * 2;
+    const loadedOrGone = (): void => this.whenLoaded.splice(0).forEach((resolve) => resolve());
+    this.pool.on('message', (message: unknown) => {
+      if (isLoadedMessage(message)) {
+        this.loaded.add(message[WORKER_LOADED]);
+        loadedOrGone();
+      }
+    });
+    this.pool.on('workerDestroy', loadedOrGone);
   }
 
   step(version: PathwayVersion, input: StepInput): Promise<DecidedStep> {
@@ -138,10 +154,17 @@ export class DecisionPool implements Decider {
     pending.resolve(step);
   }
 
-  /** Waits for the steps already handed in, then ends the threads. */
+  /**
+   * Waits for the steps already handed in and for every thread to have loaded its module, then
+   * ends the threads. Ending a thread still loading its module crashed Node 20 (a fatal error in
+   * its module loader), so a pool closed straight after it was made waits for the load.
+   */
   async close(): Promise<void> {
     if (this.busy > 0 || this.pending.length > 0) {
       await new Promise<void>((resolve) => this.whenIdle.push(resolve));
+    }
+    while (this.pool.threads.some((thread) => !this.loaded.has(thread.threadId))) {
+      await new Promise<void>((resolve) => this.whenLoaded.push(resolve));
     }
     await this.pool.close();
   }

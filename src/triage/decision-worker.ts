@@ -1,5 +1,6 @@
-import { workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { WORKER_LOADED } from './decision-pool.js';
 import { restorePathwayVersion } from '../rulesets/version.js';
 import type { RuleEvaluationMode } from './engines.js';
 import { Triage } from './triage.js';
@@ -51,3 +52,6 @@ export default async function decideBatch(tasks: StepTask[]): Promise<StepReply[
   }
   return move({ [transferableSymbol]: traces, [valueSymbol]: replies }) as unknown as StepReply[];
 }
+
+// Loaded: the pool may now end this thread safely (see DecisionPool.close).
+parentPort?.postMessage({ [WORKER_LOADED]: threadId });

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { Problem } from '../problem.js';
+import { DomainError } from '../errors.js';
 import { scenarioAnswers, type Scenario } from '../rulesets/scenarios.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import { applyAnswer, type Answer } from './answers.js';
@@ -42,10 +42,10 @@ export async function runScenario(triage: Triage, version: PathwayVersion, scena
       decision = await triage.decide(version, scenario.patient, answers);
     }
   } catch (err) {
-    if (!(err instanceof Problem)) {
+    if (!(err instanceof DomainError)) {
       throw err;
     }
-    differences.push(err.detail);
+    differences.push(err.message);
   }
   if (differences.length === 0 && decision) {
     if (decision.status !== 'complete') {

@@ -3,6 +3,7 @@ import type { PathwayVersion } from '../rulesets/version.js';
 import { draftTrace, type TraceDraft } from '../traces/trace.js';
 import type { Answer, Patient } from './answers.js';
 import { failSafeDecision, type Decision, type FallbackCause } from './decide.js';
+import { stepDecision, type StepDecision } from './decision.js';
 import type { Triage } from './triage.js';
 
 /** What one step is decided on, and where its trace belongs. */
@@ -12,11 +13,6 @@ export interface StepInput {
   assessmentId: string | null;
   step: number | null;
 }
-
-/** A decision as the patient and the assessment see it; how it was reached is in the trace. */
-export type StepDecision =
-  | { status: 'complete'; outcome: Extract<Decision, { status: 'complete' }>['outcome']; answers: Answer[] }
-  | { status: 'needs_answer'; question: Extract<Decision, { status: 'needs_answer' }>['question']; answers: Answer[] };
 
 /** Fail-safe causes worth a log line (a rule set that simply decides nothing is not one). */
 export type FailSafe = { cause: Exclude<FallbackCause, 'no_rule_decided'>; detail: string };
@@ -38,11 +34,7 @@ function traced(version: PathwayVersion, input: StepInput, decision: Decision, s
   const draft = draftTrace({ version, ...input, decision, startedAt, durationMs });
   const { decidedBy } = decision.evaluation;
   const failSafe = 'fallback' in decidedBy && decidedBy.fallback !== 'no_rule_decided' ? { cause: decidedBy.fallback, detail: decidedBy.detail } : undefined;
-  const summary: StepDecision =
-    decision.status === 'complete'
-      ? { status: 'complete', outcome: decision.outcome, answers: decision.answers }
-      : { status: 'needs_answer', question: decision.question, answers: decision.answers };
-  return { decision: summary, draft, ...(failSafe ? { failSafe } : {}) };
+  return { decision: stepDecision(decision), draft, ...(failSafe ? { failSafe } : {}) };
 }
 
 /** Decides one step with json-rules-engine and drafts its trace: the same code wherever it runs. */

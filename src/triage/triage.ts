@@ -1,4 +1,4 @@
-import { notFound, Problem } from '../problem.js';
+import { InvalidPatient, PathwayDoesNotApply, PathwayNotFound } from '../errors.js';
 import type { PathwayVersion } from '../rulesets/version.js';
 import { resolveTopic, type Resolution } from '../rulesets/topics.js';
 import { TopicSearch, type TopicSearchResult } from '../search/topic-search.js';
@@ -53,7 +53,7 @@ export class Triage {
   pathway(id: string): PathwayVersion {
     const version = this.active.get(id);
     if (!version) {
-      throw notFound('pathway', id);
+      throw new PathwayNotFound(id);
     }
     return version;
   }
@@ -75,7 +75,7 @@ export class Triage {
   resolve(topicOrPathwayId: string, patient: Patient): Resolution {
     const problem = patientProblem(patient);
     if (problem) {
-      throw new Problem(422, 'Invalid patient', problem, [{ path: ['body', 'patient', 'ageYears'], message: problem }]);
+      throw new InvalidPatient(problem);
     }
     return resolveTopic(this.pathways(), topicOrPathwayId, patient);
   }
@@ -83,7 +83,7 @@ export class Triage {
   checkApplies(version: PathwayVersion, patient: Patient): void {
     const problem = applicabilityProblem(version, patient);
     if (problem) {
-      throw new Problem(422, 'Pathway does not apply', problem, [{ path: ['body', 'patient'], message: problem }]);
+      throw new PathwayDoesNotApply(problem);
     }
   }
 

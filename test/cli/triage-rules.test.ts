@@ -139,8 +139,8 @@ t.test('diff: two directories, field by field', async (t) => {
     { kind: 'question', id: 'fever', change: 'added' },
   ].sort((a, b) => (a.kind === 'question' ? -1 : b.kind === 'question' ? 1 : 0)));
   const text = await cli(['diff', before, after]);
-  t.match(text.stdout, /changed sample\n  version: "1\.0\.0" -> "1\.1\.0"/);
-  t.match(text.stdout, /  changed rule s-short-dull\n    conditions: .*"value":3.* -> .*"value":2/);
+  t.match(text.stdout, /changed sample\n {2}version: "1\.0\.0" -> "1\.1\.0"/);
+  t.match(text.stdout, / {2}changed rule s-short-dull\n {4}conditions: .*"value":3.* -> .*"value":2/);
   t.match((await cli(['diff', before, before])).stdout, /^no changes$/m);
 });
 
@@ -155,7 +155,7 @@ t.test('diff: two git revisions', async (t) => {
   git('commit', '-qam', 'two');
   const res = await cli(['diff', 'HEAD~1', 'HEAD'], { cwd: repo });
   t.equal(res.code, 0, res.stderr);
-  t.match(res.stdout, /changed rule s-severe\n    title: "Severe pain" -> "Severe pain \(any kind\)"/);
+  t.match(res.stdout, /changed rule s-severe\n {4}title: "Severe pain" -> "Severe pain \(any kind\)"/);
   t.equal((await cli(['diff', 'no-such-rev', 'HEAD'], { cwd: repo })).code, 2);
 });
 

@@ -26,7 +26,7 @@ t.test('triage-rules release: checks everything, refuses with reasons, records w
   writeFileSync(scenarios, readFileSync(scenarios, 'utf8').replace('ruleId: cp-crushing-pain-now }', 'ruleId: cp-pain-spreading }'));
   const refused = await run(['release', failing, '--summary', 's'], AUTHOR_KEY);
   t.equal(refused.code, 1);
-  t.match(refused.stdout, /release refused:\n  scenario fails: chest-pain: crushing pain now is a possible heart attack/);
+  t.match(refused.stdout, /release refused:\n {2}scenario fails: chest-pain: crushing pain now is a possible heart attack/);
 
   // Past decisions that the candidate would move to self-care must be acknowledged.
   const app = await testApp(t, { rulesDir: BASIC_RULES, env: { DATABASE_URL: db } });

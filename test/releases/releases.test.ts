@@ -3,6 +3,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { sql } from 'kysely';
 import t from 'tap';
+import { DomainError } from '../../src/errors.js';
+import { problemOf } from '../../src/http/errors.js';
 import { loadRuleCatalog } from '../../src/rulesets/loader.js';
 import { openStore } from '../../src/store/store.js';
 import { BASIC_RULES, freshDatabaseUrl, get, post, rawSql, STAFF, testApp, withRawDatabase } from '../helpers.js';
@@ -66,6 +68,9 @@ t.test('sign-off: by an authenticated clinician other than the author, recorded 
   t.match((await get(app, '/v1/admin/releases', STAFF.auditor)).body.releases[0], { signedOff: true, approver: OFFICER.id, signedOffAt: signed.body.signedOffAt });
 });
 
+/** A refusal from the release service as the API answers it (status, title, detail). */
+const refusal = (err: unknown): unknown => (err instanceof DomainError ? problemOf(err) : err);
+
 t.test('a pathway whose content changed without a version bump is refused, naming the file and both hashes', async (t) => {
   const app = await testApp(t, { rulesDir: BASIC_RULES });
   // The rule files served a decision: sample 1.0.0 is stored with its content.
@@ -73,7 +78,7 @@ t.test('a pathway whose content changed without a version bump is refused, namin
   const servedHash = (await get(app, `/v1/traces/${served.traceId}`, STAFF.clinician)).body.pathway.hash as string;
   const edited = rulesWith(t, 1, '1.0.0');
   const editedHash = (await loadRuleCatalog(edited)).versions.get('sample')!.hash;
-  const refused = await record(app, edited).catch((e: unknown) => e);
+  const refused = await record(app, edited).catch(refusal);
   t.match(refused, {
     status: 409,
     title: 'Version not bumped',
@@ -83,14 +88,14 @@ t.test('a pathway whose content changed without a version bump is refused, namin
   // Against a release: 1.0.1 recorded, then different content as 1.0.1 again.
   const first = await record(app, rulesWith(t, 1));
   const again = rulesWith(t, 2, '1.0.1');
-  t.match(await record(app, again).catch((e: unknown) => e), { status: 409, detail: new RegExp(`sample\\.yaml: pathway sample version 1\\.0\\.1 .*hash ${first.pathways[0]!.hash}; this content hashes to ${(await loadRuleCatalog(again)).versions.get('sample')!.hash}`) });
+  t.match(await record(app, again).catch(refusal), { status: 409, detail: new RegExp(`sample\\.yaml: pathway sample version 1\\.0\\.1 .*hash ${first.pathways[0]!.hash}; this content hashes to ${(await loadRuleCatalog(again)).versions.get('sample')!.hash}`) });
   t.ok(await record(app, rulesWith(t, 1)), 'the same content at the same version is no change');
 
   // The global red flags are part of every pathway version: changed, their version must move.
   const redFlags = rulesWith(t, 1);
   const file = path.join(redFlags, 'red-flags.yaml');
   writeFileSync(file, readFileSync(file, 'utf8').replace('text: Any emergency?', 'text: Any emergency at all?'));
-  t.match(await record(app, redFlags).catch((e: unknown) => e), { status: 409, detail: /red-flags\.yaml: global red flags version 1\.0\.0 changed without a version bump \(pathway sample 1\.0\.1 was recorded before as hash [0-9a-f]{64}; this content hashes to [0-9a-f]{64}\): bump their version/ });
+  t.match(await record(app, redFlags).catch(refusal), { status: 409, detail: /red-flags\.yaml: global red flags version 1\.0\.0 changed without a version bump \(pathway sample 1\.0\.1 was recorded before as hash [0-9a-f]{64}; this content hashes to [0-9a-f]{64}\): bump their version/ });
   writeFileSync(file, readFileSync(file, 'utf8').replace('version: 1.0.0', 'version: 1.1.0'));
   t.ok(await record(app, redFlags), 'with the red flags version bumped it records');
   t.equal((await get(app, '/v1/admin/releases', STAFF.auditor)).body.releases.length, 3, 'nothing stored for the refusals');

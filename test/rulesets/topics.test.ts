@@ -1,6 +1,8 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
+import { DomainError } from '../../src/errors.js';
+import { problemOf } from '../../src/http/errors.js';
 import { loadRuleCatalog, RuleSetLoadError, type Finding } from '../../src/rulesets/loader.js';
 import { resolveTopic, topicsFor } from '../../src/rulesets/topics.js';
 import { parseStoredDefinition, preparePathwayVersion, restorePathwayVersion } from '../../src/rulesets/version.js';
@@ -23,11 +25,12 @@ function copyWith(tt: Test, edits: Record<string, (yaml: string) => string>): st
   return dir;
 }
 
+/** What `fn` refuses with, as the API answers it (status, title, detail). */
 function thrown(fn: () => unknown): unknown {
   try {
     fn();
   } catch (err) {
-    return err;
+    return err instanceof DomainError ? problemOf(err) : err;
   }
   return undefined;
 }

@@ -1,5 +1,5 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
-import { Engine } from 'json-rules-engine';
+import { type Engine } from 'json-rules-engine';
 import t from 'tap';
 import { loadRuleCatalog } from '../../src/rulesets/loader.js';
 import { loadScenarioFiles, scenarioAnswers } from '../../src/rulesets/scenarios.js';

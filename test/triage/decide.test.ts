@@ -1,5 +1,7 @@
 import { Operator } from 'json-rules-engine';
 import t from 'tap';
+import { DomainError } from '../../src/errors.js';
+import { problemOf as answeredWith } from '../../src/http/errors.js';
 import { loadRuleCatalog } from '../../src/rulesets/loader.js';
 import type { Answer, Patient } from '../../src/triage/answers.js';
 import { applyAnswer } from '../../src/triage/answers.js';
@@ -19,11 +21,12 @@ const a = (questionId: string, value: Answer['value']): Answer => ({ questionId,
 
 const outcomeOf = (d: Decision) => (d.status === 'complete' ? d.outcome : undefined);
 
+/** What `fn` refuses with, as the API answers it (status, title, detail). */
 function problemOf(fn: () => unknown): unknown {
   try {
     fn();
   } catch (err) {
-    return err;
+    return err instanceof DomainError ? answeredWith(err) : err;
   }
   return undefined;
 }

@@ -83,3 +83,16 @@ t.test('a batch that does not come back in time gets the fallback, traced as a t
   t.match(step, { decision: { status: 'complete', outcome: { ruleId: null, disposition: chest.fallback.outcome.disposition } }, failSafe: { cause: 'timeout' } });
   t.same(failSafes, ['timeout']);
 });
+
+t.test('a pool closed as soon as it is made waits for its threads to load, then closes', async (t) => {
+  // Ending a thread still loading its module crashed Node 20 once; this process would die here.
+  for (let i = 0; i < 5; i++) {
+    const pool = new DecisionPool({ ...settings, threads: 2 });
+    await pool.close();
+  }
+  const pool = new DecisionPool({ ...settings, threads: 2 });
+  const [version] = versions;
+  const step = pool.step(version!, { patient: { ageYears: 40, sex: 'female' }, answers: [], assessmentId: null, step: 0 });
+  await pool.close();
+  t.equal((await step).failSafe, undefined, 'a step handed in before close is still decided');
+});

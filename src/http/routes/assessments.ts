@@ -1,9 +1,11 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { z } from 'zod';
 import type { StepResult } from '../../assessments/service.js';
+import type { QueuedCallback } from '../../callbacks/request.js';
 import type { Assessment } from '../../store/assessments.js';
-import type { CallbackRow } from '../../store/callbacks.js';
-import { AnswerValueSchema, OutcomeViewSchema, PatientSchema, RedirectedSchema, QuestionViewSchema, StepSchema, outcomeView, problems, questionView } from '../schemas.js';
+import { CALLBACK_STATUSES } from '../../callbacks/vocabulary.js';
+import { ASSESSMENT_STATUS_ALIAS, ASSESSMENT_STATUSES } from '../../triage/decision.js';
+import { AnswerValueSchema, OutcomeViewSchema, PatientSchema, RedirectedSchema, QuestionViewSchema, StepSchema, decisionView, outcomeView, problems, questionView } from '../schemas.js';
 
 const IdParams = z.object({ id: z.string().max(100) });
 const TokenHeaders = z.object({
@@ -13,7 +15,7 @@ const TokenHeaders = z.object({
 const PatientCallbackSchema = z
   .object({
     id: z.string(),
-    status: z.enum(['waiting', 'claimed', 'completed', 'cancelled']),
+    status: z.enum(CALLBACK_STATUSES),
     dueAt: z.string(),
     within: z.string(),
     answersChanged: z.boolean().describe('Answers changed after asking: the clinician who calls sees the change'),
@@ -26,23 +28,23 @@ const PatientCallbackSchema = z
 const CallbackRequestSchema = PatientCallbackSchema.extend({ phone: z.string() });
 const StepWithCallbackSchema = z.intersection(StepSchema, z.object({ callback: PatientCallbackSchema.optional().describe('The callback request, once asked for') }));
 
-function callbackView(row: CallbackRow, assessment: Assessment): z.infer<typeof PatientCallbackSchema> {
+function callbackView(callback: QueuedCallback, assessment: Assessment): z.infer<typeof PatientCallbackSchema> {
   const outcome = assessment.status === 'complete' ? assessment.outcome : null;
   return {
-    id: row.id,
-    status: row.status,
-    dueAt: row.due_at,
-    within: row.within,
-    answersChanged: row.answers_changed !== null,
+    id: callback.id,
+    status: callback.status,
+    dueAt: callback.dueAt,
+    within: callback.within,
+    answersChanged: callback.answersChanged !== null,
     ...(outcome?.kind === 'escalate' ? { actNow: { title: outcome.title, advice: outcome.advice } } : {}),
   };
 }
 
 function stepView({ assessment, decision, traceId, callback }: StepResult): z.infer<typeof StepWithCallbackSchema> {
+  const view = decisionView(decision);
+  // This API version's alias: the assessment routes say in_progress for needs_answer.
   const step: z.infer<typeof StepSchema> =
-    decision.status === 'complete'
-      ? { id: assessment.id, status: 'complete', outcome: outcomeView(decision.outcome), traceId }
-      : { id: assessment.id, status: 'in_progress', question: questionView(decision.question), traceId };
+    view.status === 'complete' ? { id: assessment.id, ...view, traceId } : { id: assessment.id, status: ASSESSMENT_STATUS_ALIAS[view.status], question: view.question, traceId };
   return callback ? { ...step, callback: callbackView(callback, assessment) } : step;
 }
 
@@ -106,9 +108,9 @@ const assessments: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       await app.assessments.authorised(request.params.id, request.headers['x-assessment-token']);
-      const { row, created } = await app.callbacks.request(request.params.id, request.body);
+      const { request: callback, created } = await app.callbacks.request(request.params.id, request.body);
       const { assessment } = await app.assessments.get(request.params.id);
-      return reply.code(created ? 201 : 200).send({ ...callbackView(row, assessment), phone: row.phone });
+      return reply.code(created ? 201 : 200).send({ ...callbackView(callback, assessment), phone: callback.phone });
     },
   );
 
@@ -126,7 +128,7 @@ const assessments: FastifyPluginAsyncZod = async (app) => {
             pathwayId: z.string(),
             pathwayVersion: z.string(),
             versionHash: z.string(),
-            status: z.enum(['in_progress', 'complete']),
+            status: z.enum(ASSESSMENT_STATUSES).describe('in_progress: this API version\'s alias of needs_answer, a question to answer next'),
             patient: PatientSchema,
             answers: z.array(z.object({ questionId: z.string(), value: AnswerValueSchema })),
             question: QuestionViewSchema.optional(),

@@ -1,21 +1,21 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { answersChangedOf, COMPLETION_OUTCOMES, QUEUE_CHANGES, type QueueChange } from '../../callbacks/service.js';
+import { COMPLETION_OUTCOMES, type QueuedCallback } from '../../callbacks/request.js';
+import { QUEUE_CHANGES, type QueueChange } from '../../callbacks/service.js';
+import { CALLBACK_STATUSES, REVIEW_REASONS } from '../../callbacks/vocabulary.js';
 import { OUTCOME_KINDS } from '../../rulesets/schema.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import type { CallbackRow, QueueRow } from '../../store/callbacks.js';
 import { CANCEL_OVERRIDE, type Principal } from '../../security/roles.js';
 import { explain } from '../../traces/explain.js';
 import { problems, questionView, QuestionViewSchema } from '../schemas.js';
 
-const STATUSES = ['waiting', 'claimed', 'completed', 'cancelled'] as const;
 
 const CallbackSummarySchema = z
   .object({
     id: z.string(),
     assessmentId: z.string(),
-    status: z.enum(STATUSES),
+    status: z.enum(CALLBACK_STATUSES),
     disposition: z.string(),
     within: z.string().describe('The urgency window the answers earned (ISO 8601 duration)'),
     dueAt: z.string(),
@@ -24,7 +24,7 @@ const CallbackSummarySchema = z
     overdueBySeconds: z.number().optional().describe('Present once the due time has passed'),
     attempts: z.number(),
     needsReview: z.boolean().describe('Flagged for clinical review: 3 unanswered calls, or an escalation after the request'),
-    reviewReason: z.enum(['no_answer', 'escalated']).nullable().describe('escalated: the answers escalated after the request (the request sits at the top of the queue)'),
+    reviewReason: z.enum(REVIEW_REASONS).nullable().describe('escalated: the answers escalated after the request (the request sits at the top of the queue)'),
     answersChanged: z.boolean().describe('The patient changed answers after asking for the callback'),
     claimedBy: z.string().nullable(),
     leaseUntil: z.string().nullable(),
@@ -51,24 +51,24 @@ const CallbackDetailSchema = CallbackSummarySchema.extend({
   history: z.array(z.object({ action: z.string(), handlerId: z.string().nullable(), at: z.string(), detail: z.unknown() })).describe('In order, including every read of the contact details'),
 }).meta({ id: 'CallbackDetail' });
 
-function summary(row: QueueRow, now: number): z.infer<typeof CallbackSummarySchema> {
-  const left = Math.round((Date.parse(row.due_at) - now) / 1000);
-  const open = row.status === 'waiting' || row.status === 'claimed';
+function summary(callback: QueuedCallback, now: number): z.infer<typeof CallbackSummarySchema> {
+  const left = Math.round((Date.parse(callback.dueAt) - now) / 1000);
+  const open = callback.status === 'waiting' || callback.status === 'claimed';
   return {
-    id: row.id,
-    assessmentId: row.assessment_id,
-    status: row.status,
-    disposition: row.disposition,
-    within: row.within,
-    dueAt: row.due_at,
-    createdAt: row.created_at,
+    id: callback.id,
+    assessmentId: callback.assessmentId,
+    status: callback.status,
+    disposition: callback.disposition,
+    within: callback.within,
+    dueAt: callback.dueAt,
+    createdAt: callback.createdAt,
     ...(open ? (left >= 0 ? { timeLeftSeconds: left } : { overdueBySeconds: -left }) : {}),
-    attempts: row.attempts,
-    needsReview: row.needs_review === 1,
-    reviewReason: row.review_reason,
-    answersChanged: row.answers_changed !== null,
-    claimedBy: row.claimed_by,
-    leaseUntil: row.lease_until,
+    attempts: callback.attempts,
+    needsReview: callback.needsReview,
+    reviewReason: callback.reviewReason,
+    answersChanged: callback.answersChanged !== null,
+    claimedBy: callback.claimedBy,
+    leaseUntil: callback.leaseUntil,
   };
 }
 
@@ -91,7 +91,7 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
         tags: ['callbacks'],
         summary: 'The queue: escalated after the request first, then most urgent (due time, then creation)',
         querystring: z.strictObject({
-          status: z.enum(STATUSES).optional().describe('Default: waiting and claimed'),
+          status: z.enum(CALLBACK_STATUSES).optional().describe('Default: waiting and claimed'),
           overdue: z.enum(['true', 'false']).optional(),
           limit: z.coerce.number().int().min(1).max(200).default(50),
           cursor: z.string().max(300).optional(),
@@ -101,10 +101,10 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { status, overdue, limit, cursor } = request.query;
-      const { rows, now } = await app.callbacks.queue({ status, overdue: overdue === 'true', after: cursor ? decodeCursor(cursor, QueuePosition) : undefined, limit: limit + 1 });
+      const { callbacks: rows, now } = await app.callbacks.queue({ status, overdue: overdue === 'true', after: cursor ? decodeCursor(cursor, QueuePosition) : undefined, limit: limit + 1 });
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
-      return { items: page.map((r) => summary(r, Date.parse(now))), nextCursor: rows.length > limit && last ? encodeCursor([last.queue_band, last.due_at, last.created_at, last.id]) : null };
+      return { items: page.map((r) => summary(r, Date.parse(now))), nextCursor: rows.length > limit && last ? encodeCursor([last.queueBand, last.dueAt, last.createdAt, last.id]) : null };
     },
   );
 
@@ -176,17 +176,17 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
-      const { row, history } = await app.callbacks.read(request.params.id, request.principal!.id);
-      const { assessment, version } = await app.assessments.get(row.assessment_id);
-      const changed = answersChangedOf(row);
-      const traces = await app.traces.forAssessment(app.store.read, row.assessment_id);
+      const { request: callback, history } = await app.callbacks.read(request.params.id, request.principal!.id);
+      const { assessment, version } = await app.assessments.get(callback.assessmentId);
+      const changed = callback.answersChanged;
+      const traces = await app.traces.forAssessment(app.store.read, callback.assessmentId);
       const last = traces[traces.length - 1];
       const explanation = last ? explain(last) : null;
       return {
-        ...summary(row, Date.now()),
-        name: row.name,
-        phone: row.phone,
-        completion: row.completion_outcome ? { outcome: row.completion_outcome as (typeof COMPLETION_OUTCOMES)[number], notes: row.completion_notes ?? '', at: row.completed_at ?? '' } : null,
+        ...summary(callback, Date.now()),
+        name: callback.name,
+        phone: callback.phone,
+        completion: callback.completion,
         answers: assessment.answers.flatMap((a) => {
           const q = version.questionById.get(a.questionId);
           return q ? [{ question: questionView(q), value: a.value }] : [];
@@ -199,7 +199,7 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
   );
 
   // The acting handler is the authenticated principal, never a field of the request body.
-  const action = <B extends z.ZodRawShape>(path: string, summaryText: string, body: B, run: (id: string, actor: Principal, b: z.infer<z.ZodObject<B>>) => Promise<CallbackRow>) =>
+  const action = <B extends z.ZodRawShape>(path: string, summaryText: string, body: B, run: (id: string, actor: Principal, b: z.infer<z.ZodObject<B>>) => Promise<QueuedCallback>) =>
     app.post(
       `/callbacks/:id/${path}`,
       {

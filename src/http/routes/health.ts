@@ -3,6 +3,8 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ping } from '../../store/store.js';
 import { FAULT_NAMES } from '../../store/faults.js';
+import { pathwayRef } from '../../rulesets/version.js';
+import { PathwayRefSchema } from '../schemas.js';
 
 const health: FastifyPluginAsyncZod = async (app) => {
   app.get(
@@ -23,14 +25,14 @@ const health: FastifyPluginAsyncZod = async (app) => {
             instance: z.string().describe('host:pid of the instance that answered'),
             database: z.enum(['sqlite', 'postgres']),
             release: z.string().nullable().describe('The active release, or null when serving the rule files directly'),
-            pathways: z.array(z.object({ id: z.string(), version: z.string(), hash: z.string() })).describe('The rule-set version hashes this instance serves'),
+            pathways: z.array(PathwayRefSchema).describe('The rule-set version hashes this instance serves'),
           }),
           503: z.object({ status: z.literal('not_ready'), reason: z.string().describe('database unreachable, listener down (this instance would miss other instances\' changes), disk full or disk I/O error (until a write succeeds), or no pathways loaded') }),
         },
       },
     },
     async (_request, reply) => {
-      const pathways = app.triage.pathways().map((v) => ({ id: v.id, version: v.version, hash: v.hash }));
+      const pathways = app.triage.pathways().map(pathwayRef);
       try {
         await ping(app.store.read);
       } catch {

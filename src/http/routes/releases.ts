@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { z } from 'zod';
-import { problems } from '../schemas.js';
+import { PathwayRefSchema, problems } from '../schemas.js';
 
-const PathwaysSchema = z.array(z.object({ id: z.string(), version: z.string(), hash: z.string() }));
+const PathwaysSchema = z.array(PathwayRefSchema);
 const ReleaseParams = z.object({ id: z.string().max(100) });
 
 const ReleaseSchema = z

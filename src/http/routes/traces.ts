@@ -1,13 +1,13 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { z } from 'zod';
-import { notFound } from '../../problem.js';
+import { notFound } from '../problem.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { OUTCOME_KINDS } from '../../rulesets/schema.js';
 import { explain } from '../../traces/explain.js';
 import { replay } from '../../traces/replay.js';
 import { ANCHOR_PATTERN, parseAnchor, type TraceBody } from '../../traces/trace.js';
 import { DECISION_SEMANTICS } from '../../triage/settled.js';
-import { problems } from '../schemas.js';
+import { PathwayRefSchema, problems } from '../schemas.js';
 
 // Traces are nested records of everything evaluated; documented by their top-level fields.
 const TraceSchema = z
@@ -19,7 +19,7 @@ const TraceSchema = z
     step: z.number().nullable(),
     at: z.string(),
     durationMs: z.number(),
-    pathway: z.object({ id: z.string(), version: z.string(), hash: z.string() }),
+    pathway: PathwayRefSchema,
     software: z.object({ app: z.string(), jsonRulesEngine: z.string() }),
     patient: z.object({ ageYears: z.number(), sex: z.string() }),
     answers: z.array(z.object({ questionId: z.string(), value: z.unknown() })),

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { z } from 'zod';
-import { AnswerValueSchema, PatientSchema, RedirectedSchema, TriageResultSchema, outcomeView, problems, questionView } from '../schemas.js';
+import { AnswerValueSchema, PatientSchema, RedirectedSchema, TriageResultSchema, decisionView, problems } from '../schemas.js';
 
 const triage: FastifyPluginAsyncZod = async (app) => {
   app.post(
@@ -25,9 +25,7 @@ const triage: FastifyPluginAsyncZod = async (app) => {
       const { pathwayId, patient, answers } = request.body;
       const { decision, traceId, pathwayId: ran, redirected } = await app.assessments.triageOnce(pathwayId, patient, answers);
       const about = { pathwayId: ran, ...(redirected ? { redirected } : {}) };
-      return decision.status === 'complete'
-        ? { status: 'complete' as const, outcome: outcomeView(decision.outcome), traceId, ...about }
-        : { status: 'needs_answer' as const, question: questionView(decision.question), traceId, ...about };
+      return { ...decisionView(decision), traceId, ...about };
     },
   );
 };

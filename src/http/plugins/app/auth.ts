@@ -1,9 +1,14 @@
-import type { FastifyInstance, onRequestHookHandler } from 'fastify';
-import { Problem } from '../problem.js';
-import { authorise, type Access, type Principal } from '../security/roles.js';
-import { identify, type Security } from '../security/setup.js';
+import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import { Problem } from '../../problem.js';
+import { authorise, type Access, type Principal } from '../../../security/roles.js';
+import { identify, type Security } from '../../../security/setup.js';
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route with the staff access group it needs (none: public); the matrix in docs/security.md. */
+    routeAccess(): { method: string; url: string; access?: Access }[];
+  }
   interface FastifyRequest {
     principal: Principal | null;
   }
@@ -12,6 +17,27 @@ declare module 'fastify' {
     access?: Access;
   }
 }
+
+/** Who is calling (`request.principal`, set on staff routes), and which route needs whom. */
+export default fp(
+  async (app) => {
+    // Read lazily: a scope's own onRoute hook sets the access group after this one has run.
+    const routes: RouteOptions[] = [];
+    app.addHook('onRoute', (route) => {
+      routes.push(route);
+    });
+    app.decorate('routeAccess', () =>
+      routes.flatMap((route) =>
+        [route.method]
+          .flat()
+          .filter((m) => m !== 'HEAD')
+          .map((method) => ({ method, url: route.url, access: route.config?.access })),
+      ),
+    );
+    app.decorateRequest('principal', null);
+  },
+  { name: 'auth' },
+);
 
 /**
  * Staff routes: a credential (an API key in `x-api-key`, or a bearer JWT) is required, and its
