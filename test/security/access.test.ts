@@ -29,6 +29,7 @@ t.test('staff routes are the trace, callback and release routes', async (t) => {
     'GET /v1/assessments/:id',
     'GET /v1/pathways',
     'GET /v1/pathways/:id',
+    'GET /v1/pathways/search',
     'POST /v1/assessments',
     'POST /v1/assessments/:id/answers',
     'POST /v1/assessments/:id/callback',
