@@ -22,6 +22,9 @@ const REASSURING: Record<string, unknown> = {
   sep_no_wet_nappy: false,
   sep_warning: ['none'],
   stk_signs: ['none'],
+  stk_baby_signs: ['none'],
+  // "Yes" keeps the allergy questions in every walk; "no" skips them (tested below).
+  alg_possible: true,
   alg_signs: ['none'],
   alg_adrenaline: false,
   alg_other: ['none'],
@@ -71,6 +74,18 @@ t.test('feeling very unwell gets a callback within the hour at every age', async
   for (const person of PEOPLE) {
     const outcome = await walk(person, (id) => (id === 'how_unwell' ? 'very' : undefined));
     t.same([outcome.kind, outcome.disposition], ['callback', 'CB-URGENT'], `${person.ageYears} ${person.sex}`);
+  }
+});
+
+t.test('not an allergic reaction: the allergy signs are skipped, and self-care is still reached', async (t) => {
+  for (const person of PEOPLE.filter((p) => p.ageYears >= 1 && p.ageYears < 75)) {
+    const asked: string[] = [];
+    const outcome = await walk(person, (id) => {
+      asked.push(id);
+      return id === 'alg_possible' ? false : undefined;
+    });
+    t.equal(outcome.kind, 'self_care', `${person.ageYears} ${person.sex}: ${outcome.ruleId}`);
+    t.notOk(asked.includes('alg_signs'), `${person.ageYears} ${person.sex}: allergy signs not asked`);
   }
 });
 

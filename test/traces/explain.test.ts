@@ -48,7 +48,7 @@ t.test('a pending question explains why it is asked', async (t) => {
 
 t.test('an outcome lists the rules ranked above it that were checked first', async (t) => {
   const { explanation } = await explanationOf('fever-adult', { ageYears: 70, sex: 'male' }, {
-    emergency_signs: ['none'], sepsis_signs: ['none'], immunity: ['none'], has_thermometer: true, temperature: 39.2, moderate_signs: ['behaviour_change'],
+    emergency_signs: ['none'], sepsis_signs: ['none'], immunity: ['none'], has_thermometer: true, temperature: 39.2, heat: false, moderate_signs: ['behaviour_change'],
   });
   t.match(explanation.summary, /^Clinician callback: .*, because rule fa-sepsis-moderate-risk /);
   t.ok(explanation.settled.includes("Checked first and ruled out: rule fa-low-temperature 'Temperature below 36C': temperature is 39.2 (rule expects less than 36)."));
