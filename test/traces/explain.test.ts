@@ -1,7 +1,7 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import t from 'tap';
 import { loadScenarioFiles, scenarioAnswers } from '../../src/rulesets/scenarios.js';
-import { BUNDLED_RULES, get, post, STAFF, testApp } from '../helpers.js';
+import { BUNDLED_RULES, get, ON_POSTGRES, post, STAFF, testApp } from '../helpers.js';
 
 const app = await testApp(t);
 const files = await loadScenarioFiles(BUNDLED_RULES);
@@ -56,7 +56,9 @@ t.test('an outcome lists the rules ranked above it that were checked first', asy
   t.notOk(explanation.settled.some((line: string) => line.includes('rf-')), 'red flags are listed once, as ruled out');
 });
 
-for (const file of files) {
+// What an explanation says does not depend on the database: every scenario is explained on
+// SQLite; the PostgreSQL run (TEST_DATABASE=postgres) keeps the tests above, which read the store.
+for (const file of ON_POSTGRES ? [] : files) {
   t.test(`${file.pathway}: every scenario's outcome is explained by its deciding rule`, async (t) => {
     for (const scenario of file.scenarios) {
       const answers = Object.fromEntries(scenarioAnswers(scenario).map((a) => [a.questionId, a.value]));
