@@ -176,7 +176,11 @@ export async function httpBench(table: Table, versions: PathwayVersion[], cases:
           load: { open: { ratio: TRIAGE_RATIO_TARGET }, next: triageStep },
           target: { p99: P99_TARGET_MS },
         },
-        { what: `POST /v1/triage (${largest.id}, fullest answer set)`, load: { at: '/v1/triage', closed: { method: 'POST', headers: jsonHeaders(), body: bodyOf(full) } }, target: { ratio: TRIAGE_RATIO_TARGET } },
+        {
+          what: `POST /v1/triage (${largest.id}, fullest answer set)`,
+          load: { at: '/v1/triage', closed: { method: 'POST', headers: jsonHeaders(), body: bodyOf(full) } },
+          target: { ratio: TRIAGE_RATIO_TARGET },
+        },
         { what: 'POST /v1/assessments/:id/answers', load: { closed: closedLoop(answerStep) }, target: { ratio: STEP_RATIO_TARGET } },
         { what: `POST /v1/assessments/:id/answers at ${STEP_RATIO_TARGET} of the baseline rate`, load: { open: { ratio: STEP_RATIO_TARGET }, next: answerStep }, target: { p99: P99_TARGET_MS } },
         { what: `GET /v1/callbacks (${waiting})`, load: { closed: closedLoop(queue) } },

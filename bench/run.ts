@@ -50,7 +50,9 @@ if (only.has('verify')) await verifyBench(table, versions, cases, runs, seconds,
 if (only.has('memory')) await memoryBench(table, cases, largest, quick ? 1_000 : 100_000, quick ? 3 : 60);
 
 // The load average says how far the tail figures are this code and how far other processes.
-console.log(`${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} cores (load average ${loadavg()[0]!.toFixed(1)}), ${runs} run(s) of ${seconds} s, medians; ${CONNECTIONS} connections`);
+console.log(
+  `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} cores (load average ${loadavg()[0]!.toFixed(1)}), ${runs} run(s) of ${seconds} s, medians; ${CONNECTIONS} connections`,
+);
 console.log(table.render());
 
 if (smoke) {

@@ -66,7 +66,10 @@ export async function startServer(dir: string, database: string): Promise<BenchS
     if (child.exitCode !== null) {
       throw new Error(`the server exited (${child.exitCode}): ${readFileSync(logFile, 'utf8').slice(-2000)}`);
     }
-    const up = await fetch(`${base}/health/ready`).then((r) => r.ok, () => false);
+    const up = await fetch(`${base}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (up) break;
     if (Date.now() - started > 30_000) throw new Error('the server did not become ready in 30 s');
     await new Promise((resolve) => setTimeout(resolve, 100));

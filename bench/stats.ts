@@ -47,7 +47,17 @@ export class Table {
 
   render(): string {
     const header = ['kind', 'what', 'throughput', 'median / p50', 'p99', 'in the server: p50 / p99', 'load generator stalled', 'ratio to baseline', 'target'];
-    const cells = this.rows.map((r) => [r.kind, r.what, r.throughput ?? '', r.median ?? '', r.p99 ?? '', r.inServer ?? '', r.generatorStall ?? '', r.ratio ?? '', r.target ? `${r.target.text}: ${r.target.met ? 'met' : 'NOT met'}` : '']);
+    const cells = this.rows.map((r) => [
+      r.kind,
+      r.what,
+      r.throughput ?? '',
+      r.median ?? '',
+      r.p99 ?? '',
+      r.inServer ?? '',
+      r.generatorStall ?? '',
+      r.ratio ?? '',
+      r.target ? `${r.target.text}: ${r.target.met ? 'met' : 'NOT met'}` : '',
+    ]);
     const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
     const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`;
     return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');

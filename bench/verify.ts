@@ -92,13 +92,21 @@ export async function verifyBench(table: Table, versions: PathwayVersion[], case
           what: `${what}${Math.max(...rs.map((r) => r.errors)) ? ` (${Math.max(...rs.map((r) => r.errors))} non-2xx)` : ''}`,
           throughput: `${median(rs.map((r) => r.rps)).toFixed(0)}/s`,
           median: `${median(rs.map((r) => r.p50))} ms`,
-          p99: `${medianWithRange(rs.map((r) => r.p99), String)} ms`,
+          p99: `${medianWithRange(
+            rs.map((r) => r.p99),
+            String,
+          )} ms`,
           inServer: `p99 ${median(rs.map((r) => r.serverP99)).toFixed(1)} ms`,
         });
       row(`POST /v1/triage at ${VERIFY_LOAD_RATE}/s, no verification running`, quiet);
       row(`POST /v1/triage at ${VERIFY_LOAD_RATE}/s while verifying ${count} traces (running ${(median(loaded.map((r) => r.covered)) * 100).toFixed(0)}% of the window)`, loaded);
       const verifySeconds = median(loaded.map((r) => r.verifySeconds));
-      table.add({ kind: 'verify', what: `GET /v1/traces/verify, ${count} traces, under that load (to its verdict)`, throughput: `${(traces / verifySeconds).toFixed(0)} traces/s`, median: `${verifySeconds.toFixed(1)} s` });
+      table.add({
+        kind: 'verify',
+        what: `GET /v1/traces/verify, ${count} traces, under that load (to its verdict)`,
+        throughput: `${(traces / verifySeconds).toFixed(0)} traces/s`,
+        median: `${verifySeconds.toFixed(1)} s`,
+      });
     } finally {
       await server.stop();
     }

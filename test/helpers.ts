@@ -122,10 +122,7 @@ export async function rawSql(app: TestApp, statement: string): Promise<void> {
 }
 
 /** A real app on a real database of its own (see freshDatabaseUrl), closed when the test ends. */
-export async function testApp(
-  t: Test,
-  options: { rulesDir?: string; env?: Record<string, string>; logStream?: Writable } & Omit<AppOptions, 'config'> = {},
-) {
+export async function testApp(t: Test, options: { rulesDir?: string; env?: Record<string, string>; logStream?: Writable } & Omit<AppOptions, 'config'> = {}) {
   const dir = tempDir(t);
   // Close the app before its database is dropped (teardowns run in the order they are added).
   const opened: ReturnType<typeof Fastify>[] = [];
@@ -195,7 +192,7 @@ export function tokenOf(app: TestApp, id: string): string {
 
 export interface Reply {
   status: number;
-   
+
   body: any;
   headers: Record<string, string | string[] | number | undefined>;
 }
@@ -236,7 +233,16 @@ export async function startServer(t: Test, env: Record<string, string>): Promise
 
 /** A chest pain assessment walked to a 1-hour callback outcome; returns its id. */
 export async function callbackAssessment(app: TestApp): Promise<string> {
-  const answers: Record<string, unknown> = { emergency_signs: ['none'], pain_now: false, pain_feel: 'burning', pain_spreads: ['none'], associated: ['none'], coughing_blood: false, injury: false, started: 'within_12h' };
+  const answers: Record<string, unknown> = {
+    emergency_signs: ['none'],
+    pain_now: false,
+    pain_feel: 'burning',
+    pain_spreads: ['none'],
+    associated: ['none'],
+    coughing_blood: false,
+    injury: false,
+    started: 'within_12h',
+  };
   const start = await post(app, '/v1/assessments', { pathwayId: 'chest-pain', patient: { ageYears: 52, sex: 'male' } });
   let step = start.body;
   while (step.status === 'in_progress') {

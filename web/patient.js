@@ -19,27 +19,48 @@ function render(...children) {
 }
 
 function radios(name, options, checked) {
-  return h('div', { class: 'nhsuk-radios' }, ...options.map((o, i) =>
-    h('div', { class: 'nhsuk-radios__item' },
-      h('input', { class: 'nhsuk-radios__input', id: `${name}-${i}`, name, type: 'radio', value: o.value, checked: checked === o.value }),
-      h('label', { class: 'nhsuk-label nhsuk-radios__label', for: `${name}-${i}` }, o.label))));
+  return h(
+    'div',
+    { class: 'nhsuk-radios' },
+    ...options.map((o, i) =>
+      h(
+        'div',
+        { class: 'nhsuk-radios__item' },
+        h('input', { class: 'nhsuk-radios__input', id: `${name}-${i}`, name, type: 'radio', value: o.value, checked: checked === o.value }),
+        h('label', { class: 'nhsuk-label nhsuk-radios__label', for: `${name}-${i}` }, o.label),
+      ),
+    ),
+  );
 }
 
 function checkboxes(name, options, checked = []) {
-  return h('div', { class: 'nhsuk-checkboxes' }, ...options.map((o, i) =>
-    h('div', { class: 'nhsuk-checkboxes__item' },
-      h('input', { class: 'nhsuk-checkboxes__input', id: `${name}-${i}`, name, type: 'checkbox', value: o.value, checked: checked.includes(o.value) }),
-      h('label', { class: 'nhsuk-label nhsuk-checkboxes__label', for: `${name}-${i}` }, o.label))));
+  return h(
+    'div',
+    { class: 'nhsuk-checkboxes' },
+    ...options.map((o, i) =>
+      h(
+        'div',
+        { class: 'nhsuk-checkboxes__item' },
+        h('input', { class: 'nhsuk-checkboxes__input', id: `${name}-${i}`, name, type: 'checkbox', value: o.value, checked: checked.includes(o.value) }),
+        h('label', { class: 'nhsuk-label nhsuk-checkboxes__label', for: `${name}-${i}` }, o.label),
+      ),
+    ),
+  );
 }
 
 function formGroup(id, legend, hint, control, large = true) {
-  return h('div', { class: 'nhsuk-form-group', id: `${id}-group` },
-    h('fieldset', { class: 'nhsuk-fieldset', ...(hint ? { 'aria-describedby': `${id}-hint` } : {}) },
-      h('legend', { class: `nhsuk-fieldset__legend ${large ? 'nhsuk-fieldset__legend--l' : 'nhsuk-fieldset__legend--s'}` },
-        large ? h('h1', { class: 'nhsuk-fieldset__heading' }, legend) : legend),
+  return h(
+    'div',
+    { class: 'nhsuk-form-group', id: `${id}-group` },
+    h(
+      'fieldset',
+      { class: 'nhsuk-fieldset', ...(hint ? { 'aria-describedby': `${id}-hint` } : {}) },
+      h('legend', { class: `nhsuk-fieldset__legend ${large ? 'nhsuk-fieldset__legend--l' : 'nhsuk-fieldset__legend--s'}` }, large ? h('h1', { class: 'nhsuk-fieldset__heading' }, legend) : legend),
       hint ? h('div', { class: 'nhsuk-hint', id: `${id}-hint` }, hint) : null,
       h('span', { class: 'nhsuk-error-message', id: `${id}-error`, hidden: true }),
-      control));
+      control,
+    ),
+  );
 }
 
 // The start: what the problem is (search, or the A-Z list), then who has it, then the questions.
@@ -49,14 +70,20 @@ async function start() {
 }
 
 function searchPage(topics, previous = { q: '', result: null }) {
-  const form = h('form', { novalidate: true, role: 'search', id: 'search-form' },
+  const form = h(
+    'form',
+    { novalidate: true, role: 'search', id: 'search-form' },
     h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' }),
-    h('div', { class: 'nhsuk-form-group', id: 'symptom-group' },
+    h(
+      'div',
+      { class: 'nhsuk-form-group', id: 'symptom-group' },
       h('h1', { class: 'nhsuk-label-wrapper' }, h('label', { class: 'nhsuk-label nhsuk-label--l', for: 'symptom' }, 'What is your main symptom?')),
       h('div', { class: 'nhsuk-hint', id: 'symptom-hint' }, 'For example, tummy ache, cough or a rash. Do not type your name or other personal details.'),
       h('span', { class: 'nhsuk-error-message', id: 'symptom-error', hidden: true }),
-      h('input', { class: 'nhsuk-input', id: 'symptom', name: 'q', type: 'search', maxlength: 200, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'symptom-hint', value: previous.q })),
-    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Search'));
+      h('input', { class: 'nhsuk-input', id: 'symptom', name: 'q', type: 'search', maxlength: 200, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'symptom-hint', value: previous.q }),
+    ),
+    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Search'),
+  );
   const results = h('div', { id: 'results' });
   const pick = (topic) => aboutYou(topic, () => searchPage(topics, { q: form.querySelector('#symptom').value, result: results.result }));
   form.addEventListener('submit', async (event) => {
@@ -69,30 +96,32 @@ function searchPage(topics, previous = { q: '', result: null }) {
     showResults(results, res, pick);
     results.querySelector('h2').focus();
   });
-  render(form, results, h('div', { id: 'a-to-z' },
-    h('h2', {}, 'Or choose from the list A to Z'),
-    topicList(topics, pick)));
+  render(form, results, h('div', { id: 'a-to-z' }, h('h2', {}, 'Or choose from the list A to Z'), topicList(topics, pick)));
   if (previous.result) showResults(results, previous.result, pick);
 }
 
 function showResults(region, result, pick) {
   region.result = result;
-  region.replaceChildren(...(result.matched
-    ? [h('h2', { tabindex: '-1' }, 'Choose the one that fits best'), topicList(result.topics, pick)]
-    : [h('h2', { tabindex: '-1' }, 'No matches found'),
-      h('p', {}, 'Try different words, choose from the list A to Z below, or choose:'),
-      topicList(result.topics, pick)]));
+  region.replaceChildren(
+    ...(result.matched
+      ? [h('h2', { tabindex: '-1' }, 'Choose the one that fits best'), topicList(result.topics, pick)]
+      : [h('h2', { tabindex: '-1' }, 'No matches found'), h('p', {}, 'Try different words, choose from the list A to Z below, or choose:'), topicList(result.topics, pick)]),
+  );
 }
 
 function topicList(topics, pick) {
-  return h('ul', { class: 'nhsuk-list nhsuk-list--border' }, ...topics.map((topic) => {
-    const link = h('a', { href: '#', 'data-topic': topic.id }, topic.title);
-    link.addEventListener('click', (event) => {
-      event.preventDefault();
-      pick(topic);
-    });
-    return h('li', {}, link, topic.description ? h('p', { class: 'nhsuk-body-s nhsuk-u-margin-bottom-0' }, topic.description) : null);
-  }));
+  return h(
+    'ul',
+    { class: 'nhsuk-list nhsuk-list--border' },
+    ...topics.map((topic) => {
+      const link = h('a', { href: '#', 'data-topic': topic.id }, topic.title);
+      link.addEventListener('click', (event) => {
+        event.preventDefault();
+        pick(topic);
+      });
+      return h('li', {}, link, topic.description ? h('p', { class: 'nhsuk-body-s nhsuk-u-margin-bottom-0' }, topic.description) : null);
+    }),
+  );
 }
 
 function aboutYou(topic, back) {
@@ -101,17 +130,32 @@ function aboutYou(topic, back) {
     event.preventDefault();
     back();
   });
-  const form = h('form', { novalidate: true },
+  const form = h(
+    'form',
+    { novalidate: true },
     h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' }),
     h('span', { class: 'nhsuk-caption-l' }, topic.title),
     h('h1', {}, 'About you'),
-    h('div', { class: 'nhsuk-form-group', id: 'age-group' },
+    h(
+      'div',
+      { class: 'nhsuk-form-group', id: 'age-group' },
       h('label', { class: 'nhsuk-label', for: 'age' }, 'How old are you?'),
       h('div', { class: 'nhsuk-hint', id: 'age-hint' }, 'In years. For a baby under 1, enter 0.'),
       h('span', { class: 'nhsuk-error-message', id: 'age-error', hidden: true }),
-      h('input', { class: 'nhsuk-input nhsuk-input--width-4', id: 'age', name: 'age', type: 'number', inputmode: 'numeric', 'aria-describedby': 'age-hint' })),
-    formGroup('sex', 'What was your sex at birth?', null, radios('sex', [{ value: 'female', label: 'Female' }, { value: 'male', label: 'Male' }]), false),
-    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Continue'));
+      h('input', { class: 'nhsuk-input nhsuk-input--width-4', id: 'age', name: 'age', type: 'number', inputmode: 'numeric', 'aria-describedby': 'age-hint' }),
+    ),
+    formGroup(
+      'sex',
+      'What was your sex at birth?',
+      null,
+      radios('sex', [
+        { value: 'female', label: 'Female' },
+        { value: 'male', label: 'Male' },
+      ]),
+      false,
+    ),
+    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Continue'),
+  );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearErrors(form);
@@ -153,19 +197,31 @@ function question(q) {
   } else if (q.type === 'duration') {
     control = durationInput(previous);
   } else {
-    control = h('div', {},
+    control = h(
+      'div',
+      {},
       h('label', { class: 'nhsuk-label', for: 'answer-0' }, `Number (${q.unit})`),
-      h('input', { class: 'nhsuk-input nhsuk-input--width-4', id: 'answer-0', name: 'answer', type: 'number', step: q.integer ? '1' : 'any', min: q.min, max: q.max, value: previous ?? '' }));
+      h('input', { class: 'nhsuk-input nhsuk-input--width-4', id: 'answer-0', name: 'answer', type: 'number', step: q.integer ? '1' : 'any', min: q.min, max: q.max, value: previous ?? '' }),
+    );
   }
-  const form = h('form', { novalidate: true },
+  const form = h(
+    'form',
+    { novalidate: true },
     h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' }),
     // Said before an answer can change: the request keeps the answers it was asked on in view.
-    state.callback ? h('div', { class: 'nhsuk-inset-text', id: 'change-warning' },
-      h('p', {}, 'You have asked for a call back. If you change an answer, the nurse or doctor who calls you will see the change.')) : null,
-    state.redirectedFrom && state.history.length === 0 ? h('div', { class: 'nhsuk-inset-text', id: 'redirected' },
-      h('p', {}, `We do not have questions about "${state.redirectedFrom.title}" for you. These general questions work for any health problem, and check for anything urgent first.`)) : null,
+    state.callback
+      ? h('div', { class: 'nhsuk-inset-text', id: 'change-warning' }, h('p', {}, 'You have asked for a call back. If you change an answer, the nurse or doctor who calls you will see the change.'))
+      : null,
+    state.redirectedFrom && state.history.length === 0
+      ? h(
+          'div',
+          { class: 'nhsuk-inset-text', id: 'redirected' },
+          h('p', {}, `We do not have questions about "${state.redirectedFrom.title}" for you. These general questions work for any health problem, and check for anything urgent first.`),
+        )
+      : null,
     formGroup('answer', q.text, q.help, control),
-    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Continue'));
+    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Continue'),
+  );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearErrors(form);
@@ -187,16 +243,22 @@ function missingAnswer(q) {
 }
 
 // A duration is typed as a number and a unit, and sent as ISO 8601: PT6H, P3D, P2W.
-const DURATION_UNITS = [{ value: 'H', label: 'hours' }, { value: 'D', label: 'days' }, { value: 'W', label: 'weeks' }];
+const DURATION_UNITS = [
+  { value: 'H', label: 'hours' },
+  { value: 'D', label: 'days' },
+  { value: 'W', label: 'weeks' },
+];
 
 function durationInput(previous) {
   const [, amount = '', unit = 'D'] = /^PT?(\d+)([HDW])$/.exec(previous ?? '') ?? [];
-  return h('div', {},
+  return h(
+    'div',
+    {},
     h('label', { class: 'nhsuk-label', for: 'answer-0' }, 'How many'),
     h('input', { class: 'nhsuk-input nhsuk-input--width-4', id: 'answer-0', name: 'answer', type: 'number', inputmode: 'numeric', min: 0, step: 1, value: amount }),
     h('label', { class: 'nhsuk-label', for: 'answer-unit' }, 'Hours, days or weeks'),
-    h('select', { class: 'nhsuk-select', id: 'answer-unit', name: 'answer-unit' },
-      ...DURATION_UNITS.map((u) => h('option', { value: u.value, selected: u.value === unit }, u.label))));
+    h('select', { class: 'nhsuk-select', id: 'answer-unit', name: 'answer-unit' }, ...DURATION_UNITS.map((u) => h('option', { value: u.value, selected: u.value === unit }, u.label))),
+  );
 }
 
 function readValue(form, q) {
@@ -241,52 +303,81 @@ const CARE = { escalate: 'nhsuk-card--care--emergency', callback: 'nhsuk-card--c
 
 function outcome(o) {
   const asked = state.callback;
-  const card = h('div', { class: `nhsuk-card nhsuk-card--care ${CARE[o.kind]}`, id: 'outcome', 'data-kind': o.kind },
-    h('div', { class: 'nhsuk-card--care__heading-container' },
-      h('h1', { class: 'nhsuk-card--care__heading' }, o.title)),
-    h('div', { class: 'nhsuk-card__content' },
+  const card = h(
+    'div',
+    { class: `nhsuk-card nhsuk-card--care ${CARE[o.kind]}`, id: 'outcome', 'data-kind': o.kind },
+    h('div', { class: 'nhsuk-card--care__heading-container' }, h('h1', { class: 'nhsuk-card--care__heading' }, o.title)),
+    h(
+      'div',
+      { class: 'nhsuk-card__content' },
       h('p', {}, o.advice),
-      o.safetyNetting ? h('div', { class: 'nhsuk-warning-callout', id: 'safety-netting' },
-        h('h2', { class: 'nhsuk-warning-callout__label' }, 'Get help if things change'),
-        h('p', {}, o.safetyNetting)) : null));
+      o.safetyNetting ? h('div', { class: 'nhsuk-warning-callout', id: 'safety-netting' }, h('h2', { class: 'nhsuk-warning-callout__label' }, 'Get help if things change'), h('p', {}, o.safetyNetting)) : null,
+    ),
+  );
   if (!asked) return render(backLink(null), card, o.kind === 'callback' ? callbackForm() : null);
   // Already asked: an escalation since means not waiting for the call, in the outcome's own words.
-  const actNow = asked.actNow ? h('div', { class: 'nhsuk-warning-callout', id: 'act-now' },
-    h('h2', { class: 'nhsuk-warning-callout__label' }, 'Do not wait for our call back'),
-    h('p', {}, `Your answers have changed since you asked for a call back. ${asked.actNow.title}.`),
-    h('p', {}, asked.actNow.advice)) : null;
+  const actNow = asked.actNow
+    ? h(
+        'div',
+        { class: 'nhsuk-warning-callout', id: 'act-now' },
+        h('h2', { class: 'nhsuk-warning-callout__label' }, 'Do not wait for our call back'),
+        h('p', {}, `Your answers have changed since you asked for a call back. ${asked.actNow.title}.`),
+        h('p', {}, asked.actNow.advice),
+      )
+    : null;
   render(backLink(null), actNow, card, actNow ? null : callbackConfirmed(asked));
 }
 
 function callbackConfirmed(callback) {
   const due = new Date(callback.dueAt).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
   const who = callback.phone ? `call ${callback.phone}` : 'call you';
-  return h('div', { class: 'nhsuk-panel', id: 'callback-confirmed', tabindex: '-1' },
+  return h(
+    'div',
+    { class: 'nhsuk-panel', id: 'callback-confirmed', tabindex: '-1' },
     h('h2', {}, 'Call back requested'),
     h('p', {}, `A nurse or doctor will ${who} by ${due}. Keep your phone with you.`),
-    callback.answersChanged ? h('p', {}, 'They will see the answers you changed.') : null);
+    callback.answersChanged ? h('p', {}, 'They will see the answers you changed.') : null,
+  );
 }
 
 function callbackForm() {
-  const form = h('form', { novalidate: true, id: 'callback-form' },
+  const form = h(
+    'form',
+    { novalidate: true, id: 'callback-form' },
     h('h2', {}, 'Ask for your call back'),
     h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' }),
-    h('div', { class: 'nhsuk-form-group', id: 'name-group' },
+    h(
+      'div',
+      { class: 'nhsuk-form-group', id: 'name-group' },
       h('label', { class: 'nhsuk-label', for: 'name' }, 'Your name'),
       h('span', { class: 'nhsuk-error-message', id: 'name-error', hidden: true }),
-      h('input', { class: 'nhsuk-input', id: 'name', name: 'name', type: 'text', autocomplete: 'name' })),
-    h('div', { class: 'nhsuk-form-group', id: 'phone-group' },
+      h('input', { class: 'nhsuk-input', id: 'name', name: 'name', type: 'text', autocomplete: 'name' }),
+    ),
+    h(
+      'div',
+      { class: 'nhsuk-form-group', id: 'phone-group' },
       h('label', { class: 'nhsuk-label', for: 'phone' }, 'UK phone number'),
       h('div', { class: 'nhsuk-hint', id: 'phone-hint' }, 'For example, 07700 900123'),
       h('span', { class: 'nhsuk-error-message', id: 'phone-error', hidden: true }),
-      h('input', { class: 'nhsuk-input nhsuk-input--width-20', id: 'phone', name: 'phone', type: 'tel', autocomplete: 'tel', 'aria-describedby': 'phone-hint' })),
-    h('div', { class: 'nhsuk-form-group', id: 'consent-group' },
+      h('input', { class: 'nhsuk-input nhsuk-input--width-20', id: 'phone', name: 'phone', type: 'tel', autocomplete: 'tel', 'aria-describedby': 'phone-hint' }),
+    ),
+    h(
+      'div',
+      { class: 'nhsuk-form-group', id: 'consent-group' },
       h('span', { class: 'nhsuk-error-message', id: 'consent-error', hidden: true }),
-      h('div', { class: 'nhsuk-checkboxes' },
-        h('div', { class: 'nhsuk-checkboxes__item' },
+      h(
+        'div',
+        { class: 'nhsuk-checkboxes' },
+        h(
+          'div',
+          { class: 'nhsuk-checkboxes__item' },
           h('input', { class: 'nhsuk-checkboxes__input', id: 'consent', name: 'consent', type: 'checkbox' }),
-          h('label', { class: 'nhsuk-label nhsuk-checkboxes__label', for: 'consent' }, 'I agree to a nurse or doctor calling me on this number about my answers')))),
-    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Ask for a call back'));
+          h('label', { class: 'nhsuk-label nhsuk-checkboxes__label', for: 'consent' }, 'I agree to a nurse or doctor calling me on this number about my answers'),
+        ),
+      ),
+    ),
+    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Ask for a call back'),
+  );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearErrors(form);

@@ -30,9 +30,8 @@ export function showErrors(form, errors) {
   const summary = form.querySelector('.nhsuk-error-summary');
   summary.replaceChildren(
     h('h2', { class: 'nhsuk-error-summary__title', id: 'error-summary-title' }, 'There is a problem'),
-    h('div', { class: 'nhsuk-error-summary__body' },
-      h('ul', { class: 'nhsuk-list nhsuk-error-summary__list' },
-        ...errors.map((e) => h('li', {}, h('a', { href: `#${e.focus}` }, e.message))))));
+    h('div', { class: 'nhsuk-error-summary__body' }, h('ul', { class: 'nhsuk-list nhsuk-error-summary__list' }, ...errors.map((e) => h('li', {}, h('a', { href: `#${e.focus}` }, e.message))))),
+  );
   summary.setAttribute('aria-labelledby', 'error-summary-title');
   summary.hidden = false;
   for (const e of errors) {

@@ -98,10 +98,7 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
       const { decision, draft } = await decider.step(version, { patient, answers: [], assessmentId: id, step: 0 });
       const now = new Date().toISOString();
       const token = randomBytes(32).toString('base64url');
-      const assessment = stateOf(
-        { id, pathwayId, versionHash: version.hash, patient, step: 0, createdAt: now, updatedAt: now, tokenHash: hashToken(token).toString('hex') },
-        decision,
-      );
+      const assessment = stateOf({ id, pathwayId, versionHash: version.hash, patient, step: 0, createdAt: now, updatedAt: now, tokenHash: hashToken(token).toString('hex') }, decision);
       await storeDecision(version, draft, (trx) => assessments.insert(trx, assessment));
       return { assessment, decision, traceId: draft.id, token, ...(redirected ? { redirected } : {}) };
     },
@@ -149,7 +146,6 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
     },
   };
 }
-
 
 /** What the routes ask of assessments. */
 export interface AssessmentService {

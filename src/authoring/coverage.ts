@@ -75,9 +75,18 @@ export async function coverage(catalog: RuleCatalog, triage: Triage, files: Scen
   const pathways = catalog.pathways.map(({ content }) => {
     const rs = results.get(content.id) ?? [];
     const decided = decidedBy(rs);
-    const rules = split(content.rules.map((r) => r.id), decided);
+    const rules = split(
+      content.rules.map((r) => r.id),
+      decided,
+    );
     const asked = new Set(rs.flatMap((r) => r.asked));
-    const questions = split(catalog.versions.get(content.id)!.questions.filter((q) => !redFlagIds.has(q.id)).map((q) => q.id), asked);
+    const questions = split(
+      catalog.versions
+        .get(content.id)!
+        .questions.filter((q) => !redFlagIds.has(q.id))
+        .map((q) => q.id),
+      asked,
+    );
     const outcomeOf = (ruleId: string | null) => (ruleId ? content.rules.find((x) => x.id === ruleId)?.outcome : content.fallback);
     const reached = new Set(rs.flatMap((r) => (r.decision?.status === 'complete' ? [outcomeOf(r.decision.outcome.ruleId) ?? ''] : [])));
     const outcomes = split(Object.keys(content.outcomes), reached);
@@ -99,11 +108,17 @@ export async function coverage(catalog: RuleCatalog, triage: Triage, files: Scen
       failures,
     };
   });
-  const globals = split(catalog.redFlags.content.rules.map((r) => r.id), allDecided);
+  const globals = split(
+    catalog.redFlags.content.rules.map((r) => r.id),
+    allDecided,
+  );
   const modules = catalog.modules.map(({ content }): ModuleCoverage => {
     const includedBy = [...catalog.versions.values()].filter((v) => v.modules.some((m) => m.id === content.id)).map((v) => v.id);
     const decided = decidedBy(includedBy.flatMap((id) => results.get(id) ?? []));
-    const rules = split(content.rules.map((r) => r.id), decided);
+    const rules = split(
+      content.rules.map((r) => r.id),
+      decided,
+    );
     const rulePercent = rules.total ? Math.round((rules.covered.length / rules.total) * 1000) / 10 : 100;
     const failures = content.rules.filter((r) => r.redFlag && !decided.has(r.id)).map((r) => `red-flag rule ${r.id} is not covered by any scenario of a pathway that includes it`);
     return { module: content.id, rules, rulePercent, includedBy, failures };

@@ -89,7 +89,9 @@ function subjectOf(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedFla
   const questions: Subject['questions'] = [
     ...rf.questions.map((question, index) => ({ question, source: redFlags.source, index })),
     ...p.questions.flatMap((entry, index) =>
-      isInclude(entry) ? (modules.get(entry.include)?.content.questions ?? []).map((question, i) => ({ question, source: modules.get(entry.include)!.source, index: i })) : [{ question: entry, source: pathway.source, index }],
+      isInclude(entry)
+        ? (modules.get(entry.include)?.content.questions ?? []).map((question, i) => ({ question, source: modules.get(entry.include)!.source, index: i }))
+        : [{ question: entry, source: pathway.source, index }],
     ),
   ];
   const durations = new Set(questions.filter((q) => q.question.type === 'duration').map((q) => q.question.id));
@@ -139,9 +141,7 @@ function lintPathway(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedF
   for (const { rule, source, index } of subject.rules) {
     const verdict = enumerate(domains, questions, [rule.conditions], (a) => holds(rule.conditions, a));
     if (verdict === 'none') {
-      out.push(
-        finding(source, ['rules', index, 'conditions'], 'never-fires', `rule ${rule.id} can never fire: its conditions contradict each other or the askWhen of the questions they need`),
-      );
+      out.push(finding(source, ['rules', index, 'conditions'], 'never-fires', `rule ${rule.id} can never fire: its conditions contradict each other or the askWhen of the questions they need`));
     } else {
       alive.add(rule.id);
     }
@@ -153,7 +153,13 @@ function lintPathway(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedF
     const band = outcome && priorityBand(outcome);
     if (band && (rule.priority < band.min || rule.priority > band.max)) {
       out.push(
-        finding(source, ['rules', index, 'priority'], 'priority-band', `rule ${rule.id} has priority ${rule.priority}, outside the ${band.name} band (${band.min}-${band.max}) of its outcome ${rule.outcome}`, 'warning'),
+        finding(
+          source,
+          ['rules', index, 'priority'],
+          'priority-band',
+          `rule ${rule.id} has priority ${rule.priority}, outside the ${band.name} band (${band.min}-${band.max}) of its outcome ${rule.outcome}`,
+          'warning',
+        ),
       );
     }
   }
@@ -200,9 +206,7 @@ function lintPathway(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedF
         continue;
       }
       if (canonicalJson(higher.rule.conditions) === canonicalJson(lower.rule.conditions) && higher.rule.outcome !== lower.rule.outcome) {
-        out.push(
-          finding(lower.source, ['rules', lower.index, 'conditions'], 'conflicting-rules', `rules ${higher.rule.id} and ${lower.rule.id} have identical conditions but different outcomes`),
-        );
+        out.push(finding(lower.source, ['rules', lower.index, 'conditions'], 'conflicting-rules', `rules ${higher.rule.id} and ${lower.rule.id} have identical conditions but different outcomes`));
         continue;
       }
       if (!alive.has(lower.rule.id) || !alive.has(higher.rule.id)) {
@@ -216,14 +220,7 @@ function lintPathway(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedF
       }
       const escape = enumerate(domains, questions, [lower.rule.conditions, higher.rule.conditions], (a) => holds(lower.rule.conditions, a) && !holds(higher.rule.conditions, a));
       if (escape === 'none') {
-        out.push(
-          finding(
-            lower.source,
-            ['rules', lower.index, 'conditions'],
-            'shadowed-rule',
-            `rule ${lower.rule.id} can never decide: ${higher.rule.id} (higher priority) fires whenever it does`,
-          ),
-        );
+        out.push(finding(lower.source, ['rules', lower.index, 'conditions'], 'shadowed-rule', `rule ${lower.rule.id} can never decide: ${higher.rule.id} (higher priority) fires whenever it does`));
         break;
       }
     }

@@ -68,7 +68,11 @@ interface PatientText {
   outcomes: Readonly<Record<string, { title: string; advice: string; safetyNetting?: string }>>;
 }
 
-const stats = (...texts: (string | undefined)[]) => texts.filter((t): t is string => Boolean(t)).map(textStats).reduce(addStats, { words: 0, sentences: 0, syllables: 0 });
+const stats = (...texts: (string | undefined)[]) =>
+  texts
+    .filter((t): t is string => Boolean(t))
+    .map(textStats)
+    .reduce(addStats, { words: 0, sentences: 0, syllables: 0 });
 
 /** Every page a file shows patients; includes of modules are skipped (the module is read on its own). */
 export function patientPages(content: PatientText): Page[] {

@@ -15,7 +15,6 @@ import { decisionSummary } from '../triage/decision.js';
 import { compareUrgency, type Urgency } from '../triage/urgency.js';
 import { checkUkPhone } from './phone.js';
 
-
 /** After this many unanswered calls a request is flagged for clinical review (and stays queued). */
 export const MAX_ATTEMPTS_BEFORE_REVIEW = 3;
 
@@ -34,7 +33,6 @@ export interface Followed {
 
 /** Who acts on the queue. */
 export type Actor = Pick<Principal, 'id' | 'roles'>;
-
 
 /** The urgency a request holds now: an escalated request holds the escalation's. */
 const urgencyOf = (row: Pick<CallbackRow, 'queue_band' | 'within'>): Urgency => ({ kind: row.queue_band === ESCALATED_BAND ? 'escalate' : 'callback', within: row.within });
@@ -99,8 +97,15 @@ export function callbackService(store: Store, options: CallbackServiceOptions): 
    * Free text typed by staff (a cancel reason) is personal data like a phone number: it is
    * sealed into the event's `sealed` field and opened only where contact details are shown.
    */
-  const record = (trx: Transaction<Database>, row: Pick<CallbackRow, 'id' | 'assessment_id'>, action: CallbackAction, handlerId: string | null, at: string, detail?: Record<string, unknown>, freeText?: Record<string, string>) =>
-    callbacks.record(trx, row, action, handlerId, at, freeText ? { ...detail, sealed: mapValues(freeText, (v) => options.cipher.seal(v)) } : detail);
+  const record = (
+    trx: Transaction<Database>,
+    row: Pick<CallbackRow, 'id' | 'assessment_id'>,
+    action: CallbackAction,
+    handlerId: string | null,
+    at: string,
+    detail?: Record<string, unknown>,
+    freeText?: Record<string, string>,
+  ) => callbacks.record(trx, row, action, handlerId, at, freeText ? { ...detail, sealed: mapValues(freeText, (v) => options.cipher.seal(v)) } : detail);
 
   const openEvent = (event: CallbackEvent): CallbackEvent => {
     const sealed = event.detail?.sealed as Record<string, string> | undefined;
@@ -227,10 +232,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions): 
       }
       const checked = checkUkPhone(contact.phone, { dramaNumbers: options.dramaNumbers ?? false });
       const phone = checked.ok ? checked.e164 : undefined;
-      const errors = [
-        ...(checked.ok ? [] : [{ path: ['phone'], message: checked.message }]),
-        ...(contact.consent ? [] : [{ path: ['consent'], message: 'we need your consent to call you back' }]),
-      ];
+      const errors = [...(checked.ok ? [] : [{ path: ['phone'], message: checked.message }]), ...(contact.consent ? [] : [{ path: ['consent'], message: 'we need your consent to call you back' }])];
       if (errors.length) {
         throw new InvalidContact(errors);
       }
@@ -342,8 +344,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions): 
       return callbackRequest(after);
     },
 
-    renew: (id: string, handlerId: string) =>
-      heldAction(id, handlerId, 'renew', 'renewed', (_row, now) => ({ lease_until: new Date(Date.parse(now) + options.leaseSeconds * 1000).toISOString() })),
+    renew: (id: string, handlerId: string) => heldAction(id, handlerId, 'renew', 'renewed', (_row, now) => ({ lease_until: new Date(Date.parse(now) + options.leaseSeconds * 1000).toISOString() })),
 
     release: (id: string, handlerId: string) => heldAction(id, handlerId, 'release', 'released', () => ({ status: 'waiting', claimed_by: null, lease_until: null })),
 
@@ -445,7 +446,6 @@ export function callbackService(store: Store, options: CallbackServiceOptions): 
 
 const mapValues = (o: Record<string, string>, f: (v: string) => string): Record<string, string> => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]));
 
-
 /** The callback queue as the routes and the assessments use it. */
 export interface CallbackService {
   /** Queue changes from every instance ('change'), and 'refresh' when some may have been missed. */
@@ -456,11 +456,14 @@ export interface CallbackService {
    */
   listen: () => Promise<void>;
   /** A patient's request for a callback; the same assessment always maps to one request. */
-  request(assessmentId: string, contact: {
-    name: string;
-    phone: string;
-    consent: boolean;
-  }): Promise<{
+  request(
+    assessmentId: string,
+    contact: {
+      name: string;
+      phone: string;
+      consent: boolean;
+    },
+  ): Promise<{
     request: CallbackRequest;
     created: boolean;
   }>;
@@ -473,16 +476,14 @@ export interface CallbackService {
    * A request with its contact details and its history in clear. Reading them is itself an
    * audited action (who, when), committed before the details leave.
    */
-  read(id: string, readerId: string): Promise<{
+  read(
+    id: string,
+    readerId: string,
+  ): Promise<{
     request: CallbackRequest;
     history: CallbackEvent[];
   }>;
-  queue(filter: {
-    status?: CallbackStatus;
-    overdue?: boolean;
-    after?: QueuePosition;
-    limit: number;
-  }): Promise<{
+  queue(filter: { status?: CallbackStatus; overdue?: boolean; after?: QueuePosition; limit: number }): Promise<{
     callbacks: QueuedCallback[];
     now: string;
   }>;

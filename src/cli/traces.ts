@@ -37,7 +37,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const { from, to, pathway, out } = parsed.values;
   // verify's --from and --to are sequence numbers; export's are date-times.
   const bound = command === 'verify' ? { test: (v: string) => /^\d+$/.test(v), what: 'a sequence number' } : { test: (v: string) => !Number.isNaN(Date.parse(v)), what: 'an ISO date-time' };
-  for (const [name, value] of [['--from', from], ['--to', to]] as const) {
+  for (const [name, value] of [
+    ['--from', from],
+    ['--to', to],
+  ] as const) {
     if (value !== undefined && !bound.test(value)) {
       writeLine(io.stderr, `${name} ${value} is not ${bound.what}\n${USAGE}`);
       return 2;
@@ -53,7 +56,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return 2;
   }
   const services = await createStoreServices(loadConfig(io.env));
-  const { traces, store: { read } } = services;
+  const {
+    traces,
+    store: { read },
+  } = services;
   try {
     switch (command) {
       case 'verify': {

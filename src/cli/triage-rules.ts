@@ -151,9 +151,7 @@ async function searchEval(o: Options): Promise<number> {
     `${result.evaluated} queries run; ${result.skipped.count} skipped, their topic not in these rules${result.skipped.topics.length ? `: ${result.skipped.topics.join(', ')}` : ''}`,
     `hit@1 ${result.hitAt1}% (floor ${SEARCH_FLOORS.hitAt1}%), hit@3 ${result.hitAt3}% (floor ${SEARCH_FLOORS.hitAt3}%)`,
     ...(result.misses.length ? ['not first, by topic (* not in the first three):'] : []),
-    ...[...result.misses]
-      .sort((a, b) => a.topic.localeCompare(b.topic))
-      .map((m) => `  ${m.top3 ? ' ' : '*'} ${m.topic}: "${m.q}" -> ${m.got.join(', ') || 'nothing'}`),
+    ...[...result.misses].sort((a, b) => a.topic.localeCompare(b.topic)).map((m) => `  ${m.top3 ? ' ' : '*'} ${m.topic}: "${m.q}" -> ${m.got.join(', ') || 'nothing'}`),
     ok ? 'search meets its floors' : 'FAIL search is below its floors',
   ]);
   return ok ? 0 : 1;
@@ -273,7 +271,9 @@ async function impactCommand(o: Options): Promise<number> {
           (p.counts.asks_more ? `, ${p.counts.asks_more} would ask more questions` : '') +
           (p.counts.not_applicable ? `, ${p.counts.not_applicable} no longer apply` : '') +
           (p.counts.pathway_removed ? `, ${p.counts.pathway_removed} on a removed pathway` : '') +
-          (p.candidate && p.changed ? `\n  the candidate is a new version (${p.candidate.version} ${p.candidate.hash.slice(0, 12)}${p.candidate.modules.length ? `, modules ${p.candidate.modules.map((m) => `${m.id} ${m.version}`).join(', ')}` : ''})` : '') +
+          (p.candidate && p.changed
+            ? `\n  the candidate is a new version (${p.candidate.version} ${p.candidate.hash.slice(0, 12)}${p.candidate.modules.length ? `, modules ${p.candidate.modules.map((m) => `${m.id} ${m.version}`).join(', ')}` : ''})`
+            : '') +
           p.moves.map((m) => `\n  ${m.movement} ${m.count}: ${outcome(m.before)} -> ${outcome(m.after)}, e.g. ${m.examples.join(', ')}`).join(''),
       ),
       ...report.moreQuestions.map(
@@ -285,9 +285,7 @@ async function impactCommand(o: Options): Promise<number> {
       ...report.safetyFindings.map(
         (f) => `SAFETY ${f.pathway}: trace ${f.traceId} was ${f.before.kind} ${f.before.disposition} (${f.before.ruleId ?? 'fallback'}), would be self_care ${f.after.disposition} (${f.after.ruleId})`,
       ),
-      report.pathways.length
-        ? `${plural(report.safetyFindings.length, 'safety finding')}, ${plural(report.moreQuestions.length, 'decision')} that would ask more questions`
-        : 'no decisions to replay',
+      report.pathways.length ? `${plural(report.safetyFindings.length, 'safety finding')}, ${plural(report.moreQuestions.length, 'decision')} that would ask more questions` : 'no decisions to replay',
     ]);
     return report.safetyFindings.length ? 1 : 0;
   } finally {
@@ -372,7 +370,10 @@ async function recordRelease(o: Options): Promise<number> {
   if (!dir || !values.summary) {
     throw new UsageError('release needs <dir> --summary S');
   }
-  const hazards = (values.hazards ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  const hazards = (values.hazards ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
   const known = hazardIds(path.resolve(o.io.cwd, values['hazard-log'] ?? 'docs/hazard-log.md'));
   const unknownHazards = hazards.filter((h) => !known.has(h));
   if (unknownHazards.length) {
@@ -393,7 +394,9 @@ async function recordRelease(o: Options): Promise<number> {
     reasons.push(...(await unbumpedChanges(store.read, catalog)).map((r) => `version: ${r}`));
     const report = await impact(traces.bodies(store.read, {}), catalog, triage);
     if (report.safetyFindings.length && values['acknowledge-impact'] === undefined) {
-      reasons.push(`impact: ${report.safetyFindings.length} past decisions would move from escalate or callback to self-care; review them (triage-rules impact) and pass --acknowledge-impact to record the release anyway`);
+      reasons.push(
+        `impact: ${report.safetyFindings.length} past decisions would move from escalate or callback to self-care; review them (triage-rules impact) and pass --acknowledge-impact to record the release anyway`,
+      );
     }
     if (reasons.length) {
       print(o, { ok: false, reasons }, () => ['release refused:', ...reasons.map((r) => `  ${r}`)]);

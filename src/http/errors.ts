@@ -130,9 +130,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     return send(reply, request, new Problem(500, 'Internal error', 'the service could not complete this request; it has been logged'));
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    send(reply, request, new Problem(404, 'Not found', `no route ${request.method} ${request.url.split('?')[0]}`, [], 'https://triage.example/problems/not-found')),
-  );
+  app.setNotFoundHandler((request, reply) => send(reply, request, new Problem(404, 'Not found', `no route ${request.method} ${request.url.split('?')[0]}`, [], 'https://triage.example/problems/not-found')));
 }
 
 /** Deeper JSON than any request of this API needs is refused before it is parsed. */

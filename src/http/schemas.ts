@@ -51,10 +51,7 @@ export const QuestionViewSchema = z
     max: z.number().optional(),
     integer: z.boolean().optional(),
     maxDuration: z.string().optional().describe('duration: the longest answer accepted, as an ISO 8601 duration'),
-    unsure: z
-      .object({ label: z.string() })
-      .optional()
-      .describe('Offered on some yes_no and single_choice questions: answer the string "unsure" to say so'),
+    unsure: z.object({ label: z.string() }).optional().describe('Offered on some yes_no and single_choice questions: answer the string "unsure" to say so'),
   })
   .meta({ id: 'Question' });
 
@@ -158,7 +155,7 @@ export const StepSchema = z
   .discriminatedUnion('status', [
     z
       .object({ id: z.string(), status: z.literal('in_progress'), question: QuestionViewSchema, traceId: z.string() })
-      .describe('A question to answer next: `in_progress` is this API version\'s alias, on the assessment routes, of `needs_answer` (POST /v1/triage)'),
+      .describe("A question to answer next: `in_progress` is this API version's alias, on the assessment routes, of `needs_answer` (POST /v1/triage)"),
     z.object({ id: z.string(), status: z.literal('complete'), outcome: OutcomeViewSchema, traceId: z.string() }),
   ])
   .meta({ id: 'AssessmentStep' });

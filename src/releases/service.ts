@@ -70,11 +70,7 @@ function toRecord(row: ReleaseRow): ReleaseRecord {
  * assessments in progress keep the version they started with, because they hold it (or its hash)
  * already. Deactivation goes back to the rule files the instance started with.
  */
-export function releaseService(
-  store: Store,
-  triage: Triage,
-  options: { requireSignOff: boolean; files: PathwayVersion[]; onActivated?: (id: string | null) => void },
-): ReleaseService {
+export function releaseService(store: Store, triage: Triage, options: { requireSignOff: boolean; files: PathwayVersion[]; onActivated?: (id: string | null) => void }): ReleaseService {
   const { read } = store;
   const releases = releaseRepository();
   const versions = versionRepository();
@@ -302,7 +298,6 @@ export function releaseService(
   };
 }
 
-
 /** Releases as the routes, the CLI and start-up use them. */
 export interface ReleaseService {
   activeRelease: () => string | null;
@@ -315,11 +310,13 @@ export interface ReleaseService {
   record(release: NewRelease): Promise<ReleaseRecord>;
   /** Clinical safety officer sign-off: a clinician who is not the author, recorded by their id. */
   signOff(id: string, by: Principal): Promise<ReleaseRecord>;
-  list(): Promise<(ReleaseRecord & {
-    signedOff: boolean;
-    active: boolean;
-    activations: Omit<Activation, "releaseId">[];
-  })[]>;
+  list(): Promise<
+    (ReleaseRecord & {
+      signedOff: boolean;
+      active: boolean;
+      activations: Omit<Activation, 'releaseId'>[];
+    })[]
+  >;
   /** The activation of the release this database serves, if any (none: the rule files). */
   current(): Promise<Activation | null>;
   /**

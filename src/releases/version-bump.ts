@@ -40,7 +40,9 @@ export async function unbumpedChanges(db: Executor, catalog: RuleCatalog): Promi
       for (const was of old.modules ?? []) {
         const now = modules.get(was.id);
         if (now && !modulesReported.has(was.id) && was.version === now.content.version && canonicalJson(was) !== canonicalJson(now.content)) {
-          found.push(`${now.source.file}: module ${was.id} version ${was.version} changed without a version bump (pathway ${pathway.id} ${pathway.version} was recorded before as ${row.hash}): bump its version`);
+          found.push(
+            `${now.source.file}: module ${was.id} version ${was.version} changed without a version bump (pathway ${pathway.id} ${pathway.version} was recorded before as ${row.hash}): bump its version`,
+          );
           modulesReported.add(was.id);
         }
       }

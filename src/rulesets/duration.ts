@@ -30,7 +30,12 @@ export function durationWords(duration: string): string {
   let left = durationSeconds(duration);
   if (left === 0) return 'now';
   const parts: string[] = [];
-  for (const [unit, size] of [['week', 604800], ['day', 86400], ['hour', 3600], ['minute', 60]] as const) {
+  for (const [unit, size] of [
+    ['week', 604800],
+    ['day', 86400],
+    ['hour', 3600],
+    ['minute', 60],
+  ] as const) {
     // Weeks only where the duration was written in weeks: "10 days" stays 10 days.
     if (unit === 'week' && !duration.endsWith('W')) continue;
     const n = Math.floor(left / size);

@@ -85,13 +85,7 @@ export function locate(source: SourceFile, at: (string | number)[]): { line: num
   return { line: 1, column: 1 };
 }
 
-export function finding(
-  source: SourceFile,
-  at: (string | number)[],
-  code: string,
-  message: string,
-  severity: Severity = 'error',
-): Finding {
+export function finding(source: SourceFile, at: (string | number)[], code: string, message: string, severity: Severity = 'error'): Finding {
   return { file: source.file, ...locate(source, at), severity, code, message, path: at };
 }
 
@@ -293,7 +287,14 @@ function checkTopics(pathways: ParsedFile<PathwayFile>[], dir: string): Finding[
         const bands = p.content.applies.ageBands.filter((b) => q.content.applies.ageBands.includes(b));
         const sexes = p.content.applies.sexes.filter((s) => q.content.applies.sexes.includes(s));
         if (bands.length && sexes.length) {
-          out.push(finding(p.source, ['applies', 'ageBands'], 'topic-overlap', `topic ${topic}: ${p.content.id} and ${q.content.id} both serve ${bands.join(', ')} (${sexes.join(', ')}); a person must get one variant`));
+          out.push(
+            finding(
+              p.source,
+              ['applies', 'ageBands'],
+              'topic-overlap',
+              `topic ${topic}: ${p.content.id} and ${q.content.id} both serve ${bands.join(', ')} (${sexes.join(', ')}); a person must get one variant`,
+            ),
+          );
         }
       }
     });
@@ -480,10 +481,8 @@ function operandProblem(spec: FactSpec, operator: string, value: unknown): { whe
     const message = check(value);
     return message ? { where: 'value' as const, message } : undefined;
   };
-  const oneOf = (choices: readonly string[]) => (v: unknown) =>
-    typeof v === 'string' && choices.includes(v) ? undefined : `${JSON.stringify(v)} is not one of ${choices.join(', ')}`;
-  const listOf = (choices: readonly string[]) => (v: unknown) =>
-    Array.isArray(v) && v.length > 0 ? v.map(oneOf(choices)).find(Boolean) : 'expects a non-empty list';
+  const oneOf = (choices: readonly string[]) => (v: unknown) => (typeof v === 'string' && choices.includes(v) ? undefined : `${JSON.stringify(v)} is not one of ${choices.join(', ')}`);
+  const listOf = (choices: readonly string[]) => (v: unknown) => (Array.isArray(v) && v.length > 0 ? v.map(oneOf(choices)).find(Boolean) : 'expects a non-empty list');
   const number = (v: unknown) => (typeof v === 'number' ? undefined : `expects a number, not ${JSON.stringify(v)}`);
   const numberOps = ['equal', 'notEqual', 'lessThan', 'lessThanInclusive', 'greaterThan', 'greaterThanInclusive'];
 

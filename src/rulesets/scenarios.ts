@@ -12,9 +12,7 @@ import { parseSourceFile, RuleSetLoadError, schemaFindings, SCENARIO_SUFFIX, typ
 export const ScenarioSchema = z.strictObject({
   name: z.string().min(1),
   patient: PatientSchema,
-  answers: z.array(
-    z.record(z.string(), z.unknown()).refine((a) => Object.keys(a).length === 1, 'each answer is one "questionId: value" pair'),
-  ),
+  answers: z.array(z.record(z.string(), z.unknown()).refine((a) => Object.keys(a).length === 1, 'each answer is one "questionId: value" pair')),
   expect: z.strictObject({
     kind: z.enum(OUTCOME_KINDS),
     disposition: z.string(),

@@ -74,23 +74,10 @@ export const UNSURE = 'unsure';
 /** Facts every evaluation carries besides the answers; question ids may not reuse them. */
 export const PATIENT_FACTS = ['ageYears', 'sex'] as const;
 
-export const OPERATORS = [
-  'equal',
-  'notEqual',
-  'in',
-  'notIn',
-  'contains',
-  'doesNotContain',
-  'lessThan',
-  'lessThanInclusive',
-  'greaterThan',
-  'greaterThanInclusive',
-] as const;
+export const OPERATORS = ['equal', 'notEqual', 'in', 'notIn', 'contains', 'doesNotContain', 'lessThan', 'lessThanInclusive', 'greaterThan', 'greaterThanInclusive'] as const;
 export type OperatorName = (typeof OPERATORS)[number];
 
-const Id = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]*$/, 'use lower-case letters, digits, "-" and "_" (for example cp-crushing-pain)');
+const Id = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'use lower-case letters, digits, "-" and "_" (for example cp-crushing-pain)');
 
 const IsoDuration = z.string().regex(ISO_DURATION, 'use an ISO 8601 duration such as PT1H, PT6H, P1D or P2W');
 
@@ -116,12 +103,7 @@ export type TopLevelCondition = AllConditions | AnyConditions;
 
 // `not` is deliberately absent: json-rules-engine would make `not` of a condition on an
 // unanswered question true, so a rule could fire before its question was asked.
-export const ConditionSchema: z.ZodType<TopLevelCondition> = z.lazy(() =>
-  z.union([
-    z.strictObject({ all: z.array(NodeSchema).min(1) }),
-    z.strictObject({ any: z.array(NodeSchema).min(1) }),
-  ]),
-);
+export const ConditionSchema: z.ZodType<TopLevelCondition> = z.lazy(() => z.union([z.strictObject({ all: z.array(NodeSchema).min(1) }), z.strictObject({ any: z.array(NodeSchema).min(1) })]));
 const NodeSchema: z.ZodType<ConditionNode> = z.lazy(() => z.union([LeafConditionSchema, ConditionSchema]));
 
 const Source = z.strictObject({ title: Text, url: z.url().optional() });
@@ -232,7 +214,11 @@ export const ModuleFileSchema = z.strictObject({
 });
 export type ModuleFile = z.infer<typeof ModuleFileSchema>;
 
-const SearchTerm = z.string().trim().min(2).regex(/^[^A-Z]*$/, 'write search terms in lower case');
+const SearchTerm = z
+  .string()
+  .trim()
+  .min(2)
+  .regex(/^[^A-Z]*$/, 'write search terms in lower case');
 
 export const PathwayFileSchema = z.strictObject({
   kind: z.literal('pathway'),
@@ -247,7 +233,10 @@ export const PathwayFileSchema = z.strictObject({
   applies: z
     .strictObject({
       ageBands: z.array(z.enum(AGE_BANDS)).min(1, 'name the age bands served: adult, child, under5'),
-      sexes: z.array(z.enum(SEXES)).min(1).default([...SEXES]),
+      sexes: z
+        .array(z.enum(SEXES))
+        .min(1)
+        .default([...SEXES]),
       otherwise: Text.optional(),
       // Only stored versions made before age bands carry these (LegacyApplies); a file refuses them.
       minAgeYears: z.never('minAgeYears is gone: use ageBands (adult, child, under5)').optional(),

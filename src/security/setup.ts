@@ -45,10 +45,7 @@ function devKeys(file: string): { keys: DevKeys; created: boolean } {
 
 export async function setUpSecurity(config: Config): Promise<Security> {
   try {
-    const configuredKeys = [
-      ...(config.TRIAGE_API_KEYS ? parseApiKeys(config.TRIAGE_API_KEYS) : []),
-      ...(config.TRIAGE_API_KEYS_FILE ? parseApiKeys(readFileSync(config.TRIAGE_API_KEYS_FILE, 'utf8')) : []),
-    ];
+    const configuredKeys = [...(config.TRIAGE_API_KEYS ? parseApiKeys(config.TRIAGE_API_KEYS) : []), ...(config.TRIAGE_API_KEYS_FILE ? parseApiKeys(readFileSync(config.TRIAGE_API_KEYS_FILE, 'utf8')) : [])];
     const verifyJwt = config.AUTH_JWKS_URL
       ? await jwtVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_JWT_ISSUER!, audience: config.AUTH_JWT_AUDIENCE!, rolesClaim: config.AUTH_JWT_ROLES_CLAIM })
       : undefined;

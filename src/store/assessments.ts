@@ -88,7 +88,6 @@ export function assessmentRepository(): AssessmentRepository {
   };
 }
 
-
 export interface AssessmentRepository {
   insert(trx: Transaction<Database>, assessment: Assessment): Promise<void>;
   /** Saves the next step only if nobody else saved one since `expectedStep` was read. */

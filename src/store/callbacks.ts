@@ -82,19 +82,18 @@ export function callbackRepository(): CallbackRepository {
      * and only those this call released, so two instances never both record the same expiry.
      */
     async expireLeases(trx: Transaction<Database>, now: string): Promise<Pick<CallbackRow, 'id' | 'assessment_id' | 'claimed_by' | 'lease_until'>[]> {
-      const expired = await trx
-        .selectFrom('callback_requests')
-        .select(['id', 'assessment_id', 'claimed_by', 'lease_until'])
-        .where('status', '=', 'claimed')
-        .where('lease_until', '<', now)
-        .execute();
+      const expired = await trx.selectFrom('callback_requests').select(['id', 'assessment_id', 'claimed_by', 'lease_until']).where('status', '=', 'claimed').where('lease_until', '<', now).execute();
       if (expired.length === 0) {
         return [];
       }
       const released = await trx
         .updateTable('callback_requests')
         .set({ status: 'waiting', claimed_by: null, lease_until: null, updated_at: now })
-        .where('id', 'in', expired.map((r) => r.id))
+        .where(
+          'id',
+          'in',
+          expired.map((r) => r.id),
+        )
         .where('status', '=', 'claimed')
         .where('lease_until', '<', now)
         .returning('id')
@@ -206,8 +205,19 @@ export function callbackRepository(): CallbackRepository {
      * Adds an event to a request's history. Every caller has changed (or locked) the request's
      * row in this transaction first, so no other transaction numbers an event of it meanwhile.
      */
-    async record(trx: Transaction<Database>, row: Pick<CallbackRow, 'id' | 'assessment_id'>, action: CallbackAction, handlerId: string | null, at: string, detail?: Record<string, unknown>): Promise<CallbackEvent> {
-      const last = await trx.selectFrom('callback_events').select((eb) => eb.fn.max('seq').as('seq')).where('callback_id', '=', row.id).executeTakeFirst();
+    async record(
+      trx: Transaction<Database>,
+      row: Pick<CallbackRow, 'id' | 'assessment_id'>,
+      action: CallbackAction,
+      handlerId: string | null,
+      at: string,
+      detail?: Record<string, unknown>,
+    ): Promise<CallbackEvent> {
+      const last = await trx
+        .selectFrom('callback_events')
+        .select((eb) => eb.fn.max('seq').as('seq'))
+        .where('callback_id', '=', row.id)
+        .executeTakeFirst();
       const seq = Number(last?.seq ?? 0) + 1;
       const event = { id: randomUUID(), callback_id: row.id, assessment_id: row.assessment_id, action, handler_id: handlerId, at, detail: detail ? JSON.stringify(detail) : null, seq };
       await trx.insertInto('callback_events').values(event).execute();
@@ -229,7 +239,6 @@ export function callbackRepository(): CallbackRepository {
   };
 }
 
-
 export interface CallbackRepository {
   insert(trx: Transaction<Database>, row: CallbackRow): Promise<void>;
   get(db: Executor, id: string): Promise<CallbackRow | undefined>;
@@ -239,7 +248,7 @@ export interface CallbackRepository {
    * Claims held past their lease go back to the queue. Returns the rows as they were before,
    * and only those this call released, so two instances never both record the same expiry.
    */
-  expireLeases(trx: Transaction<Database>, now: string): Promise<Pick<CallbackRow, "id" | "assessment_id" | "claimed_by" | "lease_until">[]>;
+  expireLeases(trx: Transaction<Database>, now: string): Promise<Pick<CallbackRow, 'id' | 'assessment_id' | 'claimed_by' | 'lease_until'>[]>;
   /** Takes the claim if the request is waiting, or already held by this handler. */
   claim(trx: Transaction<Database>, id: string, handlerId: string, leaseUntil: string, now: string): Promise<boolean>;
   /** Changes a request only while this handler holds an unexpired claim on it. */
@@ -263,11 +272,11 @@ export interface CallbackRepository {
    */
   queue(db: Executor, filter: QueueFilter): Promise<QueueRow[]>;
   /** Requests not yet completed or cancelled, oldest first. */
-  open(db: Executor): Promise<Pick<CallbackRow, "id" | "status" | "within" | "due_at" | "created_at">[]>;
+  open(db: Executor): Promise<Pick<CallbackRow, 'id' | 'status' | 'within' | 'due_at' | 'created_at'>[]>;
   /**
    * Adds an event to a request's history. Every caller has changed (or locked) the request's
    * row in this transaction first, so no other transaction numbers an event of it meanwhile.
    */
-  record(trx: Transaction<Database>, row: Pick<CallbackRow, "id" | "assessment_id">, action: CallbackAction, handlerId: string | null, at: string, detail?: Record<string, unknown>): Promise<CallbackEvent>;
+  record(trx: Transaction<Database>, row: Pick<CallbackRow, 'id' | 'assessment_id'>, action: CallbackAction, handlerId: string | null, at: string, detail?: Record<string, unknown>): Promise<CallbackEvent>;
   history(db: Executor, assessmentId: string): Promise<CallbackEvent[]>;
 }

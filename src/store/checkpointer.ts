@@ -39,8 +39,7 @@ let restarting = false;
 let mode: 'RESTART' | 'TRUNCATE' = 'RESTART';
 
 const post = (message: CheckpointRequest): void => parentPort?.postMessage(message);
-const failed = (err: unknown): void =>
-  post(err instanceof Error ? { error: err.message, code: (err as { code?: string }).code } : { error: String(err) });
+const failed = (err: unknown): void => post(err instanceof Error ? { error: err.message, code: (err as { code?: string }).code } : { error: String(err) });
 
 function threshold(): number {
   const { bavail, bsize } = statfsSync(dir);

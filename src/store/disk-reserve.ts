@@ -61,7 +61,6 @@ export function diskReserve(databaseFile: string, bytes = DISK_RESERVE_BYTES): D
   };
 }
 
-
 /** Space held back for a full disk. */
 export interface DiskReserve {
   readonly held: boolean;

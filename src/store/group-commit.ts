@@ -117,18 +117,20 @@ export class GroupCommitter {
     }
     this.scheduled = true;
     // setImmediate runs after the poll phase, so requests read in the same turn join the batch.
-    setImmediate(() => outsideUnits(() => {
-      this.scheduled = false;
-      if (this.paused) {
-        return; // resume() schedules again
-      }
-      this.flushing = this.flush().finally(() => {
-        this.flushing = undefined;
-        if (this.queue.length > 0) {
-          this.schedule();
+    setImmediate(() =>
+      outsideUnits(() => {
+        this.scheduled = false;
+        if (this.paused) {
+          return; // resume() schedules again
         }
-      });
-    }));
+        this.flushing = this.flush().finally(() => {
+          this.flushing = undefined;
+          if (this.queue.length > 0) {
+            this.schedule();
+          }
+        });
+      }),
+    );
   }
 
   private async flush(): Promise<void> {
@@ -168,7 +170,10 @@ export class GroupCommitter {
         this.stats.commits += 1;
         this.stats.writes += batch.length;
       } catch (err) {
-        await trx.rollback().execute().catch(() => undefined);
+        await trx
+          .rollback()
+          .execute()
+          .catch(() => undefined);
         throw err;
       }
     } catch (err) {

@@ -117,7 +117,10 @@ export const migrations: Record<string, Migration> = {
       const raw = db as unknown as Kysely<{ trace_chain: { id: string; seq: number; hash: string } }>;
       const head = await raw.selectFrom('trace_chain').select('id').where('id', '=', 'main').executeTakeFirst();
       if (!head) {
-        await raw.insertInto('trace_chain').values({ id: 'main', seq: 0, hash: '0'.repeat(64) }).execute();
+        await raw
+          .insertInto('trace_chain')
+          .values({ id: 'main', seq: 0, hash: '0'.repeat(64) })
+          .execute();
       }
     },
   },
@@ -149,7 +152,11 @@ export const migrations: Record<string, Migration> = {
   '2026-12-06-db-001-store-probe': {
     async up(db: Kysely<unknown>): Promise<void> {
       // One row readiness rewrites after a disk fault, to learn whether writes succeed again.
-      await db.schema.createTable('store_probe').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('at', 'text', (c) => c.notNull()).execute();
+      await db.schema
+        .createTable('store_probe')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .execute();
     },
   },
   '2026-12-06-cb-001-requests-follow-answers': {
@@ -157,7 +164,10 @@ export const migrations: Record<string, Migration> = {
       // A request follows the patient's later answers: an escalation after asking puts it in
       // band 0, above every other request; the rest stay in band 1. The queue is read in
       // (band, due time) order, so the index leads with the band.
-      await db.schema.alterTable('callback_requests').addColumn('queue_band', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+      await db.schema
+        .alterTable('callback_requests')
+        .addColumn('queue_band', 'integer', (c) => c.notNull().defaultTo(1))
+        .execute();
       // Why a request is flagged for clinical review: 'no_answer' (three failed calls) or 'escalated'.
       await db.schema.alterTable('callback_requests').addColumn('review_reason', 'text').execute();
       // JSON: when the answers changed after the request, the decision it was asked on, the latest one.
@@ -169,7 +179,10 @@ export const migrations: Record<string, Migration> = {
       // History is ordered by a per-request sequence: two events can share a timestamp (a lease
       // expiry and the claim that found it), and random ids do not order them. Existing events
       // are numbered in the order they were listed until now.
-      await db.schema.alterTable('callback_events').addColumn('seq', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema
+        .alterTable('callback_events')
+        .addColumn('seq', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
       await sql`update callback_events set seq = (
         select count(*) from callback_events e
         where e.callback_id = callback_events.callback_id and (e.at < callback_events.at or (e.at = callback_events.at and e.id <= callback_events.id)))`.execute(db);
@@ -184,13 +197,19 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('releases').addColumn('signed_off_at', 'text').execute();
       await db.schema.alterTable('releases').addColumn('approver_claimed', 'text').execute();
       const raw = db as unknown as Kysely<{ releases: { approver: string | null; approver_claimed: string | null } }>;
-      await raw.updateTable('releases').set((eb) => ({ approver_claimed: eb.ref('approver'), approver: null })).execute();
+      await raw
+        .updateTable('releases')
+        .set((eb) => ({ approver_claimed: eb.ref('approver'), approver: null }))
+        .execute();
     },
   },
   '2026-12-06-rel-002-deactivation': {
     async up(db: Kysely<unknown>): Promise<void> {
       // A switch back to the rule files is a row like an activation, naming the release it ended.
-      await db.schema.alterTable('release_activations').addColumn('action', 'text', (c) => c.notNull().defaultTo('activate')).execute();
+      await db.schema
+        .alterTable('release_activations')
+        .addColumn('action', 'text', (c) => c.notNull().defaultTo('activate'))
+        .execute();
     },
   },
   '2026-12-06-tv-001-trace-verifications': {

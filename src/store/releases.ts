@@ -47,7 +47,6 @@ export function releaseRepository(): ReleaseRepository {
   };
 }
 
-
 /** Releases and their activations, as stored. */
 export interface ReleaseRepository {
   get(db: Executor, id: string): Promise<ReleaseRow | undefined>;

@@ -82,7 +82,10 @@ export async function appendTraces(trx: Transaction<Database>, dialect: Dialect,
     return row;
   });
   for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-    await trx.insertInto('traces').values(rows.slice(i, i + ROWS_PER_INSERT)).execute();
+    await trx
+      .insertInto('traces')
+      .values(rows.slice(i, i + ROWS_PER_INSERT))
+      .execute();
   }
   await trx.updateTable('trace_chain').set({ seq, hash: prevHash }).where('id', '=', CHAIN).execute();
 }
@@ -184,7 +187,11 @@ export function traceRepository(): TraceRepository {
       if (anchor && anchor.seq === from - 1) {
         startHash = anchor.hash;
       } else if (from > 1) {
-        const before = await db.selectFrom('traces').select('hash').where('seq', '=', from - 1).executeTakeFirst();
+        const before = await db
+          .selectFrom('traces')
+          .select('hash')
+          .where('seq', '=', from - 1)
+          .executeTakeFirst();
         if (!before) {
           throw bad(`trace ${from - 1}, just before the range, is not stored: verify from an anchor or the whole chain`);
         }
@@ -202,14 +209,7 @@ export function traceRepository(): TraceRepository {
       const verifier = new ChainVerifier(range);
       let afterSeq = range.from - 1;
       while (afterSeq < range.to) {
-        const rows = await db
-          .selectFrom('traces')
-          .select(STORED_TRACE_COLUMNS)
-          .where('seq', '>', afterSeq)
-          .where('seq', '<=', range.to)
-          .orderBy('seq')
-          .limit(pageSize)
-          .execute();
+        const rows = await db.selectFrom('traces').select(STORED_TRACE_COLUMNS).where('seq', '>', afterSeq).where('seq', '<=', range.to).orderBy('seq').limit(pageSize).execute();
         for (const row of rows) {
           if (!verifier.add(row)) {
             return verifier.verdict();
@@ -237,7 +237,6 @@ async function chainHead(db: Executor): Promise<ChainAnchor> {
   return { seq: Number(head.seq), hash: head.hash };
 }
 
-
 export interface TraceRepository {
   get(db: Executor, id: string): Promise<TraceBody | undefined>;
   forAssessment(db: Executor, assessmentId: string): Promise<TraceBody[]>;
@@ -247,7 +246,7 @@ export interface TraceRepository {
    */
   list(db: Executor, filter: TraceFilter): Promise<TraceSummary[]>;
   /** Streams full bodies in sequence order, a page at a time (export, impact replay). */
-  bodies(db: Executor, filter: Omit<TraceFilter, "limit" | "afterSeq">, pageSize?: number): AsyncGenerator<TraceBody>;
+  bodies(db: Executor, filter: Omit<TraceFilter, 'limit' | 'afterSeq'>, pageSize?: number): AsyncGenerator<TraceBody>;
   /** The chain head as recorded: the anchor an auditor keeps elsewhere (undefined while empty). */
   head(db: Executor): Promise<ChainAnchor | undefined>;
   /**

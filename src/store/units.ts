@@ -28,7 +28,9 @@ export const outsideUnits = <T>(fn: () => T): T => unitScope.exit(fn);
 /** The error for `what` (what a unit used instead of its transaction) when called from inside a unit of work. */
 export function insideUnit(what: string): Error | undefined {
   if (unitScope.getStore()?.open) {
-    return new Error(`${what} was called from inside a unit of work, where it would wait on the unit's own transaction forever: use the transaction passed to the unit of work (trx), not store.read or store.write`);
+    return new Error(
+      `${what} was called from inside a unit of work, where it would wait on the unit's own transaction forever: use the transaction passed to the unit of work (trx), not store.read or store.write`,
+    );
   }
   return undefined;
 }

@@ -47,14 +47,19 @@ export function versionResolver(triage: Pick<Triage, 'version' | 'register'>, re
   };
 }
 
-
 /** Stored rule-set versions. */
 export interface VersionRepository {
   remember(trx: Transaction<Database>, version: PathwayVersion, at: string): Promise<void>;
   content(db: Executor, hash: string): Promise<string | undefined>;
   /** Every stored version of a pathway but the one hashed `except`, oldest first. */
-  others(db: Executor, pathwayId: string, except: string): Promise<{
-    hash: string;
-    content: string;
-  }[]>;
+  others(
+    db: Executor,
+    pathwayId: string,
+    except: string,
+  ): Promise<
+    {
+      hash: string;
+      content: string;
+    }[]
+  >;
 }

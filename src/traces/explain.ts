@@ -93,9 +93,7 @@ export function explain(trace: TraceBody): Explanation {
         `No rule has decided yet; we ask about ${result.questionId} because it could still mean ${outcomeNeed(next.askedFor)}: ` +
         `rule ${ruleId} '${title}' is not settled yet${applies ? `. It applies because ${applies}` : ''}.`;
     } else {
-      summary = applies
-        ? `No rule has decided yet; asking ${result.questionId} next, because ${applies}.`
-        : `No rule has decided yet; asking ${result.questionId} next, the first unanswered question.`;
+      summary = applies ? `No rule has decided yet; asking ${result.questionId} next, because ${applies}.` : `No rule has decided yet; asking ${result.questionId} next, the first unanswered question.`;
     }
   } else {
     const outcome = result.outcome;

@@ -136,8 +136,22 @@ export function traceColumns(trace: Pick<TraceBody, 'id' | 'assessmentId' | 'ste
 /** A trace as stored: its columns, its sealed text, the text's hash and the hash before it. */
 export type StoredTrace = TraceTable;
 
-export const STORED_TRACE_COLUMNS = ['seq', 'id', 'assessment_id', 'step', 'created_at', 'pathway_id', 'version_hash', 'status', 'outcome_kind', 'disposition', 'rule_id', 'body', 'hash', 'prev_hash'] as const satisfies readonly (keyof TraceTable)[];
-
+export const STORED_TRACE_COLUMNS = [
+  'seq',
+  'id',
+  'assessment_id',
+  'step',
+  'created_at',
+  'pathway_id',
+  'version_hash',
+  'status',
+  'outcome_kind',
+  'disposition',
+  'rule_id',
+  'body',
+  'hash',
+  'prev_hash',
+] as const satisfies readonly (keyof TraceTable)[];
 
 /**
  * The sealed content of one stored trace, once the row is checked against itself: the text
@@ -193,9 +207,7 @@ export interface VerifyRange {
   anchor?: ChainAnchor;
 }
 
-export type ChainVerdict =
-  | { ok: true; verified: number; lastSeq: number | null; headHash: string }
-  | { ok: false; verified: number; brokenAt: number; traceId?: string; reason: string };
+export type ChainVerdict = { ok: true; verified: number; lastSeq: number | null; headHash: string } | { ok: false; verified: number; brokenAt: number; traceId?: string; reason: string };
 
 /**
  * Walks stored traces in sequence order and names the first that does not hold: a row edited

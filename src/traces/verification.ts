@@ -55,7 +55,12 @@ export function verificationService(store: Store, databaseUrl: string): Verifica
   /** Records progress or the outcome; a heartbeat landing after the outcome changes nothing. */
   async function update(id: string, changes: Partial<TraceVerificationTable>): Promise<void> {
     await store.write((trx) =>
-      trx.updateTable('trace_verifications').set({ ...changes, updated_at: new Date().toISOString() }).where('id', '=', id).where('state', '=', 'running').execute(),
+      trx
+        .updateTable('trace_verifications')
+        .set({ ...changes, updated_at: new Date().toISOString() })
+        .where('id', '=', id)
+        .where('state', '=', 'running')
+        .execute(),
     );
   }
 
@@ -129,7 +134,6 @@ export function verificationService(store: Store, databaseUrl: string): Verifica
     },
   };
 }
-
 
 /** Chain verifications, one running per instance at a time. */
 export interface VerificationService {

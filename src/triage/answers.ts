@@ -47,9 +47,7 @@ export function answerProblem(question: Question, value: unknown): string | unde
       if (question.integer && !Number.isInteger(value)) {
         return `expected a whole number (${question.unit})`;
       }
-      return value < question.min || value > question.max
-        ? `expected a number from ${question.min} to ${question.max} (${question.unit})`
-        : undefined;
+      return value < question.min || value > question.max ? `expected a number from ${question.min} to ${question.max} (${question.unit})` : undefined;
   }
 }
 
@@ -91,13 +89,7 @@ export function applicabilityProblem(version: PathwayVersion, patient: Patient):
  * Records an answer to the question currently asked, or changes an earlier one (the Back
  * button). Answers that no longer apply after a change are dropped by `decide`.
  */
-export function applyAnswer(
-  version: PathwayVersion,
-  answers: Answer[],
-  currentQuestionId: string | null,
-  questionId: string,
-  value: unknown,
-): Answer[] {
+export function applyAnswer(version: PathwayVersion, answers: Answer[], currentQuestionId: string | null, questionId: string, value: unknown): Answer[] {
   const question = version.questionById.get(questionId);
   if (!question) {
     throw new UnknownQuestion(questionId, version.id);

@@ -43,17 +43,10 @@ export interface RuleRecord {
  * Its conditions are in the stored rule-set version the trace names.
  */
 export type RuleEvaluation = RuleRecord &
-  (
-    | { fired: boolean | null; notEvaluated?: undefined; conditions: ConditionTrace }
-    | { fired: false | null; notEvaluated: 'unanswered' }
-    | { fired: null; notEvaluated: 'decided_above' }
-  );
+  ({ fired: boolean | null; notEvaluated?: undefined; conditions: ConditionTrace } | { fired: false | null; notEvaluated: 'unanswered' } | { fired: null; notEvaluated: 'decided_above' });
 
 /** An askWhen as evaluated, or one naming no answered question (held false, or null: unknown). */
-export type AskWhenEvaluation = { questionId: string } & (
-  | { held: boolean | null; notEvaluated?: undefined; conditions: ConditionTrace }
-  | { held: false | null; notEvaluated: 'unanswered' }
-);
+export type AskWhenEvaluation = { questionId: string } & ({ held: boolean | null; notEvaluated?: undefined; conditions: ConditionTrace } | { held: false | null; notEvaluated: 'unanswered' });
 
 /** Everything an auditor needs to know about how one decision was reached. */
 export interface Evaluation {
@@ -75,9 +68,7 @@ export interface Evaluation {
   engineRuns: number;
 }
 
-export type Decision =
-  | { status: 'complete'; outcome: DecidedOutcome; answers: Answer[]; evaluation: Evaluation }
-  | { status: 'needs_answer'; question: Question; answers: Answer[]; evaluation: Evaluation };
+export type Decision = { status: 'complete'; outcome: DecidedOutcome; answers: Answer[]; evaluation: Evaluation } | { status: 'needs_answer'; question: Question; answers: Answer[]; evaluation: Evaluation };
 
 export interface DecideOptions {
   /** Evaluation budget: past it the decision is the conservative fallback. */
@@ -93,14 +84,7 @@ class EvaluationTimeout extends Error {}
  * current ones unless replaying a trace made with older ones; see DECISION_SEMANTICS). Any
  * failure to evaluate gives the fallback, which is never self-care.
  */
-export async function decide(
-  version: PathwayVersion,
-  plans: VersionPlans,
-  patient: Patient,
-  answers: Answer[],
-  options: DecideOptions,
-  semantics: DecisionSemantics = CURRENT_SEMANTICS,
-): Promise<Decision> {
+export async function decide(version: PathwayVersion, plans: VersionPlans, patient: Patient, answers: Answer[], options: DecideOptions, semantics: DecisionSemantics = CURRENT_SEMANTICS): Promise<Decision> {
   const deadline = Date.now() + options.timeoutMs;
   const dropped: Answer[] = [];
   let current = answers;

@@ -118,7 +118,13 @@ export class DecisionPool implements Decider {
     // A worker meets each version once: the steps it did not know the version of go again,
     // this time with the version's content.
     const unknown = Array.isArray(first) ? batch.filter((_, i) => 'unknownVersion' in first[i]!) : [];
-    const second = unknown.length > 0 ? await this.run(unknown.map(({ version, input }) => ({ hash: version.hash, content: version.canonical, input })), signal) : [];
+    const second =
+      unknown.length > 0
+        ? await this.run(
+            unknown.map(({ version, input }) => ({ hash: version.hash, content: version.canonical, input })),
+            signal,
+          )
+        : [];
     batch.forEach((pending, i) => {
       const reply = Array.isArray(first) ? first[i]! : first;
       const retried = 'unknownVersion' in reply ? (Array.isArray(second) ? second[unknown.indexOf(pending)]! : second) : reply;

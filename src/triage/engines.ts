@@ -40,7 +40,6 @@ export function canHold(node: ConditionNode, known: ReadonlySet<string>, falseWh
   return known.has(node.fact) || !falseWhenUnanswered.has(node.operator);
 }
 
-
 /** Why a run ended before json-rules-engine reached every rule it holds. */
 export type EarlyStop = { reason: 'decided'; priority: number } | { reason: 'stale'; questionId: string };
 
@@ -124,11 +123,7 @@ interface PlanSpec {
  * packages/condition-clone for that in place of `clone`: the same copies (Conditions still,
  * sharing nothing) for JSON-shaped rules, refusing anything else, and the same decisions.
  */
-export function buildEngine(
-  version: PathwayVersion,
-  extraOperators: ExtraOperators = [],
-  plan?: PlanSpec,
-): LentEngine {
+export function buildEngine(version: PathwayVersion, extraOperators: ExtraOperators = [], plan?: PlanSpec): LentEngine {
   const engine = new Engine([], { allowUndefinedFacts: true });
   const lent = new LentEngine(engine);
   // json-rules-engine's notEqual/notIn are true for an undefined fact, which would let a rule

@@ -4,10 +4,7 @@ import type { ConditionNode } from '../rulesets/schema.js';
 export type Kleene = boolean | null;
 
 /** A condition as it was evaluated: for a leaf, the fact, operator, expected and actual value. */
-export type ConditionTrace =
-  | { all: ConditionTrace[]; result: Kleene }
-  | { any: ConditionTrace[]; result: Kleene }
-  | { fact: string; operator: string; expected: unknown; actual: unknown; result: Kleene };
+export type ConditionTrace = { all: ConditionTrace[]; result: Kleene } | { any: ConditionTrace[]; result: Kleene } | { fact: string; operator: string; expected: unknown; actual: unknown; result: Kleene };
 
 /** `all`: false if any part is false, true only if every part is true, else unknown. */
 function all(results: Kleene[]): Kleene {
@@ -126,7 +123,6 @@ export function staticTrace(node: ConditionNode, leaf: (fact: string) => Kleene)
   }
   return { fact: node.fact, operator: node.operator, expected: node.value, actual: undefined, result: leaf(node.fact) };
 }
-
 
 /** A traced condition revalued with some leaves' results replaced (for "how was it settled"). */
 export function revalue(trace: ConditionTrace, leaf: (c: Extract<ConditionTrace, { fact: string }>) => Kleene): Kleene {

@@ -130,10 +130,7 @@ export function ruleRecord({ rule, scope, module, enginePriority }: RankedRule):
 }
 
 /** What a three-valued run decides: a rule, a question to ask, or the fallback. */
-export type Verdict =
-  | { decider: RankedRule; settled: SettledRule[] }
-  | { ask: Question; askWhen: ConditionTrace | null; askedFor: AskedFor; stillNeeded: string[] }
-  | { fallback: true; settled: SettledRule[] };
+export type Verdict = { decider: RankedRule; settled: SettledRule[] } | { ask: Question; askWhen: ConditionTrace | null; askedFor: AskedFor; stillNeeded: string[] } | { fallback: true; settled: SettledRule[] };
 
 /**
  * The first rule in rank order that fires decides once every rule above it is settled false.

@@ -23,7 +23,10 @@ export class Triage {
   private active: ReadonlyMap<string, PathwayVersion> = new Map();
   private search!: TopicSearch;
 
-  constructor(versions: Iterable<PathwayVersion>, private readonly options: TriageOptions) {
+  constructor(
+    versions: Iterable<PathwayVersion>,
+    private readonly options: TriageOptions,
+  ) {
     this.engines = new EngineRegistry(options.ruleEvaluation, options.extraOperators);
     this.activate(versions);
   }

@@ -30,12 +30,19 @@ t.test('lint prints the reading age per file and outcome, and warns where a page
   const res = await runCli(run, ['lint', dir]);
   t.match(res.stdout, /^reading age \(Flesch-Kincaid grade \+ 5; NHS standard about 11\), per file and per outcome:$/m);
   t.match(res.stdout, /^ {2}\S*sample\.yaml: \d+(\.\d)? \(\d+ words\); outcomes urgent \d+(\.\d)?, callback \d+(\.\d)?, self-care \d+(\.\d)?/m);
-  const line = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(DENSE.slice(0, 30))) + 1;
+  const line =
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .findIndex((l) => l.includes(DENSE.slice(0, 30))) + 1;
   t.match(res.stdout, new RegExp(`sample\\.yaml:${line}:\\d+: warning reading-age: outcome self-care reads at age \\d+(\\.\\d)?, above about 11`));
   t.match(res.stdout, /^1 page above reading age 11 \(advisory\)$/m);
   t.match(before.stdout, /^0 pages above reading age 11 \(advisory\)$/m);
   t.equal(res.stdout.match(/^\d+ findings?$/m)?.[0], before.stdout.match(/^\d+ findings?$/m)?.[0], 'advisory: not counted as a lint finding');
   t.equal(res.code, before.code, 'nor does it change the exit code');
   const json = JSON.parse((await runCli(run, ['lint', dir, '--format', 'json'])).stdout);
-  t.match(json.readability, { targetAge: 11, files: [{ file: /red-flags\.yaml$/ }, { file: /sample\.yaml$/, outcomes: [{ id: 'urgent' }, { id: 'callback' }, { id: 'self-care' }] }], findings: [{ code: 'reading-age', line }] });
+  t.match(json.readability, {
+    targetAge: 11,
+    files: [{ file: /red-flags\.yaml$/ }, { file: /sample\.yaml$/, outcomes: [{ id: 'urgent' }, { id: 'callback' }, { id: 'self-care' }] }],
+    findings: [{ code: 'reading-age', line }],
+  });
 });

@@ -4,11 +4,7 @@ import t, { type Test } from 'tap';
 import { openLoop } from '../../bench/open-loop.js';
 
 /** A real HTTP server on a free port, answering with `handle`, counting what it was sent. */
-async function server(
-  t: Test,
-  handle: (n: number, req: IncomingMessage, res: ServerResponse) => void,
-  keepAliveTimeoutMs = 5000,
-): Promise<{ base: string; received: () => number }> {
+async function server(t: Test, handle: (n: number, req: IncomingMessage, res: ServerResponse) => void, keepAliveTimeoutMs = 5000): Promise<{ base: string; received: () => number }> {
   let n = 0;
   const s = createServer((req, res) => {
     n += 1;
@@ -37,16 +33,17 @@ t.test('every request sent is answered and counted, with its body and headers as
     json(res, 200, { ok: true });
   });
   let i = 0;
-  const r = await openLoop(s.base, { rate: 300, seconds: 1, connections: 5, next: () => ({ method: 'POST', path: `/step/${i}`, headers: { 'content-type': 'application/json', 'x-token': `t${i}` }, body: JSON.stringify({ i: i++ }) }) });
+  const r = await openLoop(s.base, {
+    rate: 300,
+    seconds: 1,
+    connections: 5,
+    next: () => ({ method: 'POST', path: `/step/${i}`, headers: { 'content-type': 'application/json', 'x-token': `t${i}` }, body: JSON.stringify({ i: i++ }) }),
+  });
   t.equal(r.errors, 0);
   t.equal(r.rps, s.received(), 'one answer counted for each request the server had');
   t.ok(r.rps > 150 && r.rps < 450, `about the set rate (${r.rps}/s for 300/s)`);
   // Connections run side by side, so the server may read them in any order.
-  t.same(
-    [...seen].sort(),
-    Array.from({ length: seen.length }, (_, k) => `POST /step/${k} t${k} {"i":${k}}`).sort(),
-    'each request with its own path, headers and body, none twice',
-  );
+  t.same([...seen].sort(), Array.from({ length: seen.length }, (_, k) => `POST /step/${k} t${k} {"i":${k}}`).sort(), 'each request with its own path, headers and body, none twice');
 });
 
 t.test('latency counts from when a request was due, so waiting for a busy connection counts', async (t) => {

@@ -29,7 +29,10 @@ t.test('answers changed after asking: a more urgent callback moves the request e
     answersChanged: true,
     sinceRequest: { whenAsked: { kind: 'callback', disposition: 'CB-ROUTINE', within: 'PT6H' }, latest: { kind: 'callback', disposition: 'CB-URGENT', within: 'PT1H' }, stillAnswering: false },
   });
-  t.match(detail.history.find((e: { action: string }) => e.action === 'urgency_raised'), { handlerId: null, detail: { from: { within: 'PT6H' }, to: { within: 'PT1H' } } });
+  t.match(
+    detail.history.find((e: { action: string }) => e.action === 'urgency_raised'),
+    { handlerId: null, detail: { from: { within: 'PT6H' }, to: { within: 'PT1H' } } },
+  );
   t.match(changes, [{ type: 'added' }, { type: 'added' }, { type: 'urgency_raised', id: later.cb.id, status: 'waiting' }]);
 });
 
@@ -52,8 +55,15 @@ t.test('answers changed towards less urgency: the request keeps its urgency and 
     answersChanged: true,
     sinceRequest: { whenAsked: { kind: 'callback', within: 'PT1H' }, latest: { kind: 'self_care', disposition: 'SC-MUSCLE-STRAIN', within: null } },
   });
-  t.match(detail.answers.find((a: { question: { id: string } }) => a.question.id === 'worse_on_pressing'), { value: true }, 'beside the new answers');
-  t.match(detail.history.find((e: { action: string }) => e.action === 'answers_changed'), { detail: { kept: { within: 'PT1H' }, latest: { kind: 'self_care' } } });
+  t.match(
+    detail.answers.find((a: { question: { id: string } }) => a.question.id === 'worse_on_pressing'),
+    { value: true },
+    'beside the new answers',
+  );
+  t.match(
+    detail.history.find((e: { action: string }) => e.action === 'answers_changed'),
+    { detail: { kept: { within: 'PT1H' }, latest: { kind: 'self_care' } } },
+  );
   t.same(await queueIds(app), [cb.id], 'still in the queue');
 });
 
@@ -67,10 +77,18 @@ t.test('an escalation after asking: flagged for clinical review at the top of th
   const step = await post(app, `/v1/assessments/${assessmentId}/answers`, { questionId: 'coughing_blood', value: true });
   t.match(step.body, { outcome: { kind: 'escalate', title: 'Go to A&E now' }, callback: { id: cb.id, actNow: { title: 'Go to A&E now', advice: /^Go to A&E now/ } } });
   const queue = (await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items;
-  t.same(queue.map((i: { id: string }) => i.id), [cb.id, urgent.cb.id], 'above a request due sooner');
+  t.same(
+    queue.map((i: { id: string }) => i.id),
+    [cb.id, urgent.cb.id],
+    'above a request due sooner',
+  );
   t.match(queue[0], { needsReview: true, reviewReason: 'escalated', disposition: 'ED-AE' });
   const page1 = (await get(app, '/v1/callbacks?limit=1', STAFF['call-handler'])).body;
-  t.same((await get(app, `/v1/callbacks?limit=1&cursor=${page1.nextCursor}`, STAFF['call-handler'])).body.items.map((i: { id: string }) => i.id), [urgent.cb.id], 'pages keep that order');
+  t.same(
+    (await get(app, `/v1/callbacks?limit=1&cursor=${page1.nextCursor}`, STAFF['call-handler'])).body.items.map((i: { id: string }) => i.id),
+    [urgent.cb.id],
+    'pages keep that order',
+  );
   t.match((await post(app, `/v1/assessments/${assessmentId}/callback`, contact)).body, { id: cb.id, actNow: { title: 'Go to A&E now' } });
   t.match((await get(app, `/v1/assessments/${assessmentId}`)).body, { outcome: { kind: 'escalate' }, callback: { id: cb.id, actNow: { title: 'Go to A&E now' } } });
   t.match(changes.at(-1), { type: 'escalated', id: cb.id });

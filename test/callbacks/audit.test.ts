@@ -21,12 +21,19 @@ t.test('free text is sealed at rest; each read of contact details is audited', a
   }
 
   const byBea = (await get(app, `/v1/callbacks/${cb.id}`, asHandler(1))).body;
-  t.match(byBea.history.find((e: { action: string }) => e.action === 'cancel'), { detail: { reason } }, 'opened for staff who may read contact details');
+  t.match(
+    byBea.history.find((e: { action: string }) => e.action === 'cancel'),
+    { detail: { reason } },
+    'opened for staff who may read contact details',
+  );
   t.match(byBea.history.at(-1), { action: 'contact_read', handlerId: BEA, at: String }, 'this read is itself in the history');
   const byAmir = (await get(app, `/v1/callbacks/${cb.id}`, asHandler(0))).body;
   t.same(actions(byAmir.history, true).slice(-2), [`contact_read:${BEA}`, `contact_read:${AMIR}`]);
   const audit = (await get(app, `/v1/assessments/${assessmentId}/history`, STAFF.clinician)).body.events;
-  t.same(audit.filter((e: { summary: string }) => e.summary === 'callback contact_read').map((e: { handlerId: string }) => e.handlerId), [BEA, AMIR]);
+  t.same(
+    audit.filter((e: { summary: string }) => e.summary === 'callback contact_read').map((e: { handlerId: string }) => e.handlerId),
+    [BEA, AMIR],
+  );
   t.notOk(JSON.stringify(audit).includes('07700'), "the auditors' history carries no free text");
 });
 
@@ -34,7 +41,10 @@ t.test('cancel reasons stored in clear before sealing are sealed at start-up', a
   const url = await freshDatabaseUrl(t);
   const first = await testApp(t, { env: { DATABASE_URL: url } });
   const { assessmentId, cb } = await requested(first, URGENT);
-  await rawSql(first, `insert into callback_events (id, callback_id, assessment_id, action, handler_id, at, detail, seq) values ('legacy', '${cb.id}', '${assessmentId}', 'cancel', 'someone', '2026-01-01T00:00:00.000Z', '{"reason":"ring 07700 900123"}', 99)`);
+  await rawSql(
+    first,
+    `insert into callback_events (id, callback_id, assessment_id, action, handler_id, at, detail, seq) values ('legacy', '${cb.id}', '${assessmentId}', 'cancel', 'someone', '2026-01-01T00:00:00.000Z', '{"reason":"ring 07700 900123"}', 99)`,
+  );
   await first.close();
   const second = await testApp(t, { env: { DATABASE_URL: url } });
   const detail = (await second.store.read.selectFrom('callback_events').select('detail').where('id', '=', 'legacy').executeTakeFirstOrThrow()).detail!;
@@ -57,5 +67,8 @@ t.test('history is in the order things happened, even when a lease expiry and th
   expected.push(`lease_expired:${handlerIdOf(1)}`); // found by the read below
   const history = (await get(app, `/v1/callbacks/${cb.id}`, STAFF['call-handler'])).body.history;
   t.same(actions(history), expected);
-  t.ok(history.some((e: { action: string; at: string }, i: number) => e.action === 'lease_expired' && history[i + 1].at === e.at), 'the two did share a timestamp');
+  t.ok(
+    history.some((e: { action: string; at: string }, i: number) => e.action === 'lease_expired' && history[i + 1].at === e.at),
+    'the two did share a timestamp',
+  );
 });

@@ -21,7 +21,11 @@ const REFUSED: [string, RegExp][] = [
 
 t.test('outside production, Ofcom drama numbers are accepted, normalised to E.164', async (t) => {
   const app = await testApp(t);
-  for (const [phone, e164] of [['07700 900000', '+447700900000'], ['+44 1632 960999', '+441632960999'], ['020 7946 0123', '+442079460123']] as const) {
+  for (const [phone, e164] of [
+    ['07700 900000', '+447700900000'],
+    ['+44 1632 960999', '+441632960999'],
+    ['020 7946 0123', '+442079460123'],
+  ] as const) {
     const res = await ask(app, await callbackAssessment(app), phone);
     t.equal(res.status, 201, phone);
     t.equal(res.body.phone, e164);
@@ -43,7 +47,11 @@ t.test('premium-rate, shared-cost and personal numbers, and extensions, are a cl
 t.test('production refuses drama numbers, saying why', async (t) => {
   const app = await testApp(t, { env: { NODE_ENV: 'production' } });
   const id = await callbackAssessment(app);
-  for (const [phone, shown] of [['07700 900123', '07700 900123'], ['01632 960123', '01632 960123'], ['+442079460123', '020 7946 0123']] as const) {
+  for (const [phone, shown] of [
+    ['07700 900123', '07700 900123'],
+    ['01632 960123', '01632 960123'],
+    ['+442079460123', '020 7946 0123'],
+  ] as const) {
     const res = await ask(app, id, phone);
     t.match(res.body, { status: 422, detail: `${shown} is reserved for drama and examples: enter your own mobile or landline number` }, phone);
   }

@@ -46,7 +46,10 @@ t.test('the queue: a 1-hour request made after a 6-hour one comes first; overdue
   const urgent = await assessment(app, URGENT);
   const urgentCb = (await post(app, `/v1/assessments/${urgent}/callback`, contact)).body;
   let queue = (await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items;
-  t.same(queue.map((i: { id: string }) => i.id), [urgentCb.id, routineCb.id]);
+  t.same(
+    queue.map((i: { id: string }) => i.id),
+    [urgentCb.id, routineCb.id],
+  );
   t.ok(queue[0].timeLeftSeconds > 3500 && queue[0].timeLeftSeconds <= 3600);
   t.same((await get(app, '/v1/callbacks?overdue=true', STAFF['call-handler'])).body.items, []);
 
@@ -54,7 +57,10 @@ t.test('the queue: a 1-hour request made after a 6-hour one comes first; overdue
   queue = (await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items;
   t.ok(queue[0].overdueBySeconds >= 3600, 'the 1-hour request is an hour overdue');
   t.notOk('timeLeftSeconds' in queue[0]);
-  t.same((await get(app, '/v1/callbacks?overdue=true', STAFF['call-handler'])).body.items.map((i: { id: string }) => i.id), [urgentCb.id]);
+  t.same(
+    (await get(app, '/v1/callbacks?overdue=true', STAFF['call-handler'])).body.items.map((i: { id: string }) => i.id),
+    [urgentCb.id],
+  );
   const stats = (await get(app, '/v1/callbacks/stats', STAFF['call-handler'])).body;
   t.match(stats, { waiting: 2, claimed: 0, byWindow: { PT1H: 1, PT6H: 1 }, overdue: 1, oldestWaiting: { id: routineCb.id } });
 
@@ -149,13 +155,11 @@ t.test('completion with an outcome and notes; every action audited; contact deta
   t.notOk(JSON.stringify(detail.history).includes('Riverside'), 'notes stay out of the audit events');
   const history = (await get(app, `/v1/assessments/${assessmentId}/history`, STAFF.clinician)).body.events as { kind: string; summary: string; handlerId?: string }[];
   t.match(history[0], { kind: 'decision', summary: 'step 0: asked emergency_signs' });
-  t.same(history.filter((e) => e.kind === 'callback' && e.summary !== 'callback contact_read').map((e) => `${e.summary}:${e.handlerId ?? '-'}`), [
-    'callback requested:-',
-    `callback claim:${AMIR}`,
-    `callback release:${AMIR}`,
-    `callback claim:${BEA}`,
-    `callback complete:${BEA}`,
-  ], "every handler action is in the assessment's audit history");
+  t.same(
+    history.filter((e) => e.kind === 'callback' && e.summary !== 'callback contact_read').map((e) => `${e.summary}:${e.handlerId ?? '-'}`),
+    ['callback requested:-', `callback claim:${AMIR}`, `callback release:${AMIR}`, `callback claim:${BEA}`, `callback complete:${BEA}`],
+    "every handler action is in the assessment's audit history",
+  );
   t.same((await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items, [], 'completed requests leave the queue');
   t.equal((await get(app, '/v1/callbacks?status=completed', STAFF['call-handler'])).body.items.length, 1);
 
@@ -214,7 +218,10 @@ t.test('cancel needs the claim; a clinician or admin may override, recorded as a
   t.match((await post(app, `/v1/callbacks/${cb.id}/complete`, { outcome: 'advice_given' }, asHandler(0))).body, { status: 409, title: 'Callback closed' });
   const history = (await get(app, `/v1/callbacks/${cb.id}`, STAFF['call-handler'])).body.history;
   t.same(actions(history), ['requested:-', `claim:${AMIR}`, `cancel_override:${clinician}`]);
-  t.match(history.find((e: { action: string }) => e.action === 'cancel_override'), { detail: { heldBy: AMIR, reason: 'duplicate' } });
+  t.match(
+    history.find((e: { action: string }) => e.action === 'cancel_override'),
+    { detail: { heldBy: AMIR, reason: 'duplicate' } },
+  );
 
   const mine = (await post(app, `/v1/assessments/${await assessment(app, URGENT)}/callback`, contact)).body;
   await post(app, `/v1/callbacks/${mine.id}/claim`, {}, asHandler(1));

@@ -50,11 +50,20 @@ t.test('validate, lint, scenarios and coverage take the module in', async (t) =>
 
 t.test('a trace names each module version it ran with, and replays', async (t) => {
   const exported = await runCli(traces, ['export'], { env });
-  const bodies = exported.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const bodies = exported.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.equal(bodies.length, traceIds.length);
-  t.ok(bodies.every((b) => INCLUDING.includes(b.pathway.id) && b.pathway.modules?.[0]?.id === 'screen' && b.pathway.modules[0].version === '1.0.0'), 'every trace names screen 1.0.0');
+  t.ok(
+    bodies.every((b) => INCLUDING.includes(b.pathway.id) && b.pathway.modules?.[0]?.id === 'screen' && b.pathway.modules[0].version === '1.0.0'),
+    'every trace names screen 1.0.0',
+  );
   const floppy = bodies.find((b) => b.result.outcome?.ruleId === 'scr-floppy');
-  t.match(floppy.evaluation.rules.find((r: { ruleId: string }) => r.ruleId === 'scr-floppy'), { scope: 'module', module: 'screen', fired: true });
+  t.match(
+    floppy.evaluation.rules.find((r: { ruleId: string }) => r.ruleId === 'scr-floppy'),
+    { scope: 'module', module: 'screen', fired: true },
+  );
   for (const id of [traceIds[0]!, floppy.id]) {
     const replayed = await runCli(traces, ['replay', id], { env });
     t.equal(replayed.code, 0, replayed.stdout);
@@ -77,12 +86,18 @@ t.test('a module edit changes every pathway that includes it: diff and impact sa
   const impact = await runCli(rules, ['impact', candidate, '--format', 'json'], { env });
   t.equal(impact.code, 0, impact.stdout);
   const report = JSON.parse(impact.stdout);
-  t.same(report.pathways.map((p: { pathway: string }) => p.pathway), INCLUDING);
+  t.same(
+    report.pathways.map((p: { pathway: string }) => p.pathway),
+    INCLUDING,
+  );
   for (const p of report.pathways) {
     t.match(p, { changed: true, candidate: { modules: [{ id: 'screen', version: '1.1.0' }] }, counts: { down: 0, up: 0 } }, `${p.pathway}: a new version, no outcome moved`);
   }
   const unchanged = JSON.parse((await runCli(rules, ['impact', MODULE_RULES, '--format', 'json'], { env })).stdout);
-  t.ok(unchanged.pathways.every((p: { changed: boolean }) => !p.changed), 'the rules as served: nothing changed');
+  t.ok(
+    unchanged.pathways.every((p: { changed: boolean }) => !p.changed),
+    'the rules as served: nothing changed',
+  );
 });
 
 t.test('a release refuses a module changed without a version bump', async (t) => {

@@ -54,16 +54,35 @@ t.test('lint: every kind of semantic finding, located, with a code and a severit
   const lineOf = (needle: string) => text.findIndex((l) => l.includes(needle)) + 1;
   const byCode = (code: string) => findings.filter((f) => f.code === code);
   t.match(byCode('review-overdue'), [{ severity: 'warning', line: lineOf('reviewBy: 2020-01-01') }]);
-  t.same(byCode('unused-question').map((f) => [f.severity, f.line]), [['warning', lineOf('- id: impossible')], ['warning', lineOf('- id: unused_q')]]);
+  t.same(
+    byCode('unused-question').map((f) => [f.severity, f.line]),
+    [
+      ['warning', lineOf('- id: impossible')],
+      ['warning', lineOf('- id: unused_q')],
+    ],
+  );
   t.match(byCode('never-asked'), [{ severity: 'error', message: /question impossible can never be asked/ }]);
-  t.same(byCode('never-fires').map((f) => f.message.split(' ')[1]), ['f-contradiction', 'f-left-but-dull'], 'self-contradiction and contradiction with askWhen');
+  t.same(
+    byCode('never-fires').map((f) => f.message.split(' ')[1]),
+    ['f-contradiction', 'f-left-but-dull'],
+    'self-contradiction and contradiction with askWhen',
+  );
   t.match(byCode('shadowed-rule'), [{ message: /f-severe-recent can never decide: f-severe \(higher priority\) fires whenever it does/ }]);
   t.match(byCode('conflicting-rules'), [{ message: /f-long-a and f-long-b have identical conditions but different outcomes/ }]);
-  t.same(byCode('priority-band').map((f) => f.message.split(' ')[1]).sort(), ['f-contradiction', 'f-left-but-dull', 'f-long-a', 'f-severe-recent', 'rf-emergency'], 'priorities outside their outcome\'s band');
+  t.same(
+    byCode('priority-band')
+      .map((f) => f.message.split(' ')[1])
+      .sort(),
+    ['f-contradiction', 'f-left-but-dull', 'f-long-a', 'f-severe-recent', 'rf-emergency'],
+    "priorities outside their outcome's band",
+  );
   t.match(byCode('priority-band'), [{ severity: 'warning', message: /rf-emergency has priority 1, outside the 999 band \(900-999\) of its outcome call-999/ }]);
   const waits = text.findIndex((l) => l.includes('- id: f-waits'));
   t.match(byCode('waits-for-answer'), [{ severity: 'warning', line: waits + 9, message: /rule f-waits: this condition holds whatever the answer to days, so it only waits for it to be asked/ }]);
-  t.notOk(findings.some((f) => /f-sharp-right|f-severe\b[^-]/.test(f.message) && f.code !== 'shadowed-rule'), 'sound rules raise nothing');
+  t.notOk(
+    findings.some((f) => /f-sharp-right|f-severe\b[^-]/.test(f.message) && f.code !== 'shadowed-rule'),
+    'sound rules raise nothing',
+  );
   const human = await cli(['lint', LINT_RULES]);
   t.match(human.stdout, /test\/fixtures\/lint-rules\/findings\.yaml:\d+:\d+: error shadowed-rule: /);
 });
@@ -86,10 +105,17 @@ t.test('test: a pass/fail line per scenario, and the difference on failure', asy
   t.equal(ok.code, 0);
   t.match(ok.stdout, /^pass chest-pain: crushing pain now is a possible heart attack$/m);
   const dir = copyRules(t, BUNDLED_RULES);
-  edit(path.join(dir, 'chest-pain.scenarios.yaml'), 'expect: { kind: escalate, disposition: ED-999-CARDIAC, ruleId: cp-crushing-pain-now }', 'expect: { kind: callback, disposition: CB-URGENT, ruleId: cp-crushing-pain-now }');
+  edit(
+    path.join(dir, 'chest-pain.scenarios.yaml'),
+    'expect: { kind: escalate, disposition: ED-999-CARDIAC, ruleId: cp-crushing-pain-now }',
+    'expect: { kind: callback, disposition: CB-URGENT, ruleId: cp-crushing-pain-now }',
+  );
   const bad = await cli(['test', dir]);
   t.equal(bad.code, 1);
-  t.match(bad.stdout, /FAIL chest-pain: crushing pain now is a possible heart attack\n\s+expected \{"kind":"callback","disposition":"CB-URGENT","ruleId":"cp-crushing-pain-now"\}, got \{"kind":"escalate","disposition":"ED-999-CARDIAC","ruleId":"cp-crushing-pain-now"\}/);
+  t.match(
+    bad.stdout,
+    /FAIL chest-pain: crushing pain now is a possible heart attack\n\s+expected \{"kind":"callback","disposition":"CB-URGENT","ruleId":"cp-crushing-pain-now"\}, got \{"kind":"escalate","disposition":"ED-999-CARDIAC","ruleId":"cp-crushing-pain-now"\}/,
+  );
   t.match(bad.stdout, /\d+ passed, 1 failed/);
 });
 
@@ -97,7 +123,10 @@ t.test('coverage: rules, questions and outcomes per pathway; thresholds fail it'
   const full = await cli(['coverage', '--format', 'json']);
   t.equal(full.code, 0, full.stdout);
   const report = JSON.parse(full.stdout);
-  t.ok(report.pathways.every((p: { rulePercent: number }) => p.rulePercent === 100), 'bundled pathways: 100% of rules');
+  t.ok(
+    report.pathways.every((p: { rulePercent: number }) => p.rulePercent === 100),
+    'bundled pathways: 100% of rules',
+  );
   t.same(report.globalRedFlags.missed, []);
 
   // Remove the scenario that covers a red-flag rule: coverage must fail, naming it.
@@ -114,7 +143,10 @@ t.test('coverage: rules, questions and outcomes per pathway; thresholds fail it'
 
   // A threshold: from the command line, or from the rule file.
   const basic = copyRules(t);
-  writeFileSync(path.join(basic, 'sample.scenarios.yaml'), 'pathway: sample\nscenarios:\n  - name: severe\n    patient: { ageYears: 30, sex: female }\n    answers:\n      - emergency: false\n      - severe: true\n      - kind: dull\n    expect: { kind: callback, disposition: CB-2H, ruleId: s-severe }\n');
+  writeFileSync(
+    path.join(basic, 'sample.scenarios.yaml'),
+    'pathway: sample\nscenarios:\n  - name: severe\n    patient: { ageYears: 30, sex: female }\n    answers:\n      - emergency: false\n      - severe: true\n      - kind: dull\n    expect: { kind: callback, disposition: CB-2H, ruleId: s-severe }\n',
+  );
   t.equal((await cli(['coverage', basic])).code, 1, 'the uncovered global red flag fails it');
   const cmd = await cli(['coverage', basic, '--min-rules', '50']);
   t.match(cmd.stdout, /sample: rules 1\/4 \(25%\)/);
@@ -134,10 +166,13 @@ t.test('diff: two directories, field by field', async (t) => {
   t.equal(res.code, 0);
   const [change] = JSON.parse(res.stdout).changes;
   t.match(change, { id: 'sample', change: 'changed', fields: [{ field: 'version', before: '1.0.0', after: '1.1.0' }] });
-  t.match(change.items, [
-    { kind: 'rule', id: 's-short-dull', change: 'changed', fields: [{ field: 'conditions' }] },
-    { kind: 'question', id: 'fever', change: 'added' },
-  ].sort((a, b) => (a.kind === 'question' ? -1 : b.kind === 'question' ? 1 : 0)));
+  t.match(
+    change.items,
+    [
+      { kind: 'rule', id: 's-short-dull', change: 'changed', fields: [{ field: 'conditions' }] },
+      { kind: 'question', id: 'fever', change: 'added' },
+    ].sort((a, b) => (a.kind === 'question' ? -1 : b.kind === 'question' ? 1 : 0)),
+  );
   const text = await cli(['diff', before, after]);
   t.match(text.stdout, /changed sample\n {2}version: "1\.0\.0" -> "1\.1\.0"/);
   t.match(text.stdout, / {2}changed rule s-short-dull\n {4}conditions: .*"value":3.* -> .*"value":2/);
@@ -213,7 +248,11 @@ t.test('explain: the decision and its explanation, as the API gives it', async (
   t.match(res.stdout, /^Escalated: Call 999 now - this could be a heart attack, because rule cp-crushing-pain-now 'Crushing or heavy chest pain now' fired: pain_now is 'yes'/);
   t.match(res.stdout, /Ruled out rule rf-stroke-signs 'Signs of a stroke': emergency_signs is 'none'/);
   const json = await cli(['explain', 'chest-pain', '--age', '58', '--sex', 'male', '--answers', '{"emergency_signs":["none"]}', '--format', 'json']);
-  t.match(JSON.parse(json.stdout), { status: 'needs_answer', question: { id: 'pain_now' }, explanation: { summary: /^No rule has decided yet; we ask about pain_now because it could still mean you need to call 999 now: rule cp-crushing-pain-now/ } });
+  t.match(JSON.parse(json.stdout), {
+    status: 'needs_answer',
+    question: { id: 'pain_now' },
+    explanation: { summary: /^No rule has decided yet; we ask about pain_now because it could still mean you need to call 999 now: rule cp-crushing-pain-now/ },
+  });
   t.equal((await cli(['explain', 'chest-pain', '--age', '58', '--sex', 'male', '--answers', '{"pain_now":"maybe"}'])).code, 2);
   t.equal((await cli(['explain', 'nope', '--age', '58', '--sex', 'male', '--answers', '{}'])).code, 1);
 });

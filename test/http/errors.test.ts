@@ -78,7 +78,10 @@ t.test('Back through the API: an earlier answer can be changed, and an answer af
   step = await post(app, `/v1/assessments/${id}/answers`, { questionId: 'kind', value: 'dull' });
   t.match(step.body, { status: 'in_progress', question: { id: 'days' } }, 'back to kind=dull: the sharp_where answer no longer applies');
   const state = (await get(app, `/v1/assessments/${id}`)).body;
-  t.same(state.answers.map((a: { questionId: string }) => a.questionId), ['emergency', 'severe', 'kind']);
+  t.same(
+    state.answers.map((a: { questionId: string }) => a.questionId),
+    ['emergency', 'severe', 'kind'],
+  );
   step = await post(app, `/v1/assessments/${id}/answers`, { questionId: 'days', value: 1 });
   t.match(step.body, { status: 'complete', outcome: { kind: 'self_care', ruleId: 's-short-dull' } });
 });

@@ -101,7 +101,10 @@ t.test('every topic listed for a person starts, and random walks reach an outcom
       const listed = await get(app, `/v1/pathways?ageYears=${ageYears}&sex=${sex}`);
       t.equal(listed.status, 200);
       const topics = listed.body.topics as { id: string; pathwayId: string; catchAll: boolean }[];
-      t.ok(topics.some((x) => x.catchAll), `aged ${ageYears}, ${sex}: the catch-all is listed`);
+      t.ok(
+        topics.some((x) => x.catchAll),
+        `aged ${ageYears}, ${sex}: the catch-all is listed`,
+      );
       for (const [i, topic] of topics.entries()) {
         const next = random(ageYears * 1000 + (sex === 'male' ? 500 : 0) + i);
         const step = await post(app, '/v1/assessments', { pathwayId: topic.id, patient });
@@ -139,7 +142,7 @@ t.test('a topic with nothing for this person starts the catch-all and says why',
   t.match(variant.body, { pathwayId: 'fever-child' }, 'the fever topic runs the under-5 variant for a 2-year-old');
   t.notOk(variant.body.redirected, 'a topic that serves the person is no redirect');
   const byVariant = await post(app, '/v1/assessments', { pathwayId: 'fever-adult', patient: { ageYears: 2, sex: 'male' } });
-  t.match(byVariant.body, { pathwayId: 'fever-child', redirected: { from: 'fever-adult' } }, 'the adult variant asked for a toddler: the topic\'s under-5 variant, saying so');
+  t.match(byVariant.body, { pathwayId: 'fever-child', redirected: { from: 'fever-adult' } }, "the adult variant asked for a toddler: the topic's under-5 variant, saying so");
 });
 
 t.test('invalid input stays 4xx: an impossible age, an unknown topic, half a person', async (t) => {
@@ -155,12 +158,19 @@ t.test('without a person, every topic with the bands it serves', async (t) => {
   type TopicView = { id: string; ageBands: string[]; variants: { pathwayId: string; ageBands: string[] }[] };
   for (const topic of body.topics as TopicView[]) {
     const bands = new Set(topic.variants.flatMap((v) => v.ageBands));
-    t.same(topic.ageBands, AGE_BANDS.filter((b) => bands.has(b)), `${topic.id}: the bands its variants serve`);
+    t.same(
+      topic.ageBands,
+      AGE_BANDS.filter((b) => bands.has(b)),
+      `${topic.id}: the bands its variants serve`,
+    );
   }
   const fever = (body.topics as TopicView[]).find((x) => x.id === 'fever');
   t.ok(fever && fever.variants.length > 1 && fever.ageBands.includes('under5'), 'fever has variants, one for under-5s');
   const last = body.topics[body.topics.length - 1];
   t.match(last, { id: 'something-else', catchAll: true, ageBands: [...AGE_BANDS] }, 'the catch-all comes last');
-  t.ok(body.topics.every((x: { searchTerms: string[] }) => x.searchTerms.length >= 5), 'each topic has its search terms');
+  t.ok(
+    body.topics.every((x: { searchTerms: string[] }) => x.searchTerms.length >= 5),
+    'each topic has its search terms',
+  );
   t.ok(body.pathways.length > body.topics.length - 1, 'and every pathway');
 });

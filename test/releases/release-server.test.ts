@@ -15,7 +15,9 @@ t.test('npm start names the active release once, and how to serve the rule files
   const ready = async () => ((await (await fetch(`${base}/health/ready`)).json()) as { release: string | null }).release;
   t.equal(await ready(), id);
   // Logged before listening, so it is in the output by now.
-  const said = output().split('\n').filter((l) => l.includes('not the rule files'));
+  const said = output()
+    .split('\n')
+    .filter((l) => l.includes('not the rule files'));
   t.equal(said.length, 1, 'said once');
   t.match(JSON.parse(said[0]!), {
     level: 40,
@@ -54,5 +56,8 @@ t.test('SIGHUP activates the release named in RELEASE_ID_FILE without a restart'
   const ready = async () => ((await (await fetch(`${base}/health/ready`)).json()) as { release: string | null }).release;
   t.equal(await poll(ready, id), id, 'the running service switched to the release');
   const list = (await (await fetch(`${base}/v1/admin/releases`, { headers: STAFF.admin })).json()) as { releases: { activations: { by: string }[] }[] };
-  t.same(list.releases[0]!.activations.map((a) => a.by), ['SIGHUP']);
+  t.same(
+    list.releases[0]!.activations.map((a) => a.by),
+    ['SIGHUP'],
+  );
 });

@@ -56,4 +56,3 @@ t.test('triage-rules release sign-off, activate, list and deactivate, each by it
   t.match((await optional(['release', 'deactivate'], ADMIN_KEY)).stderr, /the rule files are already being served/);
   t.match(JSON.parse((await run(['release', 'list', '--format', 'json'])).stdout).releases, [{ active: false, activations: [{ action: 'activate' }, { action: 'deactivate', by: ADMIN.id }] }]);
 });
-

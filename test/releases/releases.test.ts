@@ -46,8 +46,18 @@ t.test('going live, refusing unsigned and invalid releases, and rolling back', a
   t.equal(list.active, v1.id);
   const v1Entry = list.releases.find((r: { id: string }) => r.id === v1.id);
   t.match(v1Entry, { signedOff: true, author: AUTHOR.id, approver: OFFICER.id, signedOffAt: String, hazards: ['H-05'], active: true });
-  t.same(v1Entry.activations.map((a: { action: string; by: string }) => [a.action, a.by]), [['activate', ADMIN.id], ['activate', ADMIN.id]], 'each activation is recorded, by the admin principal');
-  t.match(list.releases.find((r: { id: string }) => r.id === unsigned.id), { signedOff: false, approver: null, active: false, activations: [] });
+  t.same(
+    v1Entry.activations.map((a: { action: string; by: string }) => [a.action, a.by]),
+    [
+      ['activate', ADMIN.id],
+      ['activate', ADMIN.id],
+    ],
+    'each activation is recorded, by the admin principal',
+  );
+  t.match(
+    list.releases.find((r: { id: string }) => r.id === unsigned.id),
+    { signedOff: false, approver: null, active: false, activations: [] },
+  );
   t.equal((await get(app, '/v1/admin/releases', STAFF['call-handler'])).status, 403);
 });
 
@@ -58,7 +68,11 @@ t.test('sign-off: by an authenticated clinician other than the author, recorded 
 
   t.equal((await signOff(app, release.id, {})).status, 401, 'no credential');
   t.match((await signOff(app, release.id, STAFF.admin)).body, { status: 403, detail: /needs clinician/ });
-  t.match((await signOff(app, release.id, STAFF.clinician)).body, { status: 403, title: 'Author cannot sign off', detail: new RegExp(`${AUTHOR.id} recorded release ${release.id}; its sign-off must come from another clinician`) });
+  t.match((await signOff(app, release.id, STAFF.clinician)).body, {
+    status: 403,
+    title: 'Author cannot sign off',
+    detail: new RegExp(`${AUTHOR.id} recorded release ${release.id}; its sign-off must come from another clinician`),
+  });
   t.equal((await signOff(app, 'nope')).status, 404);
   t.match((await get(app, '/v1/admin/releases', STAFF.auditor)).body.releases[0], { signedOff: false, approver: null }, 'refusals leave it unsigned');
 
@@ -88,14 +102,21 @@ t.test('a pathway whose content changed without a version bump is refused, namin
   // Against a release: 1.0.1 recorded, then different content as 1.0.1 again.
   const first = await record(app, rulesWith(t, 1));
   const again = rulesWith(t, 2, '1.0.1');
-  t.match(await record(app, again).catch(refusal), { status: 409, detail: new RegExp(`sample\\.yaml: pathway sample version 1\\.0\\.1 .*hash ${first.pathways[0]!.hash}; this content hashes to ${(await loadRuleCatalog(again)).versions.get('sample')!.hash}`) });
+  t.match(await record(app, again).catch(refusal), {
+    status: 409,
+    detail: new RegExp(`sample\\.yaml: pathway sample version 1\\.0\\.1 .*hash ${first.pathways[0]!.hash}; this content hashes to ${(await loadRuleCatalog(again)).versions.get('sample')!.hash}`),
+  });
   t.ok(await record(app, rulesWith(t, 1)), 'the same content at the same version is no change');
 
   // The global red flags are part of every pathway version: changed, their version must move.
   const redFlags = rulesWith(t, 1);
   const file = path.join(redFlags, 'red-flags.yaml');
   writeFileSync(file, readFileSync(file, 'utf8').replace('text: Any emergency?', 'text: Any emergency at all?'));
-  t.match(await record(app, redFlags).catch(refusal), { status: 409, detail: /red-flags\.yaml: global red flags version 1\.0\.0 changed without a version bump \(pathway sample 1\.0\.1 was recorded before as hash [0-9a-f]{64}; this content hashes to [0-9a-f]{64}\): bump their version/ });
+  t.match(await record(app, redFlags).catch(refusal), {
+    status: 409,
+    detail:
+      /red-flags\.yaml: global red flags version 1\.0\.0 changed without a version bump \(pathway sample 1\.0\.1 was recorded before as hash [0-9a-f]{64}; this content hashes to [0-9a-f]{64}\): bump their version/,
+  });
   writeFileSync(file, readFileSync(file, 'utf8').replace('version: 1.0.0', 'version: 1.1.0'));
   t.ok(await record(app, redFlags), 'with the red flags version bumped it records');
   t.equal((await get(app, '/v1/admin/releases', STAFF.auditor)).body.releases.length, 3, 'nothing stored for the refusals');
@@ -115,7 +136,10 @@ t.test('under load: every request during a switch succeeds, traced with the vers
   t.equal(switched.status, 200);
   const after = await wave(40);
   const results = [...before, ...during, ...after];
-  t.ok(results.every((r) => r.status === 200), 'all succeeded');
+  t.ok(
+    results.every((r) => r.status === 200),
+    'all succeeded',
+  );
   const hashes = { [v1.pathways[0]!.hash]: 'self_care', [v2.pathways[0]!.hash]: 'callback' };
   let consistent = 0;
   for (const r of results) {
@@ -134,9 +158,11 @@ t.test('under load: every request during a switch succeeds, traced with the vers
   }
   t.match(step.outcome, { kind: 'self_care' }, 'judged by v1 to the end');
   const traces = (await get(app, `/v1/assessments/${inProgress.body.id}/traces`, STAFF.clinician)).body.traces as { pathway: { hash: string } }[];
-  t.ok(traces.every((x) => x.pathway.hash === v1.pathways[0]!.hash), 'every step traced with v1');
+  t.ok(
+    traces.every((x) => x.pathway.hash === v1.pathways[0]!.hash),
+    'every step traced with v1',
+  );
 });
-
 
 t.test('a typed approver from before sign-off was authenticated is kept as a claim, not a sign-off', async (t) => {
   const url = await freshDatabaseUrl(t);
@@ -149,7 +175,9 @@ t.test('a typed approver from before sign-off was authenticated is kept as a cla
     await before.schema.alterTable('releases').dropColumn('signed_off_at').execute();
     await before.schema.alterTable('releases').dropColumn('approver_claimed').execute();
     await before.schema.alterTable('release_activations').dropColumn('action').execute();
-    await sql`insert into releases (id, created_at, author, approver, summary, hazards, pathways, checks) values ('legacy', '2026-11-30T00:00:00.000Z', 'Nurse Author', 'Dr Typed Name', 'old', '[]', '[]', '{}')`.execute(before);
+    await sql`insert into releases (id, created_at, author, approver, summary, hazards, pathways, checks) values ('legacy', '2026-11-30T00:00:00.000Z', 'Nurse Author', 'Dr Typed Name', 'old', '[]', '[]', '{}')`.execute(
+      before,
+    );
   });
 
   const app = await testApp(t, { rulesDir: BASIC_RULES, env: { DATABASE_URL: url, RELEASE_REQUIRE_SIGNOFF: 'true', ...KEYS_ENV } });

@@ -33,10 +33,7 @@ export function rulesWith(t: Test, days: number, version = `1.0.${days}`): strin
   const dir = tempDir(t);
   cpSync(BASIC_RULES, dir, { recursive: true });
   const file = path.join(dir, 'sample.yaml');
-  writeFileSync(
-    file,
-    readFileSync(file, 'utf8').replace('{ fact: days, operator: lessThan, value: 3 }', `{ fact: days, operator: lessThan, value: ${days} }`).replace('version: 1.0.0', `version: ${version}`),
-  );
+  writeFileSync(file, readFileSync(file, 'utf8').replace('{ fact: days, operator: lessThan, value: 3 }', `{ fact: days, operator: lessThan, value: ${days} }`).replace('version: 1.0.0', `version: ${version}`));
   writeFileSync(
     path.join(dir, 'sample.scenarios.yaml'),
     [

@@ -58,7 +58,7 @@ t.test('a condition naming an unknown question is refused at its line and column
   t.match(f.message, /sharp_wher.*not an earlier question/);
 });
 
-t.test('an answer value outside the question\'s options is refused', async (t) => {
+t.test("an answer value outside the question's options is refused", async (t) => {
   const findings = await findingsAfter(t, (y) => y.replace('operator: equal, value: left }', 'operator: equal, value: middle }'));
   t.equal(findings.length, 1);
   t.match(findings[0]!.message, /"middle" is not one of left, right/);
@@ -78,7 +78,7 @@ t.test('a question that reuses a global red-flag question id is refused', async 
 });
 
 t.test('an askWhen may only name earlier questions', async (t) => {
-  const findings = await findingsAfter(t, (y) => y.replace("askWhen: { all: [{ fact: kind, operator: equal, value: sharp }] }", "askWhen: { all: [{ fact: days, operator: lessThan, value: 3 }] }"));
+  const findings = await findingsAfter(t, (y) => y.replace('askWhen: { all: [{ fact: kind, operator: equal, value: sharp }] }', 'askWhen: { all: [{ fact: days, operator: lessThan, value: 3 }] }'));
   t.equal(findings.length, 1);
   t.match(findings[0]!.message, /days, which is not an earlier question/);
 });
@@ -104,7 +104,7 @@ t.test('schema problems name the field: a rule without a rationale, a self-care 
 });
 
 t.test('`not` conditions are refused, because they would fire on unanswered questions', async (t) => {
-  const findings = await findingsAfter(t, (y) => y.replace("conditions: { all: [{ fact: severe, operator: equal, value: true }] }", "conditions: { not: { fact: severe, operator: equal, value: true } }"));
+  const findings = await findingsAfter(t, (y) => y.replace('conditions: { all: [{ fact: severe, operator: equal, value: true }] }', 'conditions: { not: { fact: severe, operator: equal, value: true } }'));
   t.ok(findings.length >= 1);
   t.equal(findings[0]!.line, lineOf(sample, 'conditions: { all: [{ fact: severe, operator: equal, value: true }] }'));
 });

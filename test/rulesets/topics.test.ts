@@ -58,18 +58,28 @@ t.test('a topic or pathway id resolves to what serves the person, else the catch
   t.equal(child.version.id, 'ear-child', 'the adult variant asked for a child runs the child variant');
   t.match(child.redirected, { from: 'ear-adult', reason: /adults aged 16 and over/ });
   const sameId = await loadRuleCatalog(copyWith(t, { 'ear-adult.yaml': (y) => y.replace('id: ear-adult', 'id: ear') }));
-  t.same(resolveTopic(sameId, 'ear', { ageYears: 10, sex: 'male' }), { version: sameId.versions.get('ear-child') }, 'a topic id that is also its adult variant\'s id names the topic: no redirect');
+  t.same(resolveTopic(sameId, 'ear', { ageYears: 10, sex: 'male' }), { version: sameId.versions.get('ear-child') }, "a topic id that is also its adult variant's id names the topic: no redirect");
   const baby = resolveTopic(catalog, 'ear', { ageYears: 1, sex: 'female' });
   t.equal(baby.version.id, 'elsewhere', 'nothing for an under-5: the catch-all');
   t.match(baby.redirected, { from: 'ear', reason: /Earache/ });
-  t.match(thrown(() => resolveTopic(catalog, 'nope', { ageYears: 1, sex: 'female' })), { status: 404 });
+  t.match(
+    thrown(() => resolveTopic(catalog, 'nope', { ageYears: 1, sex: 'female' })),
+    { status: 404 },
+  );
 });
 
 t.test('modules: asked where included, ranked with the pathway, in the hash', async (t) => {
   const adult = catalog.versions.get('ear-adult')!;
-  t.same(adult.questions.map((q) => q.id), ['emergency', 'ear_pain', 'scr_floppy', 'ear_how_long'], 'module questions at the include');
+  t.same(
+    adult.questions.map((q) => q.id),
+    ['emergency', 'ear_pain', 'scr_floppy', 'ear_how_long'],
+    'module questions at the include',
+  );
   t.same(adult.modules, [{ id: 'screen', version: '1.0.0' }]);
-  t.same(adult.rules.map((r) => `${r.rule.id}:${r.scope}`), ['rf-emergency:global_red_flag', 'scr-floppy:module', 'ear-severe:pathway', 'ear-long:pathway', 'ear-short:pathway']);
+  t.same(
+    adult.rules.map((r) => `${r.rule.id}:${r.scope}`),
+    ['rf-emergency:global_red_flag', 'scr-floppy:module', 'ear-severe:pathway', 'ear-long:pathway', 'ear-short:pathway'],
+  );
   t.equal(JSON.parse(adult.canonical).modules[0].id, 'screen', 'the stored definition holds the module');
 
   const edited = await loadRuleCatalog(copyWith(t, { 'screen.yaml': (y) => y.replace('text: Floppy or hard to wake?', 'text: Floppy, or hard to wake?') }));
@@ -91,7 +101,11 @@ t.test('"not sure" counts as the file says; the trace keeps what was said and wh
 
   const floppy = await triage.decide(adult, patient, [...answers.slice(0, 1), { questionId: 'ear_pain', value: 'mild' }, { questionId: 'scr_floppy', value: 'unsure' }]);
   t.match(floppy, { status: 'complete', outcome: { ruleId: 'scr-floppy', kind: 'escalate' } }, 'a yes/no unsure counts as yes by default');
-  t.match(thrown(() => applyAnswer(catalog.versions.get('ear-child')!, [], 'ec_pain', 'ec_pain', 'unsure')), { status: 422, detail: /expected true \(yes\) or false \(no\)$/ }, 'no unsure where none is offered');
+  t.match(
+    thrown(() => applyAnswer(catalog.versions.get('ear-child')!, [], 'ec_pain', 'ec_pain', 'unsure')),
+    { status: 422, detail: /expected true \(yes\) or false \(no\)$/ },
+    'no unsure where none is offered',
+  );
 });
 
 t.test('durations: answered in ISO 8601, compared with the rules in one unit', async (t) => {
@@ -112,14 +126,27 @@ t.test('durations: answered in ISO 8601, compared with the rules in one unit', a
   t.equal(await outcome('PT72H'), 'ear-long', 'the same duration in hours');
   t.equal(await outcome('P2W'), 'ear-long');
   for (const bad of ['3 days', 'PT30M', 'P', 'P27W', '', 'P1Y']) {
-    t.match(thrown(() => applyAnswer(adult, start, 'ear_how_long', 'ear_how_long', bad)), { status: 422 }, `${JSON.stringify(bad)} is refused`);
+    t.match(
+      thrown(() => applyAnswer(adult, start, 'ear_how_long', 'ear_how_long', bad)),
+      { status: 422 },
+      `${JSON.stringify(bad)} is refused`,
+    );
   }
 });
 
 t.test('validate refuses what the contract forbids', async (t) => {
   const codes = async (edits: Record<string, (y: string) => string>) => (await refusals(t, edits)).map((f) => `${f.code}: ${f.message}`);
   t.match(await codes({ 'ear-adult.yaml': (y) => y.replace('disposition: CB-2H', 'disposition: CB-2HR') }), [/unknown-disposition: .*CB-2HR is not in the dispositions catalogue/]);
-  t.match(await codes({ 'ear-adult.yaml': (y) => y.replace('disposition: CB-2H, title: Callback, advice: Wait for a call., safetyNetting: Call 999 if worse., within: PT2H', 'disposition: CB-2H, title: Callback, advice: Wait for a call., safetyNetting: Call 999 if worse., within: PT1H') }), [/disposition-mismatch: .*within PT2H in the catalogue, not PT1H/]);
+  t.match(
+    await codes({
+      'ear-adult.yaml': (y) =>
+        y.replace(
+          'disposition: CB-2H, title: Callback, advice: Wait for a call., safetyNetting: Call 999 if worse., within: PT2H',
+          'disposition: CB-2H, title: Callback, advice: Wait for a call., safetyNetting: Call 999 if worse., within: PT1H',
+        ),
+    }),
+    [/disposition-mismatch: .*within PT2H in the catalogue, not PT1H/],
+  );
   t.match(await codes({ 'ear-child.yaml': (y) => y.replace('ageBands: [child]', 'ageBands: [child, adult]') }), [/topic-overlap: topic ear: ear-child and ear-adult both serve adult/]);
   t.match(await codes({ 'elsewhere.yaml': (y) => y.replace('catchAll: true\n', '') }), [/catch-all: no pathway has catchAll: true/]);
   t.match(await codes({ 'elsewhere.yaml': (y) => y.replace('ageBands: [adult, child, under5]', 'ageBands: [adult, child]') }), [/catch-all: the catch-all serves everyone/]);
@@ -128,7 +155,10 @@ t.test('validate refuses what the contract forbids', async (t) => {
   t.match(await codes({ 'ear-adult.yaml': (y) => y.replace('value: P3D }', 'value: 3 }') }), [/bad-condition: ear_how_long greaterThanInclusive: a duration is compared with an ISO 8601 duration/]);
   t.match(await codes({ 'ear-adult.yaml': (y) => y.replace('value: P3D }', 'value: P30W }') }), [/beyond the question's max P26W/]);
   t.match(await codes({ 'ear-adult.yaml': (y) => y.replace('id: ear_how_long', 'id: scr_floppy') }), [/duplicate-id: question id scr_floppy is already used/, /.*/]);
-  t.ok((await codes({ 'ear-adult.yaml': (y) => y.replace('applies: { ageBands: [adult] }', 'applies: { minAgeYears: 16, maxAgeYears: 120 }') })).some((m) => /minAgeYears is gone: use ageBands/.test(m)), 'age limits are refused in files');
+  t.ok(
+    (await codes({ 'ear-adult.yaml': (y) => y.replace('applies: { ageBands: [adult] }', 'applies: { minAgeYears: 16, maxAgeYears: 120 }') })).some((m) => /minAgeYears is gone: use ageBands/.test(m)),
+    'age limits are refused in files',
+  );
   t.match(await codes({ 'ear-adult.yaml': (y) => y.replace('searchTerms: [earache, ear ache, sore ear, ear pain, ear hurts]', 'searchTerms: [earache]') }), [/at least 5 search terms/]);
   t.match(await codes({ 'ear-adult.yaml': (y) => y.replace('title: Earache', 'title: Ear pain') }), [/topic-title: variants of topic ear share its title/]);
   t.match(await codes({ 'screen.yaml': (y) => y.replace('type: yes_no', 'type: yes_no\n    options: []') }), [/questions\.0: Unrecognized key: "options"/], 'a bad question in a union reports its own problem');

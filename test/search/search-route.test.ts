@@ -13,13 +13,21 @@ t.test('GET /v1/pathways/search: ranked topics, typos forgiven; the catch-all wh
 
   const none = await get(app, search({ q: 'zxqv wxyz' }));
   t.equal(none.status, 200);
-  t.same(none.body.topics.map((x: { id: string }) => x.id), ['something-else'], 'no match offers the catch-all alone');
+  t.same(
+    none.body.topics.map((x: { id: string }) => x.id),
+    ['something-else'],
+    'no match offers the catch-all alone',
+  );
   t.equal(none.body.matched, false);
 });
 
 t.test('with age and sex: only topics that serve this person', async (t) => {
   const app = await testApp(t);
-  for (const person of [{ ageYears: '3', sex: 'male' as const }, { ageYears: '40', sex: 'female' as const }, { ageYears: '10', sex: 'male' as const }]) {
+  for (const person of [
+    { ageYears: '3', sex: 'male' as const },
+    { ageYears: '40', sex: 'female' as const },
+    { ageYears: '10', sex: 'male' as const },
+  ]) {
     const served = new Set(topicsFor(app.triage.pathways(), { ageYears: Number(person.ageYears), sex: person.sex }).map((p) => p.topic.id));
     for (const q of ['high temperature', 'tummy ache', 'cough', 'rash', 'pain']) {
       const res = await get(app, search({ q, ...person }));
@@ -31,7 +39,10 @@ t.test('with age and sex: only topics that serve this person', async (t) => {
   const adultOnly = await get(app, search({ q: 'chest pain' }));
   t.equal(adultOnly.body.topics[0].id, 'chest-pain');
   const child = await get(app, search({ q: 'chest pain', ageYears: '2', sex: 'female' }));
-  t.notOk(child.body.topics.some((x: { id: string }) => x.id === 'chest-pain'), 'a topic that does not serve a 2-year-old is not offered');
+  t.notOk(
+    child.body.topics.some((x: { id: string }) => x.id === 'chest-pain'),
+    'a topic that does not serve a 2-year-old is not offered',
+  );
 });
 
 t.test('bad input is a 400 problem, never a 500', async (t) => {
@@ -60,7 +71,11 @@ t.test('what people type never reaches the logs; the result count does', async (
   await get(app, search({ q: 'Zebedee Quartermaine', ageYears: 'Zebedee' }));
   await get(app, search({ q: `Zebedee ${'x'.repeat(300)}` }));
   await get(app, `/v1/pathways/serch?q=Zebedee`);
-  const lines = log.text().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; results?: number; req?: { url: string } });
+  const lines = log
+    .text()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { msg: string; results?: number; req?: { url: string } });
   t.ok(lines.length > 10, 'there were logs to look through');
   for (const secret of ['Zebedee', 'Quartermaine', '900123', 'tummy', 'ache']) {
     t.equal(log.text().indexOf(secret), -1, `${secret} is not in the logs`);
@@ -68,7 +83,10 @@ t.test('what people type never reaches the logs; the result count does', async (
   const counts = lines.filter((l) => l.msg === 'symptom search').map((l) => l.results);
   t.equal(counts.length, 2, 'one line per search answered');
   t.ok(counts[0]! > 0 && counts[1] === 0, `with the number of results (${counts.join(', ')})`);
-  t.ok(lines.some((l) => l.req?.url === '/v1/pathways/search'), 'the request line keeps the path');
+  t.ok(
+    lines.some((l) => l.req?.url === '/v1/pathways/search'),
+    'the request line keeps the path',
+  );
 });
 
 t.test('search is a public read, rate limited like the others', async (t) => {

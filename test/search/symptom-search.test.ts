@@ -41,7 +41,10 @@ t.test('the last word may be unfinished, as people type', async (t) => {
 
 t.test('short words are not stretched into other words', async (t) => {
   t.equal(first('ear'), 'earache');
-  t.notOk(index.search('ear').some((h) => h.id === 'red-painful-eye'), '"ear" is not a typo of "eye"');
+  t.notOk(
+    index.search('ear').some((h) => h.id === 'red-painful-eye'),
+    '"ear" is not a typo of "eye"',
+  );
 });
 
 t.test('words that say nothing of a symptom match nothing', async (t) => {

@@ -24,7 +24,10 @@ function call(method: string, url: string, headers: Record<string, string>) {
 t.test('staff routes are the trace, callback and release routes', async (t) => {
   t.same([...new Set(staffRoutes.map((r) => r.access))].sort(), ['callbacks', 'releaseActivation', 'releaseSignOff', 'releases', 'traces']);
   t.ok(staffRoutes.length >= 16, `${staffRoutes.length} staff routes`);
-  const publicRoutes = app.routeAccess().filter((r) => !r.access && r.url.startsWith('/v1')).map((r) => `${r.method} ${r.url}`);
+  const publicRoutes = app
+    .routeAccess()
+    .filter((r) => !r.access && r.url.startsWith('/v1'))
+    .map((r) => `${r.method} ${r.url}`);
   t.same(publicRoutes.sort(), [
     'GET /v1/assessments/:id',
     'GET /v1/pathways',
@@ -95,7 +98,7 @@ t.test('bearer JWTs from a JWKS: issuer, audience, expiry and roles are all chec
   const impostor = await bearer({ roles: ['call-handler'] }, { subject: claim.body.claimedBy });
   t.same((await get(jwtApp, '/v1/callbacks/me', impostor)).body.id, `jwt:https://idp.example.nhs.uk|${claim.body.claimedBy}`);
   const taken = await post(jwtApp, `/v1/callbacks/${callbackId}/complete`, { outcome: 'advice_given' }, impostor);
-  t.match(taken.body, { status: 409, title: 'Claimed by someone else' }, 'the look-alike token cannot complete the key holder\'s claim');
+  t.match(taken.body, { status: 409, title: 'Claimed by someone else' }, "the look-alike token cannot complete the key holder's claim");
   t.equal((await get(jwtApp, `/v1/callbacks/${callbackId}`, STAFF['call-handler'])).body.status, 'claimed');
   t.equal((await post(jwtApp, `/v1/callbacks/${callbackId}/complete`, { outcome: 'advice_given' }, { 'x-api-key': HANDLER_KEYS[0]! })).status, 200, 'the key holder can');
 });
@@ -112,6 +115,20 @@ t.test('two API keys of one role whose hashes share the id prefix are refused at
     seen.set(prefix, key);
   }
   t.throws(() => new ApiKeys(pair.map((key) => ({ role: 'call-handler' as const, key }))), { message: /two API keys would both be key:call-handler:[0-9a-f]{8}: replace one/ });
-  t.doesNotThrow(() => new ApiKeys([{ role: 'call-handler', key: pair[0] }, { role: 'clinician', key: pair[1] }]), 'different roles: different ids');
-  t.doesNotThrow(() => new ApiKeys([{ role: 'call-handler', key: pair[0] }, { role: 'call-handler', key: pair[0] }]), 'the same key twice is one handler');
+  t.doesNotThrow(
+    () =>
+      new ApiKeys([
+        { role: 'call-handler', key: pair[0] },
+        { role: 'clinician', key: pair[1] },
+      ]),
+    'different roles: different ids',
+  );
+  t.doesNotThrow(
+    () =>
+      new ApiKeys([
+        { role: 'call-handler', key: pair[0] },
+        { role: 'call-handler', key: pair[0] },
+      ]),
+    'the same key twice is one handler',
+  );
 });

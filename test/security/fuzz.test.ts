@@ -23,7 +23,11 @@ const json = fc.oneof(
   fc.record({ name: text, phone: text, consent: fc.jsonValue() }, { requiredKeys: [] }),
   fc.record({ outcome: text, notes: text, reason: text }, { requiredKeys: [] }),
 );
-const rawBody = fc.oneof(json.map((v) => JSON.stringify(v)), fc.string({ maxLength: 200 }), fc.constantFrom('{', '[[[', '{"a":', '\u0000', 'null'));
+const rawBody = fc.oneof(
+  json.map((v) => JSON.stringify(v)),
+  fc.string({ maxLength: 200 }),
+  fc.constantFrom('{', '[[[', '{"a":', '\u0000', 'null'),
+);
 const query = fc.dictionary(fc.constantFrom('status', 'overdue', 'cursor', 'limit', 'from', 'to', 'pathwayId', 'outcomeKind', 'ruleId', 'x'), text, { maxKeys: 4 });
 const headers = fc.record(
   {
@@ -54,8 +58,18 @@ t.test('thousands of random requests: only 2xx and 4xx problems, never a 5xx', a
     }),
     { numRuns: 3000 },
   );
-  t.equal(sent, 3000, `3000 requests; statuses: ${[...seen].sort().map(([s, n]) => `${s}x${n}`).join(' ')}`);
-  t.ok([...seen.keys()].some((s) => s < 300), 'some requests got through to a 2xx');
+  t.equal(
+    sent,
+    3000,
+    `3000 requests; statuses: ${[...seen]
+      .sort()
+      .map(([s, n]) => `${s}x${n}`)
+      .join(' ')}`,
+  );
+  t.ok(
+    [...seen.keys()].some((s) => s < 300),
+    'some requests got through to a 2xx',
+  );
   t.equal((await get(app, '/health/ready')).status, 200, 'the service still answers');
   t.equal((await followVerification((url) => get(app, url, STAFF.auditor))).verdict.ok, true, 'and its trace chain is intact');
 });

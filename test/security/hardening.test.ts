@@ -28,9 +28,21 @@ t.test('contact details are encrypted at rest; the database file alone does not 
   const { callbackId } = await callbackFor(app, contact);
   await post(app, `/v1/callbacks/${callbackId}/claim`, {}, STAFF['call-handler']);
   await post(app, `/v1/callbacks/${callbackId}/complete`, { outcome: 'advice_given', notes: 'Zebedee feels better' }, STAFF['call-handler']);
-  t.match((await get(app, `/v1/callbacks/${callbackId}`, STAFF['call-handler'])).body, { name: contact.name, phone: '+447700900123', completion: { notes: 'Zebedee feels better' } }, 'staff read them decrypted');
+  t.match(
+    (await get(app, `/v1/callbacks/${callbackId}`, STAFF['call-handler'])).body,
+    { name: contact.name, phone: '+447700900123', completion: { notes: 'Zebedee feels better' } },
+    'staff read them decrypted',
+  );
   await app.close();
-  const bytes = Buffer.concat([db, `${db}-wal`].flatMap((f) => { try { return [readFileSync(f)]; } catch { return []; } }));
+  const bytes = Buffer.concat(
+    [db, `${db}-wal`].flatMap((f) => {
+      try {
+        return [readFileSync(f)];
+      } catch {
+        return [];
+      }
+    }),
+  );
   for (const secret of ['Zebedee', 'Quartermaine', '7700900123', '7700 900123']) {
     t.equal(bytes.indexOf(secret), -1, `"${secret}" is nowhere in the database files`);
   }

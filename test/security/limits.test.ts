@@ -65,7 +65,10 @@ t.test('in development without CONTACT_ENCRYPTION_KEYS, one line at start says t
   const dir = tempDir(t);
   const keysFile = path.join(dir, 'dev-keys.json');
   const app = await testApp(t, { logStream: log.stream, env: { CONTACT_ENCRYPTION_KEYS: '', DEV_KEYS_FILE: keysFile } });
-  const lines = log.text().split('\n').filter((line) => line.includes('development mode'));
+  const lines = log
+    .text()
+    .split('\n')
+    .filter((line) => line.includes('development mode'));
   t.equal(lines.length, 1, 'said once');
   t.match(JSON.parse(lines[0]!), {
     level: 40,

@@ -77,10 +77,14 @@ t.test('a full disk: 507, not ready until a write succeeds, and freeing 1 MiB is
   for (let round = 1; full.status === 200; round++) {
     t.ok(round <= 10, `filling the disk, round ${round}`);
     load.start(base, 4);
-    await until('readiness reports the full disk', async () => {
-      const r = await ready(base);
-      return r.status === 503 && /^disk full/.test(r.body.reason);
-    }, 60_000);
+    await until(
+      'readiness reports the full disk',
+      async () => {
+        const r = await ready(base);
+        return r.status === 503 && /^disk full/.test(r.body.reason);
+      },
+      60_000,
+    );
     await load.stop();
     full = await ready(base);
   }

@@ -24,8 +24,7 @@ async function stores(t: Test): Promise<{ url: string; writer: Store; reader: St
   return { url, writer, reader };
 }
 
-const stored = async (store: Store, hash: string): Promise<boolean> =>
-  (await store.read.selectFrom('rule_set_versions').select('hash').where('hash', '=', hash).executeTakeFirst()) !== undefined;
+const stored = async (store: Store, hash: string): Promise<boolean> => (await store.read.selectFrom('rule_set_versions').select('hash').where('hash', '=', hash).executeTakeFirst()) !== undefined;
 
 t.test('writes handed in together share commits, and each is committed before its caller hears', async (t) => {
   const { writer, reader } = await stores(t);
@@ -33,7 +32,10 @@ t.test('writes handed in together share commits, and each is committed before it
   const writes = Array.from({ length: 200 }, (_, i) =>
     writer
       .write(async (trx) => {
-        await trx.insertInto('rule_set_versions').values(versionRow(`h${i}`)).execute();
+        await trx
+          .insertInto('rule_set_versions')
+          .values(versionRow(`h${i}`))
+          .execute();
         return i;
       })
       .then(async (value) => {
@@ -41,7 +43,11 @@ t.test('writes handed in together share commits, and each is committed before it
         return value;
       }),
   );
-  t.same(await Promise.all(writes), Array.from({ length: 200 }, (_, i) => i), 'every caller gets its own result');
+  t.same(
+    await Promise.all(writes),
+    Array.from({ length: 200 }, (_, i) => i),
+    'every caller gets its own result',
+  );
   t.equal(visibleOnResolve.filter(Boolean).length, 200, 'another connection already sees each write when its caller is answered');
   t.equal(writer.commits.writes, 200);
   t.ok(writer.commits.commits < 20, `200 writes took ${writer.commits.commits} commits, not one each`);
@@ -70,19 +76,32 @@ t.test('a write that fails is undone alone; the others in its commit are kept', 
   t.ok(await stored(reader, 'a'));
   t.ok(await stored(reader, 'b'));
   t.notOk(await stored(reader, 'half'), 'nothing of the failed unit is stored');
-  const count = await reader.read.selectFrom('rule_set_versions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const count = await reader.read
+    .selectFrom('rule_set_versions')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   t.equal(Number(count.n), 3);
 });
 
 t.test('closing the store waits for writes already handed in', async (t) => {
   const url = await freshDatabaseUrl(t);
   const writer = await openStore(url);
-  const pending = Array.from({ length: 50 }, (_, i) => writer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow(`c${i}`)).execute()));
+  const pending = Array.from({ length: 50 }, (_, i) =>
+    writer.write((trx) =>
+      trx
+        .insertInto('rule_set_versions')
+        .values(versionRow(`c${i}`))
+        .execute(),
+    ),
+  );
   await writer.close();
   await Promise.all(pending);
   const reader = await openStore(url);
   t.teardown(() => reader.close());
-  const count = await reader.read.selectFrom('rule_set_versions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const count = await reader.read
+    .selectFrom('rule_set_versions')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   t.equal(Number(count.n), 50);
 });
 
@@ -100,7 +119,16 @@ t.test('where the commit needs a sync of its own, no caller hears back before th
       },
     });
     let answered = 0;
-    const writes = Array.from({ length: 10 }, (_, i) => committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow(`s${i}`)).execute()).then(() => (answered += 1)));
+    const writes = Array.from({ length: 10 }, (_, i) =>
+      committer
+        .write((trx) =>
+          trx
+            .insertInto('rule_set_versions')
+            .values(versionRow(`s${i}`))
+            .execute(),
+        )
+        .then(() => (answered += 1)),
+    );
     while (syncs === 0) await new Promise((resolve) => setImmediate(resolve));
     t.ok(await stored(reader, 's9'), 'committed');
     t.equal(answered, 0, 'but nobody is answered while the sync is under way');
@@ -118,7 +146,11 @@ t.test('a sync that fails fails its writes and every write after it: the disk ca
     const committer = new GroupCommitter(db, { appendTraces: (trx, drafts) => appendTraces(trx, writer.dialect, drafts), sync: () => Promise.reject(new Error('EIO: i/o error, fdatasync')) });
     const first = await Promise.allSettled([committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('f1')).execute())]);
     t.match(first, [{ status: 'rejected', reason: { message: /EIO/ } }]);
-    await t.rejects(committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('f2')).execute()), /EIO/, 'later writes are refused');
+    await t.rejects(
+      committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('f2')).execute()),
+      /EIO/,
+      'later writes are refused',
+    );
   });
 });
 
@@ -133,7 +165,16 @@ t.test('SQLite: the log is checkpointed into the database file by a thread of it
   // About 12 MB through the log, well past the 4 MB at which a checkpoint runs.
   const content = 'x'.repeat(60_000);
   for (let round = 0; round < 4; round++) {
-    await Promise.all(Array.from({ length: 50 }, (_, i) => store.write((trx) => trx.insertInto('rule_set_versions').values({ ...versionRow(`k${round}-${i}`), content }).execute())));
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        store.write((trx) =>
+          trx
+            .insertInto('rule_set_versions')
+            .values({ ...versionRow(`k${round}-${i}`), content })
+            .execute(),
+        ),
+      ),
+    );
   }
   // The thread copies pages as it goes, so the file grows in steps: wait for what is asserted.
   const copied = () => statSync(file).size > before + 4_000_000;
@@ -165,7 +206,16 @@ t.test('paused, commits wait (none refused or lost) until it resumes; pausing wa
     await first;
     t.ok(await stored(reader, 'p1'), 'which committed');
     let answered = 0;
-    const held = Array.from({ length: 5 }, (_, i) => committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow(`p${i + 2}`)).execute()).then(() => (answered += 1)));
+    const held = Array.from({ length: 5 }, (_, i) =>
+      committer
+        .write((trx) =>
+          trx
+            .insertInto('rule_set_versions')
+            .values(versionRow(`p${i + 2}`))
+            .execute(),
+        )
+        .then(() => (answered += 1)),
+    );
     await new Promise((resolve) => setTimeout(resolve, 50));
     t.equal(answered, 0, 'writes handed in while paused are not answered');
     t.notOk(await stored(reader, 'p2'), 'nor committed');
@@ -193,7 +243,12 @@ t.test('SQLite: under commits that never stop, the log starts again from its beg
   let written = 0;
   const writer = async (w: number): Promise<void> => {
     for (let i = 0; written < enough && Date.now() < giveUp; i++) {
-      await store.write((trx) => trx.insertInto('rule_set_versions').values({ ...versionRow(`w${w}-${i}`), content }).execute());
+      await store.write((trx) =>
+        trx
+          .insertInto('rule_set_versions')
+          .values({ ...versionRow(`w${w}-${i}`), content })
+          .execute(),
+      );
       written += 1;
       largest = Math.max(largest, statSync(`${file}-wal`).size);
     }
@@ -205,7 +260,7 @@ t.test('SQLite: under commits that never stop, the log starts again from its beg
   t.ok(largest < bound, `the log peaked at ${(largest / 1048576).toFixed(1)} MiB (restarted past 32 MiB, plus what came in meanwhile)`);
 });
 
-t.test("traces are appended with their batch, only for units that succeed, in order and without gaps", async (t) => {
+t.test('traces are appended with their batch, only for units that succeed, in order and without gaps', async (t) => {
   const { writer, reader } = await stores(t);
   const version = { ...versionRow('v'), version: '1.0.0' };
   await writer.write((trx) => trx.insertInto('rule_set_versions').values(version).execute());
@@ -224,9 +279,21 @@ t.test("traces are appended with their batch, only for units that succeed, in or
     // A trace with no other change goes in the same batch, without a unit of its own.
     writer.append(draft('t4')),
   ]);
-  t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+  t.same(
+    results.map((r) => r.status),
+    ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+  );
   t.ok(writer.commits.commits <= 2, 'the five shared a commit');
   const rows = await reader.read.selectFrom('traces').select(['seq', 'id']).orderBy('seq').execute();
-  t.same(rows.map((r) => [Number(r.seq), r.id]), [[1, 't1'], [2, 't2'], [3, 't3'], [4, 't4']], 'the failed unit left no trace and no gap');
+  t.same(
+    rows.map((r) => [Number(r.seq), r.id]),
+    [
+      [1, 't1'],
+      [2, 't2'],
+      [3, 't3'],
+      [4, 't4'],
+    ],
+    'the failed unit left no trace and no gap',
+  );
   t.same(await traceRepository().verify(reader.read), { ok: true, verified: 4, lastSeq: 4, headHash: (await reader.read.selectFrom('trace_chain').select('hash').executeTakeFirstOrThrow()).hash });
 });

@@ -16,7 +16,16 @@ async function call(base: string, method: string, url: string, body?: unknown, h
   return { status: res.status, body: (await res.json()) as any, headers: Object.fromEntries(res.headers) };
 }
 
-const URGENT: Record<string, unknown> = { emergency_signs: ['none'], pain_now: false, pain_feel: 'burning', pain_spreads: ['none'], associated: ['none'], coughing_blood: false, injury: false, started: 'within_12h' };
+const URGENT: Record<string, unknown> = {
+  emergency_signs: ['none'],
+  pain_now: false,
+  pain_feel: 'burning',
+  pain_spreads: ['none'],
+  associated: ['none'],
+  coughing_blood: false,
+  injury: false,
+  started: 'within_12h',
+};
 
 t.test('two instances on one database', { skip: ON_POSTGRES ? false : 'runs in the PostgreSQL suite (TEST_DATABASE=postgres)' }, async (t) => {
   const db = await freshDatabaseUrl(t);
@@ -34,7 +43,11 @@ t.test('two instances on one database', { skip: ON_POSTGRES ? false : 'runs in t
     for (;;) {
       const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
       if (done) return;
-      for (const m of Buffer.from(value!).toString().matchAll(/event: (\w+)\ndata: (.*)\n/g)) heard.push(`${m[1]}:${JSON.parse(m[2]!).id}`);
+      for (const m of Buffer.from(value!)
+        .toString()
+        .matchAll(/event: (\w+)\ndata: (.*)\n/g)) {
+        heard.push(`${m[1]}:${JSON.parse(m[2]!).id}`);
+      }
     }
   })();
 
@@ -82,7 +95,7 @@ t.test('two instances on one database', { skip: ON_POSTGRES ? false : 'runs in t
 
   // The console on A heard about requests added and claimed through B.
   const expected = [...callbacks.map((id) => `added:${id}`), ...callbacks.slice(0, 4).map((id) => `claimed:${id}`)];
-  for (const deadline = Date.now() + 5000; Date.now() < deadline && !expected.every((e) => heard.includes(e)); ) {
+  for (const deadline = Date.now() + 5000; Date.now() < deadline && !expected.every((e) => heard.includes(e));) {
     await new Promise((r) => setTimeout(r, 20));
   }
   controller.abort();

@@ -116,10 +116,14 @@ t.test('readiness says the listener is down until it has reconnected', { skip },
   await cluster.admin(`alter database ${name} allow_connections false`);
   const { rows } = await cluster.admin(`select pg_terminate_backend(pid) from pg_stat_activity where datname = '${name}' and query ilike 'listen%'`);
   t.equal(rows.length, 1, "the instance's listening connection was dropped");
-  await until('not ready: listener down', async () => {
-    const r = await ready(base);
-    return r.status === 503 && /listener/.test(r.body.reason);
-  }, 5000);
+  await until(
+    'not ready: listener down',
+    async () => {
+      const r = await ready(base);
+      return r.status === 503 && /listener/.test(r.body.reason);
+    },
+    5000,
+  );
   await cluster.admin(`alter database ${name} allow_connections true`);
   const back = await until('ready again', async () => (await ready(base)).status === 200, 5000);
   t.ok(back < 1500, `ready again ${back} ms after the database accepted connections`);

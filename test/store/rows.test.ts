@@ -32,7 +32,10 @@ t.test('rows read through the store are the objects better-sqlite3 makes, key fo
   t.teardown(() => store.close());
   await store.write(async (trx) => {
     for (const [i, hash] of ['h1', 'h2', 'h3'].entries()) {
-      await trx.insertInto('rule_set_versions').values({ hash, pathway_id: `p${i}`, version: String(i), content: '{}', first_used_at: '2026-01-01T00:00:00.000Z' }).execute();
+      await trx
+        .insertInto('rule_set_versions')
+        .values({ hash, pathway_id: `p${i}`, version: String(i), content: '{}', first_used_at: '2026-01-01T00:00:00.000Z' })
+        .execute();
     }
   });
   const direct = new SQLite(file, { readonly: true });

@@ -27,7 +27,11 @@ t.test('a unit of work that reads around its transaction fails at once, and late
   t.notOk(await stored(s, 'mine'), 'the unit was undone as a whole');
   // So was a repository read handed store.read instead of the unit's transaction.
   await t.rejects(
-    s.write((trx) => callbackRepository().get(s.read, 'x').then(() => trx.insertInto('rule_set_versions').values(versionRow('other')).execute())),
+    s.write((trx) =>
+      callbackRepository()
+        .get(s.read, 'x')
+        .then(() => trx.insertInto('rule_set_versions').values(versionRow('other')).execute()),
+    ),
     GO_THROUGH_TRX,
   );
   await t.rejects(
@@ -45,7 +49,11 @@ t.test('store.write from inside a unit of work fails at once instead of waiting 
     s.write(() => s.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('nested')).execute())),
     GO_THROUGH_TRX,
   );
-  await t.rejects(s.write(async () => s.append({} as never)), GO_THROUGH_TRX, 'and store.append');
+  await t.rejects(
+    s.write(async () => s.append({} as never)),
+    GO_THROUGH_TRX,
+    'and store.append',
+  );
   t.notOk(await stored(s, 'nested'));
 });
 
@@ -53,7 +61,11 @@ t.test('store.read makes no change: every change goes through store.write', asyn
   const s = await store(t);
   await t.rejects(s.read.insertInto('rule_set_versions').values(versionRow('around')).execute(), /store\.read is read-only and this is a InsertQuery/);
   await t.rejects(s.read.deleteFrom('rule_set_versions').execute(), /read-only/);
-  await t.rejects(s.read.transaction().execute((trx) => trx.insertInto('rule_set_versions').values(versionRow('around')).execute()), /read-only/, 'nor through a transaction of its own');
+  await t.rejects(
+    s.read.transaction().execute((trx) => trx.insertInto('rule_set_versions').values(versionRow('around')).execute()),
+    /read-only/,
+    'nor through a transaction of its own',
+  );
   t.notOk(await stored(s, 'around'));
 });
 

@@ -62,4 +62,3 @@ t.test('on a terminal the command shows a progress bar', { skip: SCRIPT || proce
   t.match(stdout, /\rverifying \[#{30}\] 100% 5\/5/, 'a bar redrawn in place');
   t.match(stdout, /ok: 5 traces verified/);
 });
-

@@ -9,7 +9,12 @@ export const adult = { ageYears: 30, sex: 'female' };
 export async function walk(app: TestApp): Promise<{ id: string; traceIds: string[] }> {
   const steps = [await post(app, '/v1/assessments', { pathwayId: 'sample', patient: adult })];
   const id = steps[0]!.body.id as string;
-  for (const [questionId, value] of [['emergency', false], ['severe', false], ['kind', 'dull'], ['days', 1]] as const) {
+  for (const [questionId, value] of [
+    ['emergency', false],
+    ['severe', false],
+    ['kind', 'dull'],
+    ['days', 1],
+  ] as const) {
     steps.push(await post(app, `/v1/assessments/${id}/answers`, { questionId, value }));
   }
   return { id, traceIds: steps.map((s) => s.body.traceId as string) };
@@ -25,4 +30,3 @@ export async function appWithDb(t: Test) {
 export const traces = (file: string, args: string[]): Promise<CliResult> => runCli(run, args, { env: { DATABASE_URL: file } });
 
 export const verifyOnline = (app: TestApp, query = '') => followVerification((url) => get(app, url, STAFF.clinician), query);
-

@@ -10,11 +10,18 @@ t.test('every step of an assessment leaves a full trace', async (t) => {
   const { id, traceIds } = await walk(app);
   t.equal(new Set(traceIds).size, 5, 'one trace per evaluation, each id in its response');
   // Version 7 UUIDs, which begin with the trace's time: ids sort as the traces were made.
-  t.ok(traceIds.every((x) => /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(x)), 'trace ids are version 7 UUIDs');
+  t.ok(
+    traceIds.every((x) => /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(x)),
+    'trace ids are version 7 UUIDs',
+  );
   const idTimes = traceIds.map((x) => parseInt(x.replace('-', '').slice(0, 12), 16));
   const ats = await Promise.all(traceIds.map(async (x) => Date.parse((await get(app, `/v1/traces/${x}`, STAFF.clinician)).body.at as string)));
   t.same(idTimes, ats, "each id's time is its trace's `at`");
-  t.same([...idTimes].sort((a, b) => a - b), idTimes, 'in the order the steps were taken');
+  t.same(
+    [...idTimes].sort((a, b) => a - b),
+    idTimes,
+    'in the order the steps were taken',
+  );
 
   const last = (await get(app, `/v1/traces/${traceIds[4]}`, STAFF.clinician)).body;
   t.match(last, {
@@ -25,7 +32,12 @@ t.test('every step of an assessment leaves a full trace', async (t) => {
     pathway: { id: 'sample', version: '1.0.0', hash: /^[0-9a-f]{64}$/ },
     software: { app: String, jsonRulesEngine: '7.3.1' },
     patient: adult,
-    answers: [{ questionId: 'emergency', value: false }, { questionId: 'severe', value: false }, { questionId: 'kind', value: 'dull' }, { questionId: 'days', value: 1 }],
+    answers: [
+      { questionId: 'emergency', value: false },
+      { questionId: 'severe', value: false },
+      { questionId: 'kind', value: 'dull' },
+      { questionId: 'days', value: 1 },
+    ],
     evaluation: {
       facts: { ageYears: 30, sex: 'female', emergency: false, severe: false, kind: 'dull', days: 1 },
       decidedBy: { ruleId: 's-short-dull' },
@@ -48,7 +60,10 @@ t.test('every step of an assessment leaves a full trace', async (t) => {
   t.match(third.evaluation.next, { questionId: 'kind', askWhen: null });
 
   const all = (await get(app, `/v1/assessments/${id}/traces`, STAFF.clinician)).body.traces;
-  t.same(all.map((x: { step: number }) => x.step), [0, 1, 2, 3, 4]);
+  t.same(
+    all.map((x: { step: number }) => x.step),
+    [0, 1, 2, 3, 4],
+  );
   t.equal((await get(app, '/v1/traces/nope', STAFF.clinician)).status, 404);
   t.equal((await get(app, '/v1/assessments/nope/traces', STAFF.clinician)).status, 404);
 });
@@ -72,7 +87,10 @@ t.test('listing filters by pathway, outcome kind, disposition, rule and time, wi
   t.type(page1.nextCursor, 'string');
   const page2 = (await get(app, `/v1/traces?limit=4&cursor=${page1.nextCursor}`, STAFF.clinician)).body;
   const page3 = (await get(app, `/v1/traces?limit=4&cursor=${page2.nextCursor}`, STAFF.clinician)).body;
-  t.same([...page1.items, ...page2.items, ...page3.items].map((i: { seq: number }) => i.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  t.same(
+    [...page1.items, ...page2.items, ...page3.items].map((i: { seq: number }) => i.seq),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+  );
   t.equal(page3.nextCursor, null);
 
   t.equal((await get(app, '/v1/traces?outcomeKind=self_care', STAFF.clinician)).body.items.length, 2);
@@ -125,8 +143,14 @@ t.test('export writes NDJSON for a time range', async (t) => {
   const out = path.join(tempDir(t), 'traces.ndjson');
   const cli = (args: string[]) => traces(file, ['export', ...args]);
   const all = await cli([]);
-  const lines = all.stdout.trim().split('\n').map((l) => JSON.parse(l) as { seq: number });
-  t.same(lines.map((l) => l.seq), [1, 2, 3, 4, 5]);
+  const lines = all.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { seq: number });
+  t.same(
+    lines.map((l) => l.seq),
+    [1, 2, 3, 4, 5],
+  );
   await cli(['--from', '2000-01-01T00:00:00Z', '--to', '2000-01-02T00:00:00Z', '--out', out]);
   const { readFileSync } = await import('node:fs');
   t.equal(readFileSync(out, 'utf8'), '', 'nothing in a range with no decisions');

@@ -28,17 +28,38 @@ t.test('a chest pain escalation reads as a call handler would say it', async (t)
 });
 
 t.test('a fallback says it was the conservative fallback', async (t) => {
-  const { explanation } = await explanationOf('chest-pain', { ageYears: 45, sex: 'male' }, {
-    emergency_signs: ['none'], pain_now: true, pain_feel: 'aching_tender', pain_spreads: ['none'], associated: ['none'],
-    coughing_blood: false, injury: false, worse_on_pressing: true, started: 'within_12h',
-  });
+  const { explanation } = await explanationOf(
+    'chest-pain',
+    { ageYears: 45, sex: 'male' },
+    {
+      emergency_signs: ['none'],
+      pain_now: true,
+      pain_feel: 'aching_tender',
+      pain_spreads: ['none'],
+      associated: ['none'],
+      coughing_blood: false,
+      injury: false,
+      worse_on_pressing: true,
+      started: 'within_12h',
+    },
+  );
   t.match(explanation.summary, /^Clinician callback: .*, the pathway's conservative fallback, because no rule fired and no question was left to ask\.$/);
 });
 
 t.test('a pending question explains why it is asked', async (t) => {
-  const { explanation } = await explanationOf('chest-pain', { ageYears: 30, sex: 'male' }, {
-    emergency_signs: ['none'], pain_now: true, pain_feel: 'aching_tender', pain_spreads: ['none'], associated: ['none'], coughing_blood: false, injury: false,
-  });
+  const { explanation } = await explanationOf(
+    'chest-pain',
+    { ageYears: 30, sex: 'male' },
+    {
+      emergency_signs: ['none'],
+      pain_now: true,
+      pain_feel: 'aching_tender',
+      pain_spreads: ['none'],
+      associated: ['none'],
+      coughing_blood: false,
+      injury: false,
+    },
+  );
   t.equal(
     explanation.summary,
     "No rule has decided yet; we ask about worse_on_pressing because it could still mean you need to be seen within 1 hour: rule cp-recent-pain 'Chest pain in the last 12 hours' is not settled yet. " +
@@ -47,13 +68,26 @@ t.test('a pending question explains why it is asked', async (t) => {
 });
 
 t.test('an outcome lists the rules ranked above it that were checked first', async (t) => {
-  const { explanation } = await explanationOf('fever-adult', { ageYears: 70, sex: 'male' }, {
-    emergency_signs: ['none'], sepsis_signs: ['none'], immunity: ['none'], has_thermometer: true, temperature: 39.2, heat: false, moderate_signs: ['behaviour_change'],
-  });
+  const { explanation } = await explanationOf(
+    'fever-adult',
+    { ageYears: 70, sex: 'male' },
+    {
+      emergency_signs: ['none'],
+      sepsis_signs: ['none'],
+      immunity: ['none'],
+      has_thermometer: true,
+      temperature: 39.2,
+      heat: false,
+      moderate_signs: ['behaviour_change'],
+    },
+  );
   t.match(explanation.summary, /^Clinician callback: .*, because rule fa-sepsis-moderate-risk /);
   t.ok(explanation.settled.includes("Checked first and ruled out: rule fa-low-temperature 'Temperature below 36C': temperature is 39.2 (rule expects less than 36)."));
   t.ok(explanation.settled.includes("Checked first and ruled out: rule fa-pregnancy 'Fever in pregnancy or in the 6 weeks after': sex is 'male' (rule expects 'female')."));
-  t.notOk(explanation.settled.some((line: string) => line.includes('rf-')), 'red flags are listed once, as ruled out');
+  t.notOk(
+    explanation.settled.some((line: string) => line.includes('rf-')),
+    'red flags are listed once, as ruled out',
+  );
 });
 
 // What an explanation says does not depend on the database: every scenario is explained on
@@ -65,7 +99,11 @@ for (const file of ON_POSTGRES ? [] : files) {
       const { outcome, explanation } = await explanationOf(file.pathway, scenario.patient, answers);
       t.ok(explanation.summary.startsWith(`${KIND[scenario.expect.kind]}: ${outcome.title}`), `${scenario.name}: names the outcome`);
       if (scenario.expect.ruleId) {
-        t.match(explanation.summary, new RegExp(`because rule ${scenario.expect.ruleId} '.+'(?: \\(module [a-z0-9-]+\\))? fired: .+ is .+ \\(rule expects .+\\)\\.$`), `${scenario.name}: names the rule and the answers`);
+        t.match(
+          explanation.summary,
+          new RegExp(`because rule ${scenario.expect.ruleId} '.+'(?: \\(module [a-z0-9-]+\\))? fired: .+ is .+ \\(rule expects .+\\)\\.$`),
+          `${scenario.name}: names the rule and the answers`,
+        );
       } else {
         t.match(explanation.summary, /conservative fallback/, `${scenario.name}: says fallback`);
       }

@@ -41,7 +41,11 @@ t.test('a trace replays identically on its version, even after the rule file has
   // The assessment started before the edit carries on with the version it started on.
   const id = started.body.id as string;
   const token = { 'x-assessment-token': started.body.token as string };
-  for (const [questionId, value] of [['emergency', false], ['severe', false], ['kind', 'dull']] as const) {
+  for (const [questionId, value] of [
+    ['emergency', false],
+    ['severe', false],
+    ['kind', 'dull'],
+  ] as const) {
     await post(second, `/v1/assessments/${id}/answers`, { questionId, value }, token);
   }
   const end = await post(second, `/v1/assessments/${id}/answers`, { questionId: 'days', value: 1 }, token);
@@ -98,7 +102,13 @@ t.test('a trace made before traces named their semantics replays identically wit
   const body = JSON.stringify(sealed);
   // Sealed and indexed as that code stored it: reads refuse a row edited after the fact.
   const hash = createHash('sha256').update(body).digest('hex');
-  await withRawDatabase(databaseUrlOf(app), (db) => db.updateTable('traces').set({ body, hash, ...traceColumns(sealed) }).where('id', '=', stored.id).execute());
+  await withRawDatabase(databaseUrlOf(app), (db) =>
+    db
+      .updateTable('traces')
+      .set({ body, hash, ...traceColumns(sealed) })
+      .where('id', '=', stored.id)
+      .execute(),
+  );
 
   const report = (await post(app, `/v1/traces/${stored.id}/replay`, {}, STAFF.clinician)).body;
   t.match(report, { identical: true, semantics: 'first-fire-v1', replayed: { status: 'complete', outcome: { kind: 'callback', ruleId: 's-severe' } } });

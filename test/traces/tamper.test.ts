@@ -37,7 +37,13 @@ const tampers: Tamper[] = [
     reason: /stored assessment_id disagrees/,
     read: ({ assessments }) => `/v1/assessments/${assessments[1]}/traces`,
   },
-  { name: 'created_at edited', sql: () => [`update traces set created_at = '2000-01-01T00:00:00.000Z' where seq = 5`], brokenAt: 5, reason: /stored created_at disagrees/, read: () => '/v1/traces?to=2000-01-02T00:00:00Z' },
+  {
+    name: 'created_at edited',
+    sql: () => [`update traces set created_at = '2000-01-01T00:00:00.000Z' where seq = 5`],
+    brokenAt: 5,
+    reason: /stored created_at disagrees/,
+    read: () => '/v1/traces?to=2000-01-02T00:00:00Z',
+  },
   {
     name: "two traces' ids swapped",
     sql: ({ trace }) => [`update traces set id = 'swapping' where seq = 3`, `update traces set id = '${trace(3)}' where seq = 4`, `update traces set id = '${trace(4)}' where seq = 3`],
@@ -97,4 +103,3 @@ t.test('tampering with any stored field is found by verify and refused by reads'
   }
   t.match((await verifyOnline(app)).verdict, { ok: true, verified: 10 }, 'and put back, the chain verifies again');
 });
-

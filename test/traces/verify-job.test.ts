@@ -35,6 +35,9 @@ t.test('liveness probes and patients are answered while a large verification run
   }
   t.ok(probes >= 3, `${probes} liveness probes answered while it ran`);
   t.ok(decisions >= 3, `${decisions} patients' decisions made (and traced) while it ran`);
-  t.ok([...progress].some((n) => n > 0 && n < SEEDED), `progress reported part-way (${[...progress].join(', ')})`);
+  t.ok(
+    [...progress].some((n) => n > 0 && n < SEEDED),
+    `progress reported part-way (${[...progress].join(', ')})`,
+  );
   t.match(verification, { state: 'done', progress: { verified: SEEDED }, verdict: { ok: true, verified: SEEDED, lastSeq: SEEDED } }, 'the chain as it stood when asked');
 });

@@ -25,10 +25,7 @@ export function valueFor(version: PathwayVersion, question: Question): fc.Arbitr
   switch (question.type) {
     case 'yes_no':
       // Mostly "no", so that walks get past the red flags to the pathway's own rules.
-      return fc.oneof(
-        { weight: 3, arbitrary: fc.constant(false) },
-        { weight: 1, arbitrary: fc.constantFrom<Answer['value']>(true, ...(question.unsure ? [UNSURE] : [])) },
-      );
+      return fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constantFrom<Answer['value']>(true, ...(question.unsure ? [UNSURE] : [])) });
     case 'single_choice':
       return fc.constantFrom(...question.options.map((o) => o.value), ...(question.unsure ? [UNSURE] : []));
     case 'multiple_choice': {
@@ -38,7 +35,10 @@ export function valueFor(version: PathwayVersion, question: Question): fc.Arbitr
       return exclusive.length ? fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...exclusive).map((v) => [v]) }, { weight: 1, arbitrary: some }) : some;
     }
     case 'number':
-      return fc.oneof(fc.constantFrom(...numbersFor(version, question)), question.integer ? fc.integer({ min: question.min, max: question.max }) : fc.double({ min: question.min, max: question.max, noNaN: true }));
+      return fc.oneof(
+        fc.constantFrom(...numbersFor(version, question)),
+        question.integer ? fc.integer({ min: question.min, max: question.max }) : fc.double({ min: question.min, max: question.max, noNaN: true }),
+      );
     case 'duration': {
       // Whole hours either side of each duration rules compare with (the version holds them in hours).
       const max = question.max ? durationHours(question.max) : 24 * 366;
@@ -51,21 +51,25 @@ export function valueFor(version: PathwayVersion, question: Question): fc.Arbitr
 /** A patient and any subset of the pathway's questions answered, in the order they are asked. */
 export function answerSets(version: PathwayVersion): fc.Arbitrary<{ patient: Patient; answers: Answer[] }> {
   const perQuestion = version.questions.map((q) => fc.option(valueFor(version, q), { nil: undefined, freq: 2 }));
-  return fc.record({
-    patient: fc.record({ ageYears: fc.integer({ min: 0, max: 110 }), sex: fc.constantFrom(...SEXES) }),
-    values: fc.tuple(...perQuestion),
-  }).map(({ patient, values }) => ({
-    patient,
-    answers: version.questions.flatMap((q, i) => (values[i] === undefined ? [] : [{ questionId: q.id, value: values[i]! }])),
-  }));
+  return fc
+    .record({
+      patient: fc.record({ ageYears: fc.integer({ min: 0, max: 110 }), sex: fc.constantFrom(...SEXES) }),
+      values: fc.tuple(...perQuestion),
+    })
+    .map(({ patient, values }) => ({
+      patient,
+      answers: version.questions.flatMap((q, i) => (values[i] === undefined ? [] : [{ questionId: q.id, value: values[i]! }])),
+    }));
 }
 
 /** A patient the pathway applies to, and an answer to every question, as if all were asked. */
 export function completeAnswerSets(version: PathwayVersion): fc.Arbitrary<{ patient: Patient; given: Record<string, Answer['value']> }> {
   const { applies } = version.definition.pathway;
   const ages = fc.constantFrom(...ageBandsServed(applies)).chain((band) => fc.integer({ min: AGE_BAND_YEARS[band].min, max: Math.min(AGE_BAND_YEARS[band].max, 110) }));
-  return fc.record({
-    patient: fc.record({ ageYears: ages, sex: fc.constantFrom(...applies.sexes) }),
-    values: fc.tuple(...version.questions.map((q) => valueFor(version, q))),
-  }).map(({ patient, values }) => ({ patient, given: Object.fromEntries(version.questions.map((q, i) => [q.id, values[i]!])) }));
+  return fc
+    .record({
+      patient: fc.record({ ageYears: ages, sex: fc.constantFrom(...applies.sexes) }),
+      values: fc.tuple(...version.questions.map((q) => valueFor(version, q))),
+    })
+    .map(({ patient, values }) => ({ patient, given: Object.fromEntries(version.questions.map((q, i) => [q.id, values[i]!])) }));
 }

@@ -61,7 +61,11 @@ t.test('50 concurrent requests with mixed answers decide exactly as one at a tim
   }
   for (let round = 0; round < 3; round++) {
     const concurrent = await Promise.all(batch.map((body) => post(app, '/v1/triage', body)));
-    t.same(concurrent.map((r) => decisionOf(r.body)), sequential, `round ${round + 1}: identical decisions under concurrency`);
+    t.same(
+      concurrent.map((r) => decisionOf(r.body)),
+      sequential,
+      `round ${round + 1}: identical decisions under concurrency`,
+    );
   }
   t.ok(new Set(sequential).size >= 5, 'the batch mixes questions and outcomes');
 });

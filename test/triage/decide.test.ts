@@ -61,7 +61,10 @@ t.test('a global red flag decides before any pathway rule, whatever their priori
   // ...unless every rule is asked for, when the trace shows all that fired.
   const all = await triage({ ruleEvaluation: 'all' }).decide(sample, adult, [a('emergency', true), a('severe', true), a('kind', 'sharp')]);
   t.equal(summary(all), 'escalate:rf-emergency');
-  t.same(all.evaluation.rules.filter((r) => r.fired).map((r) => r.ruleId), ['rf-emergency', 's-severe-sharp', 's-severe']);
+  t.same(
+    all.evaluation.rules.filter((r) => r.fired).map((r) => r.ruleId),
+    ['rf-emergency', 's-severe-sharp', 's-severe'],
+  );
   t.ok(all.evaluation.rules.every((r) => r.notEvaluated === undefined));
 });
 
@@ -71,7 +74,14 @@ t.test('a rule that fires waits while a more urgent rule is unknown, asking what
   const pending = await tr.decide(sample, adult, [a('emergency', false), a('severe', true)]);
   t.equal(summary(pending), 'ask:kind', 'severe alone: the kind of pain is asked before any callback');
   t.same(pending.evaluation.next?.askedFor, { ruleId: 's-severe-sharp', title: 'Severe sharp pain', kind: 'escalate', within: 'PT1H' });
-  t.same(pending.evaluation.rules.slice(1, 3).map((r) => [r.ruleId, r.fired]), [['s-severe-sharp', null], ['s-severe', true]], 'unknown, not false, above a rule that fires');
+  t.same(
+    pending.evaluation.rules.slice(1, 3).map((r) => [r.ruleId, r.fired]),
+    [
+      ['s-severe-sharp', null],
+      ['s-severe', true],
+    ],
+    'unknown, not false, above a rule that fires',
+  );
   t.equal(summary(await tr.decide(sample, adult, [a('emergency', false), a('severe', true), a('kind', 'dull')])), 'callback:s-severe', 'severe and dull: callback');
   // The original semantics decided at once, on file order: what replaying its traces still gives.
   t.equal(summary(await tr.decide(sample, adult, [a('emergency', false), a('severe', true)], 'first-fire-v1')), 'callback:s-severe');
@@ -80,32 +90,39 @@ t.test('a rule that fires waits while a more urgent rule is unknown, asking what
 t.test('a decision records every rule ranked above it and how each was settled', async (t) => {
   const d = await triage().decide(sample, adult, [a('emergency', false), a('severe', false), a('kind', 'dull'), a('days', 1)]);
   t.equal(summary(d), 'self_care:s-short-dull');
-  t.same(d.evaluation.settled, [
-    { ruleId: 'rf-emergency', by: 'answers' },
-    { ruleId: 's-severe-sharp', by: 'answers' },
-    { ruleId: 's-severe', by: 'answers' },
-    { ruleId: 's-left', by: 'not_asked' },
-  ], 's-left is settled because sharp_where is not asked for dull pain');
+  t.same(
+    d.evaluation.settled,
+    [
+      { ruleId: 'rf-emergency', by: 'answers' },
+      { ruleId: 's-severe-sharp', by: 'answers' },
+      { ruleId: 's-severe', by: 'answers' },
+      { ruleId: 's-left', by: 'not_asked' },
+    ],
+    's-left is settled because sharp_where is not asked for dull pain',
+  );
   t.equal(d.evaluation.semantics, 'settled-v2');
 });
 
 t.test('fail-safe: a rule nothing can be asked to settle is settled false, and the trace says so', async (t) => {
   // The schema refuses a fact that is no question; this stands for anything that slipped past it.
-  const odd = { ...sample, hash: 'e'.repeat(64), rules: sample.rules.map((r) => (r.rule.id === 's-severe-sharp' ? { ...r, rule: { ...r.rule, conditions: { all: [{ fact: 'mystery', operator: 'equal' as const, value: true }] } } } : r)) };
+  const odd = {
+    ...sample,
+    hash: 'e'.repeat(64),
+    rules: sample.rules.map((r) => (r.rule.id === 's-severe-sharp' ? { ...r, rule: { ...r.rule, conditions: { all: [{ fact: 'mystery', operator: 'equal' as const, value: true }] } } } : r)),
+  };
   const tr = triage();
   tr.register(odd);
   const d = await tr.decide(odd, adult, [a('emergency', false), a('severe', true)]);
   t.equal(summary(d), 'callback:s-severe', 'the walk does not get stuck');
-  t.same(d.evaluation.settled, [{ ruleId: 'rf-emergency', by: 'answers' }, { ruleId: 's-severe-sharp', by: 'unaskable' }]);
+  t.same(d.evaluation.settled, [
+    { ruleId: 'rf-emergency', by: 'answers' },
+    { ruleId: 's-severe-sharp', by: 'unaskable' },
+  ]);
 });
 
 t.test('the highest-priority rule that fires decides', async (t) => {
   const tr = triage();
-  t.equal(
-    summary(await tr.decide(sample, adult, [a('emergency', false), a('severe', true), a('kind', 'sharp')])),
-    'escalate:s-severe-sharp',
-    'severe and sharp: the priority 900 rule beats the 500 one',
-  );
+  t.equal(summary(await tr.decide(sample, adult, [a('emergency', false), a('severe', true), a('kind', 'sharp')])), 'escalate:s-severe-sharp', 'severe and sharp: the priority 900 rule beats the 500 one');
 });
 
 t.test('askWhen: a question is asked only when its condition holds', async (t) => {
@@ -156,7 +173,11 @@ t.test('Back: changing an earlier answer drops later answers that no longer appl
   answers = applyAnswer(sample, d.answers, null, 'kind', 'dull');
   d = await tr.decide(sample, adult, answers);
   t.equal(summary(d), 'ask:days');
-  t.same(d.answers.map((x) => x.questionId), ['emergency', 'severe', 'kind'], 'sharp_where was dropped');
+  t.same(
+    d.answers.map((x) => x.questionId),
+    ['emergency', 'severe', 'kind'],
+    'sharp_where was dropped',
+  );
   t.same(d.evaluation.dropped, [a('sharp_where', 'right')]);
   // Back again, to severe: now it decides at once, and the later answers that still apply stay.
   answers = applyAnswer(sample, d.answers, 'days', 'severe', true);
@@ -165,14 +186,29 @@ t.test('Back: changing an earlier answer drops later answers that no longer appl
 });
 
 t.test('applyAnswer refuses questions not asked, unknown questions and bad values, saying which', async (t) => {
-  t.match(problemOf(() => applyAnswer(sample, [], 'emergency', 'days', 3)), { status: 409, detail: /question days has not been asked; the current question is emergency/ });
-  t.match(problemOf(() => applyAnswer(sample, [], 'emergency', 'nope', 3)), { status: 422, detail: /question nope is not part of pathway sample/ });
-  t.match(problemOf(() => applyAnswer(sample, [a('emergency', false), a('severe', false), a('kind', 'dull')], 'days', 'days', 400)), {
-    status: 422,
-    detail: /expected a number from 0 to 365 \(days\)/,
-  });
-  t.match(problemOf(() => applyAnswer(sample, [a('emergency', false), a('severe', false), a('kind', 'dull')], 'days', 'days', 2.5)), { detail: /whole number/ });
-  t.match(problemOf(() => applyAnswer(sample, [], 'emergency', 'emergency', 'yes')), { detail: /expected true \(yes\) or false \(no\)/ });
+  t.match(
+    problemOf(() => applyAnswer(sample, [], 'emergency', 'days', 3)),
+    { status: 409, detail: /question days has not been asked; the current question is emergency/ },
+  );
+  t.match(
+    problemOf(() => applyAnswer(sample, [], 'emergency', 'nope', 3)),
+    { status: 422, detail: /question nope is not part of pathway sample/ },
+  );
+  t.match(
+    problemOf(() => applyAnswer(sample, [a('emergency', false), a('severe', false), a('kind', 'dull')], 'days', 'days', 400)),
+    {
+      status: 422,
+      detail: /expected a number from 0 to 365 \(days\)/,
+    },
+  );
+  t.match(
+    problemOf(() => applyAnswer(sample, [a('emergency', false), a('severe', false), a('kind', 'dull')], 'days', 'days', 2.5)),
+    { detail: /whole number/ },
+  );
+  t.match(
+    problemOf(() => applyAnswer(sample, [], 'emergency', 'emergency', 'yes')),
+    { detail: /expected true \(yes\) or false \(no\)/ },
+  );
 });
 
 t.test('fail-safe: an operator that throws gives the conservative fallback and is reported', async (t) => {
@@ -220,6 +256,18 @@ t.test('the engine pool reuses engines and never shares one between concurrent e
   const results = await Promise.all(runs);
   t.ok(results.every((d) => summary(d) === 'escalate:s-severe-sharp'));
   const record = (d: Decision) => JSON.stringify(d.evaluation.rules.map((r) => [r.ruleId, r.fired, r.notEvaluated]));
-  t.equal(record(results[0]!), JSON.stringify([['rf-emergency', false, null], ['s-severe-sharp', true, null], ['s-severe', null, 'decided_above'], ['s-left', null, 'unanswered'], ['s-short-dull', null, 'decided_above']]));
-  t.ok(results.every((d) => record(d) === record(results[0]!)), 'every run evaluated the same rules with the same results');
+  t.equal(
+    record(results[0]!),
+    JSON.stringify([
+      ['rf-emergency', false, null],
+      ['s-severe-sharp', true, null],
+      ['s-severe', null, 'decided_above'],
+      ['s-left', null, 'unanswered'],
+      ['s-short-dull', null, 'decided_above'],
+    ]),
+  );
+  t.ok(
+    results.every((d) => record(d) === record(results[0]!)),
+    'every run evaluated the same rules with the same results',
+  );
 });

@@ -38,7 +38,11 @@ function differences(full: Decision, lean: Decision): string[] {
   same('answers', full.answers, lean.answers);
   const [f, n] = [full.evaluation, lean.evaluation];
   for (const key of ['semantics', 'facts', 'dropped', 'next', 'decidedBy', 'settled', 'engineRuns'] as const) same(key, f[key], n[key]);
-  same('rule order', f.rules.map((r) => r.ruleId), n.rules.map((r) => r.ruleId));
+  same(
+    'rule order',
+    f.rules.map((r) => r.ruleId),
+    n.rules.map((r) => r.ruleId),
+  );
   f.rules.forEach((fr, i) => {
     const nr = n.rules[i]!;
     if (nr.notEvaluated === undefined) {
@@ -53,7 +57,11 @@ function differences(full: Decision, lean: Decision): string[] {
       if (!fired || nr.priority >= fired.priority) out.push(`rule ${fr.ruleId} skipped as decided above, but nothing above it fired`);
     }
   });
-  same('askWhen order', f.askWhen.map((a) => a.questionId), n.askWhen.map((a) => a.questionId));
+  same(
+    'askWhen order',
+    f.askWhen.map((a) => a.questionId),
+    n.askWhen.map((a) => a.questionId),
+  );
   f.askWhen.forEach((fa, i) => {
     const na = n.askWhen[i]!;
     if (na.notEvaluated === undefined) same(`askWhen ${fa.questionId}`, fa, na);

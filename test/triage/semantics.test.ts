@@ -32,7 +32,7 @@ const RUNS_PER_PATHWAY = process.env.TEST_THOROUGH === '1' ? 200 : Math.max(30, 
 /** The walk a patient takes, every step: each question asked is answered from `given`, until an outcome. */
 async function steps(tr: Triage, version: PathwayVersion, patient: Patient, given: Record<string, Answer['value']>, semantics?: DecisionSemantics): Promise<Decision[]> {
   const walked = [await tr.decide(version, patient, [], semantics)];
-  for (let decision = walked[0]!; decision.status === 'needs_answer'; ) {
+  for (let decision = walked[0]!; decision.status === 'needs_answer';) {
     if (walked.length > version.questions.length + 1) throw new Error(`asked ${decision.question.id} again after ${walked.length} steps`);
     const { id } = decision.question;
     decision = await tr.decide(version, patient, applyAnswer(version, decision.answers, id, id, given[id]), semantics);
@@ -107,7 +107,10 @@ t.test('issue 25: a 70-year-old at 39.2C with a change in behaviour is called ba
   // What the first semantics did (and what its traces replay to): the 2-hour callback.
   t.match(await walk(triage, version, ISSUE_PATIENT, ISSUE_ANSWERS, 'first-fire-v1'), { outcome: { disposition: 'CB-SAME-DAY', ruleId: 'fa-older-high-temperature' } });
   // Lint now says what was wrong with the rule: its priority is not its outcome's urgency.
-  t.match(lintCatalog(catalog).filter((f) => f.code === 'priority-band'), [{ message: /fa-older-high-temperature has priority 350, outside the 2 hours band/ }]);
+  t.match(
+    lintCatalog(catalog).filter((f) => f.code === 'priority-band'),
+    [{ message: /fa-older-high-temperature has priority 350, outside the 2 hours band/ }],
+  );
 });
 
 t.test('issue 25: impact replays the old walk step by step and reports the questions never asked', async (t) => {
@@ -139,8 +142,7 @@ t.test('issue 25: impact replays the old walk step by step and reports the quest
 
 t.test('issue 25: the property finds the case under the first semantics, and holds under the current ones', async (t) => {
   const { version, triage } = await lateRule(t);
-  const property = (semantics: DecisionSemantics) =>
-    fc.asyncProperty(completeAnswerSets(version), async ({ patient, given }) => (await walkAgrees(triage, version, patient, given, semantics)) === undefined);
+  const property = (semantics: DecisionSemantics) => fc.asyncProperty(completeAnswerSets(version), async ({ patient, given }) => (await walkAgrees(triage, version, patient, given, semantics)) === undefined);
   const before = await fc.check(property('first-fire-v1'), { numRuns: 1000 });
   t.ok(before.failed, `first-fire-v1: a counterexample in ${before.numRuns} runs`);
   t.notOk((await fc.check(property('settled-v2'), { numRuns: 1000 })).failed, 'settled-v2: none in 1000 runs');

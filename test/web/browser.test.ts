@@ -41,7 +41,10 @@ async function next(page: Page): Promise<void> {
 /** Waits for the page to show this heading (each step re-renders after an API call). */
 async function heading(page: Page, text: string): Promise<string> {
   const h1 = page.locator('h1', { hasText: text });
-  await h1.first().waitFor({ timeout: 10_000 }).catch(() => undefined);
+  await h1
+    .first()
+    .waitFor({ timeout: 10_000 })
+    .catch(() => undefined);
   return (await page.locator('h1').first().textContent())?.trim() ?? '';
 }
 
@@ -50,9 +53,10 @@ async function axeViolations(page: Page): Promise<string[]> {
   // Evaluated by the browser's debugging protocol, which the page's CSP does not govern.
   await page.evaluate(AXE_SOURCE);
   // A string: it runs in the page, where axe is now defined (this project has no DOM types).
-  const violations = (await page.evaluate(
-    "axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }).then((r) => r.violations)",
-  )) as { id: string; nodes: { target: string[] }[] }[];
+  const violations = (await page.evaluate("axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }).then((r) => r.violations)")) as {
+    id: string;
+    nodes: { target: string[] }[];
+  }[];
   return violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
@@ -71,7 +75,11 @@ t.test('patient page: search, pick a topic, age and sex, a callback outcome with
   await page.goto(`${base}/`);
   t.equal(await heading(page, 'What is your main symptom?'), 'What is your main symptom?');
   const topics = (await get(app, '/v1/pathways')).body.topics as { title: string }[];
-  t.same(await page.locator('#a-to-z li a').allTextContents(), topics.map((x) => x.title), 'every topic in the A to Z list, the catch-all last');
+  t.same(
+    await page.locator('#a-to-z li a').allTextContents(),
+    topics.map((x) => x.title),
+    'every topic in the A to Z list, the catch-all last',
+  );
 
   await page.getByRole('button', { name: 'Search' }).click();
   t.match(await page.locator('.nhsuk-error-summary').textContent(), /Type your main symptom, or choose from the list/, 'an empty search is an error');
@@ -143,7 +151,7 @@ t.test('patient page: search, pick a topic, age and sex, a callback outcome with
   await page.getByLabel('UK phone number').fill('12345');
   await page.getByLabel(/I agree to a nurse or doctor calling me/).check();
   await page.getByRole('button', { name: 'Ask for a call back' }).click();
-  t.match(await page.locator('#phone-error').textContent(), /enter a UK mobile or landline number/, 'the API\'s phone error shows by the field');
+  t.match(await page.locator('#phone-error').textContent(), /enter a UK mobile or landline number/, "the API's phone error shows by the field");
   t.equal(await page.getByLabel('UK phone number').getAttribute('aria-invalid'), 'true');
   await page.getByLabel('UK phone number').fill('07700 900123');
   await page.getByRole('button', { name: 'Ask for a call back' }).click();
@@ -167,7 +175,7 @@ t.test('patient page: search, pick a topic, age and sex, a callback outcome with
   await choose(page, 'Yes');
   await next(page);
   t.equal(await heading(page, 'Go to A&E now'), 'Go to A&E now');
-  t.match(await page.locator('#act-now').textContent(), /Do not wait for our call back.*Go to A&E now\..*Go to A&E now\. Do not drive yourself/s, 'what to do now, in the outcome\'s words');
+  t.match(await page.locator('#act-now').textContent(), /Do not wait for our call back.*Go to A&E now\..*Go to A&E now\. Do not drive yourself/s, "what to do now, in the outcome's words");
   t.equal(await page.locator('#callback-form').count(), 0, 'no second request form');
   await page.screenshot({ path: path.join(SHOTS, 'patient-escalated-after-callback.png'), fullPage: true });
   t.match((await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items, [{ disposition: 'ED-AE', needsReview: true, reviewReason: 'escalated', answersChanged: true }], 'flagged for review');
@@ -194,7 +202,7 @@ t.test('patient page: no match offers the catch-all; a topic with nothing for th
   t.match(await (await started).json(), { pathwayId: 'something-else', redirected: { from: 'chest-pain' } }, 'the catch-all runs');
   await page.locator('#redirected').waitFor();
   t.match(await page.locator('#redirected').textContent(), /We do not have questions about "Chest pain" for you\. These general questions work for any health problem/);
-  t.same(await axeViolations(page), [], 'the catch-all\'s first question: no accessibility violations');
+  t.same(await axeViolations(page), [], "the catch-all's first question: no accessibility violations");
   await page.screenshot({ path: path.join(SHOTS, 'patient-catch-all.png'), fullPage: true });
   await page.close();
 });
@@ -242,7 +250,10 @@ t.test('console: a new request appears live, is claimed, explained and completed
   const done = (await get(app, `/v1/callbacks/${requested.body.id}`, STAFF['call-handler'])).body;
   t.match(done, { status: 'completed', completion: { outcome: 'booked_gp_or_urgent_care', notes: 'Booked for 17:10' } });
   const history = done.history.map((e: { action: string; handlerId: string }) => `${e.action}:${e.handlerId ?? '-'}`);
-  t.same(history.filter((e: string) => !e.startsWith('contact_read:')), ['requested:-', `claim:${handlerIdOf(2)}`, `complete:${handlerIdOf(2)}`]);
+  t.same(
+    history.filter((e: string) => !e.startsWith('contact_read:')),
+    ['requested:-', `claim:${handlerIdOf(2)}`, `complete:${handlerIdOf(2)}`],
+  );
   t.ok(history.includes(`contact_read:${handlerIdOf(2)}`), "the console's reads of the contact details are in the history");
   await page.screenshot({ path: path.join(SHOTS, 'console-completed.png'), fullPage: true });
 

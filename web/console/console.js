@@ -31,8 +31,7 @@ function decisionText(d) {
   return `${kind}: ${d.disposition}${d.within ? ` (within ${d.within.replace('PT', '').toLowerCase()})` : ''}`;
 }
 
-const summaryRow = ([key, value]) =>
-  h('div', { class: 'nhsuk-summary-list__row' }, h('dt', { class: 'nhsuk-summary-list__key' }, key), h('dd', { class: 'nhsuk-summary-list__value' }, value));
+const summaryRow = ([key, value]) => h('div', { class: 'nhsuk-summary-list__row' }, h('dt', { class: 'nhsuk-summary-list__key' }, key), h('dd', { class: 'nhsuk-summary-list__value' }, value));
 
 function notice(text) {
   document.getElementById('stats').textContent = text;
@@ -48,23 +47,34 @@ async function act(id, action, body) {
 
 async function refresh() {
   const [{ items }, stats] = await Promise.all([api('GET', '/v1/callbacks?limit=100'), api('GET', '/v1/callbacks/stats')]);
-  const windows = Object.entries(stats.byWindow).map(([w, n]) => `${n} within ${w.replace('PT', '').toLowerCase()}`).join(', ');
+  const windows = Object.entries(stats.byWindow)
+    .map(([w, n]) => `${n} within ${w.replace('PT', '').toLowerCase()}`)
+    .join(', ');
   notice(`${stats.waiting} waiting (${windows || 'none'}), ${stats.claimed} claimed, ${stats.overdue} overdue.`);
-  document.getElementById('queue').replaceChildren(...items.map((item) => {
-    const due = item.overdueBySeconds !== undefined ? `Overdue by ${minutes(item.overdueBySeconds)}` : `In ${minutes(item.timeLeftSeconds)}`;
-    const claim = h('button', { class: 'nhsuk-button nhsuk-button--secondary nhsuk-button--small', type: 'button', 'data-claim': item.id }, 'Claim');
-    claim.addEventListener('click', () => act(item.id, 'claim'));
-    const view = h('button', { class: 'nhsuk-button nhsuk-button--reverse nhsuk-button--small', type: 'button' }, 'View');
-    view.addEventListener('click', () => showDetail(item.id));
-    return h('tr', { class: `nhsuk-table__row${item.overdueBySeconds !== undefined ? ' overdue' : ''}`, 'data-id': item.id },
-      h('td', { class: 'nhsuk-table__cell' }, due),
-      h('td', { class: 'nhsuk-table__cell' }, `${item.disposition} (${item.within})`),
-      h('td', { class: 'nhsuk-table__cell' }, item.status === 'claimed' ? `Claimed by ${item.claimedBy}` : 'Waiting',
-        item.needsReview ? h('strong', { class: 'nhsuk-tag nhsuk-tag--red' }, REVIEW[item.reviewReason] ?? 'Clinical review') : null,
-        item.answersChanged ? h('strong', { class: 'nhsuk-tag nhsuk-tag--orange' }, 'Answers changed') : null),
-      h('td', { class: 'nhsuk-table__cell' }, String(item.attempts)),
-      h('td', { class: 'nhsuk-table__cell' }, item.status === 'waiting' ? claim : view));
-  }));
+  document.getElementById('queue').replaceChildren(
+    ...items.map((item) => {
+      const due = item.overdueBySeconds !== undefined ? `Overdue by ${minutes(item.overdueBySeconds)}` : `In ${minutes(item.timeLeftSeconds)}`;
+      const claim = h('button', { class: 'nhsuk-button nhsuk-button--secondary nhsuk-button--small', type: 'button', 'data-claim': item.id }, 'Claim');
+      claim.addEventListener('click', () => act(item.id, 'claim'));
+      const view = h('button', { class: 'nhsuk-button nhsuk-button--reverse nhsuk-button--small', type: 'button' }, 'View');
+      view.addEventListener('click', () => showDetail(item.id));
+      return h(
+        'tr',
+        { class: `nhsuk-table__row${item.overdueBySeconds !== undefined ? ' overdue' : ''}`, 'data-id': item.id },
+        h('td', { class: 'nhsuk-table__cell' }, due),
+        h('td', { class: 'nhsuk-table__cell' }, `${item.disposition} (${item.within})`),
+        h(
+          'td',
+          { class: 'nhsuk-table__cell' },
+          item.status === 'claimed' ? `Claimed by ${item.claimedBy}` : 'Waiting',
+          item.needsReview ? h('strong', { class: 'nhsuk-tag nhsuk-tag--red' }, REVIEW[item.reviewReason] ?? 'Clinical review') : null,
+          item.answersChanged ? h('strong', { class: 'nhsuk-tag nhsuk-tag--orange' }, 'Answers changed') : null,
+        ),
+        h('td', { class: 'nhsuk-table__cell' }, String(item.attempts)),
+        h('td', { class: 'nhsuk-table__cell' }, item.status === 'waiting' ? claim : view),
+      );
+    }),
+  );
 }
 
 function answerText(answer) {
@@ -84,45 +94,84 @@ async function showDetail(id) {
     b.addEventListener('click', onClick);
     return b;
   };
-  const complete = h('form', { id: 'complete-form' },
-    h('div', { class: 'nhsuk-form-group' },
+  const complete = h(
+    'form',
+    { id: 'complete-form' },
+    h(
+      'div',
+      { class: 'nhsuk-form-group' },
       h('label', { class: 'nhsuk-label', for: 'outcome' }, 'Outcome of the call'),
-      h('select', { class: 'nhsuk-select', id: 'outcome', name: 'outcome' }, ...Object.entries(OUTCOMES).map(([v, t]) => h('option', { value: v }, t)))),
-    h('div', { class: 'nhsuk-form-group' },
-      h('label', { class: 'nhsuk-label', for: 'notes' }, 'Notes'),
-      h('textarea', { class: 'nhsuk-textarea', id: 'notes', name: 'notes', rows: '3' })),
-    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Complete'));
+      h('select', { class: 'nhsuk-select', id: 'outcome', name: 'outcome' }, ...Object.entries(OUTCOMES).map(([v, t]) => h('option', { value: v }, t))),
+    ),
+    h('div', { class: 'nhsuk-form-group' }, h('label', { class: 'nhsuk-label', for: 'notes' }, 'Notes'), h('textarea', { class: 'nhsuk-textarea', id: 'notes', name: 'notes', rows: '3' })),
+    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Complete'),
+  );
   complete.addEventListener('submit', (event) => {
     event.preventDefault();
     act(id, 'complete', { outcome: complete.querySelector('#outcome').value, notes: complete.querySelector('#notes').value });
   });
-  document.getElementById('detail').replaceChildren(h('div', {},
-    h('dl', { class: 'nhsuk-summary-list' },
-      ...[['Name', c.name], ['Phone', h('a', { href: `tel:${c.phone}` }, c.phone)], ['Status', c.status === 'claimed' ? `Claimed by ${c.claimedBy} until ${new Date(c.leaseUntil).toLocaleTimeString('en-GB')}` : c.status], ['Urgency', `${c.disposition}, due ${new Date(c.dueAt).toLocaleTimeString('en-GB')}`], ['Attempts', String(c.attempts)]]
-        .map(summaryRow)),
-    c.needsReview ? h('p', { class: 'nhsuk-tag nhsuk-tag--red', id: 'review' }, REVIEW[c.reviewReason] ?? 'Clinical review') : null,
-    c.sinceRequest ? h('div', { class: 'nhsuk-warning-callout', id: 'answers-changed' },
-      h('h3', { class: 'nhsuk-warning-callout__label' }, 'Answers changed after the request'),
-      h('dl', { class: 'nhsuk-summary-list' },
-        ...[['When asked', decisionText(c.sinceRequest.whenAsked)],
-          ['Latest', c.sinceRequest.latest ? decisionText(c.sinceRequest.latest) : 'Not finished answering'],
-          ['Urgency kept', `${c.disposition}: the most urgent decision since the request`]]
-          .map(summaryRow)),
-      c.sinceRequest.stillAnswering ? h('p', {}, 'The patient is changing answers now.') : null) : null,
-    h('h3', {}, 'Why this callback'),
-    h('p', { id: 'explanation' }, c.explanation?.summary ?? 'No explanation recorded.'),
-    c.explanation?.ruledOut.length ? h('details', { class: 'nhsuk-details' },
-      h('summary', { class: 'nhsuk-details__summary' }, h('span', { class: 'nhsuk-details__summary-text' }, 'Red flags ruled out')),
-      h('div', { class: 'nhsuk-details__text' }, h('ul', { class: 'explanation' }, ...c.explanation.ruledOut.map((r) => h('li', {}, r))))) : null,
-    h('h3', {}, 'Answers'),
-    h('dl', { class: 'nhsuk-summary-list', id: 'answers' }, ...c.answers.map((a) => h('div', { class: 'nhsuk-summary-list__row' },
-      h('dt', { class: 'nhsuk-summary-list__key' }, a.question.text), h('dd', { class: 'nhsuk-summary-list__value' }, answerText(a))))),
-    mine ? h('div', {},
-      button('No answer: record attempt', () => act(id, 'attempts'), 'nhsuk-button--secondary'),
-      button('Renew claim', () => act(id, 'renew'), 'nhsuk-button--secondary'),
-      button('Release', () => act(id, 'release'), 'nhsuk-button--secondary'),
-      complete) : null,
-    c.status === 'waiting' ? button('Claim', () => act(id, 'claim')) : null));
+  document.getElementById('detail').replaceChildren(
+    h(
+      'div',
+      {},
+      h(
+        'dl',
+        { class: 'nhsuk-summary-list' },
+        ...[
+          ['Name', c.name],
+          ['Phone', h('a', { href: `tel:${c.phone}` }, c.phone)],
+          ['Status', c.status === 'claimed' ? `Claimed by ${c.claimedBy} until ${new Date(c.leaseUntil).toLocaleTimeString('en-GB')}` : c.status],
+          ['Urgency', `${c.disposition}, due ${new Date(c.dueAt).toLocaleTimeString('en-GB')}`],
+          ['Attempts', String(c.attempts)],
+        ].map(summaryRow),
+      ),
+      c.needsReview ? h('p', { class: 'nhsuk-tag nhsuk-tag--red', id: 'review' }, REVIEW[c.reviewReason] ?? 'Clinical review') : null,
+      c.sinceRequest
+        ? h(
+            'div',
+            { class: 'nhsuk-warning-callout', id: 'answers-changed' },
+            h('h3', { class: 'nhsuk-warning-callout__label' }, 'Answers changed after the request'),
+            h(
+              'dl',
+              { class: 'nhsuk-summary-list' },
+              ...[
+                ['When asked', decisionText(c.sinceRequest.whenAsked)],
+                ['Latest', c.sinceRequest.latest ? decisionText(c.sinceRequest.latest) : 'Not finished answering'],
+                ['Urgency kept', `${c.disposition}: the most urgent decision since the request`],
+              ].map(summaryRow),
+            ),
+            c.sinceRequest.stillAnswering ? h('p', {}, 'The patient is changing answers now.') : null,
+          )
+        : null,
+      h('h3', {}, 'Why this callback'),
+      h('p', { id: 'explanation' }, c.explanation?.summary ?? 'No explanation recorded.'),
+      c.explanation?.ruledOut.length
+        ? h(
+            'details',
+            { class: 'nhsuk-details' },
+            h('summary', { class: 'nhsuk-details__summary' }, h('span', { class: 'nhsuk-details__summary-text' }, 'Red flags ruled out')),
+            h('div', { class: 'nhsuk-details__text' }, h('ul', { class: 'explanation' }, ...c.explanation.ruledOut.map((r) => h('li', {}, r)))),
+          )
+        : null,
+      h('h3', {}, 'Answers'),
+      h(
+        'dl',
+        { class: 'nhsuk-summary-list', id: 'answers' },
+        ...c.answers.map((a) => h('div', { class: 'nhsuk-summary-list__row' }, h('dt', { class: 'nhsuk-summary-list__key' }, a.question.text), h('dd', { class: 'nhsuk-summary-list__value' }, answerText(a)))),
+      ),
+      mine
+        ? h(
+            'div',
+            {},
+            button('No answer: record attempt', () => act(id, 'attempts'), 'nhsuk-button--secondary'),
+            button('Renew claim', () => act(id, 'renew'), 'nhsuk-button--secondary'),
+            button('Release', () => act(id, 'release'), 'nhsuk-button--secondary'),
+            complete,
+          )
+        : null,
+      c.status === 'waiting' ? button('Claim', () => act(id, 'claim')) : null,
+    ),
+  );
 }
 
 // Server-sent events: any change to the queue refreshes it, so no polling is needed. Read with

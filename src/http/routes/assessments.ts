@@ -19,10 +19,7 @@ const PatientCallbackSchema = z
     dueAt: z.string(),
     within: z.string(),
     answersChanged: z.boolean().describe('Answers changed after asking: the clinician who calls sees the change'),
-    actNow: z
-      .object({ title: z.string(), advice: z.string() })
-      .optional()
-      .describe("Present when the answers now need emergency care: the escalation's own words; do not wait for the call"),
+    actNow: z.object({ title: z.string(), advice: z.string() }).optional().describe("Present when the answers now need emergency care: the escalation's own words; do not wait for the call"),
   })
   .meta({ id: 'PatientCallback' });
 const CallbackRequestSchema = PatientCallbackSchema.extend({ phone: z.string() });
@@ -90,8 +87,7 @@ const assessments: FastifyPluginAsyncZod = async (app) => {
         response: { 200: StepWithCallbackSchema, ...problems(400, 401, 404, 409, 413, 415, 422, 429) },
       },
     },
-    async (request) =>
-      stepView(await app.assessments.answer(request.params.id, request.headers['x-assessment-token'], request.body.questionId, request.body.value)),
+    async (request) => stepView(await app.assessments.answer(request.params.id, request.headers['x-assessment-token'], request.body.questionId, request.body.value)),
   );
 
   app.post(
@@ -128,7 +124,7 @@ const assessments: FastifyPluginAsyncZod = async (app) => {
             pathwayId: z.string(),
             pathwayVersion: z.string(),
             versionHash: z.string(),
-            status: z.enum(ASSESSMENT_STATUSES).describe('in_progress: this API version\'s alias of needs_answer, a question to answer next'),
+            status: z.enum(ASSESSMENT_STATUSES).describe("in_progress: this API version's alias of needs_answer, a question to answer next"),
             patient: PatientSchema,
             answers: z.array(z.object({ questionId: z.string(), value: AnswerValueSchema })),
             question: QuestionViewSchema.optional(),

@@ -10,7 +10,6 @@ import { CANCEL_OVERRIDE, type Principal } from '../../security/roles.js';
 import { explain } from '../../traces/explain.js';
 import { problems, questionView, QuestionViewSchema } from '../schemas.js';
 
-
 const CallbackSummarySchema = z
   .object({
     id: z.string(),
@@ -227,7 +226,10 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
     `Cancel a request you hold that is no longer needed (403 for an override by anyone but a ${CANCEL_OVERRIDE.join(' or ')})`,
     {
       reason: z.string().trim().min(1).max(500).describe('Free text: stored sealed, like contact details'),
-      override: z.boolean().default(false).describe(`Cancel without holding the claim (a ${CANCEL_OVERRIDE.join(' or ')} only); recorded as an override`),
+      override: z
+        .boolean()
+        .default(false)
+        .describe(`Cancel without holding the claim (a ${CANCEL_OVERRIDE.join(' or ')} only); recorded as an override`),
     },
     (id, actor, b) => app.callbacks.cancel(id, actor, b.reason, b.override),
   );

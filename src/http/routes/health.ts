@@ -7,11 +7,7 @@ import { pathwayRef } from '../../rulesets/version.js';
 import { PathwayRefSchema } from '../schemas.js';
 
 const health: FastifyPluginAsyncZod = async (app) => {
-  app.get(
-    '/health/live',
-    { schema: { tags: ['health'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } } },
-    async () => ({ status: 'ok' as const }),
-  );
+  app.get('/health/live', { schema: { tags: ['health'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
 
   app.get(
     '/health/ready',
@@ -27,7 +23,10 @@ const health: FastifyPluginAsyncZod = async (app) => {
             release: z.string().nullable().describe('The active release, or null when serving the rule files directly'),
             pathways: z.array(PathwayRefSchema).describe('The rule-set version hashes this instance serves'),
           }),
-          503: z.object({ status: z.literal('not_ready'), reason: z.string().describe('database unreachable, listener down (this instance would miss other instances\' changes), disk full or disk I/O error (until a write succeeds), or no pathways loaded') }),
+          503: z.object({
+            status: z.literal('not_ready'),
+            reason: z.string().describe("database unreachable, listener down (this instance would miss other instances' changes), disk full or disk I/O error (until a write succeeds), or no pathways loaded"),
+          }),
         },
       },
     },

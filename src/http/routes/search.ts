@@ -30,8 +30,7 @@ const search: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['pathways'],
         summary: 'Symptom search: the topics matching what a person typed, best first',
-        description:
-          'Tolerates typos, plurals and word order. With ageYears and sex, only topics that serve that person. When nothing matches, the catch-all topic ("Something else") is offered.',
+        description: 'Tolerates typos, plurals and word order. With ageYears and sex, only topics that serve that person. When nothing matches, the catch-all topic ("Something else") is offered.',
         querystring: SearchQuerySchema,
         response: { 200: SymptomSearchSchema, ...problems(400, 429) },
       },

@@ -23,7 +23,7 @@ const TraceSchema = z
     software: z.object({ app: z.string(), jsonRulesEngine: z.string() }),
     patient: z.object({ ageYears: z.number(), sex: z.string() }),
     answers: z.array(z.object({ questionId: z.string(), value: z.unknown() })),
-    evaluation: z.unknown().describe('Facts as evaluated; every rule with each condition\'s fact, operator, expected and actual value and result; askWhen checks; the next question; what decided'),
+    evaluation: z.unknown().describe("Facts as evaluated; every rule with each condition's fact, operator, expected and actual value and result; askWhen checks; the next question; what decided"),
     result: z.unknown().describe('{ status: "complete", outcome } or { status: "needs_answer", questionId }'),
   })
   .meta({ id: 'Trace' });
@@ -149,11 +149,7 @@ const traces: FastifyPluginAsyncZod = async (app) => {
     },
   );
 
-  app.get(
-    '/traces/:id',
-    { schema: { tags: ['traces'], summary: 'One trace, in full', params: IdParams, response: { 200: TraceSchema, ...problems(404) } } },
-    async (request) => load(request.params.id),
-  );
+  app.get('/traces/:id', { schema: { tags: ['traces'], summary: 'One trace, in full', params: IdParams, response: { 200: TraceSchema, ...problems(404) } } }, async (request) => load(request.params.id));
 
   app.get(
     '/traces/:id/explanation',
@@ -163,7 +159,14 @@ const traces: FastifyPluginAsyncZod = async (app) => {
         summary: 'The trace in plain sentences',
         params: IdParams,
         response: {
-          200: z.object({ traceId: z.string(), summary: z.string(), ruledOut: z.array(z.string()), settled: z.array(z.string()).describe('Other rules ranked above the decision, and how each was ruled out first'), setAside: z.array(z.string()), counted: z.array(z.string()).describe("Answers the rules read otherwise than given: 'not sure' as its countsAs, durations in hours") }),
+          200: z.object({
+            traceId: z.string(),
+            summary: z.string(),
+            ruledOut: z.array(z.string()),
+            settled: z.array(z.string()).describe('Other rules ranked above the decision, and how each was ruled out first'),
+            setAside: z.array(z.string()),
+            counted: z.array(z.string()).describe("Answers the rules read otherwise than given: 'not sure' as its countsAs, durations in hours"),
+          }),
           ...problems(404),
         },
       },
@@ -242,7 +245,7 @@ const traces: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['traces'],
-        summary: "Every trace of an assessment, step by step",
+        summary: 'Every trace of an assessment, step by step',
         params: IdParams,
         response: { 200: z.object({ traces: z.array(TraceSchema) }), ...problems(404) },
       },
