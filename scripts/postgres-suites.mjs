@@ -45,6 +45,8 @@ export async function runPostgresSuites(tapArgs = []) {
     console.error('no test file is tagged // @tag postgres');
     return { code: 1 };
   }
+  const started = Date.now();
   const run = spawnSync('npx', ['tap', ...tapArgs, ...files], { stdio: 'inherit', env: { ...process.env, TEST_DATABASE: 'postgres' } });
+  console.log(`# the PostgreSQL suites: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return { code: run.status ?? 1 };
 }

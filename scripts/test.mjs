@@ -8,7 +8,13 @@ import { runPostgresSuites, taggedSuites } from './postgres-suites.mjs';
 
 const SUITES = 'dist/test/**/*.test.js';
 
-const run = (command, args) => spawnSync(command, args, { stdio: 'inherit' }).status ?? 1;
+// Each step says how long it took, so a slow CI run shows where its time went.
+function run(command, args, options = {}) {
+  const started = Date.now();
+  const status = spawnSync(command, args, { stdio: 'inherit', ...options }).status ?? 1;
+  console.log(`# ${[command, ...args].join(' ')}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return status;
+}
 
 /**
  * What tap saved of each file's run (.tap/test-results): for every test, by file and name, the
@@ -42,7 +48,9 @@ function finish(code) {
 for (const [command, ...args] of [
   ['npm', 'run', '--silent', 'lint'],
   ['node', 'dist/src/cli/openapi.js', 'check'],
+  ['node', 'dist/src/cli/bin/triage-rules.js', 'lint'],
   ['node', 'dist/src/cli/bin/triage-rules.js', 'test'],
+  ['node', 'dist/src/cli/bin/triage-rules.js', 'coverage'],
 ]) {
   const code = run(command, args);
   if (code !== 0) {

@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -27,6 +27,42 @@ export function tempDir(t: Test, prefix = 'triage-'): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** What every rule set must hold: the global red flags, the catch-all, the modules and the dispositions catalogue. */
+const ESSENTIAL = /^(kind: (global_red_flags|module)|catchAll: true)$/m;
+let bundledFiles: { names: Set<string>; essential: string[] } | undefined;
+
+/**
+ * Some of the bundled pathways (by file name), with their scenarios and what every rule set needs,
+ * copied into a directory of the test's own (tests may edit it). Suites about the queue, traces,
+ * releases or security need a pathway, not the content: loading every bundled pathway costs about
+ * a second for each app and each server a test starts.
+ */
+export function bundledRules(t: Test, pathways: string[] = ['chest-pain']): string {
+  if (!bundledFiles) {
+    const names = readdirSync(BUNDLED_RULES);
+    const essential = names.filter((name) => name === 'dispositions.yaml' || ESSENTIAL.test(readFileSync(path.join(BUNDLED_RULES, name), 'utf8')));
+    bundledFiles = { names: new Set(names), essential: essential.flatMap((name) => [name, name.replace(/\.yaml$/, '.scenarios.yaml')]) };
+  }
+  const dir = tempDir(t, 'triage-rules-');
+  for (const name of [...bundledFiles.essential, ...pathways.flatMap((id) => [`${id}.yaml`, `${id}.scenarios.yaml`])]) {
+    if (bundledFiles.names.has(name)) copyFileSync(path.join(BUNDLED_RULES, name), path.join(dir, name));
+  }
+  return dir;
+}
+
+/** TEST_THOROUGH=1 restores the full counts where suites sample the content (npm test samples). */
+export const THOROUGH = process.env.TEST_THOROUGH === '1';
+
+/**
+ * The scenarios a suite that checks machinery, not content, walks: each file's first scenario of
+ * each kind of outcome it expects (all of them with TEST_THOROUGH=1). `triage-rules test`, in npm
+ * test, walks every scenario through the decision code.
+ */
+export function sampledScenarios<F extends { scenarios: { expect: { kind: string } }[] }>(files: F[]): F[] {
+  if (THOROUGH) return files;
+  return files.map((file) => ({ ...file, scenarios: file.scenarios.filter((s, i, all) => all.findIndex((o) => o.expect.kind === s.expect.kind) === i) }));
 }
 
 /** Collects every log line the app writes, to assert on what must never appear. */
@@ -121,7 +157,11 @@ export async function rawSql(app: TestApp, statement: string): Promise<void> {
   await withRawDatabase(databaseUrlOf(app), (db) => sql.raw(statement).execute(db));
 }
 
-/** A real app on a real database of its own (see freshDatabaseUrl), closed when the test ends. */
+/**
+ * A real app on a real database of its own (see freshDatabaseUrl), closed when the test ends. It
+ * serves the bundled chest-pain pathway (bundledRules) unless given `rulesDir`: suites about the
+ * content pass BUNDLED_RULES.
+ */
 export async function testApp(t: Test, options: { rulesDir?: string; env?: Record<string, string>; logStream?: Writable } & Omit<AppOptions, 'config'> = {}) {
   const dir = tempDir(t);
   // Close the app before its database is dropped (teardowns run in the order they are added).
@@ -129,7 +169,7 @@ export async function testApp(t: Test, options: { rulesDir?: string; env?: Recor
   t.teardown(() => opened[0]?.close());
   const config = loadConfig({
     DATABASE_URL: options.env?.DATABASE_URL ?? (await freshDatabaseUrl(t)),
-    RULES_DIR: options.rulesDir ?? BUNDLED_RULES,
+    RULES_DIR: options.rulesDir ?? bundledRules(t),
     LOG_LEVEL: options.logStream ? 'info' : 'silent',
     ...SECURITY_ENV,
     DEV_KEYS_FILE: path.join(dir, 'dev-keys.json'),
@@ -213,7 +253,7 @@ export async function get(app: TestApp, url: string, headers?: Record<string, st
  */
 export async function startServer(t: Test, env: Record<string, string>): Promise<{ child: ChildProcess; base: string; output: () => string }> {
   const child = spawn(process.execPath, [path.join(REPO, 'dist/src/server.js')], {
-    env: { ...process.env, ...SECURITY_ENV, PORT: '0', RULES_DIR: BUNDLED_RULES, LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, ...SECURITY_ENV, PORT: '0', RULES_DIR: env.RULES_DIR ?? bundledRules(t), LOG_LEVEL: 'info', ...env },
     cwd: REPO,
   });
   t.teardown(() => {

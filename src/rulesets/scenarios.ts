@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { PatientSchema } from '../triage/patient.js';
+import { PatientSchema, patientProblem } from '../triage/patient.js';
 import { OUTCOME_KINDS } from './schema.js';
 import { parseSourceFile, RuleSetLoadError, schemaFindings, SCENARIO_SUFFIX, type Finding } from './loader.js';
 
@@ -11,7 +11,11 @@ import { parseSourceFile, RuleSetLoadError, schemaFindings, SCENARIO_SUFFIX, typ
  */
 export const ScenarioSchema = z.strictObject({
   name: z.string().min(1),
-  patient: PatientSchema,
+  // The API refuses an impossible age with 422; a scenario with one could never be played through it.
+  patient: PatientSchema.superRefine((patient, ctx) => {
+    const problem = patientProblem(patient);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['ageYears'] });
+  }),
   answers: z.array(z.record(z.string(), z.unknown()).refine((a) => Object.keys(a).length === 1, 'each answer is one "questionId: value" pair')),
   expect: z.strictObject({
     kind: z.enum(OUTCOME_KINDS),

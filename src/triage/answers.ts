@@ -61,14 +61,6 @@ export function engineValue(question: Question | undefined, value: AnswerValue):
   return value;
 }
 
-/** Older than anyone has lived: a typing slip, not a patient (the API schema allows up to 130). */
-export const MAX_AGE_YEARS = 120;
-
-/** What makes a patient's details impossible, rather than outside a pathway. */
-export function patientProblem(patient: Patient): string | undefined {
-  return patient.ageYears > MAX_AGE_YEARS ? `an age of ${patient.ageYears} is not possible: give the age in whole years, ${MAX_AGE_YEARS} at most` : undefined;
-}
-
 const AGE_BAND_WORDS: Record<AgeBand, string> = { adult: 'adults aged 16 and over', child: 'children aged 5 to 15', under5: 'children under 5' };
 
 /** Why this pathway does not apply to this patient, pointing at the one that does. */

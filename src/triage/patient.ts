@@ -7,3 +7,11 @@ export const PatientSchema = z.strictObject({
   sex: z.enum(SEXES),
 });
 export type Patient = z.infer<typeof PatientSchema>;
+
+/** Older than anyone has lived: a typing slip, not a patient (the API schema allows up to 130). */
+export const MAX_AGE_YEARS = 120;
+
+/** What makes a patient's details impossible, rather than outside a pathway. */
+export function patientProblem(patient: Patient): string | undefined {
+  return patient.ageYears > MAX_AGE_YEARS ? `an age of ${patient.ageYears} is not possible: give the age in whole years, ${MAX_AGE_YEARS} at most` : undefined;
+}

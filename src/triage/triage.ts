@@ -2,7 +2,8 @@ import { InvalidPatient, PathwayDoesNotApply, PathwayNotFound } from '../errors.
 import type { PathwayVersion } from '../rulesets/version.js';
 import { resolveTopic, type Resolution } from '../rulesets/topics.js';
 import { TopicSearch, type TopicSearchResult } from '../search/topic-search.js';
-import { applicabilityProblem, patientProblem, type Answer, type Patient } from './answers.js';
+import { applicabilityProblem, type Answer, type Patient } from './answers.js';
+import { patientProblem } from './patient.js';
 import { decide, type DecideOptions, type Decision } from './decide.js';
 import { EngineRegistry, type ExtraOperators, type RuleEvaluationMode } from './engines.js';
 import type { DecisionSemantics } from './settled.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { run } from '../../src/cli/triage-rules.js';
 import { loadScenarioFiles, scenarioAnswers } from '../../src/rulesets/scenarios.js';
-import { BASIC_RULES, BUNDLED_RULES, post, REPO, runCli, spawnCli, tempDir, testApp } from '../helpers.js';
+import { BASIC_RULES, BUNDLED_RULES, bundledRules, post, REPO, runCli, spawnCli, tempDir, testApp } from '../helpers.js';
 
 const LINT_RULES = path.join(REPO, 'test/fixtures/lint-rules');
 const cli = (args: string[], options?: { env?: Record<string, string>; cwd?: string }) => runCli(run, args, options);
@@ -38,12 +38,6 @@ t.test('usage errors exit 2', async (t) => {
   t.equal((await cli(['coverage', '--min-rules', 'lots'])).code, 2);
   t.equal((await cli(['explain', 'chest-pain'])).code, 2);
   t.equal((await cli(['--help'])).code, 0);
-});
-
-t.test('lint: the bundled rules are clean', async (t) => {
-  const res = await cli(['lint']);
-  t.equal(res.code, 0, res.stdout);
-  t.match(res.stdout, /^0 findings$/m);
 });
 
 t.test('lint: every kind of semantic finding, located, with a code and a severity', async (t) => {
@@ -101,10 +95,10 @@ t.test('lint reports what loading refuses: a self-care outcome without safety-ne
 });
 
 t.test('test: a pass/fail line per scenario, and the difference on failure', async (t) => {
-  const ok = await cli(['test']);
+  const ok = await cli(['test', bundledRules(t)]);
   t.equal(ok.code, 0);
   t.match(ok.stdout, /^pass chest-pain: crushing pain now is a possible heart attack$/m);
-  const dir = copyRules(t, BUNDLED_RULES);
+  const dir = bundledRules(t);
   edit(
     path.join(dir, 'chest-pain.scenarios.yaml'),
     'expect: { kind: escalate, disposition: ED-999-CARDIAC, ruleId: cp-crushing-pain-now }',
@@ -117,20 +111,31 @@ t.test('test: a pass/fail line per scenario, and the difference on failure', asy
     /FAIL chest-pain: crushing pain now is a possible heart attack\n\s+expected \{"kind":"callback","disposition":"CB-URGENT","ruleId":"cp-crushing-pain-now"\}, got \{"kind":"escalate","disposition":"ED-999-CARDIAC","ruleId":"cp-crushing-pain-now"\}/,
   );
   t.match(bad.stdout, /\d+ passed, 1 failed/);
+
+  // An age the API refuses (422) cannot be a scenario either.
+  const impossible = bundledRules(t);
+  const scenarios = path.join(impossible, 'chest-pain.scenarios.yaml');
+  writeFileSync(scenarios, readFileSync(scenarios, 'utf8').replace(/ageYears: \d+/, 'ageYears: 130'));
+  const refused = await cli(['test', impossible]);
+  t.equal(refused.code, 1);
+  t.match(refused.stdout + refused.stderr, /an age of 130 is not possible: give the age in whole years, 120 at most/);
 });
 
 t.test('coverage: rules, questions and outcomes per pathway; thresholds fail it', async (t) => {
-  const full = await cli(['coverage', '--format', 'json']);
-  t.equal(full.code, 0, full.stdout);
+  // The bundled rules' own coverage is npm test's gate; here, chest pain with what every set holds
+  // (the modules no pathway of this copy includes are reported, and fail it).
+  const full = await cli(['coverage', bundledRules(t), '--format', 'json']);
   const report = JSON.parse(full.stdout);
-  t.ok(
-    report.pathways.every((p: { rulePercent: number }) => p.rulePercent === 100),
-    'bundled pathways: 100% of rules',
-  );
+  t.match(report.pathways, [
+    { pathway: 'chest-pain', rulePercent: 100, questions: { missed: [] }, outcomes: { missed: [] } },
+    { pathway: 'something-else', rulePercent: 100 },
+  ]);
   t.same(report.globalRedFlags.missed, []);
+  t.match(report.failures, [/^module limb-injury: red-flag rule li-serious-accident is not covered by any scenario of a pathway that includes it$/]);
+  t.equal(full.code, 1);
 
   // Remove the scenario that covers a red-flag rule: coverage must fail, naming it.
-  const dir = copyRules(t, BUNDLED_RULES);
+  const dir = bundledRules(t);
   const file = path.join(dir, 'chest-pain.scenarios.yaml');
   const text = readFileSync(file, 'utf8');
   const start = text.indexOf('  - name: pain spreading to the jaw');
@@ -206,12 +211,12 @@ t.test('impact: past decisions replayed on a candidate; a move to self-care is a
   await app.close();
   const env = { DATABASE_URL: db };
 
-  const same = await cli(['impact', 'rules'], { env });
+  const same = await cli(['impact', bundledRules(t)], { env });
   t.equal(same.code, 0, same.stdout);
   t.match(same.stdout, new RegExp(`chest-pain: ${file!.scenarios.length} decisions replayed; ${file!.scenarios.length} keep their outcome, 0 move up, 0 move down`));
 
   // A candidate that lets people over 40 with muscle-like pain look after themselves.
-  const candidate = copyRules(t, BUNDLED_RULES);
+  const candidate = bundledRules(t);
   edit(path.join(candidate, 'chest-pain.yaml'), '{ fact: ageYears, operator: lessThan, value: 40 }', '{ fact: ageYears, operator: lessThan, value: 60 }');
   const risky = await cli(['impact', candidate, '--format', 'json'], { env });
   t.equal(risky.code, 1, 'a safety finding exits 1');
@@ -233,26 +238,27 @@ t.test('impact: past decisions replayed on a candidate; a move to self-care is a
   t.match(human.stdout, /1 safety finding, 1 decision that would ask more questions$/m);
 
   // A candidate that escalates more moves decisions up, which is not a safety finding.
-  const cautious = copyRules(t, BUNDLED_RULES);
+  const cautious = bundledRules(t);
   edit(path.join(cautious, 'chest-pain.yaml'), 'fallback: callback-1h', 'fallback: go-to-ae');
   const up = await cli(['impact', cautious, '--format', 'json'], { env });
   t.equal(up.code, 0);
   t.match(JSON.parse(up.stdout).pathways, [{ counts: { up: 1 } }]);
-  t.equal((await cli(['impact', 'rules', '--since', '2999-01-01'], { env })).stdout.trim(), 'no decisions to replay');
-  t.equal((await cli(['impact', 'rules', '--since', 'soon'], { env })).code, 2);
+  t.equal((await cli(['impact', cautious, '--since', '2999-01-01'], { env })).stdout.trim(), 'no decisions to replay');
+  t.equal((await cli(['impact', cautious, '--since', 'soon'], { env })).code, 2);
 });
 
 t.test('explain: the decision and its explanation, as the API gives it', async (t) => {
-  const res = await cli(['explain', 'chest-pain', '--age', '58', '--sex', 'male', '--answers', '{"emergency_signs":["none"],"pain_now":true,"pain_feel":"crushing_heavy_tight"}']);
+  const dir = bundledRules(t);
+  const res = await cli(['explain', 'chest-pain', '--dir', dir, '--age', '58', '--sex', 'male', '--answers', '{"emergency_signs":["none"],"pain_now":true,"pain_feel":"crushing_heavy_tight"}']);
   t.equal(res.code, 0);
   t.match(res.stdout, /^Escalated: Call 999 now - this could be a heart attack, because rule cp-crushing-pain-now 'Crushing or heavy chest pain now' fired: pain_now is 'yes'/);
   t.match(res.stdout, /Ruled out rule rf-stroke-signs 'Signs of a stroke': emergency_signs is 'none'/);
-  const json = await cli(['explain', 'chest-pain', '--age', '58', '--sex', 'male', '--answers', '{"emergency_signs":["none"]}', '--format', 'json']);
+  const json = await cli(['explain', 'chest-pain', '--dir', dir, '--age', '58', '--sex', 'male', '--answers', '{"emergency_signs":["none"]}', '--format', 'json']);
   t.match(JSON.parse(json.stdout), {
     status: 'needs_answer',
     question: { id: 'pain_now' },
     explanation: { summary: /^No rule has decided yet; we ask about pain_now because it could still mean you need to call 999 now: rule cp-crushing-pain-now/ },
   });
-  t.equal((await cli(['explain', 'chest-pain', '--age', '58', '--sex', 'male', '--answers', '{"pain_now":"maybe"}'])).code, 2);
-  t.equal((await cli(['explain', 'nope', '--age', '58', '--sex', 'male', '--answers', '{}'])).code, 1);
+  t.equal((await cli(['explain', 'chest-pain', '--dir', dir, '--age', '58', '--sex', 'male', '--answers', '{"pain_now":"maybe"}'])).code, 2);
+  t.equal((await cli(['explain', 'nope', '--dir', dir, '--age', '58', '--sex', 'male', '--answers', '{}'])).code, 1);
 });

@@ -1,27 +1,28 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { BASIC_RULES, freshDatabaseUrl, post, REPO, tempDir, testApp } from '../helpers.js';
+import { BASIC_RULES, bundledRules, freshDatabaseUrl, post, testApp } from '../helpers.js';
 import { adult, AUTHOR, AUTHOR_KEY, cliOn, rulesWith, SELF_CARE_ANSWERS } from './support.js';
 
 t.test('triage-rules release: checks everything, refuses with reasons, records what passes', async (t) => {
   const db = await freshDatabaseUrl(t);
   const run = cliOn(db);
+  // Chest pain and what every rule set holds: the gate on all the bundled rules is npm test's own.
+  const rules = bundledRules(t);
 
-  const good = await run(['release', 'rules', '--summary', 'first release', '--hazards', 'H-01,H-04', '--format', 'json'], AUTHOR_KEY);
+  const good = await run(['release', rules, '--summary', 'first release', '--hazards', 'H-01,H-04', '--format', 'json'], AUTHOR_KEY);
   t.equal(good.code, 0, good.stderr);
   const recorded = JSON.parse(good.stdout).release;
   t.match(recorded, { author: AUTHOR.id, approver: null, hazards: ['H-01', 'H-04'] });
-  t.ok(recorded.pathways.length >= 14);
+  t.match(recorded.pathways, [{ id: 'chest-pain' }, { id: 'something-else' }]);
 
-  t.equal((await run(['release', 'rules', '--summary', 's', '--hazards', 'H-99'], AUTHOR_KEY)).code, 2, 'an unknown hazard is a usage error');
-  const typed = await run(['release', 'rules', '--author', 'A', '--approver', 'B', '--summary', 's'], AUTHOR_KEY);
+  t.equal((await run(['release', rules, '--summary', 's', '--hazards', 'H-99'], AUTHOR_KEY)).code, 2, 'an unknown hazard is a usage error');
+  const typed = await run(['release', rules, '--author', 'A', '--approver', 'B', '--summary', 's'], AUTHOR_KEY);
   t.equal(typed.code, 2, 'a typed approver is no longer a sign-off');
   t.match(typed.stderr, /--author and --approver are no longer accepted: .* a clinical safety officer signs it off with theirs \(release sign-off <id>\)/);
 
-  const failing = tempDir(t);
-  cpSync(path.join(REPO, 'rules'), failing, { recursive: true });
+  const failing = bundledRules(t);
   const scenarios = path.join(failing, 'chest-pain.scenarios.yaml');
   writeFileSync(scenarios, readFileSync(scenarios, 'utf8').replace('ruleId: cp-crushing-pain-now }', 'ruleId: cp-pain-spreading }'));
   const refused = await run(['release', failing, '--summary', 's'], AUTHOR_KEY);

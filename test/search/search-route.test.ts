@@ -1,11 +1,11 @@
 import t from 'tap';
 import { topicsFor } from '../../src/rulesets/topics.js';
-import { get, logCapture, testApp } from '../helpers.js';
+import { BUNDLED_RULES, get, logCapture, testApp } from '../helpers.js';
 
 const search = (params: Record<string, string>) => `/v1/pathways/search?${new URLSearchParams(params)}`;
 
 t.test('GET /v1/pathways/search: ranked topics, typos forgiven; the catch-all when nothing matches', async (t) => {
-  const app = await testApp(t);
+  const app = await testApp(t, { rulesDir: BUNDLED_RULES });
   const found = await get(app, search({ q: 'stomache ache' }));
   t.equal(found.status, 200);
   t.match(found.body, { matched: true, topics: [{ id: 'abdominal-pain', title: String, description: String }] });
@@ -22,7 +22,7 @@ t.test('GET /v1/pathways/search: ranked topics, typos forgiven; the catch-all wh
 });
 
 t.test('with age and sex: only topics that serve this person', async (t) => {
-  const app = await testApp(t);
+  const app = await testApp(t, { rulesDir: BUNDLED_RULES });
   for (const person of [
     { ageYears: '3', sex: 'male' as const },
     { ageYears: '40', sex: 'female' as const },
@@ -46,7 +46,7 @@ t.test('with age and sex: only topics that serve this person', async (t) => {
 });
 
 t.test('bad input is a 400 problem, never a 500', async (t) => {
-  const app = await testApp(t);
+  const app = await testApp(t, { rulesDir: BUNDLED_RULES });
   for (const [params, problem] of [
     [{}, /q/],
     [{ q: '   ' }, /type a symptom/],

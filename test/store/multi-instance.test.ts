@@ -1,6 +1,6 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import t from 'tap';
-import { asHandler, followVerification, freshDatabaseUrl, ON_POSTGRES, SECURITY_ENV, spawnCli, STAFF, startServer } from '../helpers.js';
+import { asHandler, bundledRules, followVerification, freshDatabaseUrl, ON_POSTGRES, SECURITY_ENV, spawnCli, STAFF, startServer } from '../helpers.js';
 
 /**
  * Two server processes on different ports, one PostgreSQL database: concurrent assessments and
@@ -106,7 +106,9 @@ t.test('two instances on one database', { skip: ON_POSTGRES ? false : 'runs in t
   // A release activated through A goes live on B within seconds; each reports what it serves.
   // Asynchronously: blocking this process for the seconds the release checks take would stop
   // fetch from retiring keep-alive sockets the servers have since closed.
-  const cli = await spawnCli('triage-rules', ['release', 'rules', '--summary', 'fleet', '--format', 'json'], { env: { ...SECURITY_ENV, DATABASE_URL: db, TRIAGE_API_KEY: STAFF.clinician['x-api-key']! } });
+  const cli = await spawnCli('triage-rules', ['release', bundledRules(t), '--summary', 'fleet', '--format', 'json'], {
+    env: { ...SECURITY_ENV, DATABASE_URL: db, TRIAGE_API_KEY: STAFF.clinician['x-api-key']! },
+  });
   const releaseId = JSON.parse(cli.stdout).release.id as string;
   t.equal((await call(a.base, 'POST', `/v1/admin/releases/${releaseId}/activate`, undefined, STAFF.admin)).status, 200);
   const started = Date.now();

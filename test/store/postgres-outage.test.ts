@@ -1,7 +1,7 @@
 import t from 'tap';
 import { run } from '../../src/cli/triage-rules.js';
 import { DecisionLoad } from '../decision-load.js';
-import { runCli, SECURITY_ENV, STAFF, startServer } from '../helpers.js';
+import { bundledRules, runCli, SECURITY_ENV, STAFF, startServer } from '../helpers.js';
 import { privatePostgres, privatePostgresMissing } from './private-postgres.js';
 
 /**
@@ -67,9 +67,10 @@ async function call(base: string, method: string, url: string, headers: Record<s
 t.test('after a restart between two activations, both instances serve the database active release', { skip }, async (t) => {
   const cluster = await privatePostgres(t);
   const db = await cluster.database();
+  const rules = bundledRules(t);
   const [a, b] = await Promise.all([startServer(t, { DATABASE_URL: db }), startServer(t, { DATABASE_URL: db })]);
   const release = async (summary: string) => {
-    const cli = await runCli(run, ['release', 'rules', '--summary', summary, '--format', 'json'], { env: { ...SECURITY_ENV, DATABASE_URL: db, TRIAGE_API_KEY: STAFF.clinician['x-api-key']! } });
+    const cli = await runCli(run, ['release', rules, '--summary', summary, '--format', 'json'], { env: { ...SECURITY_ENV, DATABASE_URL: db, TRIAGE_API_KEY: STAFF.clinician['x-api-key']! } });
     if (cli.code !== 0) throw new Error(`release refused: ${cli.stdout}${cli.stderr}`);
     return JSON.parse(cli.stdout).release.id as string;
   };

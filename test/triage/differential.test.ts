@@ -8,7 +8,7 @@ import type { Answer, Patient } from '../../src/triage/answers.js';
 import type { Decision } from '../../src/triage/decide.js';
 import { DECISION_SEMANTICS, type DecisionSemantics } from '../../src/triage/settled.js';
 import { Triage } from '../../src/triage/triage.js';
-import { BUNDLED_RULES } from '../helpers.js';
+import { BUNDLED_RULES, sampledScenarios, THOROUGH } from '../helpers.js';
 import { answerSets } from './answer-sets.js';
 
 /**
@@ -23,8 +23,7 @@ const all = new Triage(versions, { timeoutMs: 10_000, ruleEvaluation: 'all' });
 // The runs are spread over the content: with ~80 pathway versions, a fixed count per pathway made
 // this file the slowest in the suite. TEST_THOROUGH=1 restores the full count (fast-check seeds
 // differ per run, so ordinary runs still explore new answer sets over time).
-const THOROUGH = process.env.TEST_THOROUGH === '1';
-const RANDOM_SETS_PER_PATHWAY = THOROUGH ? 500 : Math.max(40, Math.ceil(6000 / versions.length));
+const RANDOM_SETS_PER_PATHWAY = THOROUGH ? 500 : Math.max(25, Math.ceil(3000 / versions.length));
 
 /** Every way the `needed` decision differs from the `all` one; empty when they agree. */
 function differences(full: Decision, lean: Decision): string[] {
@@ -77,9 +76,9 @@ async function compare(version: PathwayVersion, patient: Patient, answers: Answe
 
 // Both semantics: the original one still replays old traces.
 for (const semantics of DECISION_SEMANTICS) {
-  t.test(`${semantics}: every step of every scenario: the same decision and trace outcome either way`, async (t) => {
+  t.test(`${semantics}: every step of sampled scenarios: the same decision and trace outcome either way`, async (t) => {
     let steps = 0;
-    for (const file of await loadScenarioFiles(BUNDLED_RULES)) {
+    for (const file of sampledScenarios(await loadScenarioFiles(BUNDLED_RULES))) {
       const version = catalog.versions.get(file.pathway)!;
       for (const scenario of file.scenarios) {
         const answers = scenarioAnswers(scenario) as Answer[];
@@ -92,7 +91,7 @@ for (const semantics of DECISION_SEMANTICS) {
         }
       }
     }
-    t.ok(steps > 1000, `${steps} scenario steps compared`);
+    t.ok(steps > 500, `${steps} scenario steps compared`);
   });
 }
 

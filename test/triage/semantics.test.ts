@@ -13,7 +13,7 @@ import { applyAnswer, givenAnswers, type Answer, type Patient } from '../../src/
 import type { Decision } from '../../src/triage/decide.js';
 import type { DecisionSemantics } from '../../src/triage/settled.js';
 import { Triage } from '../../src/triage/triage.js';
-import { BUNDLED_RULES, REPO, tempDir } from '../helpers.js';
+import { BUNDLED_RULES, REPO, tempDir, THOROUGH } from '../helpers.js';
 import { completeAnswerSets } from './answer-sets.js';
 
 /**
@@ -27,7 +27,7 @@ const triage = new Triage(catalog.versions.values(), { timeoutMs: 10_000 });
 // Set to first-fire-v1 to see the property fail where file order decides (TEST_SEMANTICS).
 const SEMANTICS = process.env.TEST_SEMANTICS as DecisionSemantics | undefined;
 // Spread over the content (see differential.test.ts); TEST_THOROUGH=1 restores the full count.
-const RUNS_PER_PATHWAY = process.env.TEST_THOROUGH === '1' ? 200 : Math.max(30, Math.ceil(4000 / catalog.versions.size));
+const RUNS_PER_PATHWAY = THOROUGH ? 200 : Math.max(20, Math.ceil(2000 / catalog.versions.size));
 
 /** The walk a patient takes, every step: each question asked is answered from `given`, until an outcome. */
 async function steps(tr: Triage, version: PathwayVersion, patient: Patient, given: Record<string, Answer['value']>, semantics?: DecisionSemantics): Promise<Decision[]> {

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t from 'tap';
-import { get, HANDLER_KEYS, handlerIdOf, post, REPO, STAFF, testApp } from '../helpers.js';
+import { BUNDLED_RULES, get, HANDLER_KEYS, handlerIdOf, post, REPO, STAFF, testApp } from '../helpers.js';
 
 /**
  * The bundled pages in a real browser (Debian's Chromium, driven by playwright-core): a patient
@@ -22,7 +22,7 @@ if (!existsSync(CHROMIUM) && process.env.CI !== 'true') {
   process.exit(0);
 }
 
-const app = await testApp(t);
+const app = await testApp(t, { rulesDir: BUNDLED_RULES });
 const base = await app.listen({ port: 0, host: '127.0.0.1' });
 const browser: Browser = await chromium.launch({
   executablePath: CHROMIUM,
