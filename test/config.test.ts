@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { REPO, SECURITY_ENV, tempDir } from './helpers.js';
+import { BASIC_RULES, REPO, SECURITY_ENV, tempDir } from './helpers.js';
 
 t.test('defaults: port 3000, a SQLite file under ./data, the bundled rules', async (t) => {
   const config = loadConfig({});
@@ -42,7 +42,7 @@ t.test('the server refuses to start on an invalid rule set, naming file:line:col
 t.test('SIGTERM closes gracefully and exits 0', async (t) => {
   const dir = tempDir(t);
   const child = spawn(process.execPath, [path.join(REPO, 'dist/src/server.js')], {
-    env: { ...process.env, ...SECURITY_ENV, PORT: '0', DATABASE_URL: path.join(dir, 'x.db'), RULES_DIR: path.join(REPO, 'rules') },
+    env: { ...process.env, ...SECURITY_ENV, PORT: '0', DATABASE_URL: path.join(dir, 'x.db'), RULES_DIR: BASIC_RULES },
     cwd: REPO,
   });
   let out = '';

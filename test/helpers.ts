@@ -160,7 +160,9 @@ export async function rawSql(app: TestApp, statement: string): Promise<void> {
 /**
  * A real app on a real database of its own (see freshDatabaseUrl), closed when the test ends. It
  * serves the bundled chest-pain pathway (bundledRules) unless given `rulesDir`: suites about the
- * content pass BUNDLED_RULES.
+ * content pass BUNDLED_RULES. It decides on the event loop (TRIAGE_WORKERS=0: the same decideStep
+ * the worker threads run), as starting a thread costs about a second per app; the suites about the
+ * decision path pass TRIAGE_WORKERS, and servers started by startServer keep the default.
  */
 export async function testApp(t: Test, options: { rulesDir?: string; env?: Record<string, string>; logStream?: Writable } & Omit<AppOptions, 'config'> = {}) {
   const dir = tempDir(t);
@@ -171,6 +173,7 @@ export async function testApp(t: Test, options: { rulesDir?: string; env?: Recor
     DATABASE_URL: options.env?.DATABASE_URL ?? (await freshDatabaseUrl(t)),
     RULES_DIR: options.rulesDir ?? bundledRules(t),
     LOG_LEVEL: options.logStream ? 'info' : 'silent',
+    TRIAGE_WORKERS: '0',
     ...SECURITY_ENV,
     DEV_KEYS_FILE: path.join(dir, 'dev-keys.json'),
     ...options.env,

@@ -23,7 +23,7 @@ function response(socket: Socket): Promise<{ status: number; headers: Record<str
 }
 
 t.test('a request arriving while the server closes gets a problem+json 503 with Retry-After', async (t) => {
-  const app = await testApp(t, { rulesDir: BASIC_RULES });
+  const app = await testApp(t, { rulesDir: BASIC_RULES, env: { TRIAGE_WORKERS: '1' } });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as { port: number };
   const socket = connect(port, '127.0.0.1');

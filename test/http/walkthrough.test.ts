@@ -12,7 +12,7 @@ import { BUNDLED_RULES, get, logCapture, post, sampledScenarios, testApp } from 
  */
 const files = sampledScenarios(await loadScenarioFiles(BUNDLED_RULES));
 const log = logCapture();
-const app = await testApp(t, { rulesDir: BUNDLED_RULES, logStream: log.stream });
+const app = await testApp(t, { rulesDir: BUNDLED_RULES, logStream: log.stream, env: { TRIAGE_WORKERS: '2' } });
 
 t.test('every bundled pathway has scenarios', async (t) => {
   const pathways = (await app.inject('/v1/pathways')).json() as { pathways: { id: string }[] };

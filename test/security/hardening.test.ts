@@ -4,7 +4,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import t from 'tap';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { callbackFor, ENCRYPTION_KEY, get, logCapture, post, REPO, SECURITY_ENV, STAFF, tempDir, testApp } from '../helpers.js';
+import { BASIC_RULES, callbackFor, ENCRYPTION_KEY, get, logCapture, post, REPO, SECURITY_ENV, STAFF, tempDir, testApp } from '../helpers.js';
 
 const patient = { ageYears: 52, sex: 'male' };
 const contact = { name: 'Zebedee Quartermaine', phone: '07700 900123', consent: true };
@@ -136,7 +136,7 @@ t.test('production refuses to start without staff credentials and an encryption 
 });
 
 function start(env: Record<string, string>): Promise<{ stderr: string; code: number | null }> {
-  const child = spawn(process.execPath, [path.join(REPO, 'dist/src/server.js')], { env: { ...process.env, PORT: '0', RULES_DIR: path.join(REPO, 'rules'), ...env }, cwd: REPO });
+  const child = spawn(process.execPath, [path.join(REPO, 'dist/src/server.js')], { env: { ...process.env, PORT: '0', RULES_DIR: BASIC_RULES, ...env }, cwd: REPO });
   let stderr = '';
   let stdout = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -48,7 +48,7 @@ t.test('the hazard is real: concurrent runs sharing one Engine lose rules', asyn
 });
 
 t.test('50 concurrent requests with mixed answers decide exactly as one at a time', async (t) => {
-  const app = await testApp(t);
+  const app = await testApp(t, { rulesDir: BUNDLED_RULES, env: { TRIAGE_WORKERS: '2' } });
   const batch = Array.from({ length: 50 }, (_, i) => requests[(i * 7) % requests.length]!);
   const decisionOf = (body: { status: string; outcome?: { kind: string; disposition: string; ruleId: string | null }; question?: { id: string } }) =>
     body.status === 'complete' ? `${body.outcome!.kind}/${body.outcome!.disposition}/${body.outcome!.ruleId}` : `ask/${body.question!.id}`;
