@@ -23,7 +23,7 @@ const all = new Triage(versions, { timeoutMs: 10_000, ruleEvaluation: 'all' });
 // The runs are spread over the content: with ~80 pathway versions, a fixed count per pathway made
 // this file the slowest in the suite. TEST_THOROUGH=1 restores the full count (fast-check seeds
 // differ per run, so ordinary runs still explore new answer sets over time).
-const RANDOM_SETS_PER_PATHWAY = THOROUGH ? 500 : Math.max(25, Math.ceil(3000 / versions.length));
+const RANDOM_SETS_PER_PATHWAY = THOROUGH ? 500 : Math.max(15, Math.ceil(1500 / versions.length));
 
 /** Every way the `needed` decision differs from the `all` one; empty when they agree. */
 function differences(full: Decision, lean: Decision): string[] {

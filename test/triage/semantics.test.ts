@@ -27,7 +27,7 @@ const triage = new Triage(catalog.versions.values(), { timeoutMs: 10_000 });
 // Set to first-fire-v1 to see the property fail where file order decides (TEST_SEMANTICS).
 const SEMANTICS = process.env.TEST_SEMANTICS as DecisionSemantics | undefined;
 // Spread over the content (see differential.test.ts); TEST_THOROUGH=1 restores the full count.
-const RUNS_PER_PATHWAY = THOROUGH ? 200 : Math.max(20, Math.ceil(2000 / catalog.versions.size));
+const RUNS_PER_PATHWAY = THOROUGH ? 200 : Math.max(12, Math.ceil(1000 / catalog.versions.size));
 
 /** The walk a patient takes, every step: each question asked is answered from `given`, until an outcome. */
 async function steps(tr: Triage, version: PathwayVersion, patient: Patient, given: Record<string, Answer['value']>, semantics?: DecisionSemantics): Promise<Decision[]> {
