@@ -52,3 +52,22 @@ export function clearErrors(form) {
   form.querySelectorAll('.nhsuk-error-message').forEach((m) => (m.hidden = true));
   form.querySelectorAll('[aria-invalid]').forEach((i) => i.removeAttribute('aria-invalid'));
 }
+
+// Weeks and days are in the date part of a duration, hours and minutes in the time part.
+const DURATION_PARTS = [
+  ['date', 'W', 'week'],
+  ['date', 'D', 'day'],
+  ['time', 'H', 'hour'],
+  ['time', 'M', 'minute'],
+];
+
+/** An ISO 8601 duration in words: PT1H is "1 hour", P1DT6H "1 day 6 hours", P2W "2 weeks". */
+export function durationWords(iso) {
+  const [date = '', time = ''] = String(iso).replace(/^P/, '').split('T');
+  const parts = { date, time };
+  const words = DURATION_PARTS.flatMap(([part, unit, word]) => {
+    const n = Number(new RegExp(`(\\d+)${unit}`).exec(parts[part])?.[1] ?? 0);
+    return n ? [`${n} ${word}${n === 1 ? '' : 's'}`] : [];
+  });
+  return words.join(' ') || String(iso);
+}
