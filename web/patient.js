@@ -217,7 +217,9 @@ function checkboxes(name, options, checked = []) {
 
 /** A question in a fieldset, its legend the page's heading (h1), as the design system does it. */
 function fieldset(id, legend, hint, control, { caption, large = true } = {}) {
-  const heading = large ? h('h1', { class: 'nhsuk-fieldset__heading' }, caption ? h('span', { class: 'nhsuk-caption-l' }, caption, h('span', { class: 'nhsuk-u-visually-hidden' }, ' - ')) : null, legend) : legend;
+  const heading = large
+    ? h('h1', { class: 'nhsuk-fieldset__heading' }, caption ? h('span', { class: 'nhsuk-caption-l' }, caption, h('span', { class: 'nhsuk-u-visually-hidden' }, ' - ')) : null, legend)
+    : legend;
   return h(
     'div',
     { class: 'nhsuk-form-group', id: `${id}-group` },

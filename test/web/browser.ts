@@ -87,9 +87,7 @@ export async function focused(page: Page): Promise<{ tag: string; text: string; 
 export async function tabTo(page: Page, pattern: RegExp, limit = 60): Promise<void> {
   for (let i = 0; i < limit; i++) {
     await page.keyboard.press('Tab');
-    const label = (await page.evaluate(
-      "(() => { const e = document.activeElement; return (e.labels && e.labels[0] ? e.labels[0].textContent : e.textContent || e.value || '').trim(); })()",
-    )) as string;
+    const label = (await page.evaluate("(() => { const e = document.activeElement; return (e.labels && e.labels[0] ? e.labels[0].textContent : e.textContent || e.value || '').trim(); })()")) as string;
     if (pattern.test(label)) return;
   }
   throw new Error(`${pattern} not reached by Tab`);

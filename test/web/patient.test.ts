@@ -16,13 +16,7 @@ const SERVICE = 'Get help with a health problem';
 
 // Blood in pee, for a woman of 40: "None of these" five times is a 6-hour callback. Two of the
 // questions share their words ("Is any of these true?").
-const QUESTIONS = [
-  'Is the person having any of these right now?',
-  'Is any of these happening now?',
-  'Is any of these true?',
-  'Is there any of these as well?',
-  'Is any of these true?',
-];
+const QUESTIONS = ['Is the person having any of these right now?', 'Is any of these happening now?', 'Is any of these true?', 'Is there any of these as well?', 'Is any of these true?'];
 const OUTCOME = 'A nurse or doctor will call you within 6 hours';
 
 async function startBloodInPee(page: Page): Promise<void> {

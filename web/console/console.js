@@ -122,9 +122,12 @@ const SUCCESS = {
 async function act(id, action, body) {
   ownActions.add(id);
   const res = await api('POST', `/v1/callbacks/${id}/${action}`, body);
+  const failed = res.status >= 400;
+  if (failed) ownActions.delete(id);
   await refresh();
-  say(res.status >= 400 ? problemWords(res, id) : SUCCESS[action], res.status >= 400 ? 'error' : 'info');
-  if (res.status >= 400 || action === 'claim' || selected === id) await showDetail(id);
+  say(failed ? problemWords(res, id) : SUCCESS[action], failed ? 'error' : 'info');
+  // The details (an audited read of the contact details) only for a claim won, or the one open.
+  if ((action === 'claim' && !failed) || selected === id) await showDetail(id);
   // Focus stays on the row acted on; a request that left the queue leaves focus on the message.
   const row = document.querySelector(`#queue [data-row="${id}"]`);
   (row ?? $('message')).focus();
@@ -284,18 +287,28 @@ async function showDetail(id) {
         'div',
         { id: 'actions' },
         h('h3', {}, 'After the call'),
-        form('complete-form', 'Complete', [
-          h(
-            'div',
-            { class: 'nhsuk-form-group' },
-            h('label', { class: 'nhsuk-label', for: 'outcome' }, 'Outcome of the call'),
-            h('select', { class: 'nhsuk-select', id: 'outcome', name: 'outcome' }, ...Object.entries(OUTCOMES).map(([v, t]) => h('option', { value: v }, t))),
-          ),
-          textArea('notes', 'Notes'),
-        ], (f) => act(id, 'complete', { outcome: f.querySelector('#outcome').value, notes: f.querySelector('#notes').value })),
+        form(
+          'complete-form',
+          'Complete',
+          [
+            h(
+              'div',
+              { class: 'nhsuk-form-group' },
+              h('label', { class: 'nhsuk-label', for: 'outcome' }, 'Outcome of the call'),
+              h('select', { class: 'nhsuk-select', id: 'outcome', name: 'outcome' }, ...Object.entries(OUTCOMES).map(([v, t]) => h('option', { value: v }, t))),
+            ),
+            textArea('notes', 'Notes'),
+          ],
+          (f) => act(id, 'complete', { outcome: f.querySelector('#outcome').value, notes: f.querySelector('#notes').value }),
+        ),
         h('h3', {}, 'No answer'),
-        form('attempt-form', 'Record no answer', [textArea('attempt-notes', 'Notes about the call (optional)', 'For example, went to voicemail. The request goes back in the queue.')], (f) =>
-          act(id, 'attempts', { notes: f.querySelector('#attempt-notes').value.trim() || undefined }), 'nhsuk-button--secondary'),
+        form(
+          'attempt-form',
+          'Record no answer',
+          [textArea('attempt-notes', 'Notes about the call (optional)', 'For example, went to voicemail. The request goes back in the queue.')],
+          (f) => act(id, 'attempts', { notes: f.querySelector('#attempt-notes').value.trim() || undefined }),
+          'nhsuk-button--secondary',
+        ),
         h('h3', {}, 'Cancel the request'),
         form(
           'cancel-form',
@@ -315,7 +328,12 @@ async function showDetail(id) {
           },
           'nhsuk-button--warning',
         ),
-        h('div', { class: 'console-buttons' }, button('Renew claim', () => act(id, 'renew')), button('Release', () => act(id, 'release'))),
+        h(
+          'div',
+          { class: 'console-buttons' },
+          button('Renew claim', () => act(id, 'renew')),
+          button('Release', () => act(id, 'release')),
+        ),
       )
     : null;
   $('detail').replaceChildren(
@@ -353,14 +371,16 @@ async function showDetail(id) {
       : null,
     h('h3', {}, 'Advice the patient was given'),
     c.advice
-      ? h('div', { class: 'nhsuk-inset-text', id: 'advice' }, h('p', { class: 'nhsuk-u-font-weight-bold' }, c.advice.title), h('p', {}, c.advice.advice), c.advice.safetyNetting ? h('p', {}, c.advice.safetyNetting) : null)
+      ? h(
+          'div',
+          { class: 'nhsuk-inset-text', id: 'advice' },
+          h('p', { class: 'nhsuk-u-font-weight-bold' }, c.advice.title),
+          h('p', {}, c.advice.advice),
+          c.advice.safetyNetting ? h('p', {}, c.advice.safetyNetting) : null,
+        )
       : h('p', { id: 'advice' }, 'None yet: the patient is changing their answers.'),
     h('h3', {}, 'Their answers'),
-    h(
-      'dl',
-      { class: 'nhsuk-summary-list', id: 'answers' },
-      ...c.answers.map((a) => summaryRow([a.question.text, answerText(a)])),
-    ),
+    h('dl', { class: 'nhsuk-summary-list', id: 'answers' }, ...c.answers.map((a) => summaryRow([a.question.text, answerText(a)]))),
     actions,
     c.status === 'waiting' ? button('Claim', () => act(id, 'claim'), '') : null,
     h(
