@@ -78,8 +78,8 @@ t.test('the queue in plain words; a keyboard-only claim to completion; messages 
   // Keyboard only: Tab to the row's Claim, Enter; focus stays on that row (its button is now View).
   await tabTo(page, /^Claim Chest pain, Adult, male$/);
   await page.keyboard.press('Enter');
-  await page.locator('#answers').waitFor();
   t.ok(await until(async () => (await message(page)).startsWith('You claimed this request')), 'the claim is confirmed');
+  await page.locator('#answers .nhsuk-summary-list__row').first().waitFor();
   t.ok(await until(async () => /^View Chest pain/.test((await focused(page)).text)), 'focus stays on the row acted on');
   const detail = (await page.locator('#detail').textContent()) ?? '';
   t.match(await page.locator('#answers').textContent(), /Are you coughing up blood\?No/, 'answers as question and option text');
@@ -187,6 +187,18 @@ t.test('filters; cancel with a reason; overdue marked live; the display name fro
     { handlerId: 'jwt:https://idp.example.nhs.uk|nurse.jones', detail: { reason: 'Patient went to A&E' } },
     'the reason is recorded, and who by',
   );
+
+  // The patient changes answers after asking, and is now told to call 999: flagged, in words.
+  const { assessmentId, cb } = await requested(app, URGENT, patient);
+  await post(app, `/v1/assessments/${assessmentId}/answers`, { questionId: 'pain_now', value: true });
+  t.match((await post(app, `/v1/assessments/${assessmentId}/answers`, { questionId: 'pain_feel', value: 'crushing_heavy_tight' })).body, { outcome: { kind: 'escalate' } });
+  await row(page, cb.id).waitFor();
+  t.ok(await until(async () => /Escalated since the request: clinical review.*Answers changed/s.test((await row(page, cb.id).textContent()) ?? '')), 'flagged in the queue');
+  await page.locator(`#queue [data-claim="${cb.id}"]`).click();
+  await page.locator('#answers-changed').waitFor();
+  t.match(await page.locator('#answers-changed').textContent(), /Answers changed after the request.*When they asked.*Call back within 1 hour.*Latest.*Emergency care/s);
+  t.notMatch(await page.locator('#detail').textContent(), /ED-|CB-|PT1H/, 'no codes');
+  await page.screenshot({ path: path.join(SHOTS, 'console-answers-changed.png'), fullPage: true });
 
   // The service's clock moves to 5 seconds before the 1-hour request is due; the page, having
   // read the queue once, counts down to it and marks the row overdue by itself.

@@ -84,6 +84,25 @@ t.test('keyboard only: search, about you, five questions, the outcome and a call
   await axeAtWidths(t, page, 'the callback confirmation');
   await page.screenshot({ path: path.join(SHOTS, 'patient-callback-requested.png'), fullPage: true });
   t.match((await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items, [{ within: 'PT6H', topic: 'Blood in pee', ageBand: 'adult', sex: 'female' }], 'the request is queued');
+
+  // Back after asking: each question says the clinician will see a change before one is made.
+  await page.goBack();
+  t.equal(await heading(page, questionHeading(5)), questionHeading(5));
+  t.match(await page.locator('#change-warning').textContent(), /You have asked for a call back\. If you change an answer, the nurse or doctor who calls you will see the change\./);
+  for (const n of [4, 3, 2]) {
+    await page.goBack();
+    t.equal(await heading(page, questionHeading(n)), questionHeading(n));
+  }
+  t.ok(await page.locator('#change-warning').isVisible(), 'on every question');
+  await page.getByLabel('None of these', { exact: true }).uncheck();
+  await page.getByLabel('New confusion, or not making sense').check();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.locator('#act-now').waitFor();
+  t.match(await page.locator('#act-now').textContent(), /^Do not wait for our call back.*Your answers have changed since you asked for a call back\./s, "what to do now, in the outcome's words");
+  t.equal(await page.locator('#callback-form').count(), 0, 'no second request form');
+  await axeAtWidths(t, page, 'an escalation after a callback request');
+  await page.screenshot({ path: path.join(SHOTS, 'patient-escalated-after-callback.png'), fullPage: true });
+  t.match((await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items, [{ needsReview: true, reviewReason: 'escalated', answersChanged: true }], 'flagged for review');
   await page.close();
 });
 
@@ -179,26 +198,5 @@ t.test('"None of these" is exclusive in the page; errors are in plain words, nev
   await first.check();
   t.same([await first.isChecked(), await none.isChecked()], [true, false], 'and another clears "None of these"');
   await page.screenshot({ path: path.join(SHOTS, 'patient-question.png'), fullPage: true });
-  await page.close();
-});
-
-t.test('the header and footer link to the privacy and accessibility statements; a favicon is served', async (t) => {
-  const page = await openPage(t, browser);
-  await page.goto(`${base}/`);
-  await heading(page, 'What is your main symptom?');
-  t.equal(await page.locator('header.nhsuk-header a.nhsuk-header__service-name').textContent(), SERVICE);
-  await page.locator('footer').getByRole('link', { name: 'Privacy' }).click();
-  t.equal(await heading(page, 'Privacy'), 'Privacy');
-  t.equal(await page.title(), `Privacy - ${SERVICE}`);
-  t.match(await page.locator('main').textContent(), /What we keep and why.*How long we keep it.*Contact/s);
-  await axeAtWidths(t, page, 'the privacy statement');
-  await page.locator('footer').getByRole('link', { name: 'Accessibility statement' }).click();
-  t.equal(await heading(page, 'Accessibility statement'), 'Accessibility statement');
-  t.match(await page.locator('main').textContent(), /Known issues/);
-  await axeAtWidths(t, page, 'the accessibility statement');
-  t.equal(await page.locator('link[rel=icon]').getAttribute('href'), '/favicon.svg');
-  const icon = await page.request.get(`${base}/favicon.ico`);
-  t.equal(icon.status(), 200, '/favicon.ico leads to the icon');
-  t.match(icon.headers()['content-type'], /image\/svg\+xml/);
   await page.close();
 });
