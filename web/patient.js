@@ -1,7 +1,7 @@
 // The patient page: a reference frontend of the API, following the NHS design system's patterns.
 // One question per page, each a browser history entry (Back and Forward move between questions),
 // and a reload resumes where the person was: the assessment token is kept in sessionStorage only.
-import { api as call, durationWords, h, showErrors, clearErrors } from './shared.js';
+import { api as call, durationWords, field, h, showErrors, clearErrors } from './shared.js';
 
 const SERVICE = 'Get help with a health problem';
 const view = document.getElementById('view');
@@ -429,17 +429,6 @@ function callbackConfirmed(callback) {
   );
 }
 
-function textField(id, label, hint, attrs) {
-  return h(
-    'div',
-    { class: 'nhsuk-form-group', id: `${id}-group` },
-    h('label', { class: 'nhsuk-label', for: id }, label),
-    hint ? h('div', { class: 'nhsuk-hint', id: `${id}-hint` }, hint) : null,
-    h('span', { class: 'nhsuk-error-message', id: `${id}-error`, hidden: true }),
-    h('input', { class: 'nhsuk-input', id, name: id, ...(hint ? { 'aria-describedby': `${id}-hint` } : {}), ...attrs }),
-  );
-}
-
 // The page's own words for what the API refuses: never its wording, or a field's code name.
 const CONTACT_PROBLEMS = {
   name: 'Enter your name, up to 100 characters',
@@ -453,8 +442,8 @@ function callbackForm() {
     { novalidate: true, id: 'callback-form' },
     h('h2', {}, 'Ask for your call back'),
     errorSummary(),
-    textField('name', 'Your name', null, { type: 'text', autocomplete: 'name' }),
-    textField('phone', 'UK phone number', 'For example, 07700 900123', { class: 'nhsuk-input nhsuk-input--width-20', type: 'tel', autocomplete: 'tel' }),
+    field('input', 'name', 'Your name', null, { type: 'text', autocomplete: 'name' }),
+    field('input', 'phone', 'UK phone number', 'For example, 07700 900123', { class: 'nhsuk-input nhsuk-input--width-20', type: 'tel', autocomplete: 'tel' }),
     h(
       'div',
       { class: 'nhsuk-form-group', id: 'consent-group' },

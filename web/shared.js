@@ -46,6 +46,18 @@ export function showErrors(form, errors) {
   summary.focus();
 }
 
+/** A labelled input or textarea with its hint and error message, as the design system lays them out. */
+export function field(control, id, label, hint, attrs = {}) {
+  return h(
+    'div',
+    { class: 'nhsuk-form-group', id: `${id}-group` },
+    h('label', { class: 'nhsuk-label', for: id }, label),
+    hint ? h('div', { class: 'nhsuk-hint', id: `${id}-hint` }, hint) : null,
+    h('span', { class: 'nhsuk-error-message', id: `${id}-error`, hidden: true }),
+    h(control, { class: control === 'textarea' ? 'nhsuk-textarea' : 'nhsuk-input', id, name: id, ...(hint ? { 'aria-describedby': `${id}-hint` } : {}), ...attrs }),
+  );
+}
+
 export function clearErrors(form) {
   form.querySelector('.nhsuk-error-summary').hidden = true;
   form.querySelectorAll('.nhsuk-form-group--error').forEach((g) => g.classList.remove('nhsuk-form-group--error'));

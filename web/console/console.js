@@ -2,7 +2,7 @@
 // filters, claim, the patient's answers and the advice they were given, attempts with notes,
 // completion and cancelling. Focus stays where the handler is working; changes made by others
 // are announced in a live region without moving it.
-import { api as call, durationWords, h } from '../shared.js';
+import { api as call, durationWords, field, h } from '../shared.js';
 
 // The staff credential lives in this tab only (sessionStorage); who you are comes from it. An
 // identity provider's sign-in token (a JWT: three dot-separated parts) is sent as a bearer token.
@@ -244,17 +244,6 @@ function answerText({ question, value }) {
 
 const summaryRow = ([key, value]) => h('div', { class: 'nhsuk-summary-list__row' }, h('dt', { class: 'nhsuk-summary-list__key' }, key), h('dd', { class: 'nhsuk-summary-list__value' }, value));
 
-function textArea(id, label, hint) {
-  return h(
-    'div',
-    { class: 'nhsuk-form-group', id: `${id}-group` },
-    h('label', { class: 'nhsuk-label', for: id }, label),
-    hint ? h('div', { class: 'nhsuk-hint', id: `${id}-hint` }, hint) : null,
-    h('span', { class: 'nhsuk-error-message', id: `${id}-error`, hidden: true }),
-    h('textarea', { class: 'nhsuk-textarea', id, name: id, rows: '2', ...(hint ? { 'aria-describedby': `${id}-hint` } : {}) }),
-  );
-}
-
 function form(id, submitText, fields, onSubmit, kind = '') {
   const f = h('form', { id, novalidate: true }, ...fields, h('button', { class: `nhsuk-button ${kind}`, type: 'submit' }, submitText));
   f.addEventListener('submit', (event) => {
@@ -297,7 +286,7 @@ async function showDetail(id) {
               h('label', { class: 'nhsuk-label', for: 'outcome' }, 'Outcome of the call'),
               h('select', { class: 'nhsuk-select', id: 'outcome', name: 'outcome' }, ...Object.entries(OUTCOMES).map(([v, t]) => h('option', { value: v }, t))),
             ),
-            textArea('notes', 'Notes'),
+            field('textarea', 'notes', 'Notes', null, { rows: '2' }),
           ],
           (f) => act(id, 'complete', { outcome: f.querySelector('#outcome').value, notes: f.querySelector('#notes').value }),
         ),
@@ -305,7 +294,7 @@ async function showDetail(id) {
         form(
           'attempt-form',
           'Record no answer',
-          [textArea('attempt-notes', 'Notes about the call (optional)', 'For example, went to voicemail. The request goes back in the queue.')],
+          [field('textarea', 'attempt-notes', 'Notes about the call (optional)', 'For example, went to voicemail. The request goes back in the queue.', { rows: '2' })],
           (f) => act(id, 'attempts', { notes: f.querySelector('#attempt-notes').value.trim() || undefined }),
           'nhsuk-button--secondary',
         ),
@@ -313,7 +302,7 @@ async function showDetail(id) {
         form(
           'cancel-form',
           'Cancel request',
-          [textArea('cancel-reason', 'Why it is no longer needed', 'For example, the patient has gone to A&E.')],
+          [field('textarea', 'cancel-reason', 'Why it is no longer needed', 'For example, the patient has gone to A&E.', { rows: '2' })],
           (f) => {
             const reason = f.querySelector('#cancel-reason').value.trim();
             if (!reason) {
