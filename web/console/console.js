@@ -48,7 +48,9 @@ const ACTIONS = {
   answers_changed: 'Answers changed',
 };
 
-const urgencyWords = (within) => `Call back within ${durationWords(within)}`;
+// An escalation's window is PT0M: now.
+const withinWords = (within) => (seconds(within) === 0 ? 'now' : `within ${durationWords(within)}`);
+const urgencyWords = (within) => `Call back ${withinWords(within)}`;
 const patientWords = (c) => `${AGE_BANDS[c.ageBand]}, ${SEXES[c.sex]}`;
 const time = (iso) => new Date(iso).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
 
@@ -60,7 +62,7 @@ function handlerWords(id) {
 
 /** A decision in words: what the patient was told to do. */
 function decisionWords(d) {
-  if (d.kind === 'escalate') return `Emergency care${d.within ? ` within ${durationWords(d.within)}` : ' now'}`;
+  if (d.kind === 'escalate') return `Emergency care ${d.within ? withinWords(d.within) : 'now'}`;
   if (d.kind === 'callback') return urgencyWords(d.within);
   return 'Self-care';
 }
@@ -142,7 +144,7 @@ async function refresh() {
   for (const item of items) if (secondsLeft(item) < 0) overdueIds.add(item.id);
   if (stats.waiting !== undefined) {
     const windows = Object.entries(stats.byWindow)
-      .map(([w, n]) => `${n} within ${durationWords(w)}`)
+      .map(([w, n]) => `${n} ${withinWords(w)}`)
       .join(', ');
     $('stats').textContent = `${stats.waiting} waiting (${windows || 'none'}), ${stats.claimed} claimed, ${stats.overdue} overdue.`;
   }
@@ -325,59 +327,62 @@ async function showDetail(id) {
         ),
       )
     : null;
+  // replaceChildren would write a null as the text "null": leave the absent parts out.
   $('detail').replaceChildren(
-    h(
-      'dl',
-      { class: 'nhsuk-summary-list' },
-      ...[
-        ['Name', c.name],
-        ['Phone', h('a', { href: `tel:${c.phone}` }, c.phone)],
-        ['Patient', patientWords(c)],
-        ['Topic', c.topic],
-        ['Urgency', open ? `${urgencyWords(c.within)}: due at ${time(c.dueAt)}` : urgencyWords(c.within)],
-        ['Status', c.status === 'claimed' ? `Claimed by ${handlerWords(c.claimedBy)} until ${time(c.leaseUntil)}` : STATUSES[c.status]],
-        ['Calls with no answer', String(c.attempts)],
-        ...(c.completion ? [['Outcome', `${OUTCOMES[c.completion.outcome]}${c.completion.notes ? `: ${c.completion.notes}` : ''}`]] : []),
-      ].map(summaryRow),
-    ),
-    c.needsReview ? h('p', { class: 'nhsuk-tag nhsuk-tag--red', id: 'review' }, REVIEW[c.reviewReason] ?? 'Clinical review') : null,
-    c.sinceRequest
-      ? h(
-          'div',
-          { class: 'nhsuk-warning-callout', id: 'answers-changed' },
-          h('h3', { class: 'nhsuk-warning-callout__label' }, 'Answers changed after the request'),
-          h(
-            'dl',
-            { class: 'nhsuk-summary-list' },
-            ...[
-              ['When they asked', decisionWords(c.sinceRequest.whenAsked)],
-              ['Latest', c.sinceRequest.latest ? decisionWords(c.sinceRequest.latest) : 'Not finished answering'],
-              ['Urgency kept', `${urgencyWords(c.within)}: the most urgent since the request`],
-            ].map(summaryRow),
-          ),
-          c.sinceRequest.stillAnswering ? h('p', {}, 'The patient is changing answers now.') : null,
-        )
-      : null,
-    h('h3', {}, 'Advice the patient was given'),
-    c.advice
-      ? h(
-          'div',
-          { class: 'nhsuk-inset-text', id: 'advice' },
-          h('p', { class: 'nhsuk-u-font-weight-bold' }, c.advice.title),
-          h('p', {}, c.advice.advice),
-          c.advice.safetyNetting ? h('p', {}, c.advice.safetyNetting) : null,
-        )
-      : h('p', { id: 'advice' }, 'None yet: the patient is changing their answers.'),
-    h('h3', {}, 'Their answers'),
-    h('dl', { class: 'nhsuk-summary-list', id: 'answers' }, ...c.answers.map((a) => summaryRow([a.question.text, answerText(a)]))),
-    actions,
-    c.status === 'waiting' ? button('Claim', () => act(id, 'claim'), '') : null,
-    h(
-      'details',
-      { class: 'nhsuk-details' },
-      h('summary', { class: 'nhsuk-details__summary' }, h('span', { class: 'nhsuk-details__summary-text' }, 'History of this request')),
-      h('div', { class: 'nhsuk-details__text' }, h('ul', { id: 'history' }, ...c.history.filter((e) => e.action !== 'contact_read').map(historyLine))),
-    ),
+    ...[
+      h(
+        'dl',
+        { class: 'nhsuk-summary-list' },
+        ...[
+          ['Name', c.name],
+          ['Phone', h('a', { href: `tel:${c.phone}` }, c.phone)],
+          ['Patient', patientWords(c)],
+          ['Topic', c.topic],
+          ['Urgency', open ? `${urgencyWords(c.within)}: due at ${time(c.dueAt)}` : urgencyWords(c.within)],
+          ['Status', c.status === 'claimed' ? `Claimed by ${handlerWords(c.claimedBy)} until ${time(c.leaseUntil)}` : STATUSES[c.status]],
+          ['Calls with no answer', String(c.attempts)],
+          ...(c.completion ? [['Outcome', `${OUTCOMES[c.completion.outcome]}${c.completion.notes ? `: ${c.completion.notes}` : ''}`]] : []),
+        ].map(summaryRow),
+      ),
+      c.needsReview ? h('p', { class: 'nhsuk-tag nhsuk-tag--red', id: 'review' }, REVIEW[c.reviewReason] ?? 'Clinical review') : null,
+      c.sinceRequest
+        ? h(
+            'div',
+            { class: 'nhsuk-warning-callout', id: 'answers-changed' },
+            h('h3', { class: 'nhsuk-warning-callout__label' }, 'Answers changed after the request'),
+            h(
+              'dl',
+              { class: 'nhsuk-summary-list' },
+              ...[
+                ['When they asked', decisionWords(c.sinceRequest.whenAsked)],
+                ['Latest', c.sinceRequest.latest ? decisionWords(c.sinceRequest.latest) : 'Not finished answering'],
+                ['Urgency kept', `${urgencyWords(c.within)}: the most urgent since the request`],
+              ].map(summaryRow),
+            ),
+            c.sinceRequest.stillAnswering ? h('p', {}, 'The patient is changing answers now.') : null,
+          )
+        : null,
+      h('h3', {}, 'Advice the patient was given'),
+      c.advice
+        ? h(
+            'div',
+            { class: 'nhsuk-inset-text', id: 'advice' },
+            h('p', { class: 'nhsuk-u-font-weight-bold' }, c.advice.title),
+            h('p', {}, c.advice.advice),
+            c.advice.safetyNetting ? h('p', {}, c.advice.safetyNetting) : null,
+          )
+        : h('p', { id: 'advice' }, 'None yet: the patient is changing their answers.'),
+      h('h3', {}, 'Their answers'),
+      h('dl', { class: 'nhsuk-summary-list', id: 'answers' }, ...c.answers.map((a) => summaryRow([a.question.text, answerText(a)]))),
+      actions,
+      c.status === 'waiting' ? button('Claim', () => act(id, 'claim'), '') : null,
+      h(
+        'details',
+        { class: 'nhsuk-details' },
+        h('summary', { class: 'nhsuk-details__summary' }, h('span', { class: 'nhsuk-details__summary-text' }, 'History of this request')),
+        h('div', { class: 'nhsuk-details__text' }, h('ul', { id: 'history' }, ...c.history.filter((e) => e.action !== 'contact_read').map(historyLine))),
+      ),
+    ].filter(Boolean),
   );
 }
 
