@@ -83,10 +83,10 @@ export async function focused(page: Page): Promise<{ tag: string; text: string; 
   }>;
 }
 
-/** Presses Tab until the focused element's accessible text matches, as a keyboard user would. */
-export async function tabTo(page: Page, pattern: RegExp, limit = 60): Promise<void> {
+/** Presses Tab (Shift+Tab, back) until the focused element's text or label matches, as a keyboard user would. */
+export async function tabTo(page: Page, pattern: RegExp, { back = false, limit = 60 } = {}): Promise<void> {
   for (let i = 0; i < limit; i++) {
-    await page.keyboard.press('Tab');
+    await page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
     const label = (await page.evaluate("(() => { const e = document.activeElement; return (e.labels && e.labels[0] ? e.labels[0].textContent : e.textContent || e.value || '').trim(); })()")) as string;
     if (pattern.test(label)) return;
   }

@@ -99,15 +99,17 @@ t.test('the queue in plain words; a keyboard-only claim to completion; messages 
     t.equal((await post(app, `/v1/callbacks/${routine}/claim`, {}, asHandler(3))).status, 200, 'another handler claims it');
     await route.continue();
   });
-  await page.locator(`#queue [data-claim="${routine}"]`).click();
+  await tabTo(page, /^Claim Blood in pee/);
+  await page.keyboard.press('Enter');
   t.ok(await until(async () => (await message(page)).startsWith('Someone else claimed this request first')), 'a 409 in words');
   await bloodInPee();
   t.ok(await until(async () => (await page.locator('#live').textContent())?.startsWith('New request: Blood in pee') ?? false), 'live updates are announced');
   t.match(await message(page), /^Someone else claimed this request first/, 'the stats line and live updates leave the message alone');
   t.match(await page.locator('#stats').textContent(), /^1 waiting \(1 within 6 hours\), 2 claimed, 0 overdue\.$/, 'the stats line, in words');
 
-  // No answer, with notes; then claimed again and completed, all by keyboard from the details.
-  await page.locator(`#queue [data-row="${urgent}"]`).click();
+  // No answer, with notes; then claimed again and completed, all by keyboard from the row.
+  await tabTo(page, /^View Chest pain/, { back: true });
+  await page.keyboard.press('Enter');
   await page.locator('#attempt-notes').waitFor();
   await tabTo(page, /^Notes about the call \(optional\)$/);
   await page.keyboard.type('Went to voicemail');
