@@ -104,6 +104,7 @@ t.test('the queue in plain words; a keyboard-only claim to completion; messages 
   t.ok(await until(async () => (await message(page)).startsWith('Someone else claimed this request first')), 'a 409 in words');
   await bloodInPee();
   t.ok(await until(async () => (await page.locator('#live').textContent())?.startsWith('New request: Blood in pee') ?? false), 'live updates are announced');
+  t.match((await focused(page)).text, /^View Blood in pee/, 'without moving focus from the row acted on');
   t.match(await message(page), /^Someone else claimed this request first/, 'the stats line and live updates leave the message alone');
   t.match(await page.locator('#stats').textContent(), /^1 waiting \(1 within 6 hours\), 2 claimed, 0 overdue\.$/, 'the stats line, in words');
 
