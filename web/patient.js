@@ -1,21 +1,178 @@
-// The patient page: a reference frontend of the API. One question per page, Back works, the
-// outcome shows advice and safety-netting, and a callback outcome offers the contact form.
-import { api as call, h, showErrors, clearErrors } from './shared.js';
+// The patient page: a reference frontend of the API, following the NHS design system's patterns.
+// One question per page, each a browser history entry (Back and Forward move between questions),
+// and a reload resumes where the person was: the assessment token is kept in sessionStorage only.
+import { api as call, durationWords, field, h, showErrors, clearErrors } from './shared.js';
 
+const SERVICE = 'Get help with a health problem';
 const view = document.getElementById('view');
-// `callback`: the request once asked for, as the API last described it.
-// `redirectedFrom`: the topic picked, when it had nothing for this person and the catch-all runs.
-const state = { assessmentId: null, token: null, history: [], answers: new Map(), question: null, callback: null, redirectedFrom: null };
-// The assessment token (from starting the assessment) is what lets this page read and answer it.
-const api = (method, url, body) => call(method, url, body, state.token ? { 'x-assessment-token': state.token } : {});
+// The assessment this tab is answering: its id and token, the topic picked, and the topic that
+// had nothing for this person when the catch-all runs instead. Never in localStorage or the URL:
+// the token is what lets anyone read the answers.
+const SAVED = 'assessment';
+let saved = JSON.parse(sessionStorage.getItem(SAVED) ?? 'null');
+let topics = [];
+const pathways = new Map();
+const api = (method, url, body) => call(method, url, body, saved ? { 'x-assessment-token': saved.token } : {});
 
-function render(...children) {
+function save(value) {
+  saved = value;
+  if (value) sessionStorage.setItem(SAVED, JSON.stringify(value));
+  else sessionStorage.removeItem(SAVED);
+}
+
+/** Shows a step: its children, the page title naming it, and focus on its heading. */
+function render(title, ...children) {
   view.replaceChildren(...children.filter(Boolean));
-  const heading = view.querySelector('h1, legend');
+  document.title = `${title} - ${SERVICE}`;
+  const heading = view.querySelector('h1');
   if (heading) {
     heading.setAttribute('tabindex', '-1');
     heading.focus();
   }
+}
+
+/** Goes to a step as a new browser history entry (or in place of this one), then shows it. */
+function go(entry, replace = false) {
+  const depth = replace ? (history.state?.depth ?? 0) : (history.state?.depth ?? 0) + 1;
+  history[replace ? 'replaceState' : 'pushState']({ ...entry, depth }, '');
+  return display(history.state);
+}
+
+window.addEventListener('popstate', (event) => display(event.state ?? { step: 'search', depth: 0 }).catch(failed));
+
+/** The NHS back link: the browser's own Back, so both go the same way. */
+function backLink() {
+  if (!history.state?.depth) return null;
+  const link = h('a', { class: 'nhsuk-back-link', href: '#' }, 'Back');
+  link.addEventListener('click', (event) => {
+    event.preventDefault();
+    history.back();
+  });
+  return link;
+}
+
+function errorSummary() {
+  return h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' });
+}
+
+/** The error pattern with the page title saying so, as the design system asks. */
+function fail(form, errors) {
+  if (!document.title.startsWith('Error: ')) document.title = `Error: ${document.title}`;
+  showErrors(form, errors);
+}
+
+function clear(form) {
+  document.title = document.title.replace(/^Error: /, '');
+  clearErrors(form);
+}
+
+const SERVICE_PROBLEM = 'Sorry, there is a problem with the service. Try again, or call 111 if you need help now.';
+
+async function display(entry) {
+  if (entry.step === 'search') return searchPage(entry.q ?? '');
+  if (entry.step === 'about') return aboutYou(entry.topic);
+  return resume(entry);
+}
+
+/**
+ * A question or the outcome, as the API says the assessment stands: an earlier question shows
+ * its answer; a question that no longer applies (answers changed since) or an outcome not yet
+ * reached gives way to where the assessment is now.
+ */
+async function resume(entry) {
+  if (!saved) return go({ step: 'search' }, true);
+  const a = await api('GET', `/v1/assessments/${saved.id}`);
+  if (a.status >= 400) {
+    save(null);
+    return expired();
+  }
+  const answered = a.answers.findIndex((x) => x.questionId === entry.id);
+  if (entry.step === 'question' && answered >= 0) {
+    const q = (await pathway(a.pathwayId)).questions.find((x) => x.id === entry.id);
+    return question(q, answered + 1, a.answers[answered].value, a.callback);
+  }
+  if (a.status === 'complete') {
+    if (entry.step !== 'outcome') history.replaceState({ step: 'outcome', depth: entry.depth }, '');
+    return outcome(a.outcome, a.callback);
+  }
+  if (entry.step !== 'question' || entry.id !== a.question.id) history.replaceState({ step: 'question', id: a.question.id, depth: entry.depth }, '');
+  return question(a.question, a.answers.length + 1, undefined, a.callback);
+}
+
+async function pathway(id) {
+  if (!pathways.has(id)) pathways.set(id, await api('GET', `/v1/pathways/${encodeURIComponent(id)}`));
+  return pathways.get(id);
+}
+
+function expired() {
+  render(
+    'Your answers are no longer available',
+    h('h1', {}, 'Your answers are no longer available'),
+    h('p', {}, 'We could not find your answers. This can happen if you were away for a long time.'),
+    h('p', {}, h('a', { href: '/' }, 'Start again')),
+  );
+}
+
+// The start: what the problem is (search, or the A to Z list), then who has it, then the questions.
+function searchPage(q) {
+  const form = h(
+    'form',
+    { novalidate: true, role: 'search', id: 'search-form' },
+    errorSummary(),
+    h(
+      'div',
+      { class: 'nhsuk-form-group', id: 'symptom-group' },
+      h('h1', { class: 'nhsuk-label-wrapper' }, h('label', { class: 'nhsuk-label nhsuk-label--l', for: 'symptom' }, 'What is your main symptom?')),
+      h('div', { class: 'nhsuk-hint', id: 'symptom-hint' }, 'For example, tummy ache, cough or a rash. Do not type your name or other personal details.'),
+      h('span', { class: 'nhsuk-error-message', id: 'symptom-error', hidden: true }),
+      h('input', { class: 'nhsuk-input', id: 'symptom', name: 'q', type: 'search', maxlength: 200, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'symptom-hint', value: q }),
+    ),
+    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Search'),
+  );
+  const results = h('div', { id: 'results' });
+  const pick = (topic) => {
+    // The words typed stay on this entry, so Back finds them (and the results) again.
+    history.replaceState({ ...history.state, q: form.querySelector('#symptom').value }, '');
+    go({ step: 'about', topic: { id: topic.id, title: topic.title } });
+  };
+  const find = async (words) => {
+    const res = await api('GET', `/v1/pathways/search?${new URLSearchParams({ q: words })}`);
+    if (res.status >= 400) return fail(form, [{ field: 'symptom', focus: 'symptom', message: 'Sorry, the search is not working. Choose from the list A to Z instead.' }]);
+    showResults(results, res, pick);
+  };
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clear(form);
+    const words = form.querySelector('#symptom').value.trim();
+    if (!words) return fail(form, [{ field: 'symptom', focus: 'symptom', message: 'Type your main symptom, or choose from the list' }]);
+    await find(words);
+    results.querySelector('h2').focus();
+  });
+  render('What is your main symptom?', form, results, h('div', { id: 'a-to-z' }, h('h2', {}, 'Or choose from the list A to Z'), topicList(topics, pick)));
+  if (q.trim()) return find(q.trim());
+}
+
+function showResults(region, result, pick) {
+  region.replaceChildren(
+    ...(result.matched
+      ? [h('h2', { tabindex: '-1' }, 'Choose the one that fits best'), topicList(result.topics, pick)]
+      : [h('h2', { tabindex: '-1' }, 'No matches found'), h('p', {}, 'Try different words, choose from the list A to Z below, or choose:'), topicList(result.topics, pick)]),
+  );
+}
+
+function topicList(list, pick) {
+  return h(
+    'ul',
+    { class: 'nhsuk-list nhsuk-list--border' },
+    ...list.map((topic) => {
+      const link = h('a', { href: '#', 'data-topic': topic.id }, topic.title);
+      link.addEventListener('click', (event) => {
+        event.preventDefault();
+        pick(topic);
+      });
+      return h('li', {}, link, topic.description ? h('p', { class: 'nhsuk-body-s nhsuk-u-margin-bottom-0' }, topic.description) : null);
+    }),
+  );
 }
 
 function radios(name, options, checked) {
@@ -33,29 +190,43 @@ function radios(name, options, checked) {
   );
 }
 
+/** Checkboxes where an exclusive option ("None of these") clears the others, and they clear it. */
 function checkboxes(name, options, checked = []) {
-  return h(
+  const group = h(
     'div',
     { class: 'nhsuk-checkboxes' },
-    ...options.map((o, i) =>
+    ...options.flatMap((o, i) => [
+      o.exclusive && i > 0 ? h('div', { class: 'nhsuk-checkboxes__divider' }, 'or') : null,
       h(
         'div',
         { class: 'nhsuk-checkboxes__item' },
-        h('input', { class: 'nhsuk-checkboxes__input', id: `${name}-${i}`, name, type: 'checkbox', value: o.value, checked: checked.includes(o.value) }),
+        h('input', { class: 'nhsuk-checkboxes__input', id: `${name}-${i}`, name, type: 'checkbox', value: o.value, checked: checked.includes(o.value), 'data-exclusive': o.exclusive === true }),
         h('label', { class: 'nhsuk-label nhsuk-checkboxes__label', for: `${name}-${i}` }, o.label),
       ),
-    ),
+    ]),
   );
+  group.addEventListener('change', (event) => {
+    const box = event.target;
+    if (!box.checked) return;
+    for (const other of group.querySelectorAll('input')) {
+      if (other !== box && (box.hasAttribute('data-exclusive') || other.hasAttribute('data-exclusive'))) other.checked = false;
+    }
+  });
+  return group;
 }
 
-function formGroup(id, legend, hint, control, large = true) {
+/** A question in a fieldset, its legend the page's heading (h1), as the design system does it. */
+function fieldset(id, legend, hint, control, { caption, large = true } = {}) {
+  const heading = large
+    ? h('h1', { class: 'nhsuk-fieldset__heading' }, caption ? h('span', { class: 'nhsuk-caption-l' }, caption, h('span', { class: 'nhsuk-u-visually-hidden' }, ' - ')) : null, legend)
+    : legend;
   return h(
     'div',
     { class: 'nhsuk-form-group', id: `${id}-group` },
     h(
       'fieldset',
       { class: 'nhsuk-fieldset', ...(hint ? { 'aria-describedby': `${id}-hint` } : {}) },
-      h('legend', { class: `nhsuk-fieldset__legend ${large ? 'nhsuk-fieldset__legend--l' : 'nhsuk-fieldset__legend--s'}` }, large ? h('h1', { class: 'nhsuk-fieldset__heading' }, legend) : legend),
+      h('legend', { class: `nhsuk-fieldset__legend ${large ? 'nhsuk-fieldset__legend--l' : 'nhsuk-fieldset__legend--s'}` }, heading),
       hint ? h('div', { class: 'nhsuk-hint', id: `${id}-hint` }, hint) : null,
       h('span', { class: 'nhsuk-error-message', id: `${id}-error`, hidden: true }),
       control,
@@ -63,88 +234,21 @@ function formGroup(id, legend, hint, control, large = true) {
   );
 }
 
-// The start: what the problem is (search, or the A-Z list), then who has it, then the questions.
-async function start() {
-  const { topics } = await api('GET', '/v1/pathways');
-  searchPage(topics);
-}
-
-function searchPage(topics, previous = { q: '', result: null }) {
-  const form = h(
-    'form',
-    { novalidate: true, role: 'search', id: 'search-form' },
-    h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' }),
-    h(
-      'div',
-      { class: 'nhsuk-form-group', id: 'symptom-group' },
-      h('h1', { class: 'nhsuk-label-wrapper' }, h('label', { class: 'nhsuk-label nhsuk-label--l', for: 'symptom' }, 'What is your main symptom?')),
-      h('div', { class: 'nhsuk-hint', id: 'symptom-hint' }, 'For example, tummy ache, cough or a rash. Do not type your name or other personal details.'),
-      h('span', { class: 'nhsuk-error-message', id: 'symptom-error', hidden: true }),
-      h('input', { class: 'nhsuk-input', id: 'symptom', name: 'q', type: 'search', maxlength: 200, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'symptom-hint', value: previous.q }),
-    ),
-    h('button', { class: 'nhsuk-button', type: 'submit' }, 'Search'),
-  );
-  const results = h('div', { id: 'results' });
-  const pick = (topic) => aboutYou(topic, () => searchPage(topics, { q: form.querySelector('#symptom').value, result: results.result }));
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    clearErrors(form);
-    const q = form.querySelector('#symptom').value.trim();
-    if (!q) return showErrors(form, [{ field: 'symptom', focus: 'symptom', message: 'Type your main symptom, or choose from the list' }]);
-    const res = await api('GET', `/v1/pathways/search?${new URLSearchParams({ q })}`);
-    if (res.status >= 400) return showErrors(form, [{ field: 'symptom', focus: 'symptom', message: res.detail }]);
-    showResults(results, res, pick);
-    results.querySelector('h2').focus();
-  });
-  render(form, results, h('div', { id: 'a-to-z' }, h('h2', {}, 'Or choose from the list A to Z'), topicList(topics, pick)));
-  if (previous.result) showResults(results, previous.result, pick);
-}
-
-function showResults(region, result, pick) {
-  region.result = result;
-  region.replaceChildren(
-    ...(result.matched
-      ? [h('h2', { tabindex: '-1' }, 'Choose the one that fits best'), topicList(result.topics, pick)]
-      : [h('h2', { tabindex: '-1' }, 'No matches found'), h('p', {}, 'Try different words, choose from the list A to Z below, or choose:'), topicList(result.topics, pick)]),
-  );
-}
-
-function topicList(topics, pick) {
-  return h(
-    'ul',
-    { class: 'nhsuk-list nhsuk-list--border' },
-    ...topics.map((topic) => {
-      const link = h('a', { href: '#', 'data-topic': topic.id }, topic.title);
-      link.addEventListener('click', (event) => {
-        event.preventDefault();
-        pick(topic);
-      });
-      return h('li', {}, link, topic.description ? h('p', { class: 'nhsuk-body-s nhsuk-u-margin-bottom-0' }, topic.description) : null);
-    }),
-  );
-}
-
-function aboutYou(topic, back) {
-  const backLink = h('a', { class: 'nhsuk-back-link', href: '#' }, 'Back');
-  backLink.addEventListener('click', (event) => {
-    event.preventDefault();
-    back();
-  });
+function aboutYou(topic) {
   const form = h(
     'form',
     { novalidate: true },
-    h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' }),
-    h('span', { class: 'nhsuk-caption-l' }, topic.title),
-    h('h1', {}, 'About you'),
+    errorSummary(),
+    h('h1', {}, h('span', { class: 'nhsuk-caption-l' }, topic.title, h('span', { class: 'nhsuk-u-visually-hidden' }, ' - ')), 'About you'),
     h(
       'div',
       { class: 'nhsuk-form-group', id: 'age-group' },
       h('label', { class: 'nhsuk-label', for: 'age' }, 'How old are you?'),
       h('div', { class: 'nhsuk-hint', id: 'age-hint' }, 'In years. For a baby under 1, enter 0.'),
       h('span', { class: 'nhsuk-error-message', id: 'age-error', hidden: true }),
-      h('input', { class: 'nhsuk-input nhsuk-input--width-4', id: 'age', name: 'age', type: 'number', inputmode: 'numeric', 'aria-describedby': 'age-hint' }),
+      h('input', { class: 'nhsuk-input nhsuk-input--width-4', id: 'age', name: 'age', type: 'text', inputmode: 'numeric', 'aria-describedby': 'age-hint' }),
     ),
-    formGroup(
+    fieldset(
       'sex',
       'What was your sex at birth?',
       null,
@@ -152,39 +256,30 @@ function aboutYou(topic, back) {
         { value: 'female', label: 'Female' },
         { value: 'male', label: 'Male' },
       ]),
-      false,
+      { large: false },
     ),
     h('button', { class: 'nhsuk-button', type: 'submit' }, 'Continue'),
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    clearErrors(form);
-    const age = form.querySelector('#age').value;
+    clear(form);
+    const age = form.querySelector('#age').value.trim();
     const sex = form.querySelector('input[name=sex]:checked')?.value;
     const errors = [];
-    if (!/^\d{1,3}$/.test(age)) errors.push({ field: 'age', focus: 'age', message: 'Enter your age in years, like 34' });
+    if (!/^\d{1,3}$/.test(age) || Number(age) > 120) errors.push({ field: 'age', focus: 'age', message: 'Enter your age in years, a whole number from 0 to 120' });
     if (!sex) errors.push({ field: 'sex', focus: 'sex-0', message: 'Choose female or male' });
-    if (errors.length) return showErrors(form, errors);
+    if (errors.length) return fail(form, errors);
     const res = await api('POST', '/v1/assessments', { pathwayId: topic.id, patient: { ageYears: Number(age), sex } });
-    if (res.status >= 400) return showErrors(form, [{ field: 'age', focus: 'age', message: res.detail }]);
-    state.assessmentId = res.id;
-    state.token = res.token;
-    // Nothing in this topic for this person: the catch-all runs, and the page says so.
-    state.redirectedFrom = res.redirected ? topic : null;
-    show(res);
+    if (res.status >= 400) return fail(form, [{ field: 'age', focus: 'age', message: res.status === 422 ? 'Enter your age in years, a whole number from 0 to 120' : SERVICE_PROBLEM }]);
+    // Nothing in this topic for this person: the catch-all runs, and the first question says so.
+    save({ id: res.id, token: res.token, redirectedFrom: res.redirected ? topic.title : null });
+    pathways.delete(res.pathwayId);
+    return go(res.status === 'complete' ? { step: 'outcome' } : { step: 'question', id: res.question.id });
   });
-  render(backLink, form);
+  render('About you', backLink(), form);
 }
 
-function show(step) {
-  if (step.callback) state.callback = step.callback;
-  if (step.status === 'complete') return outcome(step.outcome);
-  state.question = step.question;
-  return question(step.question);
-}
-
-function question(q) {
-  const previous = state.answers.get(q.id);
+function question(q, number, previous, callback) {
   let control;
   // "I'm not sure", where the question offers it: the API takes the answer "unsure".
   const unsure = q.unsure ? [{ value: 'unsure', label: q.unsure.label }] : [];
@@ -201,45 +296,53 @@ function question(q) {
       'div',
       {},
       h('label', { class: 'nhsuk-label', for: 'answer-0' }, `Number (${q.unit})`),
-      h('input', { class: 'nhsuk-input nhsuk-input--width-4', id: 'answer-0', name: 'answer', type: 'number', step: q.integer ? '1' : 'any', min: q.min, max: q.max, value: previous ?? '' }),
+      h('input', { class: 'nhsuk-input nhsuk-input--width-4', id: 'answer-0', name: 'answer', type: 'text', inputmode: q.integer ? 'numeric' : 'decimal', value: previous ?? '' }),
     );
   }
   const form = h(
     'form',
     { novalidate: true },
-    h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' }),
+    errorSummary(),
     // Said before an answer can change: the request keeps the answers it was asked on in view.
-    state.callback
+    callback
       ? h('div', { class: 'nhsuk-inset-text', id: 'change-warning' }, h('p', {}, 'You have asked for a call back. If you change an answer, the nurse or doctor who calls you will see the change.'))
       : null,
-    state.redirectedFrom && state.history.length === 0
+    saved.redirectedFrom && number === 1
       ? h(
           'div',
           { class: 'nhsuk-inset-text', id: 'redirected' },
-          h('p', {}, `We do not have questions about "${state.redirectedFrom.title}" for you. These general questions work for any health problem, and check for anything urgent first.`),
+          h('p', {}, `We do not have questions about "${saved.redirectedFrom}" for you. These general questions work for any health problem, and check for anything urgent first.`),
         )
       : null,
-    formGroup('answer', q.text, q.help, control),
+    // Several questions can share words ("Do you have any of these?"): the caption numbers each
+    // step, so no two steps have the same heading or page title.
+    fieldset('answer', q.text, q.help, control, { caption: `Question ${number}` }),
     h('button', { class: 'nhsuk-button', type: 'submit' }, 'Continue'),
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    clearErrors(form);
+    clear(form);
     const value = readValue(form, q);
-    if (value === undefined) return showErrors(form, [{ field: 'answer', focus: 'answer-0', message: missingAnswer(q) }]);
-    const res = await api('POST', `/v1/assessments/${state.assessmentId}/answers`, { questionId: q.id, value });
-    if (res.status >= 400) return showErrors(form, [{ field: 'answer', focus: 'answer-0', message: res.detail }]);
-    if (state.history[state.history.length - 1] !== q.id) state.history.push(q.id);
-    state.answers.set(q.id, value);
-    show(res);
+    if (value === undefined) return fail(form, [{ field: 'answer', focus: 'answer-0', message: missingAnswer(q) }]);
+    const res = await api('POST', `/v1/assessments/${saved.id}/answers`, { questionId: q.id, value });
+    // Answered elsewhere meanwhile (another tab): show where the assessment is now.
+    if (res.status === 409) return resume({ step: 'question', id: q.id, depth: history.state.depth });
+    if (res.status === 401 || res.status === 404) {
+      save(null);
+      return expired();
+    }
+    if (res.status >= 400) return fail(form, [{ field: 'answer', focus: 'answer-0', message: res.status === 422 ? missingAnswer(q) : SERVICE_PROBLEM }]);
+    return go(res.status === 'complete' ? { step: 'outcome' } : { step: 'question', id: res.question.id });
   });
-  render(backLink(q.id), form);
+  render(`Question ${number}: ${q.text}`, backLink(), form);
 }
 
+/** What to do, in plain words, when an answer is missing or out of bounds. */
 function missingAnswer(q) {
   if (q.type === 'number') return `Enter a number from ${q.min} to ${q.max}`;
-  if (q.type === 'duration') return 'Enter how long, as a whole number of hours, days or weeks';
-  return 'Choose an answer';
+  if (q.type === 'duration') return `Enter how long, as a whole number of hours, days or weeks${q.maxDuration ? `, up to ${durationWords(q.maxDuration)}` : ''}`;
+  if (q.type === 'multiple_choice') return 'Choose any that apply, or "None of these"';
+  return q.type === 'yes_no' ? 'Choose yes or no' : 'Choose one answer';
 }
 
 // A duration is typed as a number and a unit, and sent as ISO 8601: PT6H, P3D, P2W.
@@ -255,7 +358,7 @@ function durationInput(previous) {
     'div',
     {},
     h('label', { class: 'nhsuk-label', for: 'answer-0' }, 'How many'),
-    h('input', { class: 'nhsuk-input nhsuk-input--width-4', id: 'answer-0', name: 'answer', type: 'number', inputmode: 'numeric', min: 0, step: 1, value: amount }),
+    h('input', { class: 'nhsuk-input nhsuk-input--width-4', id: 'answer-0', name: 'answer', type: 'text', inputmode: 'numeric', value: amount }),
     h('label', { class: 'nhsuk-label', for: 'answer-unit' }, 'Hours, days or weeks'),
     h('select', { class: 'nhsuk-select', id: 'answer-unit', name: 'answer-unit' }, ...DURATION_UNITS.map((u) => h('option', { value: u.value, selected: u.value === unit }, u.label))),
   );
@@ -263,7 +366,7 @@ function durationInput(previous) {
 
 function readValue(form, q) {
   if (q.type === 'duration') {
-    const amount = form.querySelector('#answer-0').value;
+    const amount = form.querySelector('#answer-0').value.trim();
     const unit = form.querySelector('#answer-unit').value;
     if (!/^\d{1,4}$/.test(amount)) return undefined;
     return unit === 'H' ? `PT${Number(amount)}H` : `P${Number(amount)}${unit}`;
@@ -273,8 +376,8 @@ function readValue(form, q) {
     return values.length ? values : undefined;
   }
   if (q.type === 'number') {
-    const raw = form.querySelector('#answer-0').value;
-    return raw === '' ? undefined : Number(raw);
+    const raw = form.querySelector('#answer-0').value.trim();
+    return raw === '' || !Number.isFinite(Number(raw)) ? undefined : Number(raw);
   }
   const checked = form.querySelector('input[name=answer]:checked')?.value;
   if (checked === undefined) return undefined;
@@ -282,27 +385,9 @@ function readValue(form, q) {
   return q.type === 'yes_no' ? checked === 'true' : checked;
 }
 
-// Back shows the previous question with its answer; answering it again changes that answer,
-// and the API drops any later answers that no longer apply.
-function backLink(currentId) {
-  const index = state.history.indexOf(currentId);
-  const previousId = index === -1 ? state.history[state.history.length - 1] : state.history[index - 1];
-  if (!previousId) return null;
-  const link = h('a', { class: 'nhsuk-back-link', href: '#' }, 'Back');
-  link.addEventListener('click', async (event) => {
-    event.preventDefault();
-    const { pathwayId } = await api('GET', `/v1/assessments/${state.assessmentId}`);
-    const pathway = await api('GET', `/v1/pathways/${pathwayId}`);
-    state.history = state.history.slice(0, state.history.indexOf(previousId) + 1);
-    question(pathway.questions.find((x) => x.id === previousId));
-  });
-  return link;
-}
-
 const CARE = { escalate: 'nhsuk-card--care--emergency', callback: 'nhsuk-card--care--urgent', self_care: 'nhsuk-card--care--non-urgent' };
 
-function outcome(o) {
-  const asked = state.callback;
+function outcome(o, asked) {
   const card = h(
     'div',
     { class: `nhsuk-card nhsuk-card--care ${CARE[o.kind]}`, id: 'outcome', 'data-kind': o.kind },
@@ -314,7 +399,7 @@ function outcome(o) {
       o.safetyNetting ? h('div', { class: 'nhsuk-warning-callout', id: 'safety-netting' }, h('h2', { class: 'nhsuk-warning-callout__label' }, 'Get help if things change'), h('p', {}, o.safetyNetting)) : null,
     ),
   );
-  if (!asked) return render(backLink(null), card, o.kind === 'callback' ? callbackForm() : null);
+  if (!asked) return render(o.title, backLink(), card, o.kind === 'callback' ? callbackForm() : null);
   // Already asked: an escalation since means not waiting for the call, in the outcome's own words.
   const actNow = asked.actNow
     ? h(
@@ -325,7 +410,7 @@ function outcome(o) {
         h('p', {}, asked.actNow.advice),
       )
     : null;
-  render(backLink(null), actNow, card, actNow ? null : callbackConfirmed(asked));
+  render(o.title, backLink(), actNow, card, actNow ? null : callbackConfirmed(asked));
 }
 
 function callbackConfirmed(callback) {
@@ -333,34 +418,32 @@ function callbackConfirmed(callback) {
   const who = callback.phone ? `call ${callback.phone}` : 'call you';
   return h(
     'div',
-    { class: 'nhsuk-panel', id: 'callback-confirmed', tabindex: '-1' },
-    h('h2', {}, 'Call back requested'),
-    h('p', {}, `A nurse or doctor will ${who} by ${due}. Keep your phone with you.`),
-    callback.answersChanged ? h('p', {}, 'They will see the answers you changed.') : null,
+    { class: 'nhsuk-panel', id: 'callback-confirmed' },
+    h('h2', { class: 'nhsuk-panel__title', id: 'callback-confirmed-heading', tabindex: '-1' }, 'Call back requested'),
+    h(
+      'div',
+      { class: 'nhsuk-panel__body' },
+      h('p', {}, `A nurse or doctor will ${who} by ${due}. Keep your phone with you.`),
+      callback.answersChanged ? h('p', {}, 'They will see the answers you changed.') : null,
+    ),
   );
 }
+
+// The page's own words for what the API refuses: never its wording, or a field's code name.
+const CONTACT_PROBLEMS = {
+  name: 'Enter your name, up to 100 characters',
+  phone: 'Enter a UK mobile or landline number, like 07700 900123 or 020 7946 0000',
+  consent: 'Tick the box to agree to a call back',
+};
 
 function callbackForm() {
   const form = h(
     'form',
     { novalidate: true, id: 'callback-form' },
     h('h2', {}, 'Ask for your call back'),
-    h('div', { class: 'nhsuk-error-summary', hidden: true, tabindex: '-1', role: 'alert' }),
-    h(
-      'div',
-      { class: 'nhsuk-form-group', id: 'name-group' },
-      h('label', { class: 'nhsuk-label', for: 'name' }, 'Your name'),
-      h('span', { class: 'nhsuk-error-message', id: 'name-error', hidden: true }),
-      h('input', { class: 'nhsuk-input', id: 'name', name: 'name', type: 'text', autocomplete: 'name' }),
-    ),
-    h(
-      'div',
-      { class: 'nhsuk-form-group', id: 'phone-group' },
-      h('label', { class: 'nhsuk-label', for: 'phone' }, 'UK phone number'),
-      h('div', { class: 'nhsuk-hint', id: 'phone-hint' }, 'For example, 07700 900123'),
-      h('span', { class: 'nhsuk-error-message', id: 'phone-error', hidden: true }),
-      h('input', { class: 'nhsuk-input nhsuk-input--width-20', id: 'phone', name: 'phone', type: 'tel', autocomplete: 'tel', 'aria-describedby': 'phone-hint' }),
-    ),
+    errorSummary(),
+    field('input', 'name', 'Your name', null, { type: 'text', autocomplete: 'name' }),
+    field('input', 'phone', 'UK phone number', 'For example, 07700 900123', { class: 'nhsuk-input nhsuk-input--width-20', type: 'tel', autocomplete: 'tel' }),
     h(
       'div',
       { class: 'nhsuk-form-group', id: 'consent-group' },
@@ -380,25 +463,38 @@ function callbackForm() {
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    clearErrors(form);
+    clear(form);
     const name = form.querySelector('#name').value.trim();
     const phone = form.querySelector('#phone').value.trim();
     const consent = form.querySelector('#consent').checked;
     const errors = [];
     if (!name) errors.push({ field: 'name', focus: 'name', message: 'Enter your name' });
     if (!phone) errors.push({ field: 'phone', focus: 'phone', message: 'Enter a UK phone number' });
-    if (!consent) errors.push({ field: 'consent', focus: 'consent', message: 'Tick the box to agree to a call back' });
-    if (errors.length) return showErrors(form, errors);
-    const res = await api('POST', `/v1/assessments/${state.assessmentId}/callback`, { name, phone, consent });
+    if (!consent) errors.push({ field: 'consent', focus: 'consent', message: CONTACT_PROBLEMS.consent });
+    if (errors.length) return fail(form, errors);
+    const res = await api('POST', `/v1/assessments/${saved.id}/callback`, { name, phone, consent });
+    if (res.status === 409) return resume({ step: 'outcome', depth: history.state.depth });
     if (res.status >= 400) {
-      const fieldErrors = (res.errors ?? []).map((e) => ({ field: e.path[1], focus: e.path[1], message: e.message }));
-      return showErrors(form, fieldErrors.length ? fieldErrors : [{ field: 'phone', focus: 'phone', message: res.detail }]);
+      const fields = [...new Set((res.errors ?? []).map((e) => e.path[e.path.length - 1]).filter((f) => f in CONTACT_PROBLEMS))];
+      return fail(form, fields.length ? fields.map((f) => ({ field: f, focus: f, message: CONTACT_PROBLEMS[f] })) : [{ field: 'phone', focus: 'phone', message: SERVICE_PROBLEM }]);
     }
-    state.callback = res;
     form.replaceWith(callbackConfirmed(res));
-    document.getElementById('callback-confirmed').focus?.();
+    document.getElementById('callback-confirmed-heading').focus();
   });
   return form;
 }
 
-start().catch(() => render(h('p', {}, 'Sorry, something went wrong. Call 111 for help, or 999 in an emergency.')));
+function failed() {
+  render('Sorry, there is a problem with the service', h('h1', {}, 'Sorry, there is a problem with the service'), h('p', {}, 'Call 111 for help, or 999 in an emergency.'));
+}
+
+async function start() {
+  ({ topics } = await api('GET', '/v1/pathways'));
+  // A reload keeps this tab's history entry: show that step again (or, for an assessment under
+  // way, where the API says it is). A new tab starts at the search.
+  const entry = history.state ?? (saved ? { step: 'question', depth: 0 } : { step: 'search', depth: 0 });
+  if (!history.state) history.replaceState(entry, '');
+  await display(entry);
+}
+
+start().catch(failed);

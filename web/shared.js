@@ -46,9 +46,40 @@ export function showErrors(form, errors) {
   summary.focus();
 }
 
+/** A labelled input or textarea with its hint and error message, as the design system lays them out. */
+export function field(control, id, label, hint, attrs = {}) {
+  return h(
+    'div',
+    { class: 'nhsuk-form-group', id: `${id}-group` },
+    h('label', { class: 'nhsuk-label', for: id }, label),
+    hint ? h('div', { class: 'nhsuk-hint', id: `${id}-hint` }, hint) : null,
+    h('span', { class: 'nhsuk-error-message', id: `${id}-error`, hidden: true }),
+    h(control, { class: control === 'textarea' ? 'nhsuk-textarea' : 'nhsuk-input', id, name: id, ...(hint ? { 'aria-describedby': `${id}-hint` } : {}), ...attrs }),
+  );
+}
+
 export function clearErrors(form) {
   form.querySelector('.nhsuk-error-summary').hidden = true;
   form.querySelectorAll('.nhsuk-form-group--error').forEach((g) => g.classList.remove('nhsuk-form-group--error'));
   form.querySelectorAll('.nhsuk-error-message').forEach((m) => (m.hidden = true));
   form.querySelectorAll('[aria-invalid]').forEach((i) => i.removeAttribute('aria-invalid'));
+}
+
+// Weeks and days are in the date part of a duration, hours and minutes in the time part.
+const DURATION_PARTS = [
+  ['date', 'W', 'week'],
+  ['date', 'D', 'day'],
+  ['time', 'H', 'hour'],
+  ['time', 'M', 'minute'],
+];
+
+/** An ISO 8601 duration in words: PT1H is "1 hour", P1DT6H "1 day 6 hours", P2W "2 weeks". */
+export function durationWords(iso) {
+  const [date = '', time = ''] = String(iso).replace(/^P/, '').split('T');
+  const parts = { date, time };
+  const words = DURATION_PARTS.flatMap(([part, unit, word]) => {
+    const n = Number(new RegExp(`(\\d+)${unit}`).exec(parts[part])?.[1] ?? 0);
+    return n ? [`${n} ${word}${n === 1 ? '' : 's'}`] : [];
+  });
+  return words.join(' ') || String(iso);
 }

@@ -14,6 +14,7 @@ import type { TraceDraft } from '../traces/trace.js';
 import { applyAnswer, givenAnswers, type Patient } from '../triage/answers.js';
 import type { Triage } from '../triage/triage.js';
 import type { Resolution } from '../rulesets/topics.js';
+import { ageBandOf, type AgeBand } from '../rulesets/schema.js';
 
 export interface StepResult {
   assessment: Assessment;
@@ -136,6 +137,15 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
       return { assessment, version: await versionFor(assessment.versionHash) };
     },
 
+    async people(ids: readonly string[]): Promise<Map<string, Person>> {
+      const found = await assessments.people(read, ids);
+      const people = new Map<string, Person>();
+      for (const { id, versionHash, patient } of found) {
+        people.set(id, personOf(await versionFor(versionHash), patient));
+      }
+      return people;
+    },
+
     /** Stateless triage for frontends that keep the answers themselves; still traced. */
     async triageOnce(topicOrPathwayId: string, patient: Patient, given: Record<string, unknown>): Promise<{ decision: StepDecision; traceId: string; pathwayId: string; redirected?: Redirected }> {
       const { version, redirected } = triage.resolve(topicOrPathwayId, patient);
@@ -146,6 +156,16 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
     },
   };
 }
+
+/** Who an assessment is about, without their exact age: what a call handler sees in the queue. */
+export interface Person {
+  /** The title of the pathway the assessment runs. */
+  topic: string;
+  ageBand: AgeBand;
+  sex: Patient['sex'];
+}
+
+export const personOf = (version: PathwayVersion, patient: Patient): Person => ({ topic: version.title, ageBand: ageBandOf(patient.ageYears), sex: patient.sex });
 
 /** What the routes ask of assessments. */
 export interface AssessmentService {
@@ -162,6 +182,8 @@ export interface AssessmentService {
     assessment: Assessment;
     version: PathwayVersion;
   }>;
+  /** The topic, age band and sex of several assessments (a page of the callback queue), by id. */
+  people(ids: readonly string[]): Promise<Map<string, Person>>;
   /** Stateless triage for frontends that keep the answers themselves; still traced. */
   triageOnce(topicOrPathwayId: string, patient: Patient, given: Record<string, unknown>): Promise<{ decision: StepDecision; traceId: string; pathwayId: string; redirected?: Redirected }>;
 }

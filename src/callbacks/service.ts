@@ -348,14 +348,23 @@ export function callbackService(store: Store, options: CallbackServiceOptions): 
 
     release: (id: string, handlerId: string) => heldAction(id, handlerId, 'release', 'released', () => ({ status: 'waiting', claimed_by: null, lease_until: null })),
 
-    attempt: (id: string, handlerId: string) =>
-      heldAction(id, handlerId, 'attempt', 'attempted', (row) => ({
-        status: 'waiting',
-        claimed_by: null,
-        lease_until: null,
-        attempts: row.attempts + 1,
-        ...(row.attempts + 1 >= MAX_ATTEMPTS_BEFORE_REVIEW && !row.needs_review ? { needs_review: 1, review_reason: 'no_answer' as const } : {}),
-      })),
+    // The notes are free text (what happened on the call): sealed in the event, like a cancel reason.
+    attempt: (id: string, handlerId: string, notes?: string) =>
+      heldAction(
+        id,
+        handlerId,
+        'attempt',
+        'attempted',
+        (row) => ({
+          status: 'waiting',
+          claimed_by: null,
+          lease_until: null,
+          attempts: row.attempts + 1,
+          ...(row.attempts + 1 >= MAX_ATTEMPTS_BEFORE_REVIEW && !row.needs_review ? { needs_review: 1, review_reason: 'no_answer' as const } : {}),
+        }),
+        undefined,
+        notes ? { notes } : undefined,
+      ),
 
     complete: (id: string, handlerId: string, outcome: CompletionOutcome, notes: string) =>
       heldAction(
@@ -490,7 +499,7 @@ export interface CallbackService {
   claim(id: string, handlerId: string): Promise<CallbackRequest>;
   renew: (id: string, handlerId: string) => Promise<CallbackRequest>;
   release: (id: string, handlerId: string) => Promise<CallbackRequest>;
-  attempt: (id: string, handlerId: string) => Promise<CallbackRequest>;
+  attempt: (id: string, handlerId: string, notes?: string) => Promise<CallbackRequest>;
   complete: (id: string, handlerId: string, outcome: CompletionOutcome, notes: string) => Promise<CallbackRequest>;
   /**
    * Cancelling needs the claim, like every action. A clinician or admin may instead override

@@ -93,7 +93,8 @@ export async function jwtVerifier(options: JwtOptions): Promise<(token: string) 
       const { payload } = await jwtVerify(token, keys, { issuer: options.issuer, audience: options.audience, requiredClaims: ['sub', 'exp'] });
       const claim = payload[options.rolesClaim];
       const roles = (Array.isArray(claim) ? claim : [claim]).filter(isRole);
-      return roles.length && payload.sub ? { id: principalId.jwt(options.issuer, payload.sub), roles, via: 'jwt' } : undefined;
+      const name = typeof payload.name === 'string' && payload.name.trim() ? { name: payload.name.trim().slice(0, 100) } : {};
+      return roles.length && payload.sub ? { id: principalId.jwt(options.issuer, payload.sub), roles, via: 'jwt', ...name } : undefined;
     } catch {
       return undefined;
     }

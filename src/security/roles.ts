@@ -34,6 +34,8 @@ export interface Principal {
   id: string;
   roles: Role[];
   via: 'api-key' | 'jwt';
+  /** A display name (a JWT's `name` claim), for people to read; audit events record the id. */
+  name?: string;
 }
 
 export const isRole = (value: unknown): value is Role => typeof value === 'string' && (ROLES as readonly string[]).includes(value);

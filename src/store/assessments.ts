@@ -85,7 +85,22 @@ export function assessmentRepository(): AssessmentRepository {
         tokenHash: row.token_hash,
       };
     },
+
+    async people(db: Executor, ids: readonly string[]): Promise<AssessedPerson[]> {
+      if (!ids.length) {
+        return [];
+      }
+      const rows = await db.selectFrom('assessments').select(['id', 'version_hash', 'patient']).where('id', 'in', ids).execute();
+      return rows.map((row) => ({ id: row.id, versionHash: row.version_hash, patient: JSON.parse(row.patient) as Patient }));
+    },
   };
+}
+
+/** Who an assessment is about and the pathway version it runs: what a queue row shows beside the request. */
+export interface AssessedPerson {
+  id: string;
+  versionHash: string;
+  patient: Patient;
 }
 
 export interface AssessmentRepository {
@@ -98,4 +113,6 @@ export interface AssessmentRepository {
    */
   holdStep(trx: Transaction<Database>, id: string, expectedStep: number): Promise<boolean>;
   get(db: Executor, id: string): Promise<Assessment | undefined>;
+  /** Several assessments' people at once (one query), for a page of the callback queue. */
+  people(db: Executor, ids: readonly string[]): Promise<AssessedPerson[]>;
 }

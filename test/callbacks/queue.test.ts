@@ -132,6 +132,34 @@ t.test('no answer three times: flagged for clinical review, still in the queue',
   t.equal((await post(app, `/v1/callbacks/${cb.id}/attempts`, {}, asHandler(0))).status, 409, 'an attempt needs a claim');
 });
 
+t.test('an attempt may carry notes: sealed in the event, shown only with the contact details', async (t) => {
+  const { app, log } = await setup(t);
+  const assessmentId = await assessment(app, URGENT);
+  const cb = (await post(app, `/v1/assessments/${assessmentId}/callback`, contact)).body;
+  await post(app, `/v1/callbacks/${cb.id}/claim`, {}, asHandler(0));
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/attempts`, { notes: 'x'.repeat(2001) }, asHandler(0))).status, 400, 'notes have a length limit');
+  t.equal((await post(app, `/v1/callbacks/${cb.id}/attempts`, { notes: 'Voicemail full at Riverside' }, asHandler(0))).status, 200);
+  const history = (await get(app, `/v1/callbacks/${cb.id}`, STAFF['call-handler'])).body.history as { action: string; detail: unknown }[];
+  t.match(
+    history.find((e) => e.action === 'attempt'),
+    { detail: { notes: 'Voicemail full at Riverside' } },
+  );
+  const audit = JSON.stringify((await get(app, `/v1/assessments/${assessmentId}/history`, STAFF.clinician)).body);
+  t.notOk(audit.includes('Riverside'), "the auditors' history carries the action, never the notes");
+  t.notOk(log.text().includes('Riverside'), 'nor do the logs');
+});
+
+t.test('the queue says who the request is about (topic, age band, sex) and the detail the advice shown', async (t) => {
+  const { app } = await setup(t);
+  const cb = (await post(app, `/v1/assessments/${await assessment(app, URGENT, { ageYears: 70, sex: 'female' })}/callback`, contact)).body;
+  const [item] = (await get(app, '/v1/callbacks', STAFF['call-handler'])).body.items;
+  t.match(item, { id: cb.id, topic: 'Chest pain', ageBand: 'adult', sex: 'female' });
+  t.notOk('ageYears' in item, 'never the exact age');
+  t.match((await post(app, `/v1/callbacks/${cb.id}/claim`, {}, asHandler(0))).body, { topic: 'Chest pain', ageBand: 'adult', sex: 'female' }, 'action replies too');
+  const detail = (await get(app, `/v1/callbacks/${cb.id}`, STAFF['call-handler'])).body;
+  t.match(detail.advice, { title: 'A nurse or doctor will call you within 1 hour', advice: String, safetyNetting: /Call 999/ });
+});
+
 t.test('completion with an outcome and notes; every action audited; contact details never logged', async (t) => {
   const { app, log } = await setup(t);
   const assessmentId = await assessment(app, URGENT);

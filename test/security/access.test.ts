@@ -88,7 +88,10 @@ t.test('bearer JWTs from a JWKS: issuer, audience, expiry and roles are all chec
   t.equal((await get(jwtApp, '/v1/traces', await bearer({ roles: ['auditor'] }, { issuer: 'https://evil.example' }))).status, 401, 'wrong issuer');
   t.equal((await get(jwtApp, '/v1/traces', { authorization: 'Bearer not.a.jwt' })).status, 401, 'garbage');
   const me = await get(jwtApp, '/v1/callbacks/me', await bearer({ roles: ['call-handler'] }));
-  t.same(me.body, { id: 'jwt:https://idp.example.nhs.uk|nurse.jones', roles: ['call-handler'] }, 'the handler id is the issuer and the token subject');
+  t.same(me.body, { id: 'jwt:https://idp.example.nhs.uk|nurse.jones', roles: ['call-handler'], name: null }, 'the handler id is the issuer and the token subject');
+  const named = await get(jwtApp, '/v1/callbacks/me', await bearer({ roles: ['call-handler'], name: 'Nurse Jones' }));
+  t.same(named.body, { id: 'jwt:https://idp.example.nhs.uk|nurse.jones', roles: ['call-handler'], name: 'Nurse Jones' }, "the display name is the token's name claim; the id is unchanged");
+  t.equal((await get(jwtApp, '/v1/callbacks/me', STAFF['call-handler'])).body.name, null, 'an API key has no display name');
   t.equal((await get(jwtApp, '/v1/traces', STAFF.auditor)).status, 200, 'API keys still work beside JWTs');
 
   // Every handler sees a claim's holder as claimedBy: a token whose subject spells it is someone else.

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { COMPLETION_OUTCOMES, type QueuedCallback } from '../../callbacks/request.js';
 import { QUEUE_CHANGES, type QueueChange } from '../../callbacks/service.js';
 import { CALLBACK_STATUSES, REVIEW_REASONS } from '../../callbacks/vocabulary.js';
-import { OUTCOME_KINDS } from '../../rulesets/schema.js';
+import { personOf, type Person } from '../../assessments/service.js';
+import { AGE_BANDS, OUTCOME_KINDS, SEXES } from '../../rulesets/schema.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { CANCEL_OVERRIDE, type Principal } from '../../security/roles.js';
 import { explain } from '../../traces/explain.js';
@@ -27,6 +28,9 @@ const CallbackSummarySchema = z
     answersChanged: z.boolean().describe('The patient changed answers after asking for the callback'),
     claimedBy: z.string().nullable(),
     leaseUntil: z.string().nullable(),
+    topic: z.string().describe('The title of the pathway the patient answered'),
+    ageBand: z.enum(AGE_BANDS).describe("The patient's age band (never the exact age)"),
+    sex: z.enum(SEXES),
   })
   .meta({ id: 'CallbackSummary' });
 
@@ -37,6 +41,10 @@ const CallbackDetailSchema = CallbackSummarySchema.extend({
   phone: z.string().describe('E.164'),
   completion: z.object({ outcome: z.enum(COMPLETION_OUTCOMES), notes: z.string(), at: z.string() }).nullable(),
   answers: z.array(z.object({ question: QuestionViewSchema, value: z.unknown() })),
+  advice: z
+    .object({ title: z.string(), advice: z.string(), safetyNetting: z.string().optional() })
+    .nullable()
+    .describe('The outcome the patient was last shown, in their words; null while they are part-way through changing answers'),
   explanation: z.object({ summary: z.string(), ruledOut: z.array(z.string()), settled: z.array(z.string()), setAside: z.array(z.string()), counted: z.array(z.string()) }).nullable(),
   sinceRequest: z
     .object({
@@ -50,7 +58,7 @@ const CallbackDetailSchema = CallbackSummarySchema.extend({
   history: z.array(z.object({ action: z.string(), handlerId: z.string().nullable(), at: z.string(), detail: z.unknown() })).describe('In order, including every read of the contact details'),
 }).meta({ id: 'CallbackDetail' });
 
-function summary(callback: QueuedCallback, now: number): z.infer<typeof CallbackSummarySchema> {
+function summary(callback: QueuedCallback, now: number, person: Person): z.infer<typeof CallbackSummarySchema> {
   const left = Math.round((Date.parse(callback.dueAt) - now) / 1000);
   const open = callback.status === 'waiting' || callback.status === 'claimed';
   return {
@@ -68,7 +76,15 @@ function summary(callback: QueuedCallback, now: number): z.infer<typeof Callback
     answersChanged: callback.answersChanged !== null,
     claimedBy: callback.claimedBy,
     leaseUntil: callback.leaseUntil,
+    ...person,
   };
+}
+
+/** The person a request is about; every request has its assessment (a foreign key), so a miss is a bug. */
+function personFor(people: Map<string, Person>, callback: QueuedCallback): Person {
+  const found = people.get(callback.assessmentId);
+  if (!found) throw new Error(`callback ${callback.id}: assessment ${callback.assessmentId} not found`);
+  return found;
 }
 
 /** Queue position: band (escalated first), due time, creation, id (the queue's order). */
@@ -103,7 +119,8 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
       const { callbacks: rows, now } = await app.callbacks.queue({ status, overdue: overdue === 'true', after: cursor ? decodeCursor(cursor, QueuePosition) : undefined, limit: limit + 1 });
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
-      return { items: page.map((r) => summary(r, Date.parse(now))), nextCursor: rows.length > limit && last ? encodeCursor([last.queueBand, last.dueAt, last.createdAt, last.id]) : null };
+      const people = await app.assessments.people(page.map((r) => r.assessmentId));
+      return { items: page.map((r) => summary(r, Date.parse(now), personFor(people, r))), nextCursor: rows.length > limit && last ? encodeCursor([last.queueBand, last.dueAt, last.createdAt, last.id]) : null };
     },
   );
 
@@ -113,10 +130,13 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['callbacks'],
         summary: 'Who the credential says you are: your handler id and roles',
-        response: { 200: z.object({ id: z.string(), roles: z.array(z.string()) }), ...problems(401, 403) },
+        response: {
+          200: z.object({ id: z.string(), roles: z.array(z.string()), name: z.string().nullable().describe("The display name: a bearer JWT's `name` claim; null for an API key") }),
+          ...problems(401, 403),
+        },
       },
     },
-    async (request) => ({ id: request.principal!.id, roles: request.principal!.roles }),
+    async (request) => ({ id: request.principal!.id, roles: request.principal!.roles, name: request.principal!.name ?? null }),
   );
 
   app.get(
@@ -181,8 +201,9 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
       const traces = await app.traces.forAssessment(app.store.read, callback.assessmentId);
       const last = traces[traces.length - 1];
       const explanation = last ? explain(last) : null;
+      const outcome = assessment.status === 'complete' ? assessment.outcome : null;
       return {
-        ...summary(callback, Date.now()),
+        ...summary(callback, Date.now(), personOf(version, assessment.patient)),
         name: callback.name,
         phone: callback.phone,
         completion: callback.completion,
@@ -190,6 +211,7 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
           const q = version.questionById.get(a.questionId);
           return q ? [{ question: questionView(q), value: a.value }] : [];
         }),
+        advice: outcome && { title: outcome.title, advice: outcome.advice, ...(outcome.safetyNetting ? { safetyNetting: outcome.safetyNetting } : {}) },
         explanation: explanation && { summary: explanation.summary, ruledOut: explanation.ruledOut, settled: explanation.settled, setAside: explanation.setAside, counted: explanation.counted },
         sinceRequest: changed && { ...changed, stillAnswering: assessment.status === 'in_progress' },
         history: history.map((e) => ({ action: e.action, handlerId: e.handlerId, at: e.at, detail: e.detail })),
@@ -206,18 +228,26 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
           tags: ['callbacks'],
           summary: summaryText,
           params: IdParams,
-          // Claim, renew, release and attempts need no body; complete and cancel do.
-          body: Object.keys(body).length ? z.strictObject(body) : z.strictObject({}).nullish(),
+          // Claim, renew, release and attempts need no body (every field optional); complete and cancel do.
+          body: z.strictObject(body).safeParse({}).success ? z.strictObject(body).nullish() : z.strictObject(body),
           response: { 200: CallbackSummarySchema, ...problems(400, 401, 403, 404, 409) },
         },
       },
-      async (request) => summary(await run(request.params.id, request.principal!, (request.body ?? {}) as z.infer<z.ZodObject<B>>), Date.now()),
+      async (request) => {
+        const callback = await run(request.params.id, request.principal!, (request.body ?? {}) as z.infer<z.ZodObject<B>>);
+        return summary(callback, Date.now(), personFor(await app.assessments.people([callback.assessmentId]), callback));
+      },
     );
 
   action('claim', 'Claim a request; 409 says who holds it and until when', {}, (id, actor) => app.callbacks.claim(id, actor.id));
   action('renew', 'Extend your claim by another lease', {}, (id, actor) => app.callbacks.renew(id, actor.id));
   action('release', 'Put a request you hold back in the queue', {}, (id, actor) => app.callbacks.release(id, actor.id));
-  action('attempts', 'Record a call with no answer; the request is re-queued (flagged for review after 3)', {}, (id, actor) => app.callbacks.attempt(id, actor.id));
+  action(
+    'attempts',
+    'Record a call with no answer; the request is re-queued (flagged for review after 3)',
+    { notes: z.string().trim().max(2000).optional().describe('What happened on the call; free text, stored sealed like contact details') },
+    (id, actor, b) => app.callbacks.attempt(id, actor.id, b.notes || undefined),
+  );
   action('complete', 'Complete a request you hold, with its outcome and notes', { outcome: z.enum(COMPLETION_OUTCOMES), notes: z.string().max(5000).default('') }, (id, actor, b) =>
     app.callbacks.complete(id, actor.id, b.outcome, b.notes),
   );
