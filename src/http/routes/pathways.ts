@@ -9,6 +9,7 @@ const pathways: FastifyPluginAsyncZod = async (app) => {
     '/pathways',
     {
       schema: {
+        operationId: 'listPathways',
         tags: ['pathways'],
         summary: 'The topics (presenting problems) a patient can be assessed on, and the pathways behind them',
         description:
@@ -19,7 +20,7 @@ const pathways: FastifyPluginAsyncZod = async (app) => {
             sex: z.enum(SEXES).optional().describe('With ageYears'),
           })
           .refine((q) => (q.ageYears === undefined) === (q.sex === undefined), { message: 'give ageYears and sex together, or neither', path: ['ageYears'] }),
-        response: { 200: z.object({ topics: z.array(TopicViewSchema), pathways: z.array(PathwaySummarySchema) }), ...problems(400) },
+        response: { 200: z.object({ topics: z.array(TopicViewSchema), pathways: z.array(PathwaySummarySchema) }) },
       },
     },
     async (request) => {
@@ -37,8 +38,10 @@ const pathways: FastifyPluginAsyncZod = async (app) => {
     '/pathways/:id',
     {
       schema: {
+        operationId: 'getPathway',
         tags: ['pathways'],
         summary: "A pathway's public description and its questions, in the order they may be asked",
+        description: 'The version served now, with who it applies to and the sources it was written from.',
         params: z.object({ id: z.string().max(100) }),
         response: { 200: PathwayDetailSchema, ...problems(404) },
       },
