@@ -13,6 +13,7 @@ import Fastify from 'fastify';
 import triageApp, { serverOptions, type AppOptions } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import type { Command } from '../src/cli/run.js';
+import { enforceContract } from './contract.js';
 import type { Role } from '../src/security/roles.js';
 import { isPostgresUrl } from '../src/store/postgres.js';
 import type { Database } from '../src/store/schema.js';
@@ -121,7 +122,10 @@ export async function rawSql(app: TestApp, statement: string): Promise<void> {
   await withRawDatabase(databaseUrlOf(app), (db) => sql.raw(statement).execute(db));
 }
 
-/** A real app on a real database of its own (see freshDatabaseUrl), closed when the test ends. */
+/**
+ * A real app on a real database of its own (see freshDatabaseUrl), closed when the test ends.
+ * Every response it gives is checked against openapi/openapi.json (test/contract.ts).
+ */
 export async function testApp(t: Test, options: { rulesDir?: string; env?: Record<string, string>; logStream?: Writable } & Omit<AppOptions, 'config'> = {}) {
   const dir = tempDir(t);
   // Close the app before its database is dropped (teardowns run in the order they are added).
@@ -137,6 +141,7 @@ export async function testApp(t: Test, options: { rulesDir?: string; env?: Recor
   });
   const instance = Fastify(serverOptions(config, options.logStream));
   opened.push(instance);
+  enforceContract(t, instance);
   await instance.register(triageApp, { config, now: options.now });
   databaseUrls.set(instance, config.DATABASE_URL);
   return instance;

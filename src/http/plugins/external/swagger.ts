@@ -115,9 +115,10 @@ function finish(input: OpenApiObject): OpenApiObject {
       for (const [status, response] of Object.entries(op.responses)) {
         const code = Number(status);
         if (code < 400) continue;
-        const problem = response.content?.[JSON_TYPE]?.schema as { $ref?: string } | undefined;
-        const { [JSON_TYPE]: json, ...others } = response.content ?? {};
-        response.content = problem?.$ref === PROBLEM_REF ? { [PROBLEM_TYPE]: json!, ...others } : { ...(json ? { [JSON_TYPE]: json } : {}), ...others };
+        // Problems are problem+json whatever the route produces (the event stream's 401, say).
+        const isProblem = Object.values(response.content ?? {}).some((media) => (media.schema as { $ref?: string }).$ref === PROBLEM_REF);
+        if (isProblem) response.content = { [PROBLEM_TYPE]: { schema: { $ref: PROBLEM_REF } } };
+        response.content ??= {};
         if (EVERY_ROUTE.includes(code)) response.content[PROBLEM_TYPE] ??= { schema: { $ref: PROBLEM_REF } };
         if (code === 503) response.headers = { 'Retry-After': { description: RETRY_AFTER.description, schema: { type: RETRY_AFTER.type } }, ...response.headers };
         if (response.description === 'Default Response' || response.description === '') response.description = PROBLEM_STATUSES[code] ?? 'Problem';

@@ -26,6 +26,12 @@ const STAFF_SCOPES: [Access, FastifyPluginAsyncZod][] = [
 const v1: FastifyPluginAsyncZod<{ config: Config; security: Security }> = async (app, { config, security }) => {
   // Every /v1 route reads or writes the store: a failing disk is a 507 on any of them.
   declareProblems(app, 507);
+  // Assessments, answers, names, phone numbers, traces: nothing here may sit in a cache, shared or
+  // the browser's own, unless its route says otherwise (pathway reads set their own).
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
   // Patient-facing routes: no staff credential, rate limited per client.
   await app.register(async (publicRoutes) => {
     await publicRoutes.register(publicRateLimit, { perMinute: config.RATE_LIMIT_PER_MINUTE });
