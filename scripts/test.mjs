@@ -8,7 +8,10 @@ import { runPostgresSuites, taggedSuites } from './postgres-suites.mjs';
 
 const SUITES = 'dist/test/**/*.test.js';
 
-const run = (command, args) => spawnSync(command, args, { stdio: 'inherit' }).status ?? 1;
+/** Redocly CLI would otherwise send usage data and look for updates over the network. */
+const redoclyEnv = { REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' };
+
+const run = (command, args) => spawnSync(command, args, { stdio: 'inherit', env: { ...process.env, ...redoclyEnv } }).status ?? 1;
 
 /**
  * What tap saved of each file's run (.tap/test-results): for every test, by file and name, the
@@ -42,6 +45,8 @@ function finish(code) {
 for (const [command, ...args] of [
   ['npm', 'run', '--silent', 'lint'],
   ['node', 'dist/src/cli/openapi.js', 'check'],
+  // Redocly's recommended rules, offline: no telemetry, no update check (see redoclyEnv).
+  ['npx', 'redocly', 'lint', 'openapi/openapi.json', '--extends', 'recommended', '--format', 'summary'],
   ['node', 'dist/src/cli/bin/triage-rules.js', 'test'],
 ]) {
   const code = run(command, args);

@@ -161,16 +161,7 @@ export function decisionView(decision: Decided): { status: 'complete'; outcome: 
   return decision.status === 'complete' ? { status: 'complete', outcome: outcomeView(decision.outcome) } : { status: 'needs_answer', question: questionView(decision.question) };
 }
 
-const traceIdField = { traceId: UuidString.describe('The trace of this decision') };
-
-/** An assessment step, with the fields a route adds to both of its cases. */
-export const assessmentStep = <S extends z.ZodRawShape>(fields: S) =>
-  z.discriminatedUnion('status', [
-    z
-      .object({ id: UuidString, status: z.literal('in_progress'), question: QuestionViewSchema, ...traceIdField, ...fields })
-      .describe("A question to answer next: `in_progress` is this API version's alias, on the assessment routes, of `needs_answer` (POST /v1/triage)"),
-    z.object({ id: UuidString, status: z.literal('complete'), outcome: OutcomeViewSchema, ...traceIdField, ...fields }).describe('The outcome'),
-  ]);
+export const traceIdField = { traceId: UuidString.describe('The trace of this decision') };
 
 export const TriageResultSchema = z
   .discriminatedUnion('status', [

@@ -8,7 +8,7 @@ import { ASSESSMENT_STATUS_ALIAS, ASSESSMENT_STATUSES } from '../../triage/decis
 import {
   AnswerSchema,
   AnswerValueSchema,
-  assessmentStep,
+  traceIdField,
   DateTimeString,
   OutcomeViewSchema,
   PatientSchema,
@@ -29,6 +29,15 @@ const IdParams = z.object({ id: z.string().max(100) });
 const TokenHeaders = z.object({
   'x-assessment-token': z.string().max(200).optional().describe('The token returned when the assessment was created'),
 });
+/* The fields a route adds go in both cases of the step: one closed object each, so a response satisfies exactly one. */
+const assessmentStep = <S extends z.ZodRawShape>(fields: S) =>
+  z.discriminatedUnion('status', [
+    z
+      .object({ id: UuidString, status: z.literal('in_progress'), question: QuestionViewSchema, ...traceIdField, ...fields })
+      .describe("A question to answer next: `in_progress` is this API version's alias, on the assessment routes, of `needs_answer` (POST /v1/triage)"),
+    z.object({ id: UuidString, status: z.literal('complete'), outcome: OutcomeViewSchema, ...traceIdField, ...fields }).describe('The outcome'),
+  ]);
+
 /** The patient's view of their callback request: never less urgent than their latest answers. */
 const PatientCallbackSchema = z
   .object({
