@@ -73,7 +73,7 @@ const app: FastifyPluginAsync<AppOptions> = async (app, { config, now }) => {
   await app.register(services, { services: built });
   await app.register(securityHeaders, { behindTls: config.BEHIND_TLS === 'true' });
   await app.register(cors, { origins: config.CORS_ORIGINS });
-  await app.register(swagger);
+  await app.register(swagger, { behindTls: config.BEHIND_TLS === 'true' });
 
   await app.register(healthRoutes);
   if (config.BENCH_ECHO === 'true') {

@@ -73,6 +73,8 @@ t.test('the CSP upgrades insecure requests only when the service says it is behi
   const csp = String((await plain.inject({ method: 'GET', url: '/' })).headers['content-security-policy']);
   t.match(csp, /default-src 'self'/);
   t.notMatch(csp, /upgrade-insecure-requests/, 'over plain HTTP the pages would fetch their CSS and scripts over HTTPS, and fail');
+  t.notMatch(String((await plain.inject({ method: 'GET', url: '/docs/' })).headers['content-security-policy']), /upgrade-insecure-requests/, 'nor on /docs, with its own CSP');
   const tls = await testApp(t, { env: { BEHIND_TLS: 'true' } });
   t.match(String((await tls.inject({ method: 'GET', url: '/' })).headers['content-security-policy']), /upgrade-insecure-requests/);
+  t.match(String((await tls.inject({ method: 'GET', url: '/docs/' })).headers['content-security-policy']), /upgrade-insecure-requests/);
 });

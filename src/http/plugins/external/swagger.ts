@@ -146,9 +146,12 @@ function finish(input: OpenApiObject): OpenApiObject {
   return input;
 }
 
+/** The style element Swagger UI adds as it renders (test/http/docs-page.test.ts finds it if that changes). */
+const SWAGGER_UI_RENDERED_STYLE = 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w=';
+
 /** The OpenAPI document from the routes' zod schemas (openapi/openapi.json), and Swagger UI at /docs. */
-export default fp(
-  async (app) => {
+export default fp<{ behindTls: boolean }>(
+  async (app, { behindTls }) => {
     await app.register(fastifySwagger, {
       openapi: {
         openapi: '3.1.0',
@@ -173,8 +176,14 @@ export default fp(
       transform: operation,
       transformObject: (input) => finish(jsonSchemaTransformObject(input)),
     });
-    // Swagger UI sets its own CSP on its own pages (it needs inline styles).
-    await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+    await app.register(fastifySwaggerUi, {
+      routePrefix: '/docs',
+      // Swagger UI sets its own CSP on its own pages, with the hashes of its inline scripts and
+      // styles; plus the one style it injects as it renders, and upgrade-insecure-requests only
+      // where browsers arrive over HTTPS (as helmet.ts, BEHIND_TLS).
+      staticCSP: true,
+      transformStaticCSP: (csp) => csp.replace(/style-src ([^;]*)/, `style-src $1 '${SWAGGER_UI_RENDERED_STYLE}'`).replace(/\s*upgrade-insecure-requests;?/, behindTls ? '; upgrade-insecure-requests;' : ''),
+    });
   },
   { name: 'swagger' },
 );
