@@ -236,18 +236,21 @@ export async function startServer(t: Test, env: Record<string, string>): Promise
   return { child, base, output: () => out };
 }
 
+/** Chest pain answers that end in a 1-hour callback outcome. */
+export const CALLBACK_ANSWERS: Readonly<Record<string, string | boolean | string[]>> = {
+  emergency_signs: ['none'],
+  pain_now: false,
+  pain_feel: 'burning',
+  pain_spreads: ['none'],
+  associated: ['none'],
+  coughing_blood: false,
+  injury: false,
+  started: 'within_12h',
+};
+
 /** A chest pain assessment walked to a 1-hour callback outcome; returns its id. */
 export async function callbackAssessment(app: TestApp): Promise<string> {
-  const answers: Record<string, unknown> = {
-    emergency_signs: ['none'],
-    pain_now: false,
-    pain_feel: 'burning',
-    pain_spreads: ['none'],
-    associated: ['none'],
-    coughing_blood: false,
-    injury: false,
-    started: 'within_12h',
-  };
+  const answers = CALLBACK_ANSWERS;
   const start = await post(app, '/v1/assessments', { pathwayId: 'chest-pain', patient: { ageYears: 52, sex: 'male' } });
   let step = start.body;
   while (step.status === 'in_progress') {

@@ -1,25 +1,11 @@
 import createClient from 'openapi-fetch';
 import t from 'tap';
 import type { components, paths } from '../../openapi/types.js';
-import { STAFF, testApp } from '../helpers.js';
+import { CALLBACK_ANSWERS, STAFF, testApp } from '../helpers.js';
 
 // A client generated from openapi/openapi.json alone (openapi-typescript types, openapi-fetch
 // calls) drives the patient's, the call handler's and the auditor's flows against a listening
 // server: if the document and the service disagree, this does not compile or does not pass.
-
-type AnswerValue = components['schemas']['AnswerValue'];
-
-/** Chest pain answered to a 1-hour callback (as test/helpers.ts callbackAssessment). */
-const CALLBACK_ANSWERS: Record<string, AnswerValue> = {
-  emergency_signs: ['none'],
-  pain_now: false,
-  pain_feel: 'burning',
-  pain_spreads: ['none'],
-  associated: ['none'],
-  coughing_blood: false,
-  injury: false,
-  started: 'within_12h',
-};
 
 t.test('a generated client runs the patient, call-handler and auditor flows', async (t) => {
   const app = await testApp(t);
