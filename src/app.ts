@@ -71,9 +71,9 @@ const app: FastifyPluginAsync<AppOptions> = async (app, { config, now }) => {
   await app.register(errorHandling);
   const built = await createServices(config, { log: app.log, now });
   await app.register(services, { services: built });
-  await app.register(securityHeaders);
+  await app.register(securityHeaders, { behindTls: config.BEHIND_TLS === 'true' });
   await app.register(cors, { origins: config.CORS_ORIGINS });
-  await app.register(swagger);
+  await app.register(swagger, { behindTls: config.BEHIND_TLS === 'true' });
 
   await app.register(healthRoutes);
   if (config.BENCH_ECHO === 'true') {

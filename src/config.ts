@@ -40,6 +40,12 @@ export const ConfigSchema = z.object({
   STAFF_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   /** How long a client has to send a whole request, headers and body; then a 408 and the connection closes. */
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /**
+   * Set when browsers reach the service over HTTPS (directly or through a TLS-terminating proxy):
+   * the CSP then tells them to upgrade any http: subresource. Off by default, because over plain
+   * HTTP that directive makes browsers fetch the pages' own CSS and scripts over HTTPS, and fail.
+   */
+  BEHIND_TLS: z.enum(['true', 'false']).default('false'),
   /** Set when behind a load balancer, so rate limits see the client's address. */
   TRUST_PROXY: z.enum(['true', 'false']).default('false'),
   /** Refuse to activate a release without clinical safety officer sign-off (default: in production). */

@@ -13,6 +13,7 @@ import Fastify from 'fastify';
 import triageApp, { serverOptions, type AppOptions } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import type { Command } from '../src/cli/run.js';
+import { enforceContract } from './contract.js';
 import type { Role } from '../src/security/roles.js';
 import { isPostgresUrl } from '../src/store/postgres.js';
 import type { Database } from '../src/store/schema.js';
@@ -163,6 +164,7 @@ export async function rawSql(app: TestApp, statement: string): Promise<void> {
  * content pass BUNDLED_RULES. It decides on the event loop (TRIAGE_WORKERS=0: the same decideStep
  * the worker threads run), as starting a thread costs about a second per app; the suites about the
  * decision path pass TRIAGE_WORKERS, and servers started by startServer keep the default.
+ * Every response it gives is checked against openapi/openapi.json (test/contract.ts).
  */
 export async function testApp(t: Test, options: { rulesDir?: string; env?: Record<string, string>; logStream?: Writable } & Omit<AppOptions, 'config'> = {}) {
   const dir = tempDir(t);
@@ -174,12 +176,16 @@ export async function testApp(t: Test, options: { rulesDir?: string; env?: Recor
     RULES_DIR: options.rulesDir ?? bundledRules(t),
     LOG_LEVEL: options.logStream ? 'info' : 'silent',
     TRIAGE_WORKERS: '0',
+    // A loaded test machine must not turn a decision into its time-out fail-safe; that fail-safe
+    // has tests of its own (test/triage/decide.test.ts, decision-pool.test.ts).
+    TRIAGE_EVAL_TIMEOUT_MS: '5000',
     ...SECURITY_ENV,
     DEV_KEYS_FILE: path.join(dir, 'dev-keys.json'),
     ...options.env,
   });
   const instance = Fastify(serverOptions(config, options.logStream));
   opened.push(instance);
+  enforceContract(t, instance);
   await instance.register(triageApp, { config, now: options.now });
   databaseUrls.set(instance, config.DATABASE_URL);
   return instance;
@@ -274,18 +280,21 @@ export async function startServer(t: Test, env: Record<string, string>): Promise
   return { child, base, output: () => out };
 }
 
+/** Chest pain answers that end in a 1-hour callback outcome. */
+export const CALLBACK_ANSWERS: Readonly<Record<string, string | boolean | string[]>> = {
+  emergency_signs: ['none'],
+  pain_now: false,
+  pain_feel: 'burning',
+  pain_spreads: ['none'],
+  associated: ['none'],
+  coughing_blood: false,
+  injury: false,
+  started: 'within_12h',
+};
+
 /** A chest pain assessment walked to a 1-hour callback outcome; returns its id. */
 export async function callbackAssessment(app: TestApp): Promise<string> {
-  const answers: Record<string, unknown> = {
-    emergency_signs: ['none'],
-    pain_now: false,
-    pain_feel: 'burning',
-    pain_spreads: ['none'],
-    associated: ['none'],
-    coughing_blood: false,
-    injury: false,
-    started: 'within_12h',
-  };
+  const answers = CALLBACK_ANSWERS;
   const start = await post(app, '/v1/assessments', { pathwayId: 'chest-pain', patient: { ageYears: 52, sex: 'male' } });
   let step = start.body;
   while (step.status === 'in_progress') {

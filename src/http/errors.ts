@@ -130,7 +130,32 @@ export function registerErrorHandling(app: FastifyInstance): void {
     return send(reply, request, new Problem(500, 'Internal error', 'the service could not complete this request; it has been logged'));
   });
 
-  app.setNotFoundHandler((request, reply) => send(reply, request, new Problem(404, 'Not found', `no route ${request.method} ${request.url.split('?')[0]}`, [], 'https://triage.example/problems/not-found')));
+  const allowed = allowedMethods(app);
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const methods = allowed(path);
+    if (methods.length) {
+      // A known path asked with the wrong method: say which it takes (RFC 9110), not that it is missing.
+      reply.header('allow', methods.join(', '));
+      return send(reply, request, new Problem(405, 'Method not allowed', `${request.method} is not allowed on ${path}: use ${methods.join(' or ')}`));
+    }
+    return send(reply, request, new Problem(404, 'Not found', `no route ${request.method} ${path}`, [], 'https://triage.example/problems/not-found'));
+  });
+}
+
+/**
+ * The methods each route path takes, from every route registered after this: a lookup of a
+ * concrete path. Wildcard routes (the static pages, CORS preflights) name no path of their own.
+ */
+function allowedMethods(app: FastifyInstance): (path: string) => string[] {
+  const byPattern = new Map<string, { pattern: RegExp; methods: Set<string> }>();
+  app.addHook('onRoute', (route) => {
+    if (route.url.includes('*')) return;
+    const entry = byPattern.get(route.url) ?? { pattern: new RegExp(`^${route.url.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+')}$`), methods: new Set<string>() };
+    for (const method of [route.method].flat()) entry.methods.add(method);
+    byPattern.set(route.url, entry);
+  });
+  return (path) => [...new Set([...byPattern.values()].filter((e) => e.pattern.test(path)).flatMap((e) => [...e.methods]))].sort();
 }
 
 /** Deeper JSON than any request of this API needs is refused before it is parsed. */

@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import type { FieldError } from '../errors.js';
 
 export type { FieldError } from '../errors.js';
@@ -22,3 +23,22 @@ export class Problem extends Error {
 }
 
 export const notFound = (what: string, id: string): Problem => new Problem(404, 'Not found', `${what} ${id} does not exist`, [], 'https://triage.example/problems/not-found');
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The problem statuses the scopes around a route can answer with (its credential check, rate limit, the store): documented for it. */
+    problems?: number[];
+    /** Headers the route's responses carry, by status, as the OpenAPI document describes them. */
+    responseHeaders?: Record<number, Record<string, { type: 'string' | 'integer'; description: string }>>;
+  }
+}
+
+/**
+ * Declares, for every route of this scope registered from now on, the problem statuses the scope
+ * itself can answer with, so the OpenAPI document lists them on each route (plugins/external/swagger.ts).
+ */
+export function declareProblems(app: FastifyInstance, ...statuses: number[]): void {
+  app.addHook('onRoute', (route) => {
+    route.config = { ...route.config, problems: [...(route.config?.problems ?? []), ...statuses] };
+  });
+}

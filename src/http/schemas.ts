@@ -8,6 +8,13 @@ import { PatientSchema as Patient } from '../triage/patient.js';
 
 /** The API's shapes: one zod schema each gives validation, TypeScript types and OpenAPI. */
 
+/**
+ * Formats the document promises and the contract test checks (ajv-formats), without the response
+ * serialiser enforcing them: a timestamp written by an older version must never turn a read into a 500.
+ */
+export const DateTimeString = z.string().meta({ format: 'date-time' });
+export const UuidString = z.string().meta({ format: 'uuid' });
+
 export const ProblemSchema = z
   .object({
     type: z.string(),
@@ -19,7 +26,8 @@ export const ProblemSchema = z
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
 
-export const problems = (...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503)[]): Record<number, typeof ProblemSchema> =>
+/** The refusals a route's own handler can answer with; the ones its scope adds are declared there (declareProblems). */
+export const problems = (...statuses: (400 | 401 | 403 | 404 | 409 | 422)[]): Record<number, typeof ProblemSchema> =>
   Object.fromEntries(statuses.map((s) => [s, ProblemSchema])) as Record<number, typeof ProblemSchema>;
 
 export const PatientSchema = z
@@ -38,6 +46,8 @@ export const AnswerValueSchema = z
     'true/false for yes_no, an option value for single_choice, a list of option values for multiple_choice, a number for number, an ISO 8601 duration (PT6H, P3D, P2W) for duration; "unsure" where the question offers it',
   )
   .meta({ id: 'AnswerValue' });
+
+export const AnswerSchema = z.object({ questionId: z.string(), value: AnswerValueSchema }).meta({ id: 'Answer' });
 
 export const QuestionViewSchema = z
   .object({
@@ -151,18 +161,15 @@ export function decisionView(decision: Decided): { status: 'complete'; outcome: 
   return decision.status === 'complete' ? { status: 'complete', outcome: outcomeView(decision.outcome) } : { status: 'needs_answer', question: questionView(decision.question) };
 }
 
-export const StepSchema = z
-  .discriminatedUnion('status', [
-    z
-      .object({ id: z.string(), status: z.literal('in_progress'), question: QuestionViewSchema, traceId: z.string() })
-      .describe("A question to answer next: `in_progress` is this API version's alias, on the assessment routes, of `needs_answer` (POST /v1/triage)"),
-    z.object({ id: z.string(), status: z.literal('complete'), outcome: OutcomeViewSchema, traceId: z.string() }),
-  ])
-  .meta({ id: 'AssessmentStep' });
+export const traceIdField = { traceId: UuidString.describe('The trace of this decision') };
 
 export const TriageResultSchema = z
   .discriminatedUnion('status', [
-    z.object({ status: z.literal('needs_answer'), question: QuestionViewSchema, traceId: z.string() }).describe('A question to answer next (the assessment routes say `in_progress` for it in this API version)'),
-    z.object({ status: z.literal('complete'), outcome: OutcomeViewSchema, traceId: z.string() }),
+    z
+      .object({ status: z.literal('needs_answer'), question: QuestionViewSchema, ...traceIdField, pathwayId: z.string().describe('The pathway that decided'), redirected: RedirectedSchema.optional() })
+      .describe('A question to answer next (the assessment routes say `in_progress` for it in this API version)'),
+    z
+      .object({ status: z.literal('complete'), outcome: OutcomeViewSchema, ...traceIdField, pathwayId: z.string().describe('The pathway that decided'), redirected: RedirectedSchema.optional() })
+      .describe('The outcome'),
   ])
   .meta({ id: 'TriageResult' });

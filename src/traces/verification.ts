@@ -86,7 +86,7 @@ export function verificationService(store: Store, databaseUrl: string): Verifica
       const key = JSON.stringify([range.from, range.to, anchor]);
       for (const [id, job] of running) {
         if (job.key === key) return (await this.get(id))!;
-        throw new VerificationRunning(`verification ${id} of another range is still running on this instance: follow it at /v1/traces/verify/${id}, and ask again once it is done`);
+        throw new VerificationRunning(`verification ${id} of another range is still running on this instance: follow it at /v1/trace-verifications/${id}, and ask again once it is done`);
       }
       const id = randomUUID();
       const at = new Date().toISOString();

@@ -112,10 +112,10 @@ t.test('a clean chain verifies with its count, over HTTP and from the command li
   const started = await get(app, '/v1/traces/verify', STAFF.clinician);
   t.equal(started.status, 202, 'the route answers at once, with the verification to follow');
   t.match(started.body, { id: String, state: 'running', range: { from: 1, to: 10 }, progress: { total: 10 } });
-  t.equal(started.headers.location, `/v1/traces/verify/${started.body.id}`);
+  t.equal(started.headers.location, `/v1/trace-verifications/${started.body.id}`);
   const done = await verifyOnline(app);
   t.match(done, { state: 'done', progress: { verified: 10, total: 10 }, finishedAt: String, verdict: { ok: true, verified: 10, lastSeq: 10 } });
-  t.equal((await get(app, '/v1/traces/verify/nope', STAFF.clinician)).status, 404);
+  t.equal((await get(app, '/v1/trace-verifications/nope', STAFF.clinician)).status, 404);
   const cli = await traces(file, ['verify']);
   t.equal(cli.code, 0);
   t.match(cli.stdout, /ok: 10 traces verified/);

@@ -19,7 +19,7 @@ const { publicKey, privateKey } = await generateKeyPair('ES256');
 const jwks = path.join(tempDir(t), 'jwks.json');
 writeFileSync(jwks, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'idp-1', alg: 'ES256' }] }));
 const app = await testApp(t, {
-  rulesDir: bundledRules(t, ['blood-in-pee']),
+  rulesDir: bundledRules(t, ['blood-in-pee', 'chest-pain']),
   now: () => new Date(Date.now() + offsetMs),
   env: { AUTH_JWKS_URL: `file://${jwks}`, AUTH_JWT_ISSUER: 'https://idp.example.nhs.uk', AUTH_JWT_AUDIENCE: 'triage-service' },
 });

@@ -3,23 +3,23 @@ import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { COMPLETION_OUTCOMES, type QueuedCallback } from '../../callbacks/request.js';
 import { QUEUE_CHANGES, type QueueChange } from '../../callbacks/service.js';
-import { CALLBACK_STATUSES, REVIEW_REASONS } from '../../callbacks/vocabulary.js';
+import { CALLBACK_ACTIONS, CALLBACK_STATUSES, REVIEW_REASONS } from '../../callbacks/vocabulary.js';
 import { personOf, type Person } from '../../assessments/service.js';
 import { AGE_BANDS, OUTCOME_KINDS, SEXES } from '../../rulesets/schema.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import { CANCEL_OVERRIDE, type Principal } from '../../security/roles.js';
+import { CANCEL_OVERRIDE, ROLES, type Principal } from '../../security/roles.js';
 import { explain } from '../../traces/explain.js';
-import { problems, questionView, QuestionViewSchema } from '../schemas.js';
+import { AnswerValueSchema, DateTimeString, problems, questionView, QuestionViewSchema, UuidString } from '../schemas.js';
 
 const CallbackSummarySchema = z
   .object({
-    id: z.string(),
-    assessmentId: z.string(),
+    id: UuidString,
+    assessmentId: UuidString,
     status: z.enum(CALLBACK_STATUSES),
     disposition: z.string(),
     within: z.string().describe('The urgency window the answers earned (ISO 8601 duration)'),
-    dueAt: z.string(),
-    createdAt: z.string(),
+    dueAt: DateTimeString,
+    createdAt: DateTimeString,
     timeLeftSeconds: z.number().optional().describe('Present while not yet due'),
     overdueBySeconds: z.number().optional().describe('Present once the due time has passed'),
     attempts: z.number(),
@@ -27,20 +27,25 @@ const CallbackSummarySchema = z
     reviewReason: z.enum(REVIEW_REASONS).nullable().describe('escalated: the answers escalated after the request (the request sits at the top of the queue)'),
     answersChanged: z.boolean().describe('The patient changed answers after asking for the callback'),
     claimedBy: z.string().nullable(),
-    leaseUntil: z.string().nullable(),
+    leaseUntil: DateTimeString.nullable(),
     topic: z.string().describe('The title of the pathway the patient answered'),
     ageBand: z.enum(AGE_BANDS).describe("The patient's age band (never the exact age)"),
     sex: z.enum(SEXES),
   })
   .meta({ id: 'CallbackSummary' });
 
-const DecisionSummarySchema = z.object({ kind: z.enum(OUTCOME_KINDS), disposition: z.string(), within: z.string().nullable(), decidedAt: z.string() });
+const DecisionSummarySchema = z.object({ kind: z.enum(OUTCOME_KINDS), disposition: z.string(), within: z.string().nullable(), decidedAt: DateTimeString });
+
+/** What an audit event records beside its action: scalars, or one level of them (a decision's disposition, window and due time). */
+const EventDetailValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const EventDetailSchema = z.record(z.string(), z.union([EventDetailValue, z.array(EventDetailValue), z.record(z.string(), EventDetailValue)]));
+type EventDetail = z.infer<typeof EventDetailSchema>;
 
 const CallbackDetailSchema = CallbackSummarySchema.extend({
   name: z.string(),
   phone: z.string().describe('E.164'),
-  completion: z.object({ outcome: z.enum(COMPLETION_OUTCOMES), notes: z.string(), at: z.string() }).nullable(),
-  answers: z.array(z.object({ question: QuestionViewSchema, value: z.unknown() })),
+  completion: z.object({ outcome: z.enum(COMPLETION_OUTCOMES), notes: z.string(), at: DateTimeString }).nullable(),
+  answers: z.array(z.object({ question: QuestionViewSchema, value: AnswerValueSchema })),
   advice: z
     .object({ title: z.string(), advice: z.string(), safetyNetting: z.string().optional() })
     .nullable()
@@ -48,14 +53,16 @@ const CallbackDetailSchema = CallbackSummarySchema.extend({
   explanation: z.object({ summary: z.string(), ruledOut: z.array(z.string()), settled: z.array(z.string()), setAside: z.array(z.string()), counted: z.array(z.string()) }).nullable(),
   sinceRequest: z
     .object({
-      at: z.string(),
+      at: DateTimeString,
       whenAsked: DecisionSummarySchema.describe('The decision the callback was asked on'),
       latest: DecisionSummarySchema.nullable().describe('The latest decision since; null while the patient has not finished answering'),
       stillAnswering: z.boolean().describe('The patient is part-way through changing answers now'),
     })
     .nullable()
     .describe('Answers changed after the request: the request keeps the more urgent of the decisions'),
-  history: z.array(z.object({ action: z.string(), handlerId: z.string().nullable(), at: z.string(), detail: z.unknown() })).describe('In order, including every read of the contact details'),
+  history: z
+    .array(z.object({ action: z.enum(CALLBACK_ACTIONS), handlerId: z.string().nullable(), at: DateTimeString, detail: EventDetailSchema.nullable() }))
+    .describe('In order, including every read of the contact details'),
 }).meta({ id: 'CallbackDetail' });
 
 function summary(callback: QueuedCallback, now: number, person: Person): z.infer<typeof CallbackSummarySchema> {
@@ -104,6 +111,8 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['callbacks'],
+        operationId: 'listCallbacks',
+        description: 'Waiting and claimed requests by default, each with the time left or how overdue it is; never contact details. Follow `nextCursor` for the next page.',
         summary: 'The queue: escalated after the request first, then most urgent (due time, then creation)',
         querystring: z.strictObject({
           status: z.enum(CALLBACK_STATUSES).optional().describe('Default: waiting and claimed'),
@@ -111,7 +120,7 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
           limit: z.coerce.number().int().min(1).max(200).default(50),
           cursor: z.string().max(300).optional(),
         }),
-        response: { 200: z.object({ items: z.array(CallbackSummarySchema), nextCursor: z.string().nullable() }), ...problems(400, 401, 403) },
+        response: { 200: z.object({ items: z.array(CallbackSummarySchema), nextCursor: z.string().nullable() }) },
       },
     },
     async (request) => {
@@ -129,10 +138,11 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['callbacks'],
+        operationId: 'getCurrentHandler',
+        description: 'The handler id actions are recorded under (derived from the credential, never the key itself) and its roles.',
         summary: 'Who the credential says you are: your handler id and roles',
         response: {
-          200: z.object({ id: z.string(), roles: z.array(z.string()), name: z.string().nullable().describe("The display name: a bearer JWT's `name` claim; null for an API key") }),
-          ...problems(401, 403),
+          200: z.object({ id: z.string(), roles: z.array(z.enum(ROLES)), name: z.string().nullable().describe("The display name: a bearer JWT's `name` claim; null for an API key") }),
         },
       },
     },
@@ -144,15 +154,16 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['callbacks'],
+        operationId: 'getCallbackStats',
+        description: 'The figures a console shows above the queue.',
         summary: 'Waiting counts by urgency window, the oldest waiting, the overdue count (waiting or claimed)',
         response: {
-          ...problems(401, 403),
           200: z.object({
             waiting: z.number(),
             claimed: z.number(),
             byWindow: z.record(z.string(), z.number()),
             overdue: z.number(),
-            oldestWaiting: z.object({ id: z.string(), createdAt: z.string(), waitingSeconds: z.number() }).nullable(),
+            oldestWaiting: z.object({ id: UuidString, createdAt: DateTimeString, waitingSeconds: z.number() }).nullable(),
           }),
         },
       },
@@ -162,11 +173,20 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/callbacks/events',
-    { schema: { tags: ['callbacks'], summary: `Server-sent events: ${QUEUE_CHANGES.join(', ')}; refresh when changes may have been missed (reload the queue)` } },
+    {
+      schema: {
+        operationId: 'streamCallbackEvents',
+        tags: ['callbacks'],
+        summary: 'Server-sent events: queue changes as they happen',
+        description: `Events ${QUEUE_CHANGES.join(', ')}, each with the request's id and status; \`refresh\` when changes may have been missed (reload the queue). A comment line every 15 s keeps the connection open.`,
+        produces: ['text/event-stream'],
+        response: { 200: z.string().describe('A text/event-stream that stays open') },
+      },
+    },
     (request, reply) => {
       reply.hijack();
       const raw = reply.raw;
-      raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       raw.write(': connected\n\n');
       const send = (change: QueueChange) => raw.write(`event: ${change.type}\ndata: ${JSON.stringify(change)}\n\n`);
       // Changes may have been missed (the instance could not hear the others): reload the queue.
@@ -189,9 +209,12 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['callbacks'],
+        operationId: 'getCallback',
+        description:
+          'Everything a call handler needs for the call: name and phone, the answers as question and value, the explanation of the decision, what changed since the request, and the audit history. Reading it is itself recorded.',
         summary: "A request with its contact details, the assessment's answers and the explanation of its decision (the read is audited)",
         params: IdParams,
-        response: { 200: CallbackDetailSchema, ...problems(401, 403, 404) },
+        response: { 200: CallbackDetailSchema, ...problems(404) },
       },
     },
     async (request) => {
@@ -214,23 +237,29 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
         advice: outcome && { title: outcome.title, advice: outcome.advice, ...(outcome.safetyNetting ? { safetyNetting: outcome.safetyNetting } : {}) },
         explanation: explanation && { summary: explanation.summary, ruledOut: explanation.ruledOut, settled: explanation.settled, setAside: explanation.setAside, counted: explanation.counted },
         sinceRequest: changed && { ...changed, stillAnswering: assessment.status === 'in_progress' },
-        history: history.map((e) => ({ action: e.action, handlerId: e.handlerId, at: e.at, detail: e.detail })),
+        // The events' details are written by the callback service alone, in the shape the schema names (checked as it is sent).
+        history: history.map((e) => ({ action: e.action, handlerId: e.handlerId, at: e.at, detail: e.detail as EventDetail | null })),
       };
     },
   );
 
   // The acting handler is the authenticated principal, never a field of the request body.
-  const action = <B extends z.ZodRawShape>(path: string, summaryText: string, body: B, run: (id: string, actor: Principal, b: z.infer<z.ZodObject<B>>) => Promise<QueuedCallback>) =>
+  const action = <B extends z.ZodRawShape>(
+    path: string,
+    about: { operationId: string; summary: string; description: string },
+    body: B,
+    run: (id: string, actor: Principal, b: z.infer<z.ZodObject<B>>) => Promise<QueuedCallback>,
+  ) =>
     app.post(
       `/callbacks/:id/${path}`,
       {
         schema: {
+          ...about,
           tags: ['callbacks'],
-          summary: summaryText,
           params: IdParams,
           // Claim, renew, release and attempts need no body (every field optional); complete and cancel do.
           body: z.strictObject(body).safeParse({}).success ? z.strictObject(body).nullish() : z.strictObject(body),
-          response: { 200: CallbackSummarySchema, ...problems(400, 401, 403, 404, 409) },
+          response: { 200: CallbackSummarySchema, ...problems(403, 404, 409) },
         },
       },
       async (request) => {
@@ -239,21 +268,41 @@ const callbacks: FastifyPluginAsyncZod = async (app) => {
       },
     );
 
-  action('claim', 'Claim a request; 409 says who holds it and until when', {}, (id, actor) => app.callbacks.claim(id, actor.id));
-  action('renew', 'Extend your claim by another lease', {}, (id, actor) => app.callbacks.renew(id, actor.id));
-  action('release', 'Put a request you hold back in the queue', {}, (id, actor) => app.callbacks.release(id, actor.id));
+  action(
+    'claim',
+    {
+      operationId: 'claimCallback',
+      summary: 'Claim a request',
+      description: 'A claim is a lease of CALLBACK_LEASE_SECONDS: renew or complete it, or the request returns to the queue. 409 says who holds it and until when.',
+    },
+    {},
+    (id, actor) => app.callbacks.claim(id, actor.id),
+  );
+  action('renew', { operationId: 'renewCallbackClaim', summary: 'Extend your claim by another lease', description: 'Only the handler holding the claim may renew it.' }, {}, (id, actor) =>
+    app.callbacks.renew(id, actor.id),
+  );
+  action('release', { operationId: 'releaseCallback', summary: 'Put a request you hold back in the queue', description: 'It keeps its place: due time and creation decide the order.' }, {}, (id, actor) =>
+    app.callbacks.release(id, actor.id),
+  );
   action(
     'attempts',
-    'Record a call with no answer; the request is re-queued (flagged for review after 3)',
+    { operationId: 'recordCallbackAttempt', summary: 'Record a call with no answer', description: 'The request is re-queued; after 3 unanswered calls it is flagged for clinical review, never dropped.' },
     { notes: z.string().trim().max(2000).optional().describe('What happened on the call; free text, stored sealed like contact details') },
     (id, actor, b) => app.callbacks.attempt(id, actor.id, b.notes || undefined),
   );
-  action('complete', 'Complete a request you hold, with its outcome and notes', { outcome: z.enum(COMPLETION_OUTCOMES), notes: z.string().max(5000).default('') }, (id, actor, b) =>
-    app.callbacks.complete(id, actor.id, b.outcome, b.notes),
+  action(
+    'complete',
+    { operationId: 'completeCallback', summary: 'Complete a request you hold', description: 'With its outcome from a fixed list and notes (stored sealed, like contact details).' },
+    { outcome: z.enum(COMPLETION_OUTCOMES), notes: z.string().max(5000).default('') },
+    (id, actor, b) => app.callbacks.complete(id, actor.id, b.outcome, b.notes),
   );
   action(
     'cancel',
-    `Cancel a request you hold that is no longer needed (403 for an override by anyone but a ${CANCEL_OVERRIDE.join(' or ')})`,
+    {
+      operationId: 'cancelCallback',
+      summary: 'Cancel a request you hold that is no longer needed',
+      description: `With a reason. 403 for an override (cancelling without holding the claim) by anyone but a ${CANCEL_OVERRIDE.join(' or ')}.`,
+    },
     {
       reason: z.string().trim().min(1).max(500).describe('Free text: stored sealed, like contact details'),
       override: z

@@ -6,15 +6,29 @@ import { FAULT_NAMES } from '../../store/faults.js';
 import { pathwayRef } from '../../rulesets/version.js';
 import { PathwayRefSchema } from '../schemas.js';
 
+/**
+ * Probes for the orchestrator (docs/operations.md), outside the versioned API and its document:
+ * they take no input, so no client error applies to them.
+ */
 const health: FastifyPluginAsyncZod = async (app) => {
-  app.get('/health/live', { schema: { tags: ['health'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  app.get(
+    '/health/live',
+    {
+      // The process is up.
+      schema: {
+        hide: true,
+        response: { 200: z.object({ status: z.literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
 
   app.get(
     '/health/ready',
     {
+      // Rules are loaded, the database answers and takes writes, and this instance hears the others: ready for patients.
       schema: {
-        tags: ['health'],
-        summary: 'Rules are loaded, the database answers and takes writes, and this instance hears the others: ready for patients',
+        hide: true,
         response: {
           200: z.object({
             status: z.literal('ready'),

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { z } from 'zod';
 import { SEXES } from '../../rulesets/schema.js';
-import { problems } from '../schemas.js';
 
 const SearchQuerySchema = z
   .strictObject({
@@ -28,11 +27,12 @@ const search: FastifyPluginAsyncZod = async (app) => {
     '/pathways/search',
     {
       schema: {
+        operationId: 'searchPathways',
         tags: ['pathways'],
         summary: 'Symptom search: the topics matching what a person typed, best first',
         description: 'Tolerates typos, plurals and word order. With ageYears and sex, only topics that serve that person. When nothing matches, the catch-all topic ("Something else") is offered.',
         querystring: SearchQuerySchema,
-        response: { 200: SymptomSearchSchema, ...problems(400, 429) },
+        response: { 200: SymptomSearchSchema },
       },
     },
     async (request) => {

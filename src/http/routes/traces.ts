@@ -2,55 +2,122 @@ import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { z } from 'zod';
 import { notFound } from '../problem.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import { OUTCOME_KINDS } from '../../rulesets/schema.js';
+import { OUTCOME_KINDS, SEXES } from '../../rulesets/schema.js';
 import { explain } from '../../traces/explain.js';
 import { replay } from '../../traces/replay.js';
 import { ANCHOR_PATTERN, parseAnchor, type TraceBody } from '../../traces/trace.js';
 import { DECISION_SEMANTICS } from '../../triage/settled.js';
-import { PathwayRefSchema, problems } from '../schemas.js';
+import { DECISION_STATUSES } from '../../triage/decision.js';
+import { AnswerSchema, DateTimeString, OutcomeViewSchema, problems, UuidString } from '../schemas.js';
 
-// Traces are nested records of everything evaluated; documented by their top-level fields.
+const Kleene = z.boolean().nullable().describe('Three-valued: null is unknown (a question still to be asked)');
+
+/** A condition as evaluated (ConditionTrace); `expected` and `actual` are whatever JSON the rule compares, absent when undefined. */
+type ConditionView =
+  { all: ConditionView[]; result: boolean | null } | { any: ConditionView[]; result: boolean | null } | { fact: string; operator: string; expected?: unknown; actual?: unknown; result: boolean | null };
+const ConditionTraceSchema: z.ZodType<ConditionView> = z
+  .union([
+    z.object({
+      get all() {
+        return z.array(ConditionTraceSchema);
+      },
+      result: Kleene,
+    }),
+    z.object({
+      get any() {
+        return z.array(ConditionTraceSchema);
+      },
+      result: Kleene,
+    }),
+    z.object({ fact: z.string(), operator: z.string(), expected: z.unknown().optional(), actual: z.unknown().optional(), result: Kleene }),
+  ])
+  .meta({ id: 'ConditionTrace' });
+
+/**
+ * A trace's evaluation as the API shows it. Loose objects: a trace is served exactly as it was
+ * sealed, so a member this schema does not name (from an older or newer version) passes through,
+ * and what older traces lack is optional.
+ */
+const RuleEvaluationSchema = z.looseObject({
+  ruleId: z.string(),
+  title: z.string(),
+  scope: z.enum(['global_red_flag', 'pathway', 'module']),
+  module: z.string().optional(),
+  redFlag: z.boolean(),
+  priority: z.number(),
+  fired: Kleene,
+  notEvaluated: z.enum(['unanswered', 'decided_above']).optional().describe('Why it was not handed to the engine'),
+  conditions: ConditionTraceSchema.optional(),
+});
+
+const EvaluationSchema = z
+  .looseObject({
+    semantics: z.enum(DECISION_SEMANTICS).optional().describe('Absent on traces made before there was a choice (first-fire-v1)'),
+    facts: z.record(z.string(), z.unknown()).describe('Every fact as the engine saw it: the patient and the answers as counted'),
+    dropped: z.array(AnswerSchema).optional().describe('Answers dropped because their question no longer applies'),
+    rules: z.array(RuleEvaluationSchema),
+    askWhen: z.array(z.looseObject({ questionId: z.string(), held: Kleene, notEvaluated: z.literal('unanswered').optional(), conditions: ConditionTraceSchema.optional() })).optional(),
+    next: z
+      .looseObject({
+        questionId: z.string(),
+        askWhen: ConditionTraceSchema.nullable(),
+        askedFor: z.looseObject({ ruleId: z.string(), title: z.string(), kind: z.enum(OUTCOME_KINDS), within: z.string().optional() }).optional(),
+        stillNeeded: z.array(z.string()).optional(),
+      })
+      .nullable()
+      .optional(),
+    decidedBy: z.union([z.looseObject({ ruleId: z.string() }), z.looseObject({ fallback: z.enum(['no_rule_decided', 'engine_error', 'timeout']), detail: z.string() })]),
+    settled: z.array(z.looseObject({ ruleId: z.string(), by: z.enum(['answers', 'not_asked', 'unaskable']) })).optional(),
+    engineRuns: z.number().optional(),
+  })
+  .meta({ id: 'Evaluation' });
+
+/** What a trace decided: the outcome, or the question to ask next. */
+const DecisionRecordSchema = z
+  .discriminatedUnion('status', [z.object({ status: z.literal('complete'), outcome: OutcomeViewSchema }), z.object({ status: z.literal('needs_answer'), questionId: z.string() })])
+  .meta({ id: 'DecisionRecord' });
+
 const TraceSchema = z
   .object({
-    id: z.string(),
-    seq: z.number(),
+    id: UuidString,
+    seq: z.number().int(),
     prevHash: z.string(),
-    assessmentId: z.string().nullable(),
-    step: z.number().nullable(),
-    at: z.string(),
+    assessmentId: UuidString.nullable(),
+    step: z.number().int().nullable(),
+    at: DateTimeString,
     durationMs: z.number(),
-    pathway: PathwayRefSchema,
+    pathway: z.looseObject({ id: z.string(), version: z.string(), hash: z.string(), modules: z.array(z.object({ id: z.string(), version: z.string() })).optional() }),
     software: z.object({ app: z.string(), jsonRulesEngine: z.string() }),
-    patient: z.object({ ageYears: z.number(), sex: z.string() }),
-    answers: z.array(z.object({ questionId: z.string(), value: z.unknown() })),
-    evaluation: z.unknown().describe("Facts as evaluated; every rule with each condition's fact, operator, expected and actual value and result; askWhen checks; the next question; what decided"),
-    result: z.unknown().describe('{ status: "complete", outcome } or { status: "needs_answer", questionId }'),
+    patient: z.object({ ageYears: z.number(), sex: z.enum(SEXES) }),
+    answers: z.array(AnswerSchema),
+    evaluation: EvaluationSchema.describe("Facts as evaluated; every rule with each condition's fact, operator, expected and actual value and result; askWhen checks; the next question; what decided"),
+    result: DecisionRecordSchema,
   })
   .meta({ id: 'Trace' });
 
 const TraceSummarySchema = z.object({
-  seq: z.number(),
-  id: z.string(),
-  assessmentId: z.string().nullable(),
-  step: z.number().nullable(),
-  at: z.string(),
+  seq: z.number().int(),
+  id: UuidString,
+  assessmentId: UuidString.nullable(),
+  step: z.number().int().nullable(),
+  at: DateTimeString,
   pathwayId: z.string(),
   versionHash: z.string(),
-  status: z.string(),
-  outcomeKind: z.string().nullable(),
+  status: z.enum(DECISION_STATUSES),
+  outcomeKind: z.enum(OUTCOME_KINDS).nullable(),
   disposition: z.string().nullable(),
   ruleId: z.string().nullable(),
 });
 
 const VerificationSchema = z
   .object({
-    id: z.string(),
+    id: UuidString,
     state: z.enum(['running', 'done', 'failed']).describe('failed: the verification could not finish (see error); a broken chain is `done` with verdict.ok false'),
     range: z.object({ from: z.number(), to: z.number() }),
     anchor: z.string().nullable(),
     progress: z.object({ verified: z.number(), total: z.number() }),
-    startedAt: z.string(),
-    finishedAt: z.string().nullable(),
+    startedAt: DateTimeString,
+    finishedAt: DateTimeString.nullable(),
     verdict: z
       .object({
         ok: z.boolean(),
@@ -65,6 +132,12 @@ const VerificationSchema = z
     error: z.string().nullable(),
   })
   .meta({ id: 'TraceVerification' });
+
+/**
+ * A trace as served: exactly as sealed. TraceBody's interfaces carry no index signature, so they
+ * do not meet the loose objects' types, though every trace satisfies them (checked as it is sent).
+ */
+const asSealed = (trace: TraceBody): z.infer<typeof TraceSchema> => trace as unknown as z.infer<typeof TraceSchema>;
 
 const TracePosition = z.object({ seq: z.number().int().min(0) });
 
@@ -84,6 +157,8 @@ const traces: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['traces'],
+        operationId: 'listTraces',
+        description: 'Oldest first by sequence number. Filter by pathway, outcome kind, disposition, deciding rule and time; follow `nextCursor` for the next page.',
         summary: 'Decision traces in order, filtered, a page at a time',
         querystring: z.strictObject({
           pathwayId: z.string().max(100).optional(),
@@ -102,7 +177,8 @@ const traces: FastifyPluginAsyncZod = async (app) => {
       const { cursor, limit, ...filter } = request.query;
       const items = await app.traces.list(app.store.read, { ...filter, afterSeq: cursor ? decodeCursor(cursor, TracePosition).seq : undefined, limit: limit + 1 });
       const page = items.slice(0, limit);
-      return { items: page, nextCursor: items.length > limit ? encodeCursor({ seq: page[page.length - 1]!.seq }) : null };
+      // The summary columns are copied from each trace's sealed result when it is stored.
+      return { items: page as z.infer<typeof TraceSummarySchema>[], nextCursor: items.length > limit ? encodeCursor({ seq: page[page.length - 1]!.seq }) : null };
     },
   );
 
@@ -111,9 +187,10 @@ const traces: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['traces'],
+        operationId: 'startTraceVerification',
         summary: 'Start verifying the hash chain (or join the same verification running): answered at once, with the verification to follow',
         description:
-          'The whole chain by default; `from`/`to` sequence numbers for part of it; `anchor` (SEQ:HASH, from `traces head`) to require that the chain still reaches that point with that hash, and with `sinceAnchor=true` only what was appended after it. The verification runs off the request thread; follow it at the Location given (GET /v1/traces/verify/{id}) until its state is no longer `running`.',
+          'The whole chain by default; `from`/`to` sequence numbers for part of it; `anchor` (SEQ:HASH, from `traces head`) to require that the chain still reaches that point with that hash, and with `sinceAnchor=true` only what was appended after it. The verification runs off the request thread; follow it at the Location given (GET /v1/trace-verifications/{id}) until its state is no longer `running`.',
         querystring: z.strictObject({
           from: z.coerce.number().int().min(1).optional().describe('First sequence number to verify (default 1)'),
           to: z.coerce.number().int().min(0).optional().describe('Last sequence number to verify (default: the chain head)'),
@@ -126,15 +203,17 @@ const traces: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const { anchor, sinceAnchor, ...range } = request.query;
       const verification = await app.verifications.start({ ...range, anchor: anchor === undefined ? undefined : parseAnchor(anchor), sinceAnchor: sinceAnchor === 'true' });
-      return reply.code(202).header('location', `/v1/traces/verify/${verification.id}`).send(verification);
+      return reply.code(202).header('location', `/v1/trace-verifications/${verification.id}`).send(verification);
     },
   );
 
   app.get(
-    '/traces/verify/:id',
+    '/trace-verifications/:id',
     {
       schema: {
         tags: ['traces'],
+        operationId: 'getTraceVerification',
+        description: 'Poll until `state` is no longer `running`: `done` with the verdict (verified, or the first broken link), or `failed` with the error.',
         summary: "A verification's progress, then its verdict: the count verified, or the first broken link",
         params: IdParams,
         response: { 200: VerificationSchema, ...problems(404) },
@@ -149,13 +228,28 @@ const traces: FastifyPluginAsyncZod = async (app) => {
     },
   );
 
-  app.get('/traces/:id', { schema: { tags: ['traces'], summary: 'One trace, in full', params: IdParams, response: { 200: TraceSchema, ...problems(404) } } }, async (request) => load(request.params.id));
+  app.get(
+    '/traces/:id',
+    {
+      schema: {
+        operationId: 'getTrace',
+        tags: ['traces'],
+        summary: 'One trace, in full',
+        description: 'Exactly as sealed in the hash chain: the rule-set version, the facts, every rule evaluated, and the result; refused if its stored columns disagree with its content.',
+        params: IdParams,
+        response: { 200: TraceSchema, ...problems(404) },
+      },
+    },
+    async (request) => asSealed(await load(request.params.id)),
+  );
 
   app.get(
     '/traces/:id/explanation',
     {
       schema: {
         tags: ['traces'],
+        operationId: 'explainTrace',
+        description: 'What decided and why, which rules were ruled out and how, and how answers were counted, in sentences an auditor can read.',
         summary: 'The trace in plain sentences',
         params: IdParams,
         response: {
@@ -179,6 +273,8 @@ const traces: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['traces'],
+        operationId: 'replayTrace',
+        description: 'Nothing is stored: the replay decides again in memory and compares the result with the one sealed in the trace.',
         summary: 'Re-run the stored answers on the stored rule-set version, with the decision semantics the trace was made with; identical, or the differences',
         params: IdParams,
         response: {
@@ -188,8 +284,8 @@ const traces: FastifyPluginAsyncZod = async (app) => {
             semantics: z.enum(DECISION_SEMANTICS).describe('How the trace was decided, and replayed (first-fire-v1 for traces that name none)'),
             identical: z.boolean(),
             differences: z.array(z.string()),
-            original: z.unknown(),
-            replayed: z.unknown(),
+            original: DecisionRecordSchema,
+            replayed: DecisionRecordSchema,
           }),
           ...problems(404),
         },
@@ -206,21 +302,23 @@ const traces: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['traces'],
+        operationId: 'getAssessmentHistory',
+        description: 'Decision steps from the traces and callback actions from the audit log, merged in time order; never contact details.',
         summary: "The assessment's audit history: every decision step and every callback action, in time order",
         params: IdParams,
         response: {
           200: z.object({
             events: z.array(
               z.object({
-                at: z.string(),
+                at: DateTimeString,
                 kind: z.enum(['decision', 'callback']),
                 summary: z.string(),
-                traceId: z.string().optional(),
+                traceId: UuidString.optional(),
                 handlerId: z.string().nullable().optional(),
               }),
             ),
           }),
-          ...problems(401, 403, 404),
+          ...problems(404),
         },
       },
     },
@@ -245,6 +343,8 @@ const traces: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['traces'],
+        operationId: 'listAssessmentTraces',
+        description: 'In step order, each in full as GET /v1/traces/{id} gives it.',
         summary: 'Every trace of an assessment, step by step',
         params: IdParams,
         response: { 200: z.object({ traces: z.array(TraceSchema) }), ...problems(404) },
@@ -252,7 +352,7 @@ const traces: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       await app.assessments.get(request.params.id);
-      return { traces: await app.traces.forAssessment(app.store.read, request.params.id) };
+      return { traces: (await app.traces.forAssessment(app.store.read, request.params.id)).map(asSealed) };
     },
   );
 };

@@ -1,6 +1,6 @@
 import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
-import { Problem } from '../../problem.js';
+import { declareProblems, Problem } from '../../problem.js';
 import { authorise, type Access, type Principal } from '../../../security/roles.js';
 import { identify, type Security } from '../../../security/setup.js';
 
@@ -47,6 +47,7 @@ export function staffOnly(app: FastifyInstance, access: Access, security: Securi
   app.addHook('onRoute', (route) => {
     route.config = { ...route.config, access };
   });
+  declareProblems(app, 401, 403);
   const check: onRequestHookHandler = async (request, reply) => {
     const apiKey = request.headers['x-api-key'];
     const authorization = request.headers.authorization;

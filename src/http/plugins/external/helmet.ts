@@ -6,8 +6,8 @@ import helmet from 'helmet';
  * helmet() turns its options into header values once, here: @fastify/helmet calls it afresh on
  * every request, which was a third of a small request's server time.
  */
-export default fp(
-  async (app) => {
+export default fp<{ behindTls: boolean }>(
+  async (app, { behindTls }) => {
     const securityHeaders = helmet({
       contentSecurityPolicy: {
         directives: {
@@ -21,6 +21,8 @@ export default fp(
           frameAncestors: ["'none'"],
           baseUri: ["'self'"],
           formAction: ["'self'"],
+          // helmet adds it unless told not to; only right where browsers arrive over HTTPS (BEHIND_TLS).
+          upgradeInsecureRequests: behindTls ? [] : null,
         },
       },
     });

@@ -1,7 +1,7 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { Problem } from '../../problem.js';
+import { declareProblems, Problem } from '../../problem.js';
 
 /** A 429 in the problem shape; Retry-After is set by the rate limiter. */
 const tooManyRequests =
@@ -11,6 +11,7 @@ const tooManyRequests =
 
 /** Patient-facing routes: a limit per client (address), on the scope it is registered in. */
 export const publicRateLimit = fp<{ perMinute: number }>(async (app, { perMinute }) => {
+  declareProblems(app, 429);
   await app.register(fastifyRateLimit, { max: perMinute, timeWindow: 60_000, errorResponseBuilder: tooManyRequests(() => 'this client') });
 });
 
@@ -19,6 +20,7 @@ export const publicRateLimit = fp<{ perMinute: number }>(async (app, { perMinute
  * share an office's address, and one credential used from many addresses is still one caller.
  */
 export const staffRateLimit = fp<{ perMinute: number }>(async (app, { perMinute }) => {
+  declareProblems(app, 429);
   await app.register(fastifyRateLimit, {
     max: perMinute,
     timeWindow: 60_000,

@@ -3,6 +3,7 @@ import type { Config } from '../../../config.js';
 import type { Access } from '../../../security/roles.js';
 import type { Security } from '../../../security/setup.js';
 import { staffOnly } from '../../plugins/app/auth.js';
+import { declareProblems } from '../../problem.js';
 import { publicRateLimit, staffRateLimit } from '../../plugins/external/rate-limit.js';
 import assessmentRoutes from '../assessments.js';
 import callbackRoutes from '../callbacks.js';
@@ -23,6 +24,14 @@ const STAFF_SCOPES: [Access, FastifyPluginAsyncZod][] = [
 
 /** The API under /v1: the patients' routes, and the staff's per role (docs/security.md). */
 const v1: FastifyPluginAsyncZod<{ config: Config; security: Security }> = async (app, { config, security }) => {
+  // Every /v1 route reads or writes the store: a failing disk is a 507 on any of them.
+  declareProblems(app, 507);
+  // Assessments, answers, names, phone numbers, traces: nothing here may sit in a cache, shared or
+  // the browser's own, unless its route says otherwise (pathway reads set their own).
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
   // Patient-facing routes: no staff credential, rate limited per client.
   await app.register(async (publicRoutes) => {
     await publicRoutes.register(publicRateLimit, { perMinute: config.RATE_LIMIT_PER_MINUTE });
