@@ -269,6 +269,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions): 
         queue_band: NORMAL_BAND,
         review_reason: null,
         answers_changed: null,
+        first_attempt_at: null,
       };
       try {
         await store.write(async (trx) => {
@@ -349,7 +350,8 @@ export function callbackService(store: Store, options: CallbackServiceOptions): 
     release: (id: string, handlerId: string) => heldAction(id, handlerId, 'release', 'released', () => ({ status: 'waiting', claimed_by: null, lease_until: null })),
 
     attempt: (id: string, handlerId: string) =>
-      heldAction(id, handlerId, 'attempt', 'attempted', (row) => ({
+      heldAction(id, handlerId, 'attempt', 'attempted', (row, now) => ({
+        first_attempt_at: row.first_attempt_at ?? now,
         status: 'waiting',
         claimed_by: null,
         lease_until: null,
@@ -363,7 +365,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions): 
         handlerId,
         'complete',
         'completed',
-        (_row, now) => ({ status: 'completed', lease_until: null, completion_outcome: outcome, completion_notes: options.cipher.seal(notes), completed_at: now }),
+        (row, now) => ({ first_attempt_at: row.first_attempt_at ?? now, status: 'completed', lease_until: null, completion_outcome: outcome, completion_notes: options.cipher.seal(notes), completed_at: now }),
         // The notes are patient data: kept on the request, never in the audit events.
         { outcome },
       ),
