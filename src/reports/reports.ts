@@ -264,15 +264,15 @@ async function callbackTimings(db: Executor, dialect: Dialect, range: ReportRang
     return rows;
   }
   const { rows } = await sql<TimingRow & { n: number; m_lo: number; m_hi: number | null; p_lo: number; p_hi: number | null }>`
-    with ranked as (
-      select start, within, measure, secs,
-        row_number() over (partition by start, within, measure order by secs) - 1 as i,
-        count(*) over (partition by start, within, measure) as n
-      from (${measured}) m)
     select start, within, measure, max(n) as n,
       max(case when i = cast(0.5 * (n - 1) as integer) then secs end) as m_lo, max(case when i = cast(0.5 * (n - 1) as integer) + 1 then secs end) as m_hi,
       max(case when i = cast(0.9 * (n - 1) as integer) then secs end) as p_lo, max(case when i = cast(0.9 * (n - 1) as integer) + 1 then secs end) as p_hi
-    from ranked group by 1, 2, 3`.execute(db);
+    from (
+      select start, within, measure, secs,
+        row_number() over (partition by start, within, measure order by secs) - 1 as i,
+        count(*) over (partition by start, within, measure) as n
+      from (${measured}) m) ranked
+    group by 1, 2, 3`.execute(db);
   const interpolate = (p: number, n: number, lo: number, hi: number | null): number => {
     const at = p * (n - 1);
     return hi === null ? lo : lo + (hi - lo) * (at - Math.floor(at));
