@@ -15,7 +15,7 @@ export interface ServiceMetrics {
   decider: Decider;
 }
 
-export function serviceMetrics(store: Pick<Store, 'read' | 'observeCommits'>, decider: Decider): ServiceMetrics {
+export function serviceMetrics(store: Pick<Store, 'read' | 'observeCommits'>, decider: Decider, now: () => Date = () => new Date()): ServiceMetrics {
   const registry = new Registry();
   // Node's own: event-loop lag (nodejs_eventloop_lag_*), heap, handles, CPU.
   collectDefaultMetrics({ register: registry });
@@ -64,7 +64,7 @@ export function serviceMetrics(store: Pick<Store, 'read' | 'observeCommits'>, de
         .selectFrom('callback_requests')
         .select((eb) => eb.fn.countAll().as('n'))
         .where('status', 'in', ['waiting', 'claimed'])
-        .where('due_at', '<', new Date().toISOString())
+        .where('due_at', '<', now().toISOString())
         .executeTakeFirstOrThrow();
       this.set(Number(row.n));
     },

@@ -117,7 +117,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
     const onFailSafe = (cause: string, detail: string): void => log.error({ cause, detail }, 'triage fell back to the conservative outcome');
     const settings = { timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS, ruleEvaluation: config.TRIAGE_RULE_EVALUATION };
     const triage = new Triage(files, { ...settings, onFailSafe });
-    const metrics = serviceMetrics(store, config.TRIAGE_WORKERS > 0 ? new DecisionPool({ ...settings, threads: config.TRIAGE_WORKERS, onFailSafe }) : localDecider(triage));
+    const metrics = serviceMetrics(store, config.TRIAGE_WORKERS > 0 ? new DecisionPool({ ...settings, threads: config.TRIAGE_WORKERS, onFailSafe }) : localDecider(triage), options.now);
     const { decider } = metrics;
     onClose(() => decider.close());
     const callbacks = callbackService(store, {
