@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import t from 'tap';
 import { get, HANDLER_KEYS, handlerIdOf, post, REPO, STAFF, testApp } from '../helpers.js';
+import { axeViolations, launchChromium } from './chromium.js';
 
 /**
  * The bundled pages in a real browser (Debian's Chromium, driven by playwright-core): a patient
@@ -13,22 +13,10 @@ import { get, HANDLER_KEYS, handlerIdOf, post, REPO, STAFF, testApp } from '../h
 const SHOTS = path.join(REPO, 'test-output/screenshots');
 mkdirSync(SHOTS, { recursive: true });
 
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// CI installs Chromium (.ci/run) and must run these; a newcomer without it gets a clear skip.
-if (!existsSync(CHROMIUM) && process.env.CI !== 'true') {
-  t.skip(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH) to run the browser tests`, () => undefined);
-  process.exit(0);
-}
-
+const browser = await launchChromium(t);
+if (!browser) process.exit(0);
 const app = await testApp(t);
 const base = await app.listen({ port: 0, host: '127.0.0.1' });
-const browser: Browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-});
-t.teardown(() => browser.close());
 
 async function choose(page: Page, label: string): Promise<void> {
   await page.getByLabel(label, { exact: true }).check();
@@ -46,18 +34,6 @@ async function heading(page: Page, text: string): Promise<string> {
     .waitFor({ timeout: 10_000 })
     .catch(() => undefined);
   return (await page.locator('h1').first().textContent())?.trim() ?? '';
-}
-
-/** Accessibility problems axe-core finds on the page as it is now (WCAG 2.1 A and AA, best practice). */
-async function axeViolations(page: Page): Promise<string[]> {
-  // Evaluated by the browser's debugging protocol, which the page's CSP does not govern.
-  await page.evaluate(AXE_SOURCE);
-  // A string: it runs in the page, where axe is now defined (this project has no DOM types).
-  const violations = (await page.evaluate("axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }).then((r) => r.violations)")) as {
-    id: string;
-    nodes: { target: string[] }[];
-  }[];
-  return violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
 async function search(page: Page, words: string): Promise<void> {
