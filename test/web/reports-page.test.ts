@@ -93,11 +93,12 @@ t.test('each chart draws the numbers of the table under it', async (t) => {
       t.equal(value, d.label === 'Target' ? 90 : cell(row?.[4]), `${d.label} on ${windows.labels[i]}`);
     }
   }
-  for (const row of windows.rows)
+  for (const row of windows.rows) {
     t.ok(
       windows.datasets.some((d) => d.label === row[1]),
       `a line for ${row[1]}`,
     );
+  }
 
   const waiting = await drawn(page, 'waiting');
   t.same(
