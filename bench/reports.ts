@@ -47,10 +47,10 @@ function seedSql(dialect: 'sqlite' | 'postgres', seed: Seed): string[] {
   const concat = (a: string, b: string) => `${a} || ${sqlite ? `(${b})` : `(${b})::text`}`;
   return [
     `insert into rule_set_versions (hash, pathway_id, version, content, first_used_at) values ('bench', 'bench', '1.0.0', '{}', '2026-01-01T00:00:00.000Z')`,
-    `${series(seed.assessments)}insert into assessments (id, pathway_id, version_hash, patient, answers, status, question_id, outcome, step, created_at, updated_at, token_hash, topic_id, age_band, outcome_kind, disposition, fallback_cause)
+    `${series(seed.assessments)}insert into assessments (id, pathway_id, version_hash, patient, answers, status, question_id, outcome, step, created_at, updated_at, token_hash, created_day, topic_id, age_band, outcome_kind, disposition, fallback_cause)
      select ${concat("'a'", 'i')}, ${concat("'pathway-'", 'i % 40')}, 'bench', '{"ageYears":30,"sex":"female"}', '[]',
        case when i % 10 = 0 then 'in_progress' else 'complete' end, null, null, ${STEPS - 1},
-       ${created('i')}, ${at(`i * ${step} + 0.0035`)}, null, ${concat("'topic-'", 'i % 40')},
+       ${created('i')}, ${at(`i * ${step} + 0.0035`)}, null, substr(${created('i')}, 1, 10), ${concat("'topic-'", 'i % 40')},
        case i % 3 when 0 then 'adult' when 1 then 'child' else 'under5' end,
        case when i % 10 = 0 then null when i % 3 = 0 then 'self_care' when i % 3 = 1 then 'callback' else 'escalate' end,
        case when i % 10 = 0 then null else ${concat("'DISP-'", 'i % 7')} end,
@@ -74,7 +74,7 @@ function seedSql(dialect: 'sqlite' | 'postgres', seed: Seed): string[] {
   ];
 }
 
-async function seedSqlite(file: string, seed: Seed): Promise<void> {
+export async function seedSqlite(file: string, seed: Seed): Promise<void> {
   await (await openStore(`sqlite:${file}`)).close();
   const db = new Database(file);
   try {
@@ -87,7 +87,7 @@ async function seedSqlite(file: string, seed: Seed): Promise<void> {
   }
 }
 
-async function seedPostgres(url: string, seed: Seed): Promise<void> {
+export async function seedPostgres(url: string, seed: Seed): Promise<void> {
   await (await openStore(url)).close();
   const client = new pg.Client({ connectionString: url });
   await client.connect();

@@ -146,7 +146,7 @@ function secondsBetween(dialect: Dialect, from: string, to: string): RawBuilder<
 }
 
 interface OutcomeRow {
-  start: string;
+  day: string;
   topic_id: string;
   age_band: AgeBand;
   status: string;
@@ -161,19 +161,21 @@ interface OutcomeRow {
  * Assessments started in the range, by the interval they started in: started, completed (an
  * outcome now), abandoned (no outcome, and no answer for abandonedAfterMinutes before `now`),
  * in progress (the rest); outcomes by kind and disposition per topic and age band; fallbacks
- * by cause. One grouped read of the report index.
+ * by cause. One read of the report index, grouped by UTC day in the index's own order (no
+ * sort on either dialect); days are gathered into weeks and months here.
  */
-export async function outcomesReport(db: Executor, dialect: Dialect, filter: OutcomeFilter, now: Date, abandonedAfterMinutes: number): Promise<OutcomesReport> {
+export async function outcomesReport(db: Executor, filter: OutcomeFilter, now: Date, abandonedAfterMinutes: number): Promise<OutcomesReport> {
   checkRange(filter);
   const idleSince = iso(now.getTime() - abandonedAfterMinutes * 60_000);
   const topic = filter.topic === undefined ? sql`` : sql` and topic_id = ${filter.topic}`;
   const pathway = filter.pathwayId === undefined ? sql`` : sql` and pathway_id = ${filter.pathwayId}`;
   const { rows } = await sql<OutcomeRow>`
-    select ${intervalOf(dialect, filter.interval, 'created_at')} as start, topic_id, age_band, status, outcome_kind, disposition, fallback_cause,
-      case when status = 'in_progress' and updated_at < ${idleSince} then 1 else 0 end as abandoned, count(*) as n
+    select created_day as day, topic_id, age_band, status, outcome_kind, disposition, fallback_cause,
+      sum(case when status = 'in_progress' and updated_at < ${idleSince} then 1 else 0 end) as abandoned, count(*) as n
     from assessments
-    where created_at >= ${filter.from} and created_at < ${filter.to}${topic}${pathway}
-    group by 1, 2, 3, 4, 5, 6, 7, 8`.execute(db);
+    where created_day >= ${filter.from.slice(0, 10)} and created_day <= ${iso(Date.parse(filter.to) - 1).slice(0, 10)}
+      and created_at >= ${filter.from} and created_at < ${filter.to}${topic}${pathway}
+    group by created_day, topic_id, age_band, status, outcome_kind, disposition, fallback_cause`.execute(db);
 
   const intervals = new Map(intervalStarts(filter).map((start) => [start, { start, started: 0, completed: 0, inProgress: 0, abandoned: 0, outcomes: zeroKinds(), fallbacks: zeroCauses() }]));
   const outcomes = new Map<string, OutcomesReport['outcomes'][number]>();
@@ -181,7 +183,8 @@ export async function outcomesReport(db: Executor, dialect: Dialect, filter: Out
   const fallbacks = new Map<string, OutcomesReport['fallbacks'][number]>();
   for (const row of rows) {
     const n = count(row.n);
-    const slot = intervals.get(row.start)!;
+    const start = intervalStart(filter.interval, row.day);
+    const slot = intervals.get(start)!;
     const byTopic = topics.get(`${row.topic_id}\u0000${row.age_band}`) ?? { topicId: row.topic_id, ageBand: row.age_band, started: 0, completed: 0, abandoned: 0, fallbacks: 0 };
     topics.set(`${row.topic_id}\u0000${row.age_band}`, byTopic);
     slot.started += n;
@@ -190,8 +193,8 @@ export async function outcomesReport(db: Executor, dialect: Dialect, filter: Out
       slot.completed += n;
       byTopic.completed += n;
       slot.outcomes[row.outcome_kind] += n;
-      const key = [row.start, row.topic_id, row.age_band, row.outcome_kind, row.disposition].join('\u0000');
-      const cell = outcomes.get(key) ?? { start: row.start, topicId: row.topic_id, ageBand: row.age_band, kind: row.outcome_kind, disposition: row.disposition, count: 0 };
+      const key = [start, row.topic_id, row.age_band, row.outcome_kind, row.disposition].join('\u0000');
+      const cell = outcomes.get(key) ?? { start, topicId: row.topic_id, ageBand: row.age_band, kind: row.outcome_kind, disposition: row.disposition, count: 0 };
       cell.count += n;
       outcomes.set(key, cell);
       if (row.fallback_cause) {
@@ -202,11 +205,11 @@ export async function outcomesReport(db: Executor, dialect: Dialect, filter: Out
         fallback.causes[row.fallback_cause] += n;
         fallbacks.set(row.topic_id, fallback);
       }
-    } else if (count(row.abandoned) === 1) {
-      slot.abandoned += n;
-      byTopic.abandoned += n;
     } else {
-      slot.inProgress += n;
+      const abandoned = count(row.abandoned);
+      slot.abandoned += abandoned;
+      byTopic.abandoned += abandoned;
+      slot.inProgress += n - abandoned;
     }
   }
   const bandOrder = (band: AgeBand): number => AGE_BANDS.indexOf(band);
@@ -394,7 +397,7 @@ export interface ReportService {
 export function reportService(store: Pick<Store, 'read' | 'dialect'>, options: { abandonedAfterMinutes: number; now?: () => Date }): ReportService {
   const clock = options.now ?? (() => new Date());
   return {
-    outcomes: (filter) => outcomesReport(store.read, store.dialect, filter, clock(), options.abandonedAfterMinutes),
+    outcomes: (filter) => outcomesReport(store.read, filter, clock(), options.abandonedAfterMinutes),
     callbacks: (range) => callbacksReport(store.read, store.dialect, range, clock()),
   };
 }

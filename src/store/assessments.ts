@@ -39,6 +39,7 @@ function toRow(a: Assessment) {
     created_at: a.createdAt,
     updated_at: a.updatedAt,
     token_hash: a.tokenHash,
+    created_day: a.createdAt.slice(0, 10),
     topic_id: a.topicId,
     age_band: ageBandOf(a.patient.ageYears),
     outcome_kind: a.outcome?.kind ?? null,
@@ -56,7 +57,7 @@ export function assessmentRepository(): AssessmentRepository {
 
     /** Saves the next step only if nobody else saved one since `expectedStep` was read. */
     async update(trx: Transaction<Database>, assessment: Assessment, expectedStep: number): Promise<boolean> {
-      const { id, created_at: _created, ...changes } = toRow(assessment);
+      const { id, created_at: _created, created_day: _day, ...changes } = toRow(assessment);
       const result = await trx.updateTable('assessments').set(changes).where('id', '=', id).where('step', '=', expectedStep).executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },

@@ -134,6 +134,8 @@ export interface AssessmentTable {
   updated_at: string;
   token_hash: string | null;
   /** Report columns (docs/reports.md): set on every write from the state above. */
+  /** The UTC day of created_at (YYYY-MM-DD): the outcomes report groups by it in index order. */
+  created_day: string | null;
   topic_id: string | null;
   age_band: AgeBand | null;
   outcome_kind: OutcomeKind | null;

@@ -71,7 +71,11 @@ await withRawDatabase(databaseUrlOf(app), async (db) => {
     const at = (i % 3 === 0 ? today - DAY : today) + 9 * HOUR + i * 60_000;
     a.createdAt = new Date(at).toISOString();
     a.updatedAt = new Date(at + 60_000).toISOString();
-    await db.updateTable('assessments').set({ created_at: a.createdAt, updated_at: a.updatedAt }).where('id', '=', a.id).execute();
+    await db
+      .updateTable('assessments')
+      .set({ created_at: a.createdAt, created_day: a.createdAt.slice(0, 10), updated_at: a.updatedAt })
+      .where('id', '=', a.id)
+      .execute();
   }
 });
 
@@ -96,6 +100,8 @@ await call(callbacks[2]!.id, 60, 'attempt');
 const from = day(today - DAY);
 const to = day(today + DAY);
 const now = clock.now().getTime();
+// The queue's range reaches past the moved clock, so the hours the requests waited through are in it.
+const queueTo = day(now + DAY);
 
 /** percentile_cont: linear interpolation between the values ranked around p × (n - 1). */
 function percentile(values: number[], p: number): number | null {
@@ -185,7 +191,7 @@ t.test('the outcomes report counts what was seeded, by day, topic, age band, kin
 });
 
 t.test('the callbacks report counts what the queue did, per urgency window', async (t) => {
-  const res = await get(app, `/v1/reports/callbacks?from=${from}&to=${to}`, STAFF.clinician);
+  const res = await get(app, `/v1/reports/callbacks?from=${from}&to=${queueTo}`, STAFF.clinician);
   t.equal(res.status, 200);
   const details = await Promise.all(callbacks.map(async (c) => (await get(app, `/v1/callbacks/${c.id}`, STAFF.clinician)).body));
   const byWindow = new Map<string, typeof details>();
@@ -238,7 +244,7 @@ t.test('the callbacks report counts what the queue did, per urgency window', asy
 
   // Waiting for a first call at the top of each hour, from the requests' own times.
   const samples = new Map<number, number[]>();
-  for (let top = Math.ceil(Date.parse(`${from}T00:00:00Z`) / HOUR) * HOUR; top < Math.min(Date.parse(`${to}T00:00:00Z`), now); top += HOUR) {
+  for (let top = Math.ceil(Date.parse(`${from}T00:00:00Z`) / HOUR) * HOUR; top < Math.min(Date.parse(`${queueTo}T00:00:00Z`), now); top += HOUR) {
     const waiting = details.filter((d) => Date.parse(d.createdAt) < top && (!(firstCall(d) ?? d.completion?.at) || Date.parse((firstCall(d) ?? d.completion?.at)!) >= top)).length;
     const hour = new Date(top).getUTCHours();
     samples.set(hour, [...(samples.get(hour) ?? []), waiting]);
