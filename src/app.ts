@@ -14,6 +14,7 @@ import securityHeaders from './http/plugins/external/helmet.js';
 import swagger from './http/plugins/external/swagger.js';
 import benchEcho from './http/routes/bench-echo.js';
 import healthRoutes from './http/routes/health.js';
+import metricsRoutes from './http/routes/metrics.js';
 import pageRoutes from './http/routes/pages.js';
 import v1 from './http/routes/v1/index.js';
 import { createServices } from './services.js';
@@ -75,6 +76,8 @@ const app: FastifyPluginAsync<AppOptions> = async (app, { config, now }) => {
   await app.register(cors, { origins: config.CORS_ORIGINS });
   await app.register(swagger, { behindTls: config.BEHIND_TLS === 'true' });
 
+  // First, so that its latency hook sees every route.
+  await app.register(fp(metricsRoutes), { security: built.security, token: config.METRICS_TOKEN });
   await app.register(healthRoutes);
   if (config.BENCH_ECHO === 'true') {
     await app.register(benchEcho);

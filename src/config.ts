@@ -20,6 +20,10 @@ export const ConfigSchema = z.object({
   TRIAGE_WORKERS: z.coerce.number().int().min(0).max(64).default(DEFAULT_DECISION_WORKERS),
   /** How long a call handler's claim on a callback holds before it returns to the queue. */
   CALLBACK_LEASE_SECONDS: z.coerce.number().int().min(10).max(86_400).default(600),
+  /** Reports count an assessment with no outcome as abandoned once it has had no answer for this long. */
+  ASSESSMENT_ABANDONED_AFTER_MINUTES: z.coerce.number().int().min(1).max(10_080).default(60),
+  /** A bearer token Prometheus may scrape GET /metrics with, beside an admin's credential (at least 32 characters). */
+  METRICS_TOKEN: z.string().min(32).optional(),
   /** Staff API keys, `role:key` pairs separated by commas; or a file of them, one per line. */
   TRIAGE_API_KEYS: z.string().optional(),
   TRIAGE_API_KEYS_FILE: z.string().optional(),

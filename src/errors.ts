@@ -27,6 +27,7 @@ export type DomainErrorCode =
   | 'not_authenticated'
   | 'release_refused'
   | 'invalid_verify_range'
+  | 'invalid_report_range'
   | 'verification_running'
   | 'trace_altered';
 
@@ -209,6 +210,11 @@ export class InvalidVerifyRange extends DomainError {
   readonly code = 'invalid_verify_range' as const;
 }
 
+/** A report's dates that make no sense, or span more than a report covers. */
+export class InvalidReportRange extends DomainError {
+  readonly code = 'invalid_report_range' as const;
+}
+
 /** Another verification is still running on this instance. */
 export class VerificationRunning extends DomainError {
   readonly code = 'verification_running' as const;
@@ -252,5 +258,6 @@ export type AnyDomainError =
   | NotAuthenticated
   | ReleaseRefused
   | InvalidVerifyRange
+  | InvalidReportRange
   | VerificationRunning
   | TraceAltered;

@@ -2,6 +2,8 @@ import type { BaseLogger } from 'pino';
 import { assessmentService, type AssessmentService } from './assessments/service.js';
 import { callbackService, type CallbackService } from './callbacks/service.js';
 import type { Config } from './config.js';
+import { serviceMetrics, type ServiceMetrics } from './metrics.js';
+import { reportService, type ReportService } from './reports/reports.js';
 import { releaseService, requiresSignOff, type ReleaseService } from './releases/service.js';
 import { loadRuleCatalog } from './rulesets/loader.js';
 import type { PathwayVersion } from './rulesets/version.js';
@@ -44,6 +46,8 @@ export interface Services extends StoreServices {
   assessments: AssessmentService;
   callbacks: CallbackService;
   verifications: VerificationService;
+  reports: ReportService;
+  metrics: ServiceMetrics;
 }
 
 export interface ServiceOptions {
@@ -113,7 +117,8 @@ export async function createServices(config: Config, options: ServiceOptions): P
     const onFailSafe = (cause: string, detail: string): void => log.error({ cause, detail }, 'triage fell back to the conservative outcome');
     const settings = { timeoutMs: config.TRIAGE_EVAL_TIMEOUT_MS, ruleEvaluation: config.TRIAGE_RULE_EVALUATION };
     const triage = new Triage(files, { ...settings, onFailSafe });
-    const decider = config.TRIAGE_WORKERS > 0 ? new DecisionPool({ ...settings, threads: config.TRIAGE_WORKERS, onFailSafe }) : localDecider(triage);
+    const metrics = serviceMetrics(store, config.TRIAGE_WORKERS > 0 ? new DecisionPool({ ...settings, threads: config.TRIAGE_WORKERS, onFailSafe }) : localDecider(triage), options.now);
+    const { decider } = metrics;
     onClose(() => decider.close());
     const callbacks = callbackService(store, {
       leaseSeconds: config.CALLBACK_LEASE_SECONDS,
@@ -152,6 +157,8 @@ export async function createServices(config: Config, options: ServiceOptions): P
       callbacks,
       assessments: assessmentService(store, triage, decider, callbacks),
       releases,
+      reports: reportService(store, { abandonedAfterMinutes: config.ASSESSMENT_ABANDONED_AFTER_MINUTES, now: options.now }),
+      metrics,
     };
   });
   return { ...value, close };

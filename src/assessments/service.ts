@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import type { Transaction } from 'kysely';
 import type { QueuedCallback } from '../callbacks/request.js';
 import type { Followed } from '../callbacks/service.js';
-import type { Decider } from '../triage/step.js';
+import type { Decider, DecidedStep } from '../triage/step.js';
 import { assessmentState, type StepDecision } from '../triage/decision.js';
 import { AssessmentChanged, AssessmentNotFound, AssessmentTokenRequired } from '../errors.js';
 import type { PathwayVersion } from '../rulesets/version.js';
@@ -13,7 +13,7 @@ import { versionRepository, versionResolver } from '../store/versions.js';
 import type { TraceDraft } from '../traces/trace.js';
 import { applyAnswer, givenAnswers, type Patient } from '../triage/answers.js';
 import type { Triage } from '../triage/triage.js';
-import type { Resolution } from '../rulesets/topics.js';
+import { topicId, type Resolution } from '../rulesets/topics.js';
 import { ageBandOf, type AgeBand } from '../rulesets/schema.js';
 
 export interface StepResult {
@@ -68,8 +68,11 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
     storedVersions.add(version.hash);
   }
 
-  function stateOf(base: Omit<Assessment, 'answers' | 'status' | 'questionId' | 'outcome'>, decision: StepDecision): Assessment {
-    return { ...base, ...assessmentState(decision) };
+  function stateOf(base: Omit<Assessment, 'answers' | 'status' | 'questionId' | 'outcome' | 'fallbackCause'>, { decision, failSafe }: DecidedStep): Assessment {
+    const state = assessmentState(decision);
+    // Kept for the reports: the fallback's cause is otherwise only in the step's trace.
+    const fallbackCause = state.outcome?.ruleId === null ? (failSafe?.cause ?? 'no_rule_decided') : null;
+    return { ...base, ...state, fallbackCause };
   }
 
   return {
@@ -96,10 +99,11 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
       const { version, redirected } = triage.resolve(topicOrPathwayId, patient);
       const pathwayId = version.id;
       const id = randomUUID();
-      const { decision, draft } = await decider.step(version, { patient, answers: [], assessmentId: id, step: 0 });
+      const decided = await decider.step(version, { patient, answers: [], assessmentId: id, step: 0 });
+      const { decision, draft } = decided;
       const now = new Date().toISOString();
       const token = randomBytes(32).toString('base64url');
-      const assessment = stateOf({ id, pathwayId, versionHash: version.hash, patient, step: 0, createdAt: now, updatedAt: now, tokenHash: hashToken(token).toString('hex') }, decision);
+      const assessment = stateOf({ id, pathwayId, topicId: topicId(version), versionHash: version.hash, patient, step: 0, createdAt: now, updatedAt: now, tokenHash: hashToken(token).toString('hex') }, decided);
       await storeDecision(version, draft, (trx) => assessments.insert(trx, assessment));
       return { assessment, decision, traceId: draft.id, token, ...(redirected ? { redirected } : {}) };
     },
@@ -109,8 +113,9 @@ export function assessmentService(store: Store, triage: Triage, decider: Decider
       const version = await versionFor(current.versionHash);
       const answers = applyAnswer(version, current.answers, current.questionId, questionId, value);
       const step = current.step + 1;
-      const { decision, draft } = await decider.step(version, { patient: current.patient, answers, assessmentId: id, step });
-      const assessment = stateOf({ ...current, step, updatedAt: new Date().toISOString() }, decision);
+      const decided = await decider.step(version, { patient: current.patient, answers, assessmentId: id, step });
+      const { decision, draft } = decided;
+      const assessment = stateOf({ ...current, step, updatedAt: new Date().toISOString() }, decided);
       // The new state, its trace and the callback request asked on the old answers: one unit.
       const saved = await store.write(async (trx, chain) => {
         if (!(await assessments.update(trx, assessment, current.step))) {

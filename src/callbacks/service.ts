@@ -269,6 +269,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions): 
         queue_band: NORMAL_BAND,
         review_reason: null,
         answers_changed: null,
+        first_attempt_at: null,
       };
       try {
         await store.write(async (trx) => {
@@ -355,7 +356,8 @@ export function callbackService(store: Store, options: CallbackServiceOptions): 
         handlerId,
         'attempt',
         'attempted',
-        (row) => ({
+        (row, now) => ({
+          first_attempt_at: row.first_attempt_at ?? now,
           status: 'waiting',
           claimed_by: null,
           lease_until: null,
@@ -372,7 +374,7 @@ export function callbackService(store: Store, options: CallbackServiceOptions): 
         handlerId,
         'complete',
         'completed',
-        (_row, now) => ({ status: 'completed', lease_until: null, completion_outcome: outcome, completion_notes: options.cipher.seal(notes), completed_at: now }),
+        (row, now) => ({ first_attempt_at: row.first_attempt_at ?? now, status: 'completed', lease_until: null, completion_outcome: outcome, completion_notes: options.cipher.seal(notes), completed_at: now }),
         // The notes are patient data: kept on the request, never in the audit events.
         { outcome },
       ),

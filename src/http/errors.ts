@@ -52,6 +52,7 @@ const DOMAIN_PROBLEMS: DomainProblems = {
       sign_off_required: { status: 409, title: 'Sign-off required' },
     })[e.reason],
   invalid_verify_range: { status: 400, title: 'Invalid request', in: 'query' },
+  invalid_report_range: { status: 400, title: 'Invalid request', in: 'query' },
   verification_running: { status: 409, title: 'Verification running' },
   trace_altered: { status: 500, title: 'Trace altered' },
 };

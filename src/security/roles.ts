@@ -19,6 +19,10 @@ export const ACCESS = {
   releaseSignOff: ['clinician'],
   /** Switching the live release (and rolling back, or back to the rule files). */
   releaseActivation: ['admin'],
+  /** Service reports (counts only, no personal data): whoever answers for the service. */
+  reports: ['clinician', 'auditor', 'admin'],
+  /** GET /metrics for operators' dashboards (or the METRICS_TOKEN bearer token, for Prometheus). */
+  metrics: ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Access = keyof typeof ACCESS;
 

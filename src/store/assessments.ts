@@ -1,5 +1,6 @@
 import type { Transaction } from 'kysely';
-import type { DecidedOutcome } from '../triage/decide.js';
+import { ageBandOf } from '../rulesets/schema.js';
+import type { DecidedOutcome, FallbackCause } from '../triage/decide.js';
 import type { Answer, Patient } from '../triage/answers.js';
 import type { AssessmentStatus } from '../triage/decision.js';
 import type { Database, Executor } from './schema.js';
@@ -18,6 +19,10 @@ export interface Assessment {
   updatedAt: string;
   /** SHA-256 (hex) of the patient's assessment token. */
   tokenHash: string | null;
+  /** The topic the patient picked (the pathway's own id when it has none): reports count by it. */
+  topicId: string;
+  /** Why the pathway's fallback decided the outcome, when it did. */
+  fallbackCause: FallbackCause | null;
 }
 
 function toRow(a: Assessment) {
@@ -34,6 +39,12 @@ function toRow(a: Assessment) {
     created_at: a.createdAt,
     updated_at: a.updatedAt,
     token_hash: a.tokenHash,
+    created_day: a.createdAt.slice(0, 10),
+    topic_id: a.topicId,
+    age_band: ageBandOf(a.patient.ageYears),
+    outcome_kind: a.outcome?.kind ?? null,
+    disposition: a.outcome?.disposition ?? null,
+    fallback_cause: a.outcome ? a.fallbackCause : null,
   };
 }
 
@@ -46,7 +57,7 @@ export function assessmentRepository(): AssessmentRepository {
 
     /** Saves the next step only if nobody else saved one since `expectedStep` was read. */
     async update(trx: Transaction<Database>, assessment: Assessment, expectedStep: number): Promise<boolean> {
-      const { id, created_at: _created, ...changes } = toRow(assessment);
+      const { id, created_at: _created, created_day: _day, ...changes } = toRow(assessment);
       const result = await trx.updateTable('assessments').set(changes).where('id', '=', id).where('step', '=', expectedStep).executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
@@ -83,6 +94,8 @@ export function assessmentRepository(): AssessmentRepository {
         createdAt: row.created_at,
         updatedAt: row.updated_at,
         tokenHash: row.token_hash,
+        topicId: row.topic_id ?? row.pathway_id,
+        fallbackCause: row.fallback_cause,
       };
     },
 

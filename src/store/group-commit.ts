@@ -59,6 +59,8 @@ export class GroupCommitter {
   private readonly maxBatch: number;
   /** Commits made and writes they carried, for the benchmark's batch size. */
   readonly stats = { commits: 0, writes: 0 };
+  /** Told of each batch once it is durable: its writes, and the seconds from its start (the metrics). */
+  onCommit: (writes: number, seconds: number) => void = () => undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -135,6 +137,8 @@ export class GroupCommitter {
 
   private async flush(): Promise<void> {
     const batch = this.queue.splice(0, this.maxBatch);
+    const started = performance.now();
+    const durable = (): void => this.onCommit(batch.length, (performance.now() - started) / 1000);
     if (this.syncFailure !== undefined) {
       for (const pending of batch) pending.reject(this.syncFailure);
       return;
@@ -182,11 +186,13 @@ export class GroupCommitter {
       return;
     }
     if (!this.options.sync) {
+      durable();
       for (const settle of outcomes) settle();
       return;
     }
     const synced = this.options.sync().then(
       () => {
+        durable();
         for (const settle of outcomes) settle();
       },
       (err: unknown) => {

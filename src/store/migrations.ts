@@ -232,4 +232,68 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '2026-12-07-rep-001-report-columns': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Service reports count assessments and callback requests by these columns, never by
+      // reading JSON or trace bodies: the topic and age band an assessment started with, its
+      // outcome's kind and disposition, why the fallback decided (if it did), the UTC day it
+      // started, and a request's first call. Rows written before this are filled in once here.
+      for (const column of ['created_day', 'topic_id', 'age_band', 'outcome_kind', 'disposition', 'fallback_cause']) {
+        await db.schema.alterTable('assessments').addColumn(column, 'text').execute();
+      }
+      await db.schema.alterTable('callback_requests').addColumn('first_attempt_at', 'text').execute();
+      const raw = db as unknown as Kysely<ReportBackfill>;
+      let after = '';
+      for (;;) {
+        const rows = await raw.selectFrom('assessments').select(['id', 'pathway_id', 'patient', 'outcome', 'created_at']).where('id', '>', after).orderBy('id').limit(500).execute();
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          const ageYears = (JSON.parse(row.patient) as { ageYears: number }).ageYears;
+          const outcome = row.outcome ? (JSON.parse(row.outcome) as { kind: string; disposition: string; ruleId: string | null }) : null;
+          await raw
+            .updateTable('assessments')
+            .set({
+              created_day: row.created_at.slice(0, 10),
+              // Topics were pathways until variants shared one; an engine error or timeout
+              // before now is told apart from "no rule decided" only in its trace.
+              topic_id: row.pathway_id,
+              age_band: ageYears < 5 ? 'under5' : ageYears < 16 ? 'child' : 'adult',
+              outcome_kind: outcome?.kind ?? null,
+              disposition: outcome?.disposition ?? null,
+              fallback_cause: outcome && outcome.ruleId === null ? 'no_rule_decided' : null,
+            })
+            .where('id', '=', row.id)
+            .execute();
+        }
+        after = rows[rows.length - 1]!.id;
+      }
+      await sql`update callback_requests set first_attempt_at = (
+        select min(e.at) from callback_events e where e.callback_id = callback_requests.id and e.action in ('attempt', 'complete'))`.execute(db);
+      // Covering indexes: each report reads its range of one index and never the table. The
+      // outcomes report groups by the leading columns, so it aggregates in index order, unsorted.
+      await db.schema
+        .createIndex('assessments_report')
+        .on('assessments')
+        .columns(['created_day', 'topic_id', 'age_band', 'status', 'outcome_kind', 'disposition', 'fallback_cause', 'created_at', 'updated_at', 'pathway_id'])
+        .execute();
+      await db.schema.createIndex('callbacks_report').on('callback_requests').columns(['created_at', 'within', 'status', 'due_at', 'first_attempt_at', 'completed_at', 'review_reason']).execute();
+    },
+  },
 };
+
+/** The columns the report backfill reads and writes, as they were when it was written. */
+interface ReportBackfill {
+  assessments: {
+    id: string;
+    pathway_id: string;
+    patient: string;
+    outcome: string | null;
+    created_at: string;
+    created_day: string | null;
+    topic_id: string | null;
+    age_band: string | null;
+    outcome_kind: string | null;
+    disposition: string | null;
+    fallback_cause: string | null;
+  };
+}

@@ -1,5 +1,7 @@
 import type { ColumnType, Kysely } from 'kysely';
 import type { CallbackAction, CallbackStatus, ReviewReason } from '../callbacks/vocabulary.js';
+import type { AgeBand, OutcomeKind } from '../rulesets/schema.js';
+import type { FallbackCause } from '../triage/decide.js';
 import type { AssessmentStatus, DecisionStatus } from '../triage/decision.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -87,6 +89,8 @@ export interface CallbackRequestTable {
   review_reason: ReviewReason | null;
   /** JSON (AnswersChanged): set once the patient changes an answer after asking. */
   answers_changed: string | null;
+  /** The first call to the patient, answered or not (an attempt, or the completing call). */
+  first_attempt_at: string | null;
 }
 
 export interface CallbackEventTable {
@@ -129,6 +133,14 @@ export interface AssessmentTable {
   created_at: string;
   updated_at: string;
   token_hash: string | null;
+  /** Report columns (docs/reports.md): set on every write from the state above. */
+  /** The UTC day of created_at (YYYY-MM-DD): the outcomes report groups by it in index order. */
+  created_day: string | null;
+  topic_id: string | null;
+  age_band: AgeBand | null;
+  outcome_kind: OutcomeKind | null;
+  disposition: string | null;
+  fallback_cause: FallbackCause | null;
 }
 
 export interface TraceTable {

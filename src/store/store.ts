@@ -32,6 +32,8 @@ export interface Store {
   /** A trace with no other change to go with it, durable when the promise resolves. */
   append(draft: TraceDraft): Promise<void>;
   commits: GroupCommitter['stats'];
+  /** Told of each group commit once it is durable: its writes and its latency in seconds. */
+  observeCommits(listener: GroupCommitter['onCommit']): void;
   /** Messages to every instance on this database (consoles on any instance hear every change). */
   notifier: Notifier;
   /** The disk fault (full, failing) the last write met, until a write succeeds again. */
@@ -55,6 +57,9 @@ export async function openStore(url: string, onError: (err: Error) => void = () 
     write,
     append: (draft) => disk.watch(committer.append(draft)),
     commits: committer.stats,
+    observeCommits: (listener) => {
+      committer.onCommit = listener;
+    },
     notifier: backend.notifier,
     diskFault: () => disk.fault,
     probe: () => write(probe),

@@ -81,6 +81,10 @@ export class DecisionPool implements Decider {
     this.pool.on('workerDestroy', loadedOrGone);
   }
 
+  queueDepth(): number {
+    return this.pending.length;
+  }
+
   step(version: PathwayVersion, input: StepInput): Promise<DecidedStep> {
     return new Promise((resolve) => {
       this.pending.push({ version, input, resolve });

@@ -27,6 +27,8 @@ export interface DecidedStep {
 /** Decides steps: on the event loop (localDecider) or in decision worker threads (DecisionPool). */
 export interface Decider {
   step(version: PathwayVersion, input: StepInput): Promise<DecidedStep>;
+  /** Steps waiting for a worker (the metrics' decision queue depth). */
+  queueDepth(): number;
   close(): Promise<void>;
 }
 
@@ -52,5 +54,5 @@ export function failSafeStep(version: PathwayVersion, input: StepInput, failSafe
 
 /** Decisions on the event loop (TRIAGE_WORKERS=0); the Triage's own onFailSafe reports fail-safes. */
 export function localDecider(triage: Triage): Decider {
-  return { step: (version, input) => decideStep(triage, version, input), close: async () => undefined };
+  return { step: (version, input) => decideStep(triage, version, input), queueDepth: () => 0, close: async () => undefined };
 }

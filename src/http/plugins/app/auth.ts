@@ -1,4 +1,4 @@
-import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { declareProblems, Problem } from '../../problem.js';
 import { authorise, type Access, type Principal } from '../../../security/roles.js';
@@ -43,12 +43,14 @@ export default fp(
  * Staff routes: a credential (an API key in `x-api-key`, or a bearer JWT) is required, and its
  * role must be allowed for the group. 401 without a valid credential, 403 with the wrong role.
  */
-export function staffOnly(app: FastifyInstance, access: Access, security: Security): void {
+export function staffOnly(app: FastifyInstance, access: Access, security: Security, machine?: (request: FastifyRequest) => boolean): void {
   app.addHook('onRoute', (route) => {
     route.config = { ...route.config, access };
   });
   declareProblems(app, 401, 403);
   const check: onRequestHookHandler = async (request, reply) => {
+    // A machine's own credential (Prometheus's token): let through with no principal.
+    if (machine?.(request)) return;
     const apiKey = request.headers['x-api-key'];
     const authorization = request.headers.authorization;
     const principal = await identify(security, {

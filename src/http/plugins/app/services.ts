@@ -1,6 +1,8 @@
 import fp from 'fastify-plugin';
 import type { AssessmentService } from '../../../assessments/service.js';
 import type { CallbackService } from '../../../callbacks/service.js';
+import type { ServiceMetrics } from '../../../metrics.js';
+import type { ReportService } from '../../../reports/reports.js';
 import type { ReleaseService } from '../../../releases/service.js';
 import type { Services } from '../../../services.js';
 import type { Store } from '../../../store/store.js';
@@ -17,6 +19,8 @@ declare module 'fastify' {
     verifications: VerificationService;
     callbacks: CallbackService;
     releases: ReleaseService;
+    reports: ReportService;
+    metrics: ServiceMetrics;
   }
 }
 
@@ -30,6 +34,8 @@ export default fp<{ services: Services }>(
     app.decorate('verifications', services.verifications);
     app.decorate('callbacks', services.callbacks);
     app.decorate('releases', services.releases);
+    app.decorate('reports', services.reports);
+    app.decorate('metrics', services.metrics);
     app.addHook('onClose', () => services.close());
   },
   { name: 'services' },

@@ -9,6 +9,7 @@ import assessmentRoutes from '../assessments.js';
 import callbackRoutes from '../callbacks.js';
 import pathwayRoutes from '../pathways.js';
 import { releaseActivation, releaseList, releaseSignOff } from '../releases.js';
+import reportRoutes from '../reports.js';
 import searchRoutes from '../search.js';
 import traceRoutes from '../traces.js';
 import triageRoutes from '../triage.js';
@@ -20,6 +21,7 @@ const STAFF_SCOPES: [Access, FastifyPluginAsyncZod][] = [
   ['releases', releaseList],
   ['releaseSignOff', releaseSignOff],
   ['releaseActivation', releaseActivation],
+  ['reports', reportRoutes],
 ];
 
 /** The API under /v1: the patients' routes, and the staff's per role (docs/security.md). */
