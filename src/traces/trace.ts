@@ -101,10 +101,12 @@ export function draftTrace(input: {
   decision: Decision;
   startedAt: number;
   durationMs: number;
+  /** `full`: the format before compact traces (the bench's baseline, and tests comparing the two). */
+  format?: 'full';
 }): TraceDraft {
   const { decision, version } = input;
   const result = decisionRecord(decision);
-  const compact = compactEvaluation(version, input.patient, input.answers, decision.evaluation, result);
+  const compact = input.format === 'full' ? undefined : compactEvaluation(version, input.patient, input.answers, decision.evaluation, result);
   const content: Omit<TraceBody, 'id' | 'seq' | 'prevHash' | 'answers' | 'evaluation' | 'result'> & Pick<SealedTrace, 'answers' | 'evaluation' | 'result'> & { format?: typeof COMPACT_FORMAT } = {
     ...(compact ? { format: COMPACT_FORMAT } : {}),
     assessmentId: input.assessmentId,
