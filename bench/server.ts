@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 
@@ -11,6 +11,7 @@ export const ENCRYPTION_KEYS = `k1:${Buffer.alloc(32, 1).toString('base64')}`;
 
 export interface BenchServer {
   base: string;
+  pid: number;
   /** Resident set size of the server process in MiB (Linux /proc), or undefined elsewhere. */
   rssMiB(): number | undefined;
   /** Where its log ends now: pass to responseTimes to read the requests logged after this. */
@@ -22,6 +23,34 @@ export interface BenchServer {
   responseTimes(mark: number): number[];
   stop(): Promise<void>;
 }
+
+/** A process's threads and the CPU each has used so far (Linux /proc; empty elsewhere). */
+export function threadCpu(pid: number): { tid: number; name: string; seconds: number }[] {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  return tids.flatMap((tid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // Fields after the name, which is in parentheses and may hold spaces: state is field 3, utime 14, stime 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return [{ tid: Number(tid), name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), seconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS }];
+    } catch {
+      return []; // a thread that ended meanwhile
+    }
+  });
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -76,6 +105,7 @@ export async function startServer(dir: string, database: string): Promise<BenchS
   }
   return {
     base,
+    pid: child.pid!,
     rssMiB() {
       try {
         const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
@@ -105,6 +135,39 @@ export async function startServer(dir: string, database: string): Promise<BenchS
       }
       return times;
     },
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export interface BareEcho {
+  base: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** The bare Fastify echo (bench/bare-echo.ts) in a process of its own. */
+export async function startBareEcho(): Promise<BareEcho> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/bench/bare-echo.js')], { stdio: 'inherit', env: { ...process.env, PORT: String(port) } });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const base = `http://127.0.0.1:${port}`;
+  const started = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the bare echo exited (${child.exitCode})`);
+    const up = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) break;
+    if (Date.now() - started > 30_000) throw new Error('the bare echo did not listen in 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    base,
+    pid: child.pid!,
     async stop() {
       child.kill('SIGTERM');
       await exited;
