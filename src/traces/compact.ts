@@ -58,7 +58,12 @@ const leafChar = (k: Kleene): string => (k === true ? 't' : k === false ? 'f' : 
 const SETTLED: Record<string, Settlement> = { a: 'answers', n: 'not_asked', x: 'unaskable' };
 const settledChar: Record<Settlement, string> = { answers: 'a', not_asked: 'n', unaskable: 'x' };
 
-const same = (a: unknown, b: unknown): boolean => Object.is(a, b) || isDeepStrictEqual(a, b);
+/** Equal as JSON values. Arrays of answers' values are the usual case, and isDeepStrictEqual's generality cost a third of drafting. */
+function same(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => same(x, b[i]));
+  return typeof a === 'object' && typeof b === 'object' && a !== null && b !== null && !Array.isArray(a) && !Array.isArray(b) && isDeepStrictEqual(a, b);
+}
 
 /** Each version's rules by id and its questions with an askWhen, worked out once per version. */
 const indexes = new WeakMap<PathwayVersion, { rules: Map<string, RankedRule>; asked: PathwayVersion['questions'] }>();
