@@ -1,5 +1,6 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import { readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import path from 'node:path';
 import t from 'tap';
 import { impact } from '../../src/authoring/impact.js';
@@ -70,6 +71,33 @@ t.test('the auditor sees the same trace, explanation and replay for a compact tr
   }
   const verdict = await followVerification((url) => get(app, url, STAFF.auditor));
   t.match(verdict, { state: 'done', verdict: { ok: true, verified: pairs.length * 2 } }, 'both formats verify on one chain');
+});
+
+t.test('every step of every bundled scenario reads back from its compact trace as the full trace has it', async (t) => {
+  const triage = new Triage(catalog.versions.values(), { timeoutMs: 10_000 });
+  for (const [pathwayId, list] of scenarios) {
+    const version = catalog.versions.get(pathwayId)!;
+    let compact = 0;
+    let steps = 0;
+    const differ: string[] = [];
+    for (const scenario of list) {
+      const all = scenarioAnswers(scenario) as Answer[];
+      for (let n = 0; n <= all.length; n++) {
+        const answers = all.slice(0, n);
+        const decision = await triage.decide(version, scenario.patient as Patient, answers);
+        const input = { version, assessmentId: null, step: null, patient: scenario.patient as Patient, answers, decision, startedAt: 0, durationMs: 0 };
+        const read = (format?: 'full') => JSON.parse(sealTrace(draftTrace({ ...input, ...(format ? { format } : {}) }), 1, GENESIS_HASH).text) as SealedTrace;
+        const sealed = read();
+        steps += 1;
+        if ('format' in sealed) compact += 1;
+        const { id: _a, ...expanded } = expandTrace(sealed, version);
+        const { id: _b, ...full } = read('full') as TraceBody;
+        if (!isDeepStrictEqual(expanded, full)) differ.push(`${scenario.name} after ${n} answers`);
+      }
+    }
+    t.same(differ, [], `${pathwayId}: every step reads back as in full`);
+    t.equal(compact, steps, `${pathwayId}: every step stored compact`);
+  }
 });
 
 t.test('a decision the version cannot give back exactly is traced in full', async (t) => {
