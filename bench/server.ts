@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -52,6 +52,21 @@ const CLOCK_TICKS = (() => {
   }
 })();
 
+/** Waits up to 30 s for a started process to answer `probe` with a 2xx; fails at once if it exits. */
+async function untilUp(child: ChildProcess, probe: () => Promise<Response>, exited: () => string): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(exited());
+    const up = await probe().then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) return;
+    if (Date.now() - started > 30_000) throw new Error(`process ${child.pid} did not answer in 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
@@ -90,19 +105,11 @@ export async function startServer(dir: string, database: string): Promise<BenchS
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const base = `http://127.0.0.1:${port}`;
-  const started = Date.now();
-  for (;;) {
-    if (child.exitCode !== null) {
-      throw new Error(`the server exited (${child.exitCode}): ${readFileSync(logFile, 'utf8').slice(-2000)}`);
-    }
-    const up = await fetch(`${base}/health/ready`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (up) break;
-    if (Date.now() - started > 30_000) throw new Error('the server did not become ready in 30 s');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await untilUp(
+    child,
+    () => fetch(`${base}/health/ready`),
+    () => `the server exited (${child.exitCode}): ${readFileSync(logFile, 'utf8').slice(-2000)}`,
+  );
   return {
     base,
     pid: child.pid!,
@@ -154,17 +161,11 @@ export async function startBareEcho(): Promise<BareEcho> {
   const child = spawn(process.execPath, [path.join(ROOT, 'dist/bench/bare-echo.js')], { stdio: 'inherit', env: { ...process.env, PORT: String(port) } });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const base = `http://127.0.0.1:${port}`;
-  const started = Date.now();
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the bare echo exited (${child.exitCode})`);
-    const up = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (up) break;
-    if (Date.now() - started > 30_000) throw new Error('the bare echo did not listen in 30 s');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await untilUp(
+    child,
+    () => fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+    () => `the bare echo exited (${child.exitCode})`,
+  );
   return {
     base,
     pid: child.pid!,
