@@ -10,6 +10,7 @@ import { REPORT_CALLBACKS, REPORT_TRACES, reportsBench } from './reports.js';
 import { RULES } from './server.js';
 import { Table } from './stats.js';
 import { storeBench } from './store.js';
+import { traceBench } from './traces.js';
 import { VERIFY_TRACES, verifyBench } from './verify.js';
 
 /**
@@ -22,9 +23,9 @@ import { VERIFY_TRACES, verifyBench } from './verify.js';
  *                  request succeeded (the harness check; targets met or not do not matter)
  *   --runs N       runs per figure (default 3)
  *   --seconds S    seconds per HTTP run (default 5)
- *   --only LIST    some of engine,search,store,http,memory,verify,reports
+ *   --only LIST    some of engine,search,store,traces,http,memory,verify,reports
  */
-const SECTIONS = ['engine', 'search', 'store', 'http', 'memory', 'verify', 'reports'] as const;
+const SECTIONS = ['engine', 'search', 'store', 'traces', 'http', 'memory', 'verify', 'reports'] as const;
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, smoke: { type: 'boolean' }, runs: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' } } });
 const smoke = values.smoke === true;
 const quick = smoke || values.quick === true;
@@ -46,6 +47,7 @@ const table = new Table();
 if (only.has('engine')) await engineBench(table, quick ? [largest] : versions, cases, runs, seconds / 4, largest);
 if (only.has('search')) await searchBench(table, versions, runs, seconds / 4);
 if (only.has('store')) await storeBench(table, versions, cases, runs, seconds / 2, largest);
+if (only.has('traces')) await traceBench(table, versions, cases, largest);
 if (only.has('http')) await httpBench(table, versions, cases, runs, seconds, largest, quick ? 500 : 10_000);
 if (only.has('verify')) await verifyBench(table, versions, cases, runs, seconds, largest, quick ? 2_000 : VERIFY_TRACES);
 if (only.has('reports')) await reportsBench(table, runs, quick ? 10_000 : REPORT_TRACES, quick ? 1_000 : REPORT_CALLBACKS);

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 
@@ -11,6 +11,7 @@ export const ENCRYPTION_KEYS = `k1:${Buffer.alloc(32, 1).toString('base64')}`;
 
 export interface BenchServer {
   base: string;
+  pid: number;
   /** Resident set size of the server process in MiB (Linux /proc), or undefined elsewhere. */
   rssMiB(): number | undefined;
   /** Where its log ends now: pass to responseTimes to read the requests logged after this. */
@@ -21,6 +22,49 @@ export interface BenchServer {
    */
   responseTimes(mark: number): number[];
   stop(): Promise<void>;
+}
+
+/** A process's threads and the CPU each has used so far (Linux /proc; empty elsewhere). */
+export function threadCpu(pid: number): { tid: number; name: string; seconds: number }[] {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  return tids.flatMap((tid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // Fields after the name, which is in parentheses and may hold spaces: state is field 3, utime 14, stime 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return [{ tid: Number(tid), name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), seconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS }];
+    } catch {
+      return []; // a thread that ended meanwhile
+    }
+  });
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** Waits up to 30 s for a started process to answer `probe` with a 2xx; fails at once if it exits. */
+async function untilUp(child: ChildProcess, probe: () => Promise<Response>, exited: () => string): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(exited());
+    const up = await probe().then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) return;
+    if (Date.now() - started > 30_000) throw new Error(`process ${child.pid} did not answer in 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 async function freePort(): Promise<number> {
@@ -61,21 +105,14 @@ export async function startServer(dir: string, database: string): Promise<BenchS
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const base = `http://127.0.0.1:${port}`;
-  const started = Date.now();
-  for (;;) {
-    if (child.exitCode !== null) {
-      throw new Error(`the server exited (${child.exitCode}): ${readFileSync(logFile, 'utf8').slice(-2000)}`);
-    }
-    const up = await fetch(`${base}/health/ready`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (up) break;
-    if (Date.now() - started > 30_000) throw new Error('the server did not become ready in 30 s');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await untilUp(
+    child,
+    () => fetch(`${base}/health/ready`),
+    () => `the server exited (${child.exitCode}): ${readFileSync(logFile, 'utf8').slice(-2000)}`,
+  );
   return {
     base,
+    pid: child.pid!,
     rssMiB() {
       try {
         const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
@@ -105,6 +142,33 @@ export async function startServer(dir: string, database: string): Promise<BenchS
       }
       return times;
     },
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export interface BareEcho {
+  base: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** The bare Fastify echo (bench/bare-echo.ts) in a process of its own. */
+export async function startBareEcho(): Promise<BareEcho> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/bench/bare-echo.js')], { stdio: 'inherit', env: { ...process.env, PORT: String(port) } });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const base = `http://127.0.0.1:${port}`;
+  await untilUp(
+    child,
+    () => fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+    () => `the bare echo exited (${child.exitCode})`,
+  );
+  return {
+    base,
+    pid: child.pid!,
     async stop() {
       child.kill('SIGTERM');
       await exited;

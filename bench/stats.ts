@@ -15,9 +15,13 @@ export interface Row {
   p99?: string;
   /** p50 / p99 of the same requests inside the server (HTTP figures). */
   inServer?: string;
+  /** Server CPU a request, from /proc: every thread (the event loop, the busiest other thread). */
+  cpu?: string;
   /** The longest the load generator's own event loop was held up (HTTP figures). */
   generatorStall?: string;
   ratio?: string;
+  /** Throughput over a bare Fastify echo's of the same body in the same round (issue 30). */
+  bareRatio?: string;
   /** The issue's target for this figure and whether this run met it. */
   target?: { text: string; met: boolean };
 }
@@ -37,7 +41,7 @@ export class Table {
   smokeFaults(sections: string[]): string[] {
     const faults = sections.filter((kind) => !this.rows.some((r) => r.kind === kind)).map((kind) => `no ${kind} figures`);
     for (const r of this.rows) {
-      const figures = [r.throughput, r.median, r.p99, r.inServer, r.ratio].filter((x): x is string => x !== undefined);
+      const figures = [r.throughput, r.median, r.p99, r.inServer, r.ratio, r.bareRatio].filter((x): x is string => x !== undefined);
       if (!figures.length || figures.some((x) => /NaN|Infinity|undefined/.test(x))) faults.push(`${r.kind} ${r.what}: figures missing (${figures.join(', ')})`);
       const failed = /\((\d+) non-2xx\)/.exec(r.what);
       if (failed && failed[1] !== '0') faults.push(`${r.kind} ${r.what}: requests failed`);
@@ -46,7 +50,19 @@ export class Table {
   }
 
   render(): string {
-    const header = ['kind', 'what', 'throughput', 'median / p50', 'p99', 'in the server: p50 / p99', 'load generator stalled', 'ratio to baseline', 'target'];
+    const header = [
+      'kind',
+      'what',
+      'throughput',
+      'median / p50',
+      'p99',
+      'in the server: p50 / p99',
+      'server CPU a request (event loop, busiest other thread)',
+      'load generator stalled',
+      'ratio to baseline',
+      'ratio to bare Fastify',
+      'target',
+    ];
     const cells = this.rows.map((r) => [
       r.kind,
       r.what,
@@ -54,8 +70,10 @@ export class Table {
       r.median ?? '',
       r.p99 ?? '',
       r.inServer ?? '',
+      r.cpu ?? '',
       r.generatorStall ?? '',
       r.ratio ?? '',
+      r.bareRatio ?? '',
       r.target ? `${r.target.text}: ${r.target.met ? 'met' : 'NOT met'}` : '',
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));

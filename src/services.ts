@@ -11,7 +11,7 @@ import { setUpSecurity, type Security } from './security/setup.js';
 import { describeStoreError } from './store/faults.js';
 import { openStore, type Store } from './store/store.js';
 import { traceRepository, type TraceRepository } from './store/traces.js';
-import { versionResolver } from './store/versions.js';
+import { versionLookup, versionResolver } from './store/versions.js';
 import { verificationService, type VerificationService } from './traces/verification.js';
 import { DecisionPool } from './triage/decision-pool.js';
 import { localDecider, type Decider } from './triage/step.js';
@@ -93,7 +93,7 @@ export async function createStoreServices(config: Config, options: Pick<ServiceO
     // This process serves nothing: an activation here is checked and recorded, and the running
     // instances switch (PostgreSQL NOTIFY, or a SQLite instance polling the database).
     const releases = releaseService(store, triage, { requireSignOff: requiresSignOff(config), files: [] });
-    return { config, store, triage, traces: traceRepository(), releases, versionFor: versionResolver(triage, store.read) };
+    return { config, store, triage, traces: traceRepository(versionLookup(triage)), releases, versionFor: versionResolver(triage, store.read) };
   });
   return { ...value, close };
 }
@@ -151,7 +151,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
       triage,
       decider,
       security,
-      traces: traceRepository(),
+      traces: traceRepository(versionLookup(triage)),
       versionFor: versionResolver(triage, store.read),
       verifications,
       callbacks,

@@ -23,7 +23,7 @@ import { identify, setUpSecurity } from '../security/setup.js';
 import { createStoreServices, type StoreServices } from '../services.js';
 import { explain } from '../traces/explain.js';
 import { impact, type OutcomeSummary } from '../authoring/impact.js';
-import { draftTrace, GENESIS_HASH, sealTrace, type TraceBody } from '../traces/trace.js';
+import { draftTrace, expandTrace, GENESIS_HASH, sealTrace, type SealedTrace } from '../traces/trace.js';
 import { givenAnswers, type Answer, type Patient } from '../triage/answers.js';
 import { DomainError, NotAuthenticated } from '../errors.js';
 import { coverage, type CoverageSummary } from '../authoring/coverage.js';
@@ -319,7 +319,7 @@ async function explainCommand(o: Options): Promise<number> {
   }
   const decision = await triage.decide(version, patient, answers);
   const draft = draftTrace({ version, assessmentId: null, step: null, patient, answers, decision, startedAt: Date.now(), durationMs: 0 });
-  const explanation = explain(JSON.parse(sealTrace(draft, 0, GENESIS_HASH).text) as TraceBody);
+  const explanation = explain(expandTrace(JSON.parse(sealTrace(draft, 0, GENESIS_HASH).text) as SealedTrace, version));
   print(o, { ...decided(decision), explanation }, () => [explanation.summary, ...explanation.ruledOut, ...explanation.settled, ...explanation.setAside, ...explanation.counted]);
   return 0;
 }

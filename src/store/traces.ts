@@ -2,6 +2,7 @@ import type { Transaction } from 'kysely';
 import { InvalidVerifyRange } from '../errors.js';
 import {
   ChainVerifier,
+  expandTrace,
   GENESIS_HASH,
   sealedContent,
   sealTrace,
@@ -9,12 +10,14 @@ import {
   traceColumns,
   type ChainAnchor,
   type ChainVerdict,
+  type SealedTrace,
   type StoredTrace,
   type TraceBody,
   type TraceDraft,
   type VerifyRange,
 } from '../traces/trace.js';
 import type { Database, Dialect, Executor } from './schema.js';
+import type { VersionLookup } from './versions.js';
 
 const CHAIN = 'main';
 
@@ -90,17 +93,30 @@ export async function appendTraces(trx: Transaction<Database>, dialect: Dialect,
   await trx.updateTable('trace_chain').set({ seq, hash: prevHash }).where('id', '=', CHAIN).execute();
 }
 
-/** The trace repository: an append-only hash chain. Each method reads through the executor it is given. */
-export function traceRepository(): TraceRepository {
+/**
+ * The trace repository: an append-only hash chain. Each method reads through the executor it is
+ * given. Traces are served as auditors read them: a compact trace (src/traces/compact.ts) with
+ * what the rule-set version it names holds, found by `versions` through the same executor.
+ * Without `versions` (a verification walk needs none) a compact trace cannot be served.
+ */
+export function traceRepository(versions?: VersionLookup): TraceRepository {
+  const readable = async (db: Executor, row: StoredTrace): Promise<TraceBody> => {
+    const sealed: SealedTrace = sealedContent(row);
+    if (!('format' in sealed)) return sealed;
+    if (!versions) throw new Error('a compact trace is read with the rule-set versions it names: give traceRepository a version lookup');
+    return expandTrace(sealed, await versions(db, sealed.pathway.hash));
+  };
   return {
     async get(db: Executor, id: string): Promise<TraceBody | undefined> {
       const row = await db.selectFrom('traces').select(STORED_TRACE_COLUMNS).where('id', '=', id).executeTakeFirst();
-      return row ? sealedContent(row) : undefined;
+      return row ? readable(db, row) : undefined;
     },
 
     async forAssessment(db: Executor, assessmentId: string): Promise<TraceBody[]> {
       const rows = await db.selectFrom('traces').select(STORED_TRACE_COLUMNS).where('assessment_id', '=', assessmentId).orderBy('seq').execute();
-      return rows.map(sealedContent);
+      const bodies: TraceBody[] = [];
+      for (const row of rows) bodies.push(await readable(db, row));
+      return bodies;
     },
 
     /**
@@ -146,7 +162,7 @@ export function traceRepository(): TraceRepository {
         if (filter.to) q = q.where('created_at', '<', filter.to);
         const rows = await q.orderBy('seq').limit(pageSize).execute();
         for (const row of rows) {
-          yield sealedContent(row);
+          yield await readable(db, row);
         }
         if (rows.length < pageSize) {
           return;

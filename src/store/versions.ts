@@ -26,18 +26,21 @@ export function versionRepository(): VersionRepository {
   };
 }
 
+/** A pathway version by hash, read through the executor given when it is not in memory. */
+export type VersionLookup = (db: Executor, hash: string) => Promise<PathwayVersion>;
+
 /**
  * Finds a pathway version by hash: in memory if loaded, else from the content-addressed copy
  * stored when it first served a decision, so old assessments and replays survive rule edits.
  */
-export function versionResolver(triage: Pick<Triage, 'version' | 'register'>, read: Executor): (hash: string) => Promise<PathwayVersion> {
+export function versionLookup(triage: Pick<Triage, 'version' | 'register'>): VersionLookup {
   const versions = versionRepository();
-  return async (hash) => {
+  return async (db, hash) => {
     const known = triage.version(hash);
     if (known) {
       return known;
     }
-    const content = await versions.content(read, hash);
+    const content = await versions.content(db, hash);
     if (!content) {
       throw new Error(`rule-set version ${hash} is neither loaded nor stored`);
     }
@@ -45,6 +48,12 @@ export function versionResolver(triage: Pick<Triage, 'version' | 'register'>, re
     triage.register(version);
     return version;
   };
+}
+
+/** versionLookup on the store's read handle. */
+export function versionResolver(triage: Pick<Triage, 'version' | 'register'>, read: Executor): (hash: string) => Promise<PathwayVersion> {
+  const lookup = versionLookup(triage);
+  return (hash) => lookup(read, hash);
 }
 
 /** Stored rule-set versions. */

@@ -7,6 +7,7 @@ import type { Answer, Patient } from '../triage/answers.js';
 import type { Decision, Evaluation } from '../triage/decide.js';
 import { decisionRecord, type DecisionRecord } from '../triage/decision.js';
 import { SOFTWARE } from '../software.js';
+import { COMPACT_FORMAT, compactEvaluation, expandEvaluation, type CompactAnswers, type CompactEvaluation, type CompactResult } from './compact.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -39,6 +40,38 @@ export interface TraceBody {
 }
 
 /**
+ * A trace as sealed in the compact format (src/traces/compact.ts): the evaluation and result
+ * without what the rule-set version it names holds. Read, it is expanded back into a TraceBody.
+ */
+export interface CompactTraceBody extends Omit<TraceBody, 'answers' | 'evaluation' | 'result'> {
+  format: typeof COMPACT_FORMAT;
+  answers: CompactAnswers;
+  evaluation: CompactEvaluation;
+  result: CompactResult;
+}
+
+/** A trace as its sealed text holds it: in full (the format before compact traces, naming none) or compact. */
+export type SealedTrace = TraceBody | CompactTraceBody;
+
+export const isCompact = (trace: SealedTrace): trace is CompactTraceBody => 'format' in trace && trace.format === COMPACT_FORMAT;
+
+/**
+ * A sealed trace as an auditor reads it, whatever its format: a compact one is given back what
+ * its rule-set version holds (`version` must be the one it names). A full one is as it was sealed.
+ */
+export function expandTrace(trace: SealedTrace, version: PathwayVersion): TraceBody {
+  if (!isCompact(trace)) {
+    if ('format' in trace) throw new Error(`trace ${trace.id} is in a format this version of the service cannot read: ${String(trace.format)}`);
+    return trace;
+  }
+  if (version.hash !== trace.pathway.hash) {
+    throw new Error(`trace ${trace.id} names rule-set version ${trace.pathway.hash}, not ${version.hash}`);
+  }
+  const { format: _format, answers: _answers, evaluation: _evaluation, result: _result, ...rest } = trace;
+  return { ...rest, ...expandEvaluation(version, trace) };
+}
+
+/**
  * A trace before it takes its place in the chain: what it is indexed by, and the rest of its
  * content already serialised (it is made where the decision is, possibly a decision worker).
  */
@@ -48,7 +81,8 @@ export interface TraceDraft {
   step: number | null;
   at: string;
   pathway: TraceBody['pathway'];
-  result: TraceResult;
+  /** As sealed: what its columns are made from. */
+  result: TraceResult | CompactResult;
   /**
    * Every member of the body but id, seq and prevHash: JSON without its braces, as UTF-8. Bytes,
    * not a string, so that a decision worker hands them over without a copy, and so that they
@@ -67,24 +101,28 @@ export function draftTrace(input: {
   decision: Decision;
   startedAt: number;
   durationMs: number;
+  /** `full`: the format before compact traces (the bench's baseline, and tests comparing the two). */
+  format?: 'full';
 }): TraceDraft {
-  const { decision } = input;
-  const content: Omit<TraceBody, 'id' | 'seq' | 'prevHash'> = {
+  const { decision, version } = input;
+  const result = decisionRecord(decision);
+  const compact = input.format === 'full' ? undefined : compactEvaluation(version, input.patient, input.answers, decision.evaluation, result);
+  const content: Omit<TraceBody, 'id' | 'seq' | 'prevHash' | 'answers' | 'evaluation' | 'result'> & Pick<SealedTrace, 'answers' | 'evaluation' | 'result'> & { format?: typeof COMPACT_FORMAT } = {
+    ...(compact ? { format: COMPACT_FORMAT } : {}),
     assessmentId: input.assessmentId,
     step: input.step,
     at: new Date(input.startedAt).toISOString(),
     durationMs: Math.round(input.durationMs * 1000) / 1000,
-    pathway: { id: input.version.id, version: input.version.version, hash: input.version.hash, ...(input.version.modules.length ? { modules: input.version.modules } : {}) },
+    pathway: { id: version.id, version: version.version, hash: version.hash, ...(version.modules.length ? { modules: version.modules } : {}) },
     software: { ...SOFTWARE },
     patient: input.patient,
-    answers: input.answers,
-    evaluation: decision.evaluation,
-    result: decisionRecord(decision),
+    // What the version cannot give back exactly is written in full, in the format before.
+    ...(compact ?? { answers: input.answers, evaluation: decision.evaluation, result }),
   };
-  const { assessmentId, step, at, pathway, result } = content;
+  const { assessmentId, step, at, pathway, result: sealed } = content;
   // TextEncoder gives each draft a buffer of its own, as moving it needs: a slice of Buffer's
   // shared pool is not movable (Node 20 copies it instead; later versions refuse it).
-  return { id: timeOrderedId(input.startedAt), assessmentId, step, at, pathway, result, members: utf8.encode(JSON.stringify(content)).subarray(1, -1) };
+  return { id: timeOrderedId(input.startedAt), assessmentId, step, at, pathway, result: sealed, members: utf8.encode(JSON.stringify(content)).subarray(1, -1) };
 }
 
 /**
@@ -117,7 +155,7 @@ export function sealTrace(draft: TraceDraft, seq: number, prevHash: string): { t
  */
 export type TraceColumns = Omit<TraceTable, 'seq' | 'body' | 'hash' | 'prev_hash'>;
 
-export function traceColumns(trace: Pick<TraceBody, 'id' | 'assessmentId' | 'step' | 'at' | 'pathway' | 'result'>): TraceColumns {
+export function traceColumns(trace: Pick<TraceBody, 'id' | 'assessmentId' | 'step' | 'at' | 'pathway'> & { result: TraceResult | CompactResult }): TraceColumns {
   const outcome = trace.result.status === 'complete' ? trace.result.outcome : undefined;
   return {
     id: trace.id,
@@ -158,15 +196,15 @@ export const STORED_TRACE_COLUMNS = [
  * against its hash, and every column against the text. What this cannot see (a row rewritten
  * with a fresh hash, a row deleted) is the chain's to find; see ChainVerifier.
  */
-export function sealedContent(row: StoredTrace): TraceBody {
+export function sealedContent(row: StoredTrace): SealedTrace {
   const seq = Number(row.seq);
   if (sha256(row.body) !== row.hash) {
     throw new TraceAltered(seq, row.id, 'has been altered: its content no longer matches its hash');
   }
-  let body: TraceBody;
+  let body: SealedTrace;
   let sealed: Record<string, unknown>;
   try {
-    body = JSON.parse(row.body) as TraceBody;
+    body = JSON.parse(row.body) as SealedTrace;
     sealed = { ...traceColumns(body), seq: body.seq, prev_hash: body.prevHash };
   } catch {
     throw new TraceAltered(seq, row.id, 'is not a trace: its content is not the JSON of one');

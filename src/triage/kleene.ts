@@ -4,15 +4,16 @@ import type { ConditionNode } from '../rulesets/schema.js';
 export type Kleene = boolean | null;
 
 /** A condition as it was evaluated: for a leaf, the fact, operator, expected and actual value. */
-export type ConditionTrace = { all: ConditionTrace[]; result: Kleene } | { any: ConditionTrace[]; result: Kleene } | { fact: string; operator: string; expected: unknown; actual: unknown; result: Kleene };
+/** `actual` is absent where the leaf was not evaluated (its question unanswered), as a stored trace reads it back. */
+export type ConditionTrace = { all: ConditionTrace[]; result: Kleene } | { any: ConditionTrace[]; result: Kleene } | { fact: string; operator: string; expected: unknown; actual?: unknown; result: Kleene };
 
 /** `all`: false if any part is false, true only if every part is true, else unknown. */
-function all(results: Kleene[]): Kleene {
+export function all(results: Kleene[]): Kleene {
   return results.includes(false) ? false : results.every((r) => r === true) ? true : null;
 }
 
 /** `any`: true if any part is true, false only if every part is false, else unknown. */
-function any(results: Kleene[]): Kleene {
+export function any(results: Kleene[]): Kleene {
   return results.includes(true) ? true : results.every((r) => r === false) ? false : null;
 }
 

@@ -95,7 +95,7 @@ t.test('a trace made before traces named their semantics replays identically wit
   const given = givenAnswers(version, answers);
   const triage = new Triage([version], { timeoutMs: 1000 });
   const decision = await triage.decide(version, adult as Patient, given, 'first-fire-v1');
-  const draft = draftTrace({ version, assessmentId: null, step: null, patient: adult as Patient, answers: given, decision, startedAt: Date.now(), durationMs: 0 });
+  const draft = draftTrace({ version, assessmentId: null, step: null, patient: adult as Patient, answers: given, decision, startedAt: Date.now(), durationMs: 0, format: 'full' });
   const old = JSON.parse(sealTrace(draft, stored.seq, stored.prevHash).text) as TraceBody;
   delete old.evaluation.semantics;
   const sealed = { ...old, id: stored.id };
