@@ -29,6 +29,7 @@ function decider(triage: Triage, format: Format): Decider {
       const decision = await triage.decide(version, input.patient, input.answers);
       return { decision: stepDecision(decision), draft: draftTrace({ version, ...input, decision, startedAt: Date.now(), durationMs: 0, ...(format === 'full' ? { format } : {}) }) };
     },
+    queueDepth: () => 0,
     close: async () => undefined,
   };
 }
