@@ -1,20 +1,10 @@
 import type { Test } from 'tap';
-import { followVerification, STAFF } from './helpers.js';
+import { CALLBACK_ANSWERS, followVerification, STAFF } from './helpers.js';
 
 /**
  * Patients walking the chest-pain pathway against a real server, as fast as it answers: what
  * the crash and fault tests put a server under, and what they check it kept.
  */
-const chestPainAnswers: Record<string, unknown> = {
-  emergency_signs: ['none'],
-  pain_now: false,
-  pain_feel: 'burning',
-  pain_spreads: ['none'],
-  associated: ['none'],
-  coughing_blood: false,
-  injury: false,
-  started: 'within_12h',
-};
 
 export interface Answered {
   status: number;
@@ -63,7 +53,7 @@ export class DecisionLoad {
         let asked = start.body;
         for (let step = 1; this.running && asked.status === 'in_progress'; step++) {
           const questionId = asked.question.id as string;
-          const res = await this.call(`/v1/assessments/${start.body.id}/answers`, { questionId, value: chestPainAnswers[questionId] }, { 'x-assessment-token': start.body.token });
+          const res = await this.call(`/v1/assessments/${start.body.id}/answers`, { questionId, value: CALLBACK_ANSWERS[questionId] }, { 'x-assessment-token': start.body.token });
           if (res.status !== 200) break;
           this.acknowledged.push({ traceId: res.body.traceId, assessmentId: start.body.id, step });
           asked = res.body;

@@ -47,10 +47,10 @@ export async function requested(app: TestApp, answers: Record<string, unknown>, 
 export const actions = (history: { action: string; handlerId: string | null }[], keepReads = false): string[] =>
   history.filter((e) => keepReads || e.action !== 'contact_read').map((e) => `${e.action}:${e.handlerId ?? '-'}`);
 
-export async function setup(t: Test) {
+export async function setup(t: Test, rulesDir?: string) {
   const c = clock();
   const log = logCapture();
-  const app = await testApp(t, { now: c.now, logStream: log.stream });
+  const app = await testApp(t, { now: c.now, logStream: log.stream, ...(rulesDir ? { rulesDir } : {}) });
   return { app, clock: c, log };
 }
 

@@ -1,14 +1,15 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import t from 'tap';
 import { ESCALATE, patient, requested, ROUTINE, setup, URGENT, assessment } from '../callbacks/walks.js';
-import { asHandler, databaseUrlOf, get, post, STAFF, withRawDatabase } from '../helpers.js';
+import { asHandler, BUNDLED_RULES, databaseUrlOf, get, post, STAFF, withRawDatabase } from '../helpers.js';
 
 /**
  * The reports against counts worked out here, in plain JavaScript, from what the test seeded
  * through the API: every figure of both reports, on each dialect, and the exported form's
  * small-number suppression in JSON and CSV.
  */
-const { app, clock } = await setup(t);
+// Several topics and age bands: the bundled rules.
+const { app, clock } = await setup(t, BUNDLED_RULES);
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

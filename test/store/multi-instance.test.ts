@@ -1,6 +1,6 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import t from 'tap';
-import { asHandler, bundledRules, followVerification, freshDatabaseUrl, ON_POSTGRES, SECURITY_ENV, spawnCli, STAFF, startServer } from '../helpers.js';
+import { asHandler, bundledRules, CALLBACK_ANSWERS, followVerification, freshDatabaseUrl, ON_POSTGRES, SECURITY_ENV, spawnCli, STAFF, startServer } from '../helpers.js';
 
 /**
  * Two server processes on different ports, one PostgreSQL database: concurrent assessments and
@@ -15,17 +15,6 @@ async function call(base: string, method: string, url: string, body?: unknown, h
   });
   return { status: res.status, body: (await res.json()) as any, headers: Object.fromEntries(res.headers) };
 }
-
-const URGENT: Record<string, unknown> = {
-  emergency_signs: ['none'],
-  pain_now: false,
-  pain_feel: 'burning',
-  pain_spreads: ['none'],
-  associated: ['none'],
-  coughing_blood: false,
-  injury: false,
-  started: 'within_12h',
-};
 
 t.test('two instances on one database', { skip: ON_POSTGRES ? false : 'runs in the PostgreSQL suite (TEST_DATABASE=postgres)' }, async (t) => {
   const db = await freshDatabaseUrl(t);
@@ -61,7 +50,13 @@ t.test('two instances on one database', { skip: ON_POSTGRES ? false : 'runs in t
     let turn = n;
     while (step.status === 'in_progress') {
       const via = turn++ % 2 ? b : a;
-      const res = await call(via.base, 'POST', `/v1/assessments/${start.body.id}/answers`, { questionId: step.question.id, value: URGENT[step.question.id] }, { 'x-assessment-token': start.body.token });
+      const res = await call(
+        via.base,
+        'POST',
+        `/v1/assessments/${start.body.id}/answers`,
+        { questionId: step.question.id, value: CALLBACK_ANSWERS[step.question.id] },
+        { 'x-assessment-token': start.body.token },
+      );
       t.equal(res.status, 200);
       acknowledged.push(res.body.traceId);
       step = res.body;

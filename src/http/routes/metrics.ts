@@ -30,6 +30,7 @@ const metrics: FastifyPluginAsyncZod<{ security: Security; token?: string }> = a
         schema: {
           tags: ['health'],
           operationId: 'getMetrics',
+          produces: ['text/plain'],
           summary: 'Prometheus metrics (text exposition format): request latency by route, decisions, fallbacks, callback queue, group commits, event-loop lag, decision queue',
           description: 'An admin credential, or `Authorization: Bearer <METRICS_TOKEN>`.',
           response: { 200: z.string().describe('text/plain; version=0.0.4'), ...problems(401, 403) },

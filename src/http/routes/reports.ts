@@ -127,6 +127,7 @@ const reports: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['reports'],
         operationId: 'getOutcomesReportCsv',
+        produces: ['text/csv'],
         description: 'Always in the exported form: small numbers suppressed, no personal data or free text.',
         summary: 'One table of the outcomes report as CSV, in the exported form (counts from 1 to 4 as "<5")',
         querystring: Filters.extend({ table: z.enum(OUTCOME_TABLES) }),
@@ -149,6 +150,7 @@ const reports: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['reports'],
         operationId: 'getCallbacksReportCsv',
+        produces: ['text/csv'],
         description: 'Always in the exported form: small numbers suppressed, no personal data or free text.',
         summary: 'One table of the callbacks report as CSV, in the exported form (counts from 1 to 4 as "<5")',
         querystring: Range.extend({ table: z.enum(CALLBACK_TABLES) }),
