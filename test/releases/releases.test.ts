@@ -166,22 +166,27 @@ t.test('under load: every request during a switch succeeds, traced with the vers
 
 t.test('a typed approver from before sign-off was authenticated is kept as a claim, not a sign-off', async (t) => {
   const url = await freshDatabaseUrl(t);
+  const LEGACY = '0b6f1a53-5a57-4c7e-9a2a-4d1c2b7e9f10';
   // A database as it was before: the sign-off migrations undone, a release with a typed approver.
   await (await openStore(url)).close();
   await withRawDatabase(url, async (before) => {
     // Kysely applies migrations in name order only, so the ones named after them are undone too.
-    await sql`delete from kysely_migration where name like '2026-12-06-rel-%' or name like '2026-12-06-tv-%'`.execute(before);
+    await sql`delete from kysely_migration where name like '2026-12-06-rel-%' or name like '2026-12-06-tv-%' or name like '2026-12-07-rep-%'`.execute(before);
+    await before.schema.dropIndex('assessments_report').execute();
+    await before.schema.dropIndex('callbacks_report').execute();
+    for (const column of ['created_day', 'topic_id', 'age_band', 'outcome_kind', 'disposition', 'fallback_cause']) await before.schema.alterTable('assessments').dropColumn(column).execute();
+    await before.schema.alterTable('callback_requests').dropColumn('first_attempt_at').execute();
     await before.schema.dropTable('trace_verifications').execute();
     await before.schema.alterTable('releases').dropColumn('signed_off_at').execute();
     await before.schema.alterTable('releases').dropColumn('approver_claimed').execute();
     await before.schema.alterTable('release_activations').dropColumn('action').execute();
-    await sql`insert into releases (id, created_at, author, approver, summary, hazards, pathways, checks) values ('legacy', '2026-11-30T00:00:00.000Z', 'Nurse Author', 'Dr Typed Name', 'old', '[]', '[]', '{}')`.execute(
+    await sql`insert into releases (id, created_at, author, approver, summary, hazards, pathways, checks) values (${LEGACY}, '2026-11-30T00:00:00.000Z', 'Nurse Author', 'Dr Typed Name', 'old', '[]', '[]', '{}')`.execute(
       before,
     );
   });
 
   const app = await testApp(t, { rulesDir: BASIC_RULES, env: { DATABASE_URL: url, RELEASE_REQUIRE_SIGNOFF: 'true', ...KEYS_ENV } });
-  t.match((await get(app, '/v1/admin/releases', STAFF.auditor)).body.releases, [{ id: 'legacy', author: 'Nurse Author', approver: null, approverClaimed: 'Dr Typed Name', signedOff: false }]);
-  t.match((await activate(app, 'legacy')).body, { status: 409, detail: /no clinical safety officer sign-off/ });
-  t.match((await signOff(app, 'legacy')).body, { approver: OFFICER.id });
+  t.match((await get(app, '/v1/admin/releases', STAFF.auditor)).body.releases, [{ id: LEGACY, author: 'Nurse Author', approver: null, approverClaimed: 'Dr Typed Name', signedOff: false }]);
+  t.match((await activate(app, LEGACY)).body, { status: 409, detail: /no clinical safety officer sign-off/ });
+  t.match((await signOff(app, LEGACY)).body, { approver: OFFICER.id });
 });
