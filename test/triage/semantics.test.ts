@@ -115,10 +115,11 @@ t.test('issue 25: a 70-year-old at 39.2C with a change in behaviour is called ba
 
 t.test('issue 25: impact replays the old walk step by step and reports the questions never asked', async (t) => {
   const { catalog, version, triage } = await lateRule(t);
-  // The assessment as it was decided before: every step a trace, made with first-fire-v1.
+  // The assessment as it was decided before: every step a trace, made with first-fire-v1, in full
+  // (as the trace repository hands stored traces to impact, compact ones expanded).
   const old = await steps(triage, version, ISSUE_PATIENT, ISSUE_ANSWERS, 'first-fire-v1');
   const traces = old.map((decision, step) => {
-    const draft = draftTrace({ version, assessmentId: 'assessment-1', step, patient: ISSUE_PATIENT, answers: decision.answers, decision, startedAt: Date.now(), durationMs: 0 });
+    const draft = draftTrace({ version, assessmentId: 'assessment-1', step, patient: ISSUE_PATIENT, answers: decision.answers, decision, startedAt: Date.now(), durationMs: 0, format: 'full' });
     return JSON.parse(sealTrace(draft, step + 1, GENESIS_HASH).text) as TraceBody;
   });
   async function* stored() {
