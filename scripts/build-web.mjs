@@ -2,7 +2,7 @@
 // compiled CSS and images from the nhsuk-frontend package, and Chart.js for the reports page,
 // served by the service itself. Built output is never committed.
 // Each page in web/pages/ is its main content, opening with a comment of JSON (its title, and
-// for the console its own service name, home link, script and width); web/layout.html gives
+// for the console and the reports its own service name, home link, scripts and width); web/layout.html gives
 // every page the same header, footer and head.
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -35,7 +35,8 @@ for (const file of readdirSync(path.join(web, 'pages'))) {
     SERVICE: page.service,
     HOME: page.home,
     WIDTH: page.wide ? ' console-width' : '',
-    SCRIPT: page.script ? `<script type="module" src="${page.script}"></script>` : '',
+    // Libraries first (classic scripts, such as Chart.js for the reports page), then the page's own module.
+    SCRIPT: [...(page.vendor ?? []).map((src) => `<script src="${src}"></script>`), ...(page.script ? [`<script type="module" src="${page.script}"></script>`] : [])].join('\n    '),
     MAIN: `\n${main.trimEnd().replace(/^(?=.)/gm, '        ')}\n      `,
   };
   const name = path.basename(file, '.html');
