@@ -279,6 +279,16 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('callbacks_report').on('callback_requests').columns(['created_at', 'within', 'status', 'due_at', 'first_attempt_at', 'completed_at', 'review_reason']).execute();
     },
   },
+  '2026-12-07-rep-002-report-indexes': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The callbacks report counts requests flagged after unanswered calls by their attempts,
+      // which the first report index lacked (every row was read from the table), and the
+      // waiting-through-the-day counts read requests by when their wait ended.
+      await db.schema.dropIndex('callbacks_report').execute();
+      await db.schema.createIndex('callbacks_report').on('callback_requests').columns(['created_at', 'within', 'status', 'due_at', 'first_attempt_at', 'completed_at', 'attempts']).execute();
+      await sql`create index callbacks_ended on callback_requests (coalesce(first_attempt_at, completed_at), created_at)`.execute(db);
+    },
+  },
 };
 
 /** The columns the report backfill reads and writes, as they were when it was written. */

@@ -174,6 +174,7 @@ t.test('a typed approver from before sign-off was authenticated is kept as a cla
     await sql`delete from kysely_migration where name like '2026-12-06-rel-%' or name like '2026-12-06-tv-%' or name like '2026-12-07-rep-%'`.execute(before);
     await before.schema.dropIndex('assessments_report').execute();
     await before.schema.dropIndex('callbacks_report').execute();
+    await before.schema.dropIndex('callbacks_ended').execute();
     for (const column of ['created_day', 'topic_id', 'age_band', 'outcome_kind', 'disposition', 'fallback_cause']) await before.schema.alterTable('assessments').dropColumn(column).execute();
     await before.schema.alterTable('callback_requests').dropColumn('first_attempt_at').execute();
     await before.schema.dropTable('trace_verifications').execute();
