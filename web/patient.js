@@ -314,8 +314,9 @@ function question(q, number, previous, callback) {
           h('p', {}, `We do not have questions about "${saved.redirectedFrom}" for you. These general questions work for any health problem, and check for anything urgent first.`),
         )
       : null,
-    // Several questions can share words ("Do you have any of these?"): the caption numbers each
-    // step, so no two steps have the same heading or page title.
+    // Questions can start with the same words ("Do you have any of these ..."; lint warns when two
+    // in one pathway are worded the same): the caption numbers each step, so no two steps have the
+    // same heading or page title.
     fieldset('answer', q.text, q.help, control, { caption: `Question ${number}` }),
     h('button', { class: 'nhsuk-button', type: 'submit' }, 'Continue'),
   );

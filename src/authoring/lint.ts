@@ -129,6 +129,8 @@ function lintPathway(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedF
     }
   }
 
+  out.push(...duplicateText(subject));
+
   // Questions whose askWhen can never hold.
   for (const { question, source, index } of subject.questions) {
     if (question.askWhen && enumerate(domains, questions, [question.askWhen], (a) => holds(question.askWhen!, a)) === 'none') {
@@ -223,6 +225,38 @@ function lintPathway(pathway: ParsedFile<PathwayFile>, redFlags: ParsedFile<RedF
         out.push(finding(lower.source, ['rules', lower.index, 'conditions'], 'shadowed-rule', `rule ${lower.rule.id} can never decide: ${higher.rule.id} (higher priority) fires whenever it does`));
         break;
       }
+    }
+  }
+  return out;
+}
+
+/** Question text as a patient reads it: case and spacing make no difference. */
+const sameWords = (text: string): string => text.replace(/\s+/g, ' ').trim().toLowerCase();
+
+/**
+ * Two questions of one pathway as it runs (red flags, its own, its modules') worded the same: the
+ * patient sees what looks like the same question twice, and a trace or call handler cannot tell
+ * the answers apart by their text. Points at the later one.
+ */
+function duplicateText(subject: Subject): Finding[] {
+  const first = new Map<string, Subject['questions'][number]>();
+  const out: Finding[] = [];
+  for (const later of subject.questions) {
+    const words = sameWords(later.question.text);
+    const earlier = first.get(words);
+    if (!earlier) {
+      first.set(words, later);
+    } else if (earlier.question.id !== later.question.id) {
+      const where = earlier.source.file === later.source.file ? '' : ` (${earlier.source.file})`;
+      out.push(
+        finding(
+          later.source,
+          ['questions', later.index, 'text'],
+          'duplicate-question-text',
+          `question ${later.question.id} has the same text as question ${earlier.question.id}${where}: the patient sees the same question twice; say what each one asks about`,
+          'warning',
+        ),
+      );
     }
   }
   return out;

@@ -81,6 +81,29 @@ t.test('lint: every kind of semantic finding, located, with a code and a severit
   t.match(human.stdout, /test\/fixtures\/lint-rules\/findings\.yaml:\d+:\d+: error shadowed-rule: /);
 });
 
+t.test('lint: two questions worded the same in one pathway as it runs (red flags included) are a warning', async (t) => {
+  const duplicates = async (dir: string) =>
+    (JSON.parse((await cli(['lint', dir, '--format', 'json'])).stdout).findings as { file: string; line: number; severity: string; code: string; message: string }[]).filter(
+      (f) => f.code === 'duplicate-question-text',
+    );
+  t.same(await duplicates(BASIC_RULES), [], 'distinct wording raises nothing');
+
+  const dir = copyRules(t);
+  const sample = path.join(dir, 'sample.yaml');
+  edit(sample, 'text: Where is the sharp pain?', 'text: "  is IT   severe? "');
+  edit(sample, 'text: For how many days?', 'text: Any Emergency?');
+  const lineOf = (needle: string) =>
+    readFileSync(sample, 'utf8')
+      .split('\n')
+      .findIndex((l) => l.includes(needle)) + 1;
+  const found = await duplicates(dir);
+  t.match(found, [
+    { file: /sample\.yaml$/, line: lineOf('is IT   severe?'), severity: 'warning', message: /^question sharp_where has the same text as question severe: / },
+    { file: /sample\.yaml$/, line: lineOf('Any Emergency?'), severity: 'warning', message: /^question days has the same text as question emergency \(\S*red-flags\.yaml\): / },
+  ]);
+  t.equal(found.length, 2, 'one finding per later question, at its text');
+});
+
 t.test('lint reports what loading refuses: a self-care outcome without safety-netting, no global red flags', async (t) => {
   const dir = copyRules(t);
   edit(path.join(dir, 'sample.yaml'), ' safetyNetting: Call 111 if it gets worse.', '');
