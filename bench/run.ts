@@ -10,7 +10,7 @@ import { REPORT_CALLBACKS, REPORT_TRACES, reportsBench } from './reports.js';
 import { RULES } from './server.js';
 import { Table } from './stats.js';
 import { storeBench } from './store.js';
-import { traceBench } from './traces.js';
+import { TRACE_ASSESSMENTS, traceBench } from './traces.js';
 import { VERIFY_TRACES, verifyBench } from './verify.js';
 
 /**
@@ -47,7 +47,7 @@ const table = new Table();
 if (only.has('engine')) await engineBench(table, quick ? [largest] : versions, cases, runs, seconds / 4, largest);
 if (only.has('search')) await searchBench(table, versions, runs, seconds / 4);
 if (only.has('store')) await storeBench(table, versions, cases, runs, seconds / 2, largest);
-if (only.has('traces')) await traceBench(table, versions, cases, largest);
+if (only.has('traces')) await traceBench(table, versions, cases, largest, quick ? 30 : TRACE_ASSESSMENTS);
 if (only.has('http')) await httpBench(table, versions, cases, runs, seconds, largest, quick ? 500 : 10_000);
 if (only.has('verify')) await verifyBench(table, versions, cases, runs, seconds, largest, quick ? 2_000 : VERIFY_TRACES);
 if (only.has('reports')) await reportsBench(table, runs, quick ? 10_000 : REPORT_TRACES, quick ? 1_000 : REPORT_CALLBACKS);

@@ -17,7 +17,7 @@ import type { Table } from './stats.js';
 
 export const TRACE_BYTES_TARGET = 2000;
 /** Assessments walked for the stored-bytes figure: enough that pages left part-full do not count. */
-const ASSESSMENTS = 300;
+export const TRACE_ASSESSMENTS = 300;
 const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 type Format = 'full' | 'compact';
@@ -34,15 +34,15 @@ function decider(triage: Triage, format: Format): Decider {
   };
 }
 
-/** Walks `ASSESSMENTS` assessments through the largest pathway's longest scenario, as patients would. */
-async function walk(store: Store, triage: Triage, format: Format, pathwayId: string, patient: Patient, answers: Answer[]): Promise<void> {
+/** Walks `count` assessments through the largest pathway's longest scenario, as patients would. */
+async function walk(store: Store, triage: Triage, format: Format, pathwayId: string, patient: Patient, answers: Answer[], count: number): Promise<void> {
   const noCallbacks = { follow: async () => undefined, announceFollowed: async () => undefined };
   const assessments = assessmentService(store, triage, decider(triage, format), noCallbacks);
   const one = async () => {
     const started = await assessments.start(pathwayId, patient);
     for (const a of answers) await assessments.answer(started.assessment.id, started.token, a.questionId, a.value);
   };
-  for (let i = 0; i < ASSESSMENTS; i += 50) await Promise.all(Array.from({ length: Math.min(50, ASSESSMENTS - i) }, one));
+  for (let i = 0; i < count; i += 50) await Promise.all(Array.from({ length: Math.min(50, count - i) }, one));
 }
 
 /** Bytes the assessments and their traces take, tables and indexes, on SQLite (dbstat, after a checkpoint). */
@@ -120,7 +120,7 @@ async function onPostgres(work: (store: Store) => Promise<void>): Promise<number
  * assessment on SQLite and PostgreSQL, indexes included: the same decisions traced in full (the
  * format before compact traces) and compact. Sizes do not depend on the machine: one run.
  */
-export async function traceBench(table: Table, versions: PathwayVersion[], cases: Cases, largest: PathwayVersion): Promise<void> {
+export async function traceBench(table: Table, versions: PathwayVersion[], cases: Cases, largest: PathwayVersion, assessments = TRACE_ASSESSMENTS): Promise<void> {
   const triage = new Triage(versions, { timeoutMs: 10_000 });
   for (const version of [largest, ...versions.filter((v) => v.id === 'fever-child' && v !== largest)]) {
     const c = fullest(cases, version.id);
@@ -144,8 +144,8 @@ export async function traceBench(table: Table, versions: PathwayVersion[], cases
   }
   const c = fullest(cases, largest.id);
   const perAssessment = async (format: Format, on: (work: (store: Store) => Promise<void>) => Promise<number | undefined>) => {
-    const bytes = await on((store) => walk(store, triage, format, largest.id, c.patient, c.answers));
-    return bytes === undefined ? undefined : bytes / ASSESSMENTS;
+    const bytes = await on((store) => walk(store, triage, format, largest.id, c.patient, c.answers, assessments));
+    return bytes === undefined ? undefined : bytes / assessments;
   };
   const dialects = [
     ['SQLite', (format: Format) => perAssessment(format, onSqlite)],
@@ -154,7 +154,7 @@ export async function traceBench(table: Table, versions: PathwayVersion[], cases
   for (const [dialect, measure] of dialects) {
     const full = await measure('full');
     const compact = await measure('compact');
-    const what = `stored bytes per assessment on ${dialect}, tables and indexes (${largest.id}, ${c.answers.length + 1} steps, ${ASSESSMENTS} assessments): full / compact`;
+    const what = `stored bytes per assessment on ${dialect}, tables and indexes (${largest.id}, ${c.answers.length + 1} steps, ${assessments} assessments): full / compact`;
     if (full === undefined || compact === undefined) {
       table.add({ kind: 'traces', what: `${what}: no server`, median: 'n/a' });
       continue;
