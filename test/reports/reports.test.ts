@@ -1,6 +1,9 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import t from 'tap';
 import { ESCALATE, patient, requested, ROUTINE, setup, URGENT, assessment } from '../callbacks/walks.js';
+import { sql } from 'kysely';
+import { reportService } from '../../src/reports/reports.js';
+import { openStore } from '../../src/store/store.js';
 import { asHandler, BUNDLED_RULES, databaseUrlOf, get, post, STAFF, withRawDatabase } from '../helpers.js';
 
 /**
@@ -328,4 +331,33 @@ t.test('bad ranges are a 400 problem, never a 500', async (t) => {
     t.match(JSON.stringify(res.body), detail, query);
   }
   t.equal((await get(app, `/v1/reports/callbacks?from=${from}&to=${to}`, STAFF['call-handler'])).status, 403, 'call handlers do not read reports');
+});
+
+t.test('a database from before the report columns gets them filled in: the same figures after the migration', async (t) => {
+  const range = { from: `${from}T00:00:00.000Z`, to: `${to}T00:00:00.000Z`, interval: 'day' } as const;
+  const url = databaseUrlOf(app);
+  const [outcomes, callbacks] = await Promise.all([get(app, `/v1/reports/outcomes?from=${from}&to=${to}`, STAFF.auditor), get(app, `/v1/reports/callbacks?from=${from}&to=${to}`, STAFF.auditor)]);
+  // The database as it was before: the report migrations undone, their columns and indexes gone.
+  await withRawDatabase(url, async (db) => {
+    await sql`delete from kysely_migration where name like '2026-12-07-rep-%'`.execute(db);
+    for (const index of ['assessments_report', 'callbacks_report', 'callbacks_ended']) await db.schema.dropIndex(index).execute();
+    for (const column of ['created_day', 'topic_id', 'age_band', 'outcome_kind', 'disposition', 'fallback_cause']) await db.schema.alterTable('assessments').dropColumn(column).execute();
+    await db.schema.alterTable('callback_requests').dropColumn('first_attempt_at').execute();
+  });
+  const store = await openStore(url);
+  t.teardown(() => store.close());
+  const reports = reportService(store, { abandonedAfterMinutes: 60, now: clock.now });
+  const [filled, filledCallbacks] = await Promise.all([reports.outcomes(range), reports.callbacks(range)]);
+  const { generatedAt: _a, ...callbacksBefore } = callbacks.body;
+  const { generatedAt: _b, ...callbacksAfter } = filledCallbacks;
+  t.same(callbacksAfter, callbacksBefore, 'every callbacks figure, first calls taken from the queue events');
+  t.same(filled.intervals, outcomes.body.intervals, 'starts, completions, outcomes and fallbacks per day');
+  // The topic was the pathway before topics had variants: a child's tummy pain counts under its pathway.
+  const byKind = (cells: { kind: string; disposition: string; count: number }[]): Record<string, number> =>
+    cells.reduce<Record<string, number>>((sum, c) => ({ ...sum, [`${c.kind} ${c.disposition}`]: (sum[`${c.kind} ${c.disposition}`] ?? 0) + c.count }), {});
+  t.same(byKind(filled.outcomes), byKind(outcomes.body.outcomes), 'outcomes by kind and disposition');
+  t.same(
+    filled.topics.map((x) => `${x.topicId} ${x.ageBand}`),
+    ['abdominal-pain-child child', 'abdominal-pain-child under5', 'back-pain adult', 'chest-pain adult'],
+  );
 });
