@@ -142,7 +142,11 @@ interface Fixture {
 
 t.test('traces written in full before compact traces stay readable, verifiable and replayable, and impact reads both formats', async (t) => {
   const fixture = JSON.parse(readFileSync(path.join(REPO, 'test/fixtures/traces/full-format.json'), 'utf8')) as Fixture;
-  const app = await testApp(t, { rulesDir: BUNDLED_RULES });
+  // The rule files as they were when the fixture was made (commit f486b2e), so that deciding its
+  // stateless steps again runs the very versions it names, whatever the bundled content is now.
+  const rules = path.join(REPO, 'test/fixtures/traces/rules');
+  const catalog = await loadRuleCatalog(rules);
+  const app = await testApp(t, { rulesDir: rules });
   // The database as the older code left it: its versions, its chain and the chain head.
   await withRawDatabase(databaseUrlOf(app), async (db) => {
     await db
