@@ -108,7 +108,7 @@ const reports: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['reports'],
         operationId: 'getCallbacksReport',
-        description: 'Per urgency window, in UTC intervals; percentiles of minutes to the first call and to completion. `suppress=true` gives the exported form. See docs/reports.md.',
+        description: 'Per urgency window, in UTC intervals; median and 90th percentile of the seconds to the first call and to completion. `suppress=true` gives the exported form. See docs/reports.md.',
         summary: 'Callback requests per urgency window and interval: made, first call within window, times to first call and completion, flagged, overdue; waiting through the day',
         querystring: Range.extend({ suppress: ExportForm }),
         response: { 200: CallbacksReportSchema, ...problems(400, 401, 403) },
