@@ -8,7 +8,7 @@ import type { Config } from './config.js';
 import auth from './http/plugins/app/auth.js';
 import errorHandling from './http/plugins/app/error-handling.js';
 import services from './http/plugins/app/services.js';
-import { requestLogView } from './http/request-log.js';
+import { OneLinePerRequest, requestLogView } from './http/request-log.js';
 import cors from './http/plugins/external/cors.js';
 import securityHeaders from './http/plugins/external/helmet.js';
 import swagger from './http/plugins/external/swagger.js';
@@ -34,6 +34,7 @@ export function serverOptions(config: Config, logStream?: DestinationStream): Fa
       serializers: { req: requestLogView },
       ...(logStream ? { stream: logStream } : {}),
     },
+    logController: new OneLinePerRequest(),
     genReqId: () => randomUUID(),
     bodyLimit: 64 * 1024,
     connectionTimeout: 30_000,

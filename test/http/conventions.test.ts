@@ -1,5 +1,5 @@
 import t from 'tap';
-import { callbackFor, get, post, STAFF, testApp } from '../helpers.js';
+import { callbackFor, get, logCapture, post, STAFF, testApp } from '../helpers.js';
 
 // HTTP conventions a client and any cache between may rely on (docs/api.md, "HTTP conventions").
 
@@ -14,6 +14,28 @@ t.test('a wrong method on a known path is a 405 naming the methods it takes, not
   t.equal(get.statusCode, 405, 'GET on a POST-only path');
   t.equal(get.headers.allow, 'POST');
   t.equal((await app.inject({ method: 'POST', url: '/v1/no-such-thing' })).statusCode, 404, 'an unknown path is still a 404');
+});
+
+t.test('each request is one log line when answered: its method, path, status and time, under its id', async (t) => {
+  const log = logCapture();
+  const app = await testApp(t, { logStream: log.stream });
+  await get(app, '/v1/pathways/chest-pain');
+  await post(app, '/v1/triage', { pathwayId: 'chest-pain' });
+  const lines = log
+    .text()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { msg: string; reqId?: string; req?: unknown; res?: unknown; responseTime?: unknown });
+  const requests = lines.filter((l) => l.reqId !== undefined);
+  t.same(
+    requests.map((l) => l.msg),
+    ['request completed', 'request completed'],
+    'no "incoming request" line before each',
+  );
+  t.match(requests, [
+    { req: { method: 'GET', url: '/v1/pathways/chest-pain' }, res: { statusCode: 200 }, responseTime: Number },
+    { req: { method: 'POST', url: '/v1/triage' }, res: { statusCode: 400 }, responseTime: Number },
+  ]);
 });
 
 t.test('pathway reads carry an ETag from the version and answer 304 while it holds', async (t) => {
