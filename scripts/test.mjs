@@ -1,7 +1,7 @@
-// npm test, after the build: lint and format first, then every check in order, stopping at the first that fails; the SQLite run
+// npm test, after the build: lint and format beside the contract and rule checks, stopping at a failure; then the SQLite run
 // with coverage (its floor is in package.json "tap"); then, whatever happened, which tests did not
 // run anywhere and why (no Chromium, no PostgreSQL, ...), so a green run says what it did not check.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { runPostgresSuites, taggedSuites } from './postgres-suites.mjs';
@@ -17,6 +17,22 @@ function run(command, args) {
   const status = spawnSync(command, args, { stdio: 'inherit', env: { ...process.env, ...redoclyEnv } }).status ?? 1;
   console.log(`# ${[command, ...args].join(' ')}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return status;
+}
+
+/** Runs a lane's commands in turn, stopping at the first that fails; gives back the failed one, if any. */
+async function runLane(commands) {
+  for (const [command, ...args] of commands) {
+    const started = Date.now();
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...redoclyEnv } });
+    const output = [];
+    child.stdout.on('data', (chunk) => output.push(chunk));
+    child.stderr.on('data', (chunk) => output.push(chunk));
+    const status = await new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+    process.stdout.write(Buffer.concat(output));
+    console.log(`# ${[command, ...args].join(' ')}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (status !== 0) return [[command, ...args]];
+  }
+  return [];
 }
 
 /**
@@ -48,20 +64,24 @@ function finish(code) {
   process.exit(code);
 }
 
-for (const [command, ...args] of [
-  ['npm', 'run', '--silent', 'lint'],
-  ['node', 'dist/src/cli/openapi.js', 'check'],
-  // Redocly's recommended rules, offline: no telemetry, no update check (see redoclyEnv).
-  ['npx', 'redocly', 'lint', 'openapi/openapi.json', '--extends', 'recommended', '--format', 'summary'],
-  ['node', 'dist/src/cli/bin/triage-rules.js', 'lint'],
-  ['node', 'dist/src/cli/bin/triage-rules.js', 'test'],
-  ['node', 'dist/src/cli/bin/triage-rules.js', 'coverage'],
-]) {
-  const code = run(command, args);
-  if (code !== 0) {
-    notRun.push(`the tap suites, on SQLite and PostgreSQL: not started, \`${[command, ...args].join(' ')}\` failed`);
-    finish(code);
-  }
+// The checks before the suites, in two lanes at once (each is one busy thread; the machines have
+// two cores): lint and format, against the contract and rule checks. Each command's output is
+// printed whole when it ends, so the two lanes' lines do not interleave.
+const lanes = [
+  [['npm', 'run', '--silent', 'lint']],
+  [
+    ['node', 'dist/src/cli/openapi.js', 'check'],
+    // Redocly's recommended rules, offline: no telemetry, no update check (see redoclyEnv).
+    ['npx', 'redocly', 'lint', 'openapi/openapi.json', '--extends', 'recommended', '--format', 'summary'],
+    ['node', 'dist/src/cli/bin/triage-rules.js', 'lint'],
+    ['node', 'dist/src/cli/bin/triage-rules.js', 'test'],
+    ['node', 'dist/src/cli/bin/triage-rules.js', 'coverage'],
+  ],
+];
+const failed = (await Promise.all(lanes.map(runLane))).flat();
+if (failed.length) {
+  notRun.push(`the tap suites, on SQLite and PostgreSQL: not started, ${failed.map((c) => `\`${c.join(' ')}\``).join(' and ')} failed`);
+  finish(1);
 }
 
 const sqliteCode = run('npx', ['tap', '--no-disable-coverage', SUITES]);
