@@ -7,7 +7,7 @@ import type { Answer, Patient } from '../../src/triage/answers.js';
 import type { Decision } from '../../src/triage/decide.js';
 import { DECISION_SEMANTICS, type DecisionSemantics } from '../../src/triage/settled.js';
 import { Triage } from '../../src/triage/triage.js';
-import { answerSets } from './answer-sets.js';
+import { answerSets, propertyFailure } from './answer-sets.js';
 
 /** What differential.test.ts asserts on, compared on a thread of its own (offThread in test/helpers.ts). */
 export interface DifferentialRuns {
@@ -103,9 +103,7 @@ export async function runDifferential(rulesDir: string, files: ScenarioFile[], t
       }),
       { numRuns: randomSetsPerPathway },
     );
-    // What fc.assert would throw, with the differences it found (its cause).
-    const failure = report.failed ? `${fc.defaultReportMessage(report)}\n${String(report.errorInstance)}` : null;
-    random.push({ id: version.id, failure, skipped, evaluated });
+    random.push({ id: version.id, failure: propertyFailure(report), skipped, evaluated });
   }
   return { scenarios, random };
 }
