@@ -73,3 +73,8 @@ export function completeAnswerSets(version: PathwayVersion): fc.Arbitrary<{ pati
     })
     .map(({ patient, values }) => ({ patient, given: Object.fromEntries(version.questions.map((q, i) => [q.id, values[i]!])) }));
 }
+
+/** What fc.assert would throw for a property's run (its report, then its cause), or null when it held. */
+export function propertyFailure<Ts>(report: fc.RunDetails<Ts>): string | null {
+  return report.failed ? `${fc.defaultReportMessage(report)}\n${String(report.errorInstance)}` : null;
+}
