@@ -77,6 +77,12 @@ const app: FastifyPluginAsync<AppOptions> = async (app, { config, now }) => {
   await app.register(cors, { origins: config.CORS_ORIGINS });
   await app.register(swagger, { behindTls: config.BEHIND_TLS === 'true' });
 
+  // A request cut off before its answer (the client gone, or the request timeout's 408, which
+  // Node sends itself) gets no "request completed" line (OneLinePerRequest): this is its one line.
+  app.addHook('onRequestAbort', async (request) => {
+    request.log.info({ req: request }, 'request aborted');
+  });
+
   // First, so that its latency hook sees every route.
   await app.register(fp(metricsRoutes), { security: built.security, token: config.METRICS_TOKEN });
   await app.register(healthRoutes);

@@ -18,8 +18,8 @@ export function requestLogView(request: FastifyRequest): Record<string, unknown>
 /**
  * One line a request, when it is answered, instead of Fastify's two ("incoming request", then
  * "request completed"): the one line names the request as the first did. Each line is a write
- * to the log and, at a moderate rate, a wake-up of its own; a request that never completes
- * still shows in the log as its timeout (408) or its error.
+ * to the log and, at a moderate rate, a wake-up of its own. A request cut off before its answer
+ * gets a "request aborted" line instead (the app's onRequestAbort hook).
  */
 export class OneLinePerRequest extends LogController {
   override incomingRequest(): void {}
