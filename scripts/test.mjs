@@ -27,6 +27,8 @@ async function runLane(commands) {
     const output = [];
     child.stdout.on('data', (chunk) => output.push(chunk));
     child.stderr.on('data', (chunk) => output.push(chunk));
+    // A command that cannot start (not installed) fails its lane with the reason, then 'close' follows.
+    child.on('error', (err) => output.push(Buffer.from(`${err.message}\n`)));
     const status = await new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
     process.stdout.write(Buffer.concat(output));
     console.log(`# ${[command, ...args].join(' ')}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
