@@ -6,7 +6,7 @@ import { loadScenarioFiles, scenarioAnswers, type Scenario } from '../src/rulese
 import { ContactCipher, parseEncryptionKeys } from '../src/security/contact-crypto.js';
 import type { Store } from '../src/store/store.js';
 import { versionRepository } from '../src/store/versions.js';
-import { draftTrace } from '../src/traces/trace.js';
+import { draftTrace, packDraft } from '../src/traces/trace.js';
 import type { Answer, Patient } from '../src/triage/answers.js';
 import type { Triage } from '../src/triage/triage.js';
 import { ENCRYPTION_KEYS, RULES } from './server.js';
@@ -71,7 +71,10 @@ export async function seedTraces(store: Store, decided: Parameters<typeof draftT
   const template = draftTrace(decided);
   for (let i = 0; i < count; i += 1000) {
     await store.write(async (_trx, chain) => {
-      for (let j = i; j < Math.min(count, i + 1000); j++) chain.append({ ...template, id: randomUUID() });
+      for (let j = i; j < Math.min(count, i + 1000); j++) {
+        const id = randomUUID();
+        chain.append({ ...template, id, packed: template.packed && packDraft(id, template.members, decided.version) });
+      }
     });
   }
 }

@@ -116,28 +116,24 @@ async function onPostgres(work: (store: Store) => Promise<void>): Promise<number
 }
 
 /**
- * Trace bytes per decision (the sealed text, the fullest answer set) and stored bytes per
- * assessment on SQLite and PostgreSQL, indexes included: the same decisions traced in full (the
- * format before compact traces) and compact. Sizes do not depend on the machine: one run.
+ * Trace bytes per decision (the sealed text, the fullest answer set, and what a compact one
+ * packs to) and stored bytes per assessment on SQLite and PostgreSQL, indexes included: the same
+ * decisions traced in full (the format before compact traces) and compact, stored packed. Sizes
+ * do not depend on the machine: one run.
  */
 export async function traceBench(table: Table, versions: PathwayVersion[], cases: Cases, largest: PathwayVersion, assessments = TRACE_ASSESSMENTS): Promise<void> {
   const triage = new Triage(versions, { timeoutMs: 10_000 });
   for (const version of [largest, ...versions.filter((v) => v.id === 'fever-child' && v !== largest)]) {
     const c = fullest(cases, version.id);
     const decision = await triage.decide(version, c.patient, c.answers);
-    const bytes = (format: Format) =>
-      Buffer.byteLength(
-        sealTrace(
-          draftTrace({ version, assessmentId: null, step: null, patient: c.patient, answers: c.answers, decision, startedAt: Date.now(), durationMs: 0.123, ...(format === 'full' ? { format } : {}) }),
-          1,
-          GENESIS_HASH,
-        ).text,
-      );
-    const [full, compact] = [bytes('full'), bytes('compact')];
+    const draft = (format: Format) =>
+      draftTrace({ version, assessmentId: null, step: null, patient: c.patient, answers: c.answers, decision, startedAt: Date.now(), durationMs: 0.123, ...(format === 'full' ? { format } : {}) });
+    const bytes = (format: Format) => Buffer.byteLength(sealTrace(draft(format), 1, GENESIS_HASH).text);
+    const [full, compact, packed] = [bytes('full'), bytes('compact'), draft('compact').packed!.length];
     table.add({
       kind: 'traces',
-      what: `trace bytes, fullest answer set (${version.id}, ${c.answers.length} answers): full / compact`,
-      median: `${full} / ${compact} B`,
+      what: `trace bytes, fullest answer set (${version.id}, ${c.answers.length} answers): full / compact / compact as stored, packed`,
+      median: `${full} / ${compact} / ${packed} B`,
       ratio: `${(full / compact).toFixed(1)}x less`,
       target: version === largest ? { text: `compact <= ${TRACE_BYTES_TARGET} B`, met: compact <= TRACE_BYTES_TARGET } : undefined,
     });

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Migration } from 'kysely';
+import { sql, SqliteAdapter, type Kysely, type Migration } from 'kysely';
 
 /**
  * Migrations live in code (not files found at run time) so the compiled service, the tests and
@@ -287,6 +287,13 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropIndex('callbacks_report').execute();
       await db.schema.createIndex('callbacks_report').on('callback_requests').columns(['created_at', 'within', 'status', 'due_at', 'first_attempt_at', 'completed_at', 'attempts']).execute();
       await sql`create index callbacks_ended on callback_requests (coalesce(first_attempt_at, completed_at), created_at)`.execute(db);
+    },
+  },
+  '2026-12-08-trc-001-packed-traces': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Compact traces are stored packed (src/traces/packing.ts); the traces before keep their text.
+      const bytes = db.getExecutor().adapter instanceof SqliteAdapter ? 'blob' : 'bytea';
+      await db.schema.alterTable('traces').addColumn('packed', bytes).execute();
     },
   },
 };

@@ -155,7 +155,10 @@ export interface TraceTable {
   outcome_kind: string | null;
   disposition: string | null;
   rule_id: string | null;
+  /** The sealed text; empty when it is stored packed (src/traces/packing.ts). */
   body: string;
+  /** A compact trace's id and members, packed; null for a trace stored as text. */
+  packed: Uint8Array | null;
   hash: string;
   prev_hash: string;
 }

@@ -5,8 +5,8 @@ import {
   expandTrace,
   GENESIS_HASH,
   sealedContent,
-  sealTrace,
   STORED_TRACE_COLUMNS,
+  storedTrace,
   traceColumns,
   type ChainAnchor,
   type ChainVerdict,
@@ -16,6 +16,7 @@ import {
   type TraceDraft,
   type VerifyRange,
 } from '../traces/trace.js';
+import { cachedDictionary, dictionaryOf } from '../traces/packing.js';
 import type { Database, Dialect, Executor } from './schema.js';
 import type { VersionLookup } from './versions.js';
 
@@ -62,8 +63,42 @@ export interface VerifyProgress {
   lastSeq: number;
 }
 
-/** Rows a statement may insert at once: SQLite allows 32,766 parameters, and a trace has 14. */
+/** Rows a statement may insert at once: SQLite allows 32,766 parameters, and a trace has 15. */
 const ROWS_PER_INSERT = 500;
+
+/**
+ * The packing dictionaries of the versions some rows name, by version hash: those not made yet
+ * are made from the versions' stored content. A hash with no stored content, or content that does
+ * not hash to it, has none (sealedContent then refuses the row).
+ */
+async function dictionariesFor(db: Executor, rows: readonly StoredTrace[]): Promise<Map<string, Buffer>> {
+  const found = new Map<string, Buffer>();
+  const missing = new Set<string>();
+  for (const row of rows) {
+    if (!row.packed || found.has(row.version_hash)) continue;
+    const dictionary = cachedDictionary(row.version_hash);
+    if (dictionary) found.set(row.version_hash, dictionary);
+    else missing.add(row.version_hash);
+  }
+  if (missing.size > 0) {
+    const stored = await db
+      .selectFrom('rule_set_versions')
+      .select(['hash', 'content'])
+      .where('hash', 'in', [...missing])
+      .execute();
+    for (const { hash, content } of stored) {
+      const dictionary = dictionaryOf(hash, content);
+      if (dictionary) found.set(hash, dictionary);
+    }
+  }
+  return found;
+}
+
+/** Each row's sealed content, checked (see sealedContent), unpacking what is packed. */
+async function sealedRows(db: Executor, rows: readonly StoredTrace[]): Promise<SealedTrace[]> {
+  const dictionaries = await dictionariesFor(db, rows);
+  return rows.map((row) => sealedContent(row, dictionaries.get(row.version_hash)));
+}
 
 /**
  * Appends traces at the head of the chain, in order (the group committer calls this with every
@@ -79,9 +114,8 @@ export async function appendTraces(trx: Transaction<Database>, dialect: Dialect,
   let prevHash = head.hash;
   const rows = drafts.map((draft) => {
     seq += 1;
-    const { text, hash } = sealTrace(draft, seq, prevHash);
-    const row: StoredTrace = { seq, ...traceColumns(draft), body: text, hash, prev_hash: prevHash };
-    prevHash = hash;
+    const row = storedTrace(draft, seq, prevHash);
+    prevHash = row.hash;
     return row;
   });
   for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
@@ -100,22 +134,26 @@ export async function appendTraces(trx: Transaction<Database>, dialect: Dialect,
  * Without `versions` (a verification walk needs none) a compact trace cannot be served.
  */
 export function traceRepository(versions?: VersionLookup): TraceRepository {
-  const readable = async (db: Executor, row: StoredTrace): Promise<TraceBody> => {
-    const sealed: SealedTrace = sealedContent(row);
+  /** A sealed trace as auditors read it: a compact one expanded from the version it names. */
+  const readable = async (db: Executor, sealed: SealedTrace): Promise<TraceBody> => {
     if (!('format' in sealed)) return sealed;
     if (!versions) throw new Error('a compact trace is read with the rule-set versions it names: give traceRepository a version lookup');
     return expandTrace(sealed, await versions(db, sealed.pathway.hash));
   };
+  async function* readRows(db: Executor, rows: readonly StoredTrace[]): AsyncGenerator<TraceBody> {
+    const dictionaries = await dictionariesFor(db, rows);
+    for (const row of rows) yield await readable(db, sealedContent(row, dictionaries.get(row.version_hash)));
+  }
   return {
     async get(db: Executor, id: string): Promise<TraceBody | undefined> {
       const row = await db.selectFrom('traces').select(STORED_TRACE_COLUMNS).where('id', '=', id).executeTakeFirst();
-      return row ? readable(db, row) : undefined;
+      return row ? (await readRows(db, [row]).next()).value : undefined;
     },
 
     async forAssessment(db: Executor, assessmentId: string): Promise<TraceBody[]> {
       const rows = await db.selectFrom('traces').select(STORED_TRACE_COLUMNS).where('assessment_id', '=', assessmentId).orderBy('seq').execute();
       const bodies: TraceBody[] = [];
-      for (const row of rows) bodies.push(await readable(db, row));
+      for await (const body of readRows(db, rows)) bodies.push(body);
       return bodies;
     },
 
@@ -133,8 +171,7 @@ export function traceRepository(versions?: VersionLookup): TraceRepository {
       if (filter.to) q = q.where('created_at', '<', filter.to);
       if (filter.afterSeq !== undefined) q = q.where('seq', '>', filter.afterSeq);
       const rows = await q.orderBy('seq').limit(filter.limit).execute();
-      return rows.map((row) => {
-        const body = sealedContent(row);
+      return (await sealedRows(db, rows)).map((body) => {
         const c = traceColumns(body);
         return {
           seq: body.seq,
@@ -161,9 +198,7 @@ export function traceRepository(versions?: VersionLookup): TraceRepository {
         if (filter.from) q = q.where('created_at', '>=', filter.from);
         if (filter.to) q = q.where('created_at', '<', filter.to);
         const rows = await q.orderBy('seq').limit(pageSize).execute();
-        for (const row of rows) {
-          yield await readable(db, row);
-        }
+        yield* readRows(db, rows);
         if (rows.length < pageSize) {
           return;
         }
@@ -226,8 +261,9 @@ export function traceRepository(versions?: VersionLookup): TraceRepository {
       let afterSeq = range.from - 1;
       while (afterSeq < range.to) {
         const rows = await db.selectFrom('traces').select(STORED_TRACE_COLUMNS).where('seq', '>', afterSeq).where('seq', '<=', range.to).orderBy('seq').limit(pageSize).execute();
+        const dictionaries = await dictionariesFor(db, rows);
         for (const row of rows) {
-          if (!verifier.add(row)) {
+          if (!verifier.add(row, dictionaries.get(row.version_hash))) {
             return verifier.verdict();
           }
         }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { sha256 } from '../canonical.js';
 import { TraceAltered } from '../errors.js';
 import type { TraceTable } from '../store/schema.js';
@@ -8,6 +8,7 @@ import type { Decision, Evaluation } from '../triage/decide.js';
 import { decisionRecord, type DecisionRecord } from '../triage/decision.js';
 import { SOFTWARE } from '../software.js';
 import { COMPACT_FORMAT, compactEvaluation, expandEvaluation, type CompactAnswers, type CompactEvaluation, type CompactResult } from './compact.js';
+import { dictionaryOf, pack, unpack } from './packing.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -90,6 +91,11 @@ export interface TraceDraft {
    * collection copied the traces of all the requests in flight, most of them twice.
    */
   members: Uint8Array;
+  /**
+   * A compact trace's id and members, packed against its version (src/traces/packing.ts): what
+   * is stored of its text. Absent for a full trace, which is stored as text.
+   */
+  packed?: Uint8Array;
 }
 
 export function draftTrace(input: {
@@ -120,9 +126,23 @@ export function draftTrace(input: {
     ...(compact ?? { answers: input.answers, evaluation: decision.evaluation, result }),
   };
   const { assessmentId, step, at, pathway, result: sealed } = content;
+  const id = timeOrderedId(input.startedAt);
   // TextEncoder gives each draft a buffer of its own, as moving it needs: a slice of Buffer's
   // shared pool is not movable (Node 20 copies it instead; later versions refuse it).
-  return { id: timeOrderedId(input.startedAt), assessmentId, step, at, pathway, result: sealed, members: utf8.encode(JSON.stringify(content)).subarray(1, -1) };
+  const members = utf8.encode(JSON.stringify(content)).subarray(1, -1);
+  const draft: TraceDraft = { id, assessmentId, step, at, pathway, result: sealed, members };
+  const packed = compact && packDraft(id, members, version);
+  return packed ? { ...draft, packed } : draft;
+}
+
+/**
+ * A compact trace's packed form: its id, a comma and its members, against its version's
+ * dictionary. Undefined for a version that does not hash to its name (the fail-safe of a forged
+ * one is still traced, as text).
+ */
+export function packDraft(id: string, members: Uint8Array, version: PathwayVersion): Uint8Array | undefined {
+  const dictionary = dictionaryOf(version.hash, version.canonical);
+  return dictionary && pack(Buffer.concat([utf8.encode(`${JSON.stringify(id)},`), members]), dictionary);
 }
 
 /**
@@ -144,8 +164,62 @@ function timeOrderedId(ms: number): string {
  * order, which cost more than the rest of sealing together).
  */
 export function sealTrace(draft: TraceDraft, seq: number, prevHash: string): { text: string; hash: string } {
-  const text = `{"id":${JSON.stringify(draft.id)},"seq":${seq},"prevHash":${JSON.stringify(prevHash)},${fromUtf8.decode(draft.members)}}`;
+  const text = `${sealedPrefix(draft.id, seq, prevHash)}${fromUtf8.decode(draft.members)}}`;
   return { text, hash: sha256(text) };
+}
+
+const sealedPrefix = (id: string, seq: number, prevHash: string): string => `{"id":${JSON.stringify(id)},"seq":${seq},"prevHash":${JSON.stringify(prevHash)},`;
+
+/**
+ * A trace's row at its place in the chain: a packed trace keeps its packed bytes and an empty
+ * body, and its hash is taken over the text without making it (the same bytes: the members are
+ * UTF-8 already); any other keeps its text.
+ */
+export function storedTrace(draft: TraceDraft, seq: number, prevHash: string): StoredTrace {
+  const columns = { seq, ...traceColumns(draft), prev_hash: prevHash };
+  if (!draft.packed) {
+    const { text, hash } = sealTrace(draft, seq, prevHash);
+    return { ...columns, body: text, packed: null, hash };
+  }
+  const hash = createHash('sha256')
+    .update(sealedPrefix(draft.id, seq, prevHash))
+    .update(draft.members)
+    .update('}')
+    .digest('hex');
+  return { ...columns, body: '', packed: Buffer.from(draft.packed.buffer, draft.packed.byteOffset, draft.packed.byteLength), hash };
+}
+
+/** The length of the JSON string that `text` starts with. */
+function jsonStringLength(text: string): number {
+  for (let i = 1; i < text.length; i++) {
+    if (text[i] === '\\') i++;
+    else if (text[i] === '"') return i + 1;
+  }
+  return -1;
+}
+
+/**
+ * A stored trace's sealed text: its body, or for a packed trace the text made again from its
+ * columns and what it packs (`dictionary`: that of the version its version_hash column names,
+ * undefined when none is stored under that name). Throws TraceAltered when that cannot be done.
+ */
+export function storedText(row: StoredTrace, dictionary?: Buffer): string {
+  if (!row.packed) return row.body;
+  const seq = Number(row.seq);
+  if (!dictionary) {
+    throw new TraceAltered(seq, row.id, `has been altered: it names rule-set version ${row.version_hash}, and no stored version has that content, so it cannot be unpacked`);
+  }
+  let idAndMembers: string;
+  try {
+    idAndMembers = fromUtf8.decode(unpack(row.packed, dictionary));
+  } catch (err) {
+    throw new TraceAltered(seq, row.id, `has been altered: its packed content cannot be unpacked (${(err as Error).message})`);
+  }
+  const idLength = jsonStringLength(idAndMembers);
+  if (!idAndMembers.startsWith('"') || idAndMembers[idLength] !== ',') {
+    throw new TraceAltered(seq, row.id, 'is not a trace: its packed content does not start with its id');
+  }
+  return `{"id":${idAndMembers.slice(0, idLength)},"seq":${seq},"prevHash":${JSON.stringify(row.prev_hash)},${idAndMembers.slice(idLength + 1)}}`;
 }
 
 /**
@@ -153,7 +227,7 @@ export function sealTrace(draft: TraceDraft, seq: number, prevHash: string): { t
  * content, derived here for writing and for checking: a column that disagrees with the content
  * has been edited behind the service's back.
  */
-export type TraceColumns = Omit<TraceTable, 'seq' | 'body' | 'hash' | 'prev_hash'>;
+export type TraceColumns = Omit<TraceTable, 'seq' | 'body' | 'packed' | 'hash' | 'prev_hash'>;
 
 export function traceColumns(trace: Pick<TraceBody, 'id' | 'assessmentId' | 'step' | 'at' | 'pathway'> & { result: TraceResult | CompactResult }): TraceColumns {
   const outcome = trace.result.status === 'complete' ? trace.result.outcome : undefined;
@@ -187,6 +261,7 @@ export const STORED_TRACE_COLUMNS = [
   'disposition',
   'rule_id',
   'body',
+  'packed',
   'hash',
   'prev_hash',
 ] as const satisfies readonly (keyof TraceTable)[];
@@ -196,15 +271,16 @@ export const STORED_TRACE_COLUMNS = [
  * against its hash, and every column against the text. What this cannot see (a row rewritten
  * with a fresh hash, a row deleted) is the chain's to find; see ChainVerifier.
  */
-export function sealedContent(row: StoredTrace): SealedTrace {
+export function sealedContent(row: StoredTrace, dictionary?: Buffer): SealedTrace {
   const seq = Number(row.seq);
-  if (sha256(row.body) !== row.hash) {
+  const text = storedText(row, dictionary);
+  if (sha256(text) !== row.hash) {
     throw new TraceAltered(seq, row.id, 'has been altered: its content no longer matches its hash');
   }
   let body: SealedTrace;
   let sealed: Record<string, unknown>;
   try {
-    body = JSON.parse(row.body) as SealedTrace;
+    body = JSON.parse(text) as SealedTrace;
     sealed = { ...traceColumns(body), seq: body.seq, prev_hash: body.prevHash };
   } catch {
     throw new TraceAltered(seq, row.id, 'is not a trace: its content is not the JSON of one');
@@ -268,7 +344,8 @@ export class ChainVerifier {
     return { verified: this.verified, lastSeq: this.expectedSeq - 1 };
   }
 
-  add(row: StoredTrace): boolean {
+  /** `dictionary`: as sealedContent takes it. */
+  add(row: StoredTrace, dictionary?: Buffer): boolean {
     if (this.failure) {
       return false;
     }
@@ -284,7 +361,7 @@ export class ChainVerifier {
       return fail(`trace ${seq} does not follow trace ${seq - 1}: its previous hash does not match`);
     }
     try {
-      sealedContent(row);
+      sealedContent(row, dictionary);
     } catch (err) {
       if (err instanceof TraceAltered) return fail(err.finding, err.traceId);
       throw err;

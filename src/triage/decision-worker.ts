@@ -47,7 +47,10 @@ export default async function decideBatch(tasks: StepTask[]): Promise<StepReply[
   const traces: ArrayBuffer[] = [];
   for (const task of tasks) {
     const reply = await decideOne(task).catch((err: unknown) => ({ failed: err instanceof Error ? err.message : String(err) }));
-    if ('draft' in reply) traces.push(reply.draft.members.buffer as ArrayBuffer);
+    if ('draft' in reply) {
+      traces.push(reply.draft.members.buffer as ArrayBuffer);
+      if (reply.draft.packed) traces.push(reply.draft.packed.buffer as ArrayBuffer);
+    }
     replies.push(reply);
   }
   return move({ [transferableSymbol]: traces, [valueSymbol]: replies }) as unknown as StepReply[];

@@ -171,7 +171,8 @@ t.test('a typed approver from before sign-off was authenticated is kept as a cla
   await (await openStore(url)).close();
   await withRawDatabase(url, async (before) => {
     // Kysely applies migrations in name order only, so the ones named after them are undone too.
-    await sql`delete from kysely_migration where name like '2026-12-06-rel-%' or name like '2026-12-06-tv-%' or name like '2026-12-07-rep-%'`.execute(before);
+    await sql`delete from kysely_migration where name like '2026-12-06-rel-%' or name like '2026-12-06-tv-%' or name like '2026-12-07-rep-%' or name like '2026-12-08-trc-%'`.execute(before);
+    await before.schema.alterTable('traces').dropColumn('packed').execute();
     await before.schema.dropIndex('assessments_report').execute();
     await before.schema.dropIndex('callbacks_report').execute();
     await before.schema.dropIndex('callbacks_ended').execute();

@@ -341,9 +341,11 @@ t.test('a database from before the report columns gets them filled in: the same 
   const range = { from: `${from}T00:00:00.000Z`, to: `${to}T00:00:00.000Z`, interval: 'day' } as const;
   const url = databaseUrlOf(app);
   const [outcomes, callbacks] = await Promise.all([get(app, `/v1/reports/outcomes?from=${from}&to=${to}`, STAFF.auditor), get(app, `/v1/reports/callbacks?from=${from}&to=${to}`, STAFF.auditor)]);
-  // The database as it was before: the report migrations undone, their columns and indexes gone.
+  // The database as it was before: the report migrations undone, their columns and indexes gone
+  // (and the migration named after them: Kysely applies migrations in name order only).
   await withRawDatabase(url, async (db) => {
-    await sql`delete from kysely_migration where name like '2026-12-07-rep-%'`.execute(db);
+    await sql`delete from kysely_migration where name like '2026-12-07-rep-%' or name like '2026-12-08-trc-%'`.execute(db);
+    await db.schema.alterTable('traces').dropColumn('packed').execute();
     for (const index of ['assessments_report', 'callbacks_report', 'callbacks_ended']) await db.schema.dropIndex(index).execute();
     for (const column of ['created_day', 'topic_id', 'age_band', 'outcome_kind', 'disposition', 'fallback_cause']) await db.schema.alterTable('assessments').dropColumn(column).execute();
     await db.schema.alterTable('callback_requests').dropColumn('first_attempt_at').execute();

@@ -13,6 +13,7 @@ import { draftTrace, expandTrace, GENESIS_HASH, sealTrace, type CompactTraceBody
 import { failSafeDecision } from '../../src/triage/decide.js';
 import type { Answer, Patient } from '../../src/triage/answers.js';
 import { Triage } from '../../src/triage/triage.js';
+import { sealedTextOf } from './chain-helpers.js';
 import { BUNDLED_RULES, bundledRules, databaseUrlOf, sampledScenarios, followVerification, get, post, REPO, STAFF, testApp, withRawDatabase, type TestApp } from '../helpers.js';
 
 const catalog = await loadRuleCatalog(BUNDLED_RULES);
@@ -63,11 +64,13 @@ t.test('the auditor sees the same trace, explanation and replay for a compact tr
   const [first] = steps('something-else');
   await stored(version, failSafeDecision(version, first!.answers, first!.patient, 'timeout', 'evaluation exceeded its time budget'), first!, 'a fail-safe');
 
-  const bodies = await withRawDatabase(databaseUrlOf(app), (db) => db.selectFrom('traces').select(['id', 'body']).execute());
-  const stored_ = new Map(bodies.map((r) => [r.id, JSON.parse(r.body) as SealedTrace & { format?: string }]));
+  const stored_ = await withRawDatabase(databaseUrlOf(app), async (db) => {
+    const rows = await db.selectFrom('traces').select(['id', 'packed']).execute();
+    return new Map(await Promise.all(rows.map(async (r) => [r.id, { packed: r.packed !== null, sealed: JSON.parse(await sealedTextOf(db, r.id)) as SealedTrace & { format?: string } }] as const)));
+  });
   for (const { compact, full, what } of pairs) {
-    t.equal(stored_.get(compact)!.format, 'compact-v1', `${what}: stored compact`);
-    t.equal(stored_.get(full)!.format, undefined, `${what}: stored in full, naming no format`);
+    t.match(stored_.get(compact), { packed: true, sealed: { format: 'compact-v1' } }, `${what}: stored compact, packed`);
+    t.match(stored_.get(full), { packed: false, sealed: { format: undefined } }, `${what}: stored in full as text, naming no format`);
     t.same(await auditorsView(app, compact), await auditorsView(app, full), `${what}: the same to the auditor`);
   }
   const verdict = await followVerification((url) => get(app, url, STAFF.auditor));

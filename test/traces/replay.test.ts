@@ -9,6 +9,7 @@ import { givenAnswers, type Patient } from '../../src/triage/answers.js';
 import { Triage } from '../../src/triage/triage.js';
 import { run } from '../../src/cli/traces.js';
 import { BASIC_RULES, databaseUrlOf, freshDatabaseUrl, get, post, runCli, spawnCli, STAFF, tempDir, testApp, withRawDatabase } from '../helpers.js';
+import { rewriteSealedText } from './chain-helpers.js';
 
 const adult = { ageYears: 30, sex: 'female' };
 
@@ -65,10 +66,9 @@ t.test('replay reports the differences when a stored trace no longer matches', a
   const decided = await post(app, '/v1/triage', { pathwayId: 'sample', patient: adult, answers: { emergency: false, severe: true, kind: 'dull' } });
   // Simulate a trace recorded by a faulty build: it claims a different deciding rule, sealed as
   // such (an edit after the fact is refused before replay; see tamper.test.ts).
-  const row = await app.store.read.selectFrom('traces').select('body').where('id', '=', decided.body.traceId).executeTakeFirstOrThrow();
-  const body = row.body.replaceAll('"ruleId":"s-severe"', '"ruleId":"s-left"');
-  const hash = createHash('sha256').update(body).digest('hex');
-  await withRawDatabase(db, (raw) => raw.updateTable('traces').set({ body, hash, rule_id: 's-left' }).where('id', '=', decided.body.traceId).execute());
+  await withRawDatabase(db, (raw) =>
+    rewriteSealedText(raw, decided.body.traceId as string, (text) => text.replaceAll('"ruleId":"s-severe"', '"ruleId":"s-left"'), { reseal: true, columns: { rule_id: 's-left' } }),
+  );
   const report = (await post(app, `/v1/traces/${decided.body.traceId}/replay`, {}, STAFF.clinician)).body;
   t.equal(report.identical, false);
   t.match(report.differences.join('\n'), /result: was .*s-left.*now .*s-severe/);
@@ -105,7 +105,7 @@ t.test('a trace made before traces named their semantics replays identically wit
   await withRawDatabase(databaseUrlOf(app), (db) =>
     db
       .updateTable('traces')
-      .set({ body, hash, ...traceColumns(sealed) })
+      .set({ body, packed: null, hash, ...traceColumns(sealed) })
       .where('id', '=', stored.id)
       .execute(),
   );

@@ -1,7 +1,9 @@
 // @tag postgres: runs again on PostgreSQL (scripts/postgres-tests.mjs)
 import t from 'tap';
 import { databaseUrlOf, get, rawSql, STAFF, withRawDatabase } from '../helpers.js';
-import { appWithDb, traces, verifyOnline, walk } from './chain-helpers.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../../src/store/schema.js';
+import { appWithDb, rewriteSealedText, traces, verifyOnline, walk } from './chain-helpers.js';
 
 /**
  * Every stored field of a trace is either its sealed text, covered by its hash, or a column
@@ -11,7 +13,9 @@ import { appWithDb, traces, verifyOnline, walk } from './chain-helpers.js';
 interface Tamper {
   name: string;
   /** Statements, given the ids of the traces by sequence number (1-based) and of the two assessments. */
-  sql: (ids: { trace: (seq: number) => string; assessments: [string, string] }) => string[];
+  sql?: (ids: { trace: (seq: number) => string; assessments: [string, string] }) => string[];
+  /** Or an edit through a connection of its own. */
+  edit?: (db: Kysely<Database>, ids: { trace: (seq: number) => string }) => Promise<void>;
   brokenAt: number;
   reason: RegExp;
   /** A read that would serve the edited value: it must be refused, naming the trace. */
@@ -28,7 +32,39 @@ interface Tamper {
 
 // Two walks: traces 1-5 are the first assessment's (5 decides self-care by s-short-dull), 6-10 the second's.
 const tampers: Tamper[] = [
-  { name: 'an altered outcome', sql: () => [`update traces set body = replace(body, '"self_care"', '"escalate"') where seq = 5`], brokenAt: 5, reason: /altered/, read: ({ trace }) => `/v1/traces/${trace(5)}` },
+  // Compact traces are stored packed: the edit is made to the text they pack, packed again.
+  {
+    name: 'an altered outcome',
+    edit: (db, { trace }) => rewriteSealedText(db, trace(5), (text) => text.replace('"self_care"', '"escalate"')),
+    brokenAt: 5,
+    reason: /content no longer matches its hash/,
+    read: ({ trace }) => `/v1/traces/${trace(5)}`,
+  },
+  {
+    name: 'its packed bytes corrupted',
+    edit: async (db, { trace }) => {
+      const { packed } = await db.selectFrom('traces').select('packed').where('id', '=', trace(5)).executeTakeFirstOrThrow();
+      const corrupted = Buffer.from(packed!);
+      const middle = corrupted.length >> 1;
+      corrupted[middle] = corrupted[middle]! ^ 0xff;
+      await db.updateTable('traces').set({ packed: corrupted }).where('id', '=', trace(5)).execute();
+    },
+    brokenAt: 5,
+    reason: /cannot be unpacked|content no longer matches its hash/,
+    read: ({ trace }) => `/v1/traces/${trace(5)}`,
+  },
+  {
+    // The version a packed trace names gives the dictionary it is unpacked with: here one stored
+    // under a name its content does not hash to.
+    name: 'version_hash edited',
+    sql: () => [
+      `insert into rule_set_versions (hash, pathway_id, version, content, first_used_at) values ('${'0'.repeat(64)}', 'sample', '9.9.9', '{}', '2026-01-01T00:00:00.000Z') on conflict do nothing`,
+      `update traces set version_hash = '${'0'.repeat(64)}' where seq = 5`,
+    ],
+    brokenAt: 5,
+    reason: /names rule-set version 0{64}, and no stored version has that content/,
+    read: ({ trace }) => `/v1/traces/${trace(5)}`,
+  },
   { name: 'an altered previous hash', sql: () => [`update traces set prev_hash = (select hash from traces where seq = 1) where seq = 3`], brokenAt: 3, reason: /does not follow/ },
   // Each indexed column a list filters on or a look-up finds by, edited to another plausible value.
   { name: 'outcome_kind edited', sql: () => [`update traces set outcome_kind = 'escalate' where seq = 5`], brokenAt: 5, reason: /stored outcome_kind disagrees/, read: () => '/v1/traces?outcomeKind=escalate' },
@@ -85,9 +121,10 @@ t.test('tampering with any stored field is found by verify and refused by reads'
     });
   for (const tamper of tampers) {
     await t.test(`${tamper.name}: found at sequence ${tamper.brokenAt}`, async (t) => {
-      for (const statement of tamper.sql(ids)) {
+      for (const statement of tamper.sql?.(ids) ?? []) {
         await rawSql(app, statement);
       }
+      if (tamper.edit) await withRawDatabase(databaseUrlOf(app), (db) => tamper.edit!(db, ids));
       const verdict = await app.traces.verify(app.store.read);
       t.match(verdict, { ok: false, brokenAt: tamper.brokenAt, reason: tamper.reason });
       if (tamper.read) {

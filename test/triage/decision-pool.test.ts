@@ -65,6 +65,7 @@ t.test('a worker that fails gives the conservative fallback, traced with its cau
   t.not(step.decision.status === 'complete' && step.decision.outcome.kind, 'self_care', 'never self-care');
   const trace = JSON.parse(sealTrace(step.draft, 1, GENESIS_HASH).text) as { evaluation: { decidedBy: unknown; engineRuns: number } };
   t.match(trace.evaluation, { decidedBy: { fallback: 'engine_error', detail: /does not match its content hash/ }, engineRuns: 0 });
+  t.equal(step.draft.packed, undefined, 'traced as text: a forged version gives no dictionary to pack against');
   t.match(failSafes, [/^engine_error: the decision worker failed: .*does not match its content hash/]);
 
   const next = await pool.step(chest, input);
