@@ -206,6 +206,8 @@ function jsonStringLength(text: string): number {
 export function storedText(row: StoredTrace, dictionary?: Buffer): string {
   if (!row.packed) return row.body;
   const seq = Number(row.seq);
+  // Nothing covers a body beside packed content: an auditor reading the row could be misled by it.
+  if (row.body !== '') throw new TraceAltered(seq, row.id, 'has been altered: it holds text beside its packed content');
   if (!dictionary) {
     throw new TraceAltered(seq, row.id, `has been altered: it names rule-set version ${row.version_hash}, and no stored version has that content, so it cannot be unpacked`);
   }

@@ -54,6 +54,13 @@ const tampers: Tamper[] = [
     read: ({ trace }) => `/v1/traces/${trace(5)}`,
   },
   {
+    name: 'text written beside the packed content',
+    sql: () => [`update traces set body = '{"result":"forged"}' where seq = 5`],
+    brokenAt: 5,
+    reason: /holds text beside its packed content/,
+    read: ({ trace }) => `/v1/traces/${trace(5)}`,
+  },
+  {
     // The version a packed trace names gives the dictionary it is unpacked with: here one stored
     // under a name its content does not hash to.
     name: 'version_hash edited',
