@@ -94,10 +94,10 @@ async function dictionariesFor(db: Executor, rows: readonly StoredTrace[]): Prom
   return found;
 }
 
-/** Each row's sealed content, checked (see sealedContent), unpacking what is packed. */
-async function sealedRows(db: Executor, rows: readonly StoredTrace[]): Promise<SealedTrace[]> {
+/** What gives each of these rows' sealed content, checked (see sealedContent), unpacking what is packed. */
+async function sealerFor(db: Executor, rows: readonly StoredTrace[]): Promise<(row: StoredTrace) => SealedTrace> {
   const dictionaries = await dictionariesFor(db, rows);
-  return rows.map((row) => sealedContent(row, dictionaries.get(row.version_hash)));
+  return (row) => sealedContent(row, dictionaries.get(row.version_hash));
 }
 
 /**
@@ -141,8 +141,8 @@ export function traceRepository(versions?: VersionLookup): TraceRepository {
     return expandTrace(sealed, await versions(db, sealed.pathway.hash));
   };
   async function* readRows(db: Executor, rows: readonly StoredTrace[]): AsyncGenerator<TraceBody> {
-    const dictionaries = await dictionariesFor(db, rows);
-    for (const row of rows) yield await readable(db, sealedContent(row, dictionaries.get(row.version_hash)));
+    const seal = await sealerFor(db, rows);
+    for (const row of rows) yield await readable(db, seal(row));
   }
   return {
     async get(db: Executor, id: string): Promise<TraceBody | undefined> {
@@ -171,7 +171,9 @@ export function traceRepository(versions?: VersionLookup): TraceRepository {
       if (filter.to) q = q.where('created_at', '<', filter.to);
       if (filter.afterSeq !== undefined) q = q.where('seq', '>', filter.afterSeq);
       const rows = await q.orderBy('seq').limit(filter.limit).execute();
-      return (await sealedRows(db, rows)).map((body) => {
+      const seal = await sealerFor(db, rows);
+      return rows.map((row) => {
+        const body = seal(row);
         const c = traceColumns(body);
         return {
           seq: body.seq,
