@@ -59,7 +59,16 @@ export function dictionaryOf(hash: string, content: string): Buffer | undefined 
   return dictionary;
 }
 
-export function pack(members: Uint8Array, dictionary: Buffer): Uint8Array {
+/**
+ * The most text a packed trace holds. A compact trace is a few kilobytes; one larger than this
+ * is stored as text, so that reading never inflates a row past it (an altered row cannot make
+ * a read take the memory of a decompression bomb).
+ */
+export const MAX_PACKED_TEXT = 1024 * 1024;
+
+/** The packed form of a compact trace's id and members; undefined when too long to pack. */
+export function pack(members: Uint8Array, dictionary: Buffer): Uint8Array | undefined {
+  if (members.length > MAX_PACKED_TEXT) return undefined;
   const deflated = deflateRawSync(members, { dictionary });
   // A buffer of its own, so that a decision worker can move it (see TraceDraft.members).
   const packed = new Uint8Array(deflated.length + 1);
@@ -68,8 +77,15 @@ export function pack(members: Uint8Array, dictionary: Buffer): Uint8Array {
   return packed;
 }
 
-/** The members a packed trace holds; throws when the bytes are not a packing this code reads. */
+/**
+ * The members a packed trace holds; throws when the bytes are not a packing this code reads. The
+ * hash covers the text, not these bytes, so the bytes must be exactly one deflate stream: inflate
+ * ignores whatever follows its end, and anything could be written there unseen.
+ */
 export function unpack(packed: Uint8Array, dictionary: Buffer): Buffer {
   if (packed[0] !== PACKED_V1) throw new Error(`packed in a form this version of the service cannot read (${String(packed[0])})`);
-  return inflateRawSync(packed.subarray(1), { dictionary });
+  const deflated = packed.subarray(1);
+  const { buffer, engine } = inflateRawSync(deflated, { dictionary, maxOutputLength: MAX_PACKED_TEXT, info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+  if (engine.bytesWritten !== deflated.length) throw new Error(`${deflated.length - engine.bytesWritten} bytes follow the packed content`);
+  return buffer;
 }

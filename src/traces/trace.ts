@@ -14,7 +14,9 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 // JSON.stringify's output is well-formed (lone surrogates come out escaped), so it round-trips.
 const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder();
+// Packed text is decoded exactly: invalid UTF-8 is refused, not replaced, and a byte-order mark
+// is kept (so it fails the id check), for the text hashed to be the bytes stored.
+const fromUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export type TraceResult = DecisionRecord;
 

@@ -59,7 +59,7 @@ export async function rewriteSealedText(db: Kysely<Database>, id: string, edit: 
   const hash = options.reseal ? createHash('sha256').update(text).digest('hex') : row.hash;
   // The packed form holds the id, a comma and the members: what follows `"prevHash":"...",`.
   const members = text.slice(text.indexOf(',', text.indexOf('"prevHash"')) + 1, -1);
-  const stored = row.packed ? { body: '', packed: Buffer.from(pack(Buffer.from(`${JSON.stringify(row.id)},${members}`), dictionary!)) } : { body: text };
+  const stored = row.packed ? { body: '', packed: Buffer.from(pack(Buffer.from(`${JSON.stringify(row.id)},${members}`), dictionary!)!) } : { body: text };
   await db
     .updateTable('traces')
     .set({ ...stored, hash, ...options.columns })

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import t from 'tap';
 import { TraceAltered } from '../../src/errors.js';
 import { loadRuleCatalog } from '../../src/rulesets/loader.js';
 import { loadScenarioFiles, scenarioAnswers } from '../../src/rulesets/scenarios.js';
-import { dictionaryOf, pack, packingDictionary, unpack } from '../../src/traces/packing.js';
+import { dictionaryOf, MAX_PACKED_TEXT, pack, packingDictionary, unpack } from '../../src/traces/packing.js';
 import { draftTrace, GENESIS_HASH, sealedContent, sealTrace, storedText, storedTrace, type StoredTrace } from '../../src/traces/trace.js';
 import type { Answer, Patient } from '../../src/triage/answers.js';
 import { Triage } from '../../src/triage/triage.js';
@@ -29,6 +30,9 @@ t.test('a trace packed by the first packing code reads back, byte for byte, as i
   t.ok(dictionary, 'the version content hashes to its name');
   t.equal(storedText(row, dictionary), fixture.text, 'the sealed text, exactly');
   t.equal(createHash('sha256').update(fixture.text).digest('hex'), row.hash, 'which is what its hash was taken over');
+  // The trace above refers to only some of the dictionary's bytes: the whole of it is pinned here.
+  const made = packingDictionary(fixture.version.hash, fixture.version.content);
+  t.equal(createHash('sha256').update(made).digest('hex'), 'ed09b02222dbe2c13484269052dcec7657210f0fddd5dae5efae9fa94f9dcabb', 'the dictionary, every byte of it');
   t.match(sealedContent(row, dictionary), { id: row.id, seq: 1, format: 'compact-v1', result: { status: 'complete' } });
 });
 
@@ -84,13 +88,34 @@ t.test('a packed trace read with anything but its own version is refused as alte
     /cannot be unpacked \(packed in a form this version of the service cannot read \(2\)\)/,
     'a packing this code does not know',
   );
-  t.match(refused(dictionaryOf(version.hash, version.canonical), { ...row, packed: pack(Buffer.from('{"no":"id"}'), dictionaryOf(version.hash, version.canonical)!) }), /does not start with its id/);
+  const own = dictionaryOf(version.hash, version.canonical)!;
+  t.match(refused(own, { ...row, packed: pack(Buffer.from('{"no":"id"}'), own)! }), /does not start with its id/);
+
+  // The hash covers the text, not the bytes: bytes that unpack to the sealed text, or to a text
+  // that decodes to it, must be the bytes that were packed.
+  const text = unpack(row.packed!, own);
+  t.match(refused(own, { ...row, packed: Buffer.concat([row.packed!, Buffer.from('{"result":"escalate"}')]) }), /cannot be unpacked \(21 bytes follow the packed content\)/, 'bytes after the packed content');
+  t.match(refused(own, { ...row, packed: pack(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), text]), own)! }), /does not start with its id/, 'a byte-order mark before the id');
+  const invalid = Buffer.from(text);
+  invalid[invalid.indexOf('"', 1) + 2] = 0xff;
+  t.match(refused(own, { ...row, packed: pack(invalid, own)! }), /cannot be unpacked \(The encoded data was not valid/, 'bytes that are not UTF-8');
+  t.same(refused(own), 'read', 'while the row as stored reads');
+});
+
+t.test('a trace too long to pack is stored as text, and no packed row unpacks past that length', async (t) => {
+  const dictionary = Buffer.from('{"format":"compact-v1"');
+  t.equal(pack(Buffer.alloc(MAX_PACKED_TEXT + 1, 0x20), dictionary), undefined, 'longer than MAX_PACKED_TEXT: not packed');
+  const longest = pack(Buffer.alloc(MAX_PACKED_TEXT, 0x20), dictionary)!;
+  t.equal(unpack(longest, dictionary).length, MAX_PACKED_TEXT, 'the longest packed text reads');
+  // A row altered to unpack to far more (here 64 MiB from about 64 kB) is refused once past the limit.
+  const bomb = Buffer.concat([Buffer.from([1]), deflateRawSync(Buffer.alloc(64 * MAX_PACKED_TEXT, 0x20), { dictionary })]);
+  t.throws(() => unpack(bomb, dictionary), { code: 'ERR_BUFFER_TOO_LARGE' });
 });
 
 t.test('the dictionary is made from the version content alone, as docs/traces.md describes it', (t) => {
   const dictionary = packingDictionary('ab'.repeat(32), '{"a":{"id":"first"},"b":[{"id":"second"},{"id":"first"},{"id":"with \\"quote\\""}]}').toString('utf8');
   t.ok(dictionary.startsWith('{"format":"compact-v1",'), 'the skeleton first');
   t.ok(dictionary.endsWith(`["first",["second","hash":"${'ab'.repeat(32)}"`), 'then each id once, in order of first appearance, then the hash');
-  t.equal(unpack(pack(Buffer.from('x'), Buffer.from(dictionary)), Buffer.from(dictionary)).toString(), 'x');
+  t.equal(unpack(pack(Buffer.from('x'), Buffer.from(dictionary))!, Buffer.from(dictionary)).toString(), 'x');
   t.end();
 });

@@ -54,6 +54,19 @@ const tampers: Tamper[] = [
     read: ({ trace }) => `/v1/traces/${trace(5)}`,
   },
   {
+    // Inflating stops at the end of the deflate stream: what follows it is no part of the text hashed.
+    name: 'bytes appended after the packed content',
+    edit: async (db, { trace }) => {
+      const { packed } = await db.selectFrom('traces').select('packed').where('id', '=', trace(5)).executeTakeFirstOrThrow();
+      const appended = Buffer.concat([Buffer.from(packed!), Buffer.from('{"outcome":"escalate","note":"edited by X"}')]);
+      await db.updateTable('traces').set({ packed: appended }).where('id', '=', trace(5)).execute();
+    },
+    brokenAt: 5,
+    reason: /bytes follow the packed content/,
+    read: ({ trace }) => `/v1/traces/${trace(5)}`,
+    everyWay: true,
+  },
+  {
     name: 'text written beside the packed content',
     sql: () => [`update traces set body = '{"result":"forged"}' where seq = 5`],
     brokenAt: 5,
