@@ -18,6 +18,12 @@ export const ConfigSchema = z.object({
   TRIAGE_RULE_EVALUATION: z.enum(RULE_EVALUATION_MODES).default('needed'),
   /** Worker threads that decide steps off the event loop; 0 decides on it. */
   TRIAGE_WORKERS: z.coerce.number().int().min(0).max(64).default(DEFAULT_DECISION_WORKERS),
+  /**
+   * How compact traces are stored: `packed` (src/traces/packing.ts), or `text` while instances of
+   * a release from before packed traces, which cannot read them, may still run (a rolling
+   * upgrade, or a rollback kept open). Either way every stored trace stays readable here.
+   */
+  TRACE_STORAGE: z.enum(['packed', 'text']).default('packed'),
   /** How long a call handler's claim on a callback holds before it returns to the queue. */
   CALLBACK_LEASE_SECONDS: z.coerce.number().int().min(10).max(86_400).default(600),
   /** Reports count an assessment with no outcome as abandoned once it has had no answer for this long. */

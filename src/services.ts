@@ -82,7 +82,10 @@ async function opening<T>(open: (onClose: (close: () => Promise<void> | void) =>
 }
 
 const openDatabase = (config: Config, log: ServiceLog): Promise<Store> =>
-  openStore(config.DATABASE_URL, (err) => log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, describeStoreError(err)));
+  openStore(config.DATABASE_URL, {
+    onError: (err) => log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, describeStoreError(err)),
+    packTraces: config.TRACE_STORAGE === 'packed',
+  });
 
 /** The command-line tools' services: the database named by DATABASE_URL, nothing served. */
 export async function createStoreServices(config: Config, options: Pick<ServiceOptions, 'log'> = { log: SILENT_LOG }): Promise<StoreServices> {

@@ -43,11 +43,17 @@ export interface Store {
   close(): Promise<void>;
 }
 
+export interface StoreOptions {
+  onError?: (err: Error) => void;
+  /** Store compact traces packed (the default), or as text (see TRACE_STORAGE in config.ts). */
+  packTraces?: boolean;
+}
+
 /** Opens (and migrates) the database a URL names: PostgreSQL, or else a SQLite file. */
-export async function openStore(url: string, onError: (err: Error) => void = () => undefined): Promise<Store> {
+export async function openStore(url: string, { onError = () => undefined, packTraces = true }: StoreOptions = {}): Promise<Store> {
   const backend: Backend = isPostgresUrl(url) ? await postgresBackend(url, onError) : await sqliteBackend(sqlitePath(url), onError);
   const { db, dialect } = backend;
-  const committer = new GroupCommitter(db, { appendTraces: (trx, drafts) => appendTraces(trx, dialect, drafts), sync: backend.sync });
+  const committer = new GroupCommitter(db, { appendTraces: (trx, drafts) => appendTraces(trx, dialect, drafts, packTraces), sync: backend.sync });
   const disk = await backend.attach(committer);
   const write = <T>(work: Write<T>) => disk.watch(committer.write(work));
   return {

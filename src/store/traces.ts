@@ -107,14 +107,14 @@ async function sealerFor(db: Executor, rows: readonly StoredTrace[]): Promise<(r
  * (PostgreSQL); SQLite already runs one write transaction at a time. Sequence numbers stay
  * gap-free either way.
  */
-export async function appendTraces(trx: Transaction<Database>, dialect: Dialect, drafts: TraceDraft[]): Promise<void> {
+export async function appendTraces(trx: Transaction<Database>, dialect: Dialect, drafts: TraceDraft[], pack: boolean): Promise<void> {
   const query = trx.selectFrom('trace_chain').select(['seq', 'hash']).where('id', '=', CHAIN);
   const head = await (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirstOrThrow();
   let seq = Number(head.seq);
   let prevHash = head.hash;
   const rows = drafts.map((draft) => {
     seq += 1;
-    const row = storedTrace(draft, seq, prevHash);
+    const row = storedTrace(draft, seq, prevHash, pack);
     prevHash = row.hash;
     return row;
   });

@@ -175,11 +175,11 @@ const sealedPrefix = (id: string, seq: number, prevHash: string): string => `{"i
 /**
  * A trace's row at its place in the chain: a packed trace keeps its packed bytes and an empty
  * body, and its hash is taken over the text without making it (the same bytes: the members are
- * UTF-8 already); any other keeps its text.
+ * UTF-8 already); any other, or any with `pack` false, keeps its text.
  */
-export function storedTrace(draft: TraceDraft, seq: number, prevHash: string): StoredTrace {
+export function storedTrace(draft: TraceDraft, seq: number, prevHash: string, pack = true): StoredTrace {
   const columns = { seq, ...traceColumns(draft), prev_hash: prevHash };
-  if (!draft.packed) {
+  if (!draft.packed || !pack) {
     const { text, hash } = sealTrace(draft, seq, prevHash);
     return { ...columns, body: text, packed: null, hash };
   }

@@ -112,7 +112,7 @@ t.test('where the commit needs a sync of its own, no caller hears back before th
     let release: () => void = () => undefined;
     let syncs = 0;
     const committer = new GroupCommitter(db, {
-      appendTraces: (trx, drafts) => appendTraces(trx, writer.dialect, drafts),
+      appendTraces: (trx, drafts) => appendTraces(trx, writer.dialect, drafts, true),
       sync: () => {
         syncs += 1;
         return new Promise<void>((resolve) => (release = resolve));
@@ -143,7 +143,7 @@ t.test('a sync that fails fails its writes and every write after it: the disk ca
   const { url, writer } = await stores(t);
   // A committer of the test's own, on a connection of its own (the store lends none).
   await withRawDatabase(url, async (db) => {
-    const committer = new GroupCommitter(db, { appendTraces: (trx, drafts) => appendTraces(trx, writer.dialect, drafts), sync: () => Promise.reject(new Error('EIO: i/o error, fdatasync')) });
+    const committer = new GroupCommitter(db, { appendTraces: (trx, drafts) => appendTraces(trx, writer.dialect, drafts, true), sync: () => Promise.reject(new Error('EIO: i/o error, fdatasync')) });
     const first = await Promise.allSettled([committer.write((trx) => trx.insertInto('rule_set_versions').values(versionRow('f1')).execute())]);
     t.match(first, [{ status: 'rejected', reason: { message: /EIO/ } }]);
     await t.rejects(
@@ -190,7 +190,7 @@ t.test('paused, commits wait (none refused or lost) until it resumes; pausing wa
   await withRawDatabase(url, async (db) => {
     let release: () => void = () => undefined;
     let started = false;
-    const committer = new GroupCommitter(db, { appendTraces: (trx, drafts) => appendTraces(trx, writer.dialect, drafts) });
+    const committer = new GroupCommitter(db, { appendTraces: (trx, drafts) => appendTraces(trx, writer.dialect, drafts, true) });
     const first = committer.write(async (trx) => {
       await trx.insertInto('rule_set_versions').values(versionRow('p1')).execute();
       started = true;

@@ -13,8 +13,8 @@ import { draftTrace, expandTrace, GENESIS_HASH, sealTrace, type CompactTraceBody
 import { failSafeDecision } from '../../src/triage/decide.js';
 import type { Answer, Patient } from '../../src/triage/answers.js';
 import { Triage } from '../../src/triage/triage.js';
-import { sealedTextOf } from './chain-helpers.js';
-import { BUNDLED_RULES, bundledRules, databaseUrlOf, sampledScenarios, followVerification, get, post, REPO, STAFF, testApp, withRawDatabase, type TestApp } from '../helpers.js';
+import { sealedTextOf, walk } from './chain-helpers.js';
+import { BASIC_RULES, BUNDLED_RULES, bundledRules, databaseUrlOf, freshDatabaseUrl, sampledScenarios, followVerification, get, post, REPO, STAFF, testApp, withRawDatabase, type TestApp } from '../helpers.js';
 
 const catalog = await loadRuleCatalog(BUNDLED_RULES);
 const scenarios = new Map((await loadScenarioFiles(BUNDLED_RULES)).map((f) => [f.pathway, f.scenarios]));
@@ -198,4 +198,21 @@ t.test('traces written in full before compact traces stay readable, verifiable a
   const expected = replayed(before).map((p) => (p.pathway === stateless[0]!.pathway.id ? { ...p, replayed: p.replayed + outcomes, same: p.same + outcomes } : p));
   t.same(replayed(after), expected, 'impact replays both formats alike');
   t.same(after.safetyFindings, []);
+});
+
+t.test('TRACE_STORAGE=text stores compact traces as text for a rolling upgrade; packed again after, one chain holds both', async (t) => {
+  const url = await freshDatabaseUrl(t);
+  const asText = await testApp(t, { rulesDir: BASIC_RULES, env: { DATABASE_URL: url, TRACE_STORAGE: 'text' } });
+  const during = await walk(asText);
+  await asText.close();
+  const app = await testApp(t, { rulesDir: BASIC_RULES, env: { DATABASE_URL: url } });
+  const after = await walk(app);
+  const rows = await withRawDatabase(url, (db) => db.selectFrom('traces').select(['id', 'body', 'packed']).orderBy('seq').execute());
+  t.same(
+    rows.map((r) => [r.id, r.packed === null, r.packed === null ? (JSON.parse(r.body) as { format?: string }).format : r.body]),
+    [...during.traceIds.map((id) => [id, true, 'compact-v1']), ...after.traceIds.map((id) => [id, false, ''])],
+    'during the rollout compact text, which a release from before packing reads; then packed',
+  );
+  for (const id of [...during.traceIds, ...after.traceIds]) t.equal((await get(app, `/v1/traces/${id}`, STAFF.auditor)).status, 200, `trace ${id} is served`);
+  t.match(await followVerification((u) => get(app, u, STAFF.auditor)), { state: 'done', verdict: { ok: true, verified: rows.length } }, 'the chain verifies across both');
 });
