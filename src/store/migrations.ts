@@ -149,16 +149,6 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('release_activations_at').on('release_activations').columns(['at', 'id']).execute();
     },
   },
-  '2026-12-06-db-001-store-probe': {
-    async up(db: Kysely<unknown>): Promise<void> {
-      // One row readiness rewrites after a disk fault, to learn whether writes succeed again.
-      await db.schema
-        .createTable('store_probe')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('at', 'text', (c) => c.notNull())
-        .execute();
-    },
-  },
   '2026-12-06-cb-001-requests-follow-answers': {
     async up(db: Kysely<unknown>): Promise<void> {
       // A request follows the patient's later answers: an escalation after asking puts it in
@@ -187,6 +177,16 @@ export const migrations: Record<string, Migration> = {
         select count(*) from callback_events e
         where e.callback_id = callback_events.callback_id and (e.at < callback_events.at or (e.at = callback_events.at and e.id <= callback_events.id)))`.execute(db);
       await db.schema.createIndex('callback_events_seq').unique().on('callback_events').columns(['callback_id', 'seq']).execute();
+    },
+  },
+  '2026-12-06-db-001-store-probe': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // One row readiness rewrites after a disk fault, to learn whether writes succeed again.
+      await db.schema
+        .createTable('store_probe')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .execute();
     },
   },
   '2026-12-06-rel-001-authenticated-sign-off': {
