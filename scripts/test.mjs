@@ -72,6 +72,10 @@ function finish(code) {
 const lanes = [
   [['npm', 'run', '--silent', 'lint']],
   [
+    // tap builds its Test class for the plugins package.json names, but only once a run has
+    // started: that first run after `npm ci` (every CI run) still loads the plugins turned off
+    // (TypeScript, mocks) into every test process, which made it 90 s slower. Built here first.
+    ['npx', 'tap', 'build'],
     ['node', 'dist/src/cli/openapi.js', 'check'],
     // Redocly's recommended rules, offline: no telemetry, no update check (see redoclyEnv).
     ['npx', 'redocly', 'lint', 'openapi/openapi.json', '--extends', 'recommended', '--format', 'summary'],
