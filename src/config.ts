@@ -20,8 +20,8 @@ export const ConfigSchema = z.object({
   TRIAGE_WORKERS: z.coerce.number().int().min(0).max(64).default(DEFAULT_DECISION_WORKERS),
   /**
    * How compact traces are stored: `packed` (src/traces/packing.ts), or `text` while instances of
-   * a release from before packed traces, which cannot read them, may still run (a rolling
-   * upgrade, or a rollback kept open). Either way every stored trace stays readable here.
+   * a release from before packed traces, which cannot read them, still run beside this one (a
+   * rolling upgrade). Either way every stored trace stays readable here.
    */
   TRACE_STORAGE: z.enum(['packed', 'text']).default('packed'),
   /** How long a call handler's claim on a callback holds before it returns to the queue. */
