@@ -27,7 +27,9 @@ export const BASIC_RULES = path.join(REPO, 'test/fixtures/basic-rules');
 /** A fresh directory removed when the test ends. */
 export function tempDir(t: Test, prefix = 'triage-'): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Retried: a CI run once found a file made in it while it was being removed (ENOTEMPTY), and
+  // the failed teardown left the test's app open until tap's time-out.
+  t.teardown(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }));
   return dir;
 }
 
